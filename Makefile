@@ -1,0 +1,42 @@
+# Callwright — the two commands: `make run` (demo) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint format install migrate clean
+
+# Recreate the virtualenv's packages whenever a requirements file changes.
+$(INSTALLED): requirements/base.txt requirements/production.txt requirements/local.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/local.txt
+	@touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+## The demo: SQLite, simulated providers, web (daphne) + Celery worker + beat. Ctrl-C stops all.
+run: migrate
+	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py setup_periodic_tasks
+	@rm -rf var/prometheus && mkdir -p var/prometheus
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile start
+
+## Tests: SQLite and in-memory layers, or PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,49 @@
+"""Writes to calls. Every status change is a conditional UPDATE: a call only moves forward."""
+
+import datetime
+
+from django.utils import timezone
+
+from calls.models import STATUS_RANK, TERMINAL_STATUSES, Call, CallStatus
+from monitoring.metrics import CALL_STATUS_TRANSITIONS
+
+
+def allowed_predecessors(status: CallStatus) -> list[str]:
+    """Open statuses a call may move to `status` from: those strictly earlier in the progression.
+
+    Terminal statuses never move, and a late `ringing` after `in_progress` is ignored, so callbacks
+    that arrive out of order cannot move a call backwards.
+    """
+    return [
+        previous.value
+        for previous in CallStatus
+        if previous not in TERMINAL_STATUSES and STATUS_RANK[previous] < STATUS_RANK[status]
+    ]
+
+
+def call_transition(
+    *,
+    call_id: object,
+    status: CallStatus,
+    at: datetime.datetime | None = None,
+    fields: dict[str, object] | None = None,
+) -> bool:
+    """Move call `call_id` to `status` if that is forward; return whether it moved.
+
+    Sets the timestamp the status implies (started, answered, ended) and any extra `fields`
+    (duration, answered_by, price…) in the same UPDATE; nothing is written when the call is already
+    at or past `status`.
+    """
+    status = CallStatus(status)
+    at = at or timezone.now()
+    changes: dict[str, object] = {"status": status.value, **(fields or {})}
+    if status == CallStatus.INITIATED:
+        changes.setdefault("started_at", at)
+    elif status == CallStatus.IN_PROGRESS:
+        changes.setdefault("answered_at", at)
+    elif status in TERMINAL_STATUSES:
+        changes.setdefault("ended_at", at)
+    moved = Call.objects.filter(pk=call_id, status__in=allowed_predecessors(status)).update(**changes) == 1
+    if moved:
+        CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()
+    return moved

@@ -1,0 +1,79 @@
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus
+from calls.services import call_transition
+
+pytestmark = pytest.mark.django_db
+
+
+def status_of(call: Call) -> str:
+    return Call.objects.values_list("status", flat=True).get(pk=call.pk)
+
+
+def test_a_call_moves_forward_and_records_when(call):
+    assert call_transition(call_id=call.pk, status=CallStatus.INITIATED)
+    assert call_transition(call_id=call.pk, status=CallStatus.RINGING)
+    assert call_transition(call_id=call.pk, status=CallStatus.IN_PROGRESS)
+    assert call_transition(call_id=call.pk, status=CallStatus.COMPLETED, fields={"duration_seconds": 42})
+    call.refresh_from_db()
+    assert call.status == CallStatus.COMPLETED
+    assert call.duration_seconds == 42
+    assert call.started_at <= call.answered_at <= call.ended_at
+
+
+@pytest.mark.parametrize("terminal", sorted(TERMINAL_STATUSES))
+@pytest.mark.parametrize("later", list(CallStatus))
+def test_a_terminal_call_never_moves(call, terminal, later):
+    assert call_transition(call_id=call.pk, status=terminal)
+    assert not call_transition(call_id=call.pk, status=later)
+    assert status_of(call) == terminal
+
+
+def test_a_late_ringing_callback_does_not_move_an_answered_call_back(call):
+    call_transition(call_id=call.pk, status=CallStatus.IN_PROGRESS)
+    assert not call_transition(call_id=call.pk, status=CallStatus.RINGING)
+    assert status_of(call) == CallStatus.IN_PROGRESS
+
+
+def test_a_status_can_skip_ahead_when_callbacks_were_lost(call):
+    assert call_transition(call_id=call.pk, status=CallStatus.NO_ANSWER)
+    assert status_of(call) == CallStatus.NO_ANSWER
+
+
+def test_an_unknown_call_moves_nothing():
+    assert not call_transition(call_id="00000000-0000-0000-0000-000000000000", status=CallStatus.RINGING)
+
+
+def test_the_database_refuses_a_terminal_call_without_an_end_time(call):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Call.objects.filter(pk=call.pk).update(status=CallStatus.COMPLETED)
+
+
+def test_the_database_refuses_an_open_call_with_an_end_time(call):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Call.objects.filter(pk=call.pk).update(ended_at=timezone.now())
+
+
+def test_the_database_refuses_an_unknown_status(call):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Call.objects.filter(pk=call.pk).update(status="teleported")
+
+
+def test_a_replayed_provider_event_is_stored_once(call):
+    CallEvent.objects.create(call=call, kind=CallEvent.Kind.STATUS, provider_event_id="ringing:1")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CallEvent.objects.create(call=call, kind=CallEvent.Kind.STATUS, provider_event_id="ringing:1")
+    assert call.events.count() == 1
+
+
+def test_two_calls_cannot_share_a_provider_call_id(call, contact):
+    Call.objects.filter(pk=call.pk).update(provider_call_id="CA123")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Call.objects.create(contact=contact, to_phone=contact.phone, provider="simulated", provider_call_id="CA123")
+
+
+def test_calls_without_a_provider_id_yet_do_not_collide(call, contact):
+    Call.objects.create(contact=contact, to_phone=contact.phone, provider="simulated")
+    assert Call.objects.filter(provider_call_id="").count() == 2

@@ -1,0 +1,189 @@
+"""Who speaks (Agent), to whom and when (Campaign), and each person's place in a campaign (CampaignTarget)."""
+
+import datetime
+
+from django.db import models
+from django.db.models import F, Q
+
+from campaigns.policies import default_days_of_week, default_retry_policy
+from contacts.models import E164_REGEX, ConsentPurpose
+
+# Callee-local calling hours can never leave 08:00–21:00 (TCPA 64.1200(c)(1)), whatever a campaign says.
+EARLIEST_CALL_TIME = datetime.time(8, 0)
+LATEST_CALL_TIME = datetime.time(21, 0)
+
+
+class Agent(models.Model):
+    """The AI caller: its voice, its prompt, and what it may do on a call."""
+
+    class VoiceProvider(models.TextChoices):
+        ELEVENLABS = "elevenlabs", "ElevenLabs"
+        OPENAI = "openai", "OpenAI"
+
+    name = models.CharField(max_length=200, unique=True)
+    language = models.CharField(max_length=16, default="en-US")
+    system_prompt = models.TextField()
+    first_message = models.TextField(
+        help_text="Spoken first. May use {{variables}}; must say the call is automated (AI)."
+    )
+    voicemail_message = models.TextField(blank=True, help_text="Left after the beep; empty: hang up on voicemail.")
+    voice_provider = models.CharField(max_length=16, choices=VoiceProvider.choices, default=VoiceProvider.ELEVENLABS)
+    voice_id = models.CharField(max_length=100, blank=True)
+    voice_model = models.CharField(max_length=100, default="eleven_flash_v2_5")
+    voice_speed = models.DecimalField(max_digits=3, decimal_places=2, default=1)
+    llm_model = models.CharField(max_length=100, default="gpt-4o-mini")
+    llm_temperature = models.DecimalField(max_digits=3, decimal_places=2, default=0.7)
+    can_end_call = models.BooleanField("tool: end the call", default=True)
+    can_opt_out = models.BooleanField("tool: opt the callee out", default=True)
+    can_transfer = models.BooleanField("tool: transfer to a human", default=False)
+    transfer_number = models.CharField(max_length=16, blank=True, help_text="E.164 number of the human to transfer to.")
+    can_record_outcome = models.BooleanField("tool: record an outcome field", default=True)
+    can_schedule_callback = models.BooleanField("tool: schedule a callback", default=True)
+    outcome_schema = models.JSONField(
+        default=dict, blank=True, help_text="JSON Schema of the fields to extract from each call."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(voice_speed__gte=0.5) & Q(voice_speed__lte=2), name="agent_voice_speed_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(llm_temperature__gte=0) & Q(llm_temperature__lte=2), name="agent_temperature_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(can_transfer=False) | Q(transfer_number__regex=E164_REGEX),
+                name="agent_transfer_needs_e164_number",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class AnsweringMachinePolicy(models.TextChoices):
+        OFF = "off", "No detection"
+        HANG_UP = "hang_up", "Detect and hang up"
+        LEAVE_VOICEMAIL = "leave_voicemail", "Detect and leave the agent's voicemail message"
+
+    name = models.CharField(max_length=200)
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="campaigns")
+    contact_lists = models.ManyToManyField("contacts.ContactList", related_name="campaigns", blank=True)
+    purpose = models.CharField(max_length=32, choices=ConsentPurpose.choices, default=ConsentPurpose.INFORMATIONAL)
+    requires_consent = models.BooleanField(
+        default=False, help_text="Dial only contacts with active consent for this campaign's purpose."
+    )
+    caller_id = models.CharField(max_length=16, blank=True, help_text="E.164 number calls come from.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    window_start = models.TimeField(default=datetime.time(9, 0), help_text="Callee-local; never before 08:00.")
+    window_end = models.TimeField(default=datetime.time(20, 0), help_text="Callee-local; never after 21:00.")
+    days_of_week = models.JSONField(
+        default=default_days_of_week, help_text="ISO weekdays callees may be called on (1 = Monday … 7 = Sunday)."
+    )
+    max_concurrent_calls = models.PositiveIntegerField(default=5)
+    calls_per_second = models.DecimalField(max_digits=5, decimal_places=2, default=1)
+    retry_policy = models.JSONField(
+        default=default_retry_policy,
+        help_text="Per outcome (busy, no_answer, failed, voicemail): delay_minutes and max_attempts.",
+    )
+    max_attempts = models.PositiveIntegerField(default=3, help_text="Lifetime attempts per target.")
+    max_attempts_per_24h = models.PositiveIntegerField(default=2)
+    max_attempts_per_7d = models.PositiveIntegerField(default=3)
+    answering_machine_policy = models.CharField(
+        max_length=16, choices=AnsweringMachinePolicy.choices, default=AnsweringMachinePolicy.LEAVE_VOICEMAIL
+    )
+    record_calls = models.BooleanField(default=False)
+    ring_timeout_seconds = models.PositiveIntegerField(default=30)
+    max_call_duration_seconds = models.PositiveIntegerField(default=600)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "scheduled", "running", "paused", "completed", "cancelled"]),
+                name="campaign_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(window_start__gte=EARLIEST_CALL_TIME)
+                & Q(window_end__lte=LATEST_CALL_TIME)
+                & Q(window_start__lt=F("window_end")),
+                name="campaign_window_within_legal_hours",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(starts_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+                name="campaign_ends_after_start",
+            ),
+            models.CheckConstraint(condition=Q(max_concurrent_calls__gte=1), name="campaign_concurrency_positive"),
+            models.CheckConstraint(condition=Q(calls_per_second__gt=0), name="campaign_cps_positive"),
+            models.CheckConstraint(
+                condition=Q(ring_timeout_seconds__gte=5) & Q(ring_timeout_seconds__lte=600),
+                name="campaign_ring_timeout_range",
+            ),
+            models.CheckConstraint(condition=Q(max_call_duration_seconds__gte=10), name="campaign_call_duration_min"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from campaigns.policies import validate_days_of_week, validate_retry_policy
+
+        validate_days_of_week(self.days_of_week)
+        validate_retry_policy(self.retry_policy)
+
+
+class CampaignTarget(models.Model):
+    """One contact inside one campaign: its state, attempts and when it may be dialled next."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+        EXHAUSTED = "exhausted", "Exhausted"
+        SUPPRESSED = "suppressed", "Suppressed"
+        SKIPPED = "skipped", "Skipped"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="targets")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.PROTECT, related_name="campaign_targets")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_outcome = models.CharField(max_length=32, blank=True)
+    state_reason = models.CharField(max_length=255, blank=True, help_text="Why the target waits, or why it was closed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["campaign", "next_attempt_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "contact"], name="target_unique_per_campaign"),
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "in_progress", "done", "exhausted", "suppressed", "skipped"]),
+                name="target_state_valid",
+            ),
+        ]
+        indexes = [
+            # The dispatcher's claim: due pending targets of one campaign, oldest first.
+            models.Index(
+                fields=["campaign", "next_attempt_at"], name="target_due_pending", condition=Q(state="pending")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} in {self.campaign}"

@@ -1,0 +1,19 @@
+"""ASGI entry point for daphne: HTTP to Django, WebSockets to Channels.
+
+Browser-facing WebSocket routes sit behind the origin check and session auth. Twilio's media route
+(added by the telephony issue) must not: Twilio sends no Origin header, so its own per-call token and
+signature protect it instead.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+django_asgi_app = get_asgi_application()  # before importing consumers: it sets Django up
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from calls.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})

@@ -1,0 +1,25 @@
+"""The periodic tasks beat runs, in one table; `manage.py setup_periodic_tasks` writes it to the database.
+
+Tasks are named by their registered name, so this table imports no app. Later issues add the
+dialer's `dispatch_due` and the telephony reaper here.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PeriodicTaskSpec:
+    name: str
+    task: str
+    every_seconds: int
+    description: str
+
+
+PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
+    PeriodicTaskSpec(
+        name="Worker heartbeat",
+        task="monitoring.record_worker_heartbeat",
+        every_seconds=30,
+        description="Shows on /health/ that beat and a worker are alive.",
+    ),
+)

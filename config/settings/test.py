@@ -1,0 +1,22 @@
+"""Tests: SQLite and in-memory layers unless DATABASE_URL / REDIS_URL point at real servers (CI)."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import REDIS_URL, VAR_DIR
+
+DEBUG = False
+SECRET_KEY = "test-secret-key-for-the-test-suite-only-0123456789abcdef"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+
+if not REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Tasks run inline unless a real broker is configured; enqueue paths stay the same.
+    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+MEDIA_ROOT = str(VAR_DIR / "test-media")

@@ -1,0 +1,47 @@
+import pytest
+from django.core.management import call_command
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from config import celery_app
+from config.periodic_tasks import PERIODIC_TASKS
+
+
+def test_the_celery_app_is_configured_for_idempotent_late_acked_tasks():
+    conf = celery_app.conf
+    assert conf.task_acks_late is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_time_limit > conf.task_soft_time_limit > 0
+    assert conf.beat_scheduler == "django_celery_beat.schedulers:DatabaseScheduler"
+
+
+def test_every_scheduled_task_is_registered_with_celery():
+    celery_app.loader.import_default_modules()
+    for spec in PERIODIC_TASKS:
+        assert spec.task in celery_app.tasks, spec.task
+
+
+@pytest.mark.django_db
+def test_setup_periodic_tasks_run_twice_creates_each_schedule_once():
+    call_command("setup_periodic_tasks", verbosity=0)
+    call_command("setup_periodic_tasks", verbosity=0)
+    assert PeriodicTask.objects.filter(name__in=[s.name for s in PERIODIC_TASKS]).count() == len(PERIODIC_TASKS)
+    assert IntervalSchedule.objects.count() == len({s.every_seconds for s in PERIODIC_TASKS})
+
+
+@pytest.mark.django_db
+def test_setup_periodic_tasks_repairs_an_edited_schedule_and_disables_a_retired_one():
+    call_command("setup_periodic_tasks", verbosity=0)
+    spec = PERIODIC_TASKS[0]
+    PeriodicTask.objects.filter(name=spec.name).update(enabled=False, task="wrong.task")
+    retired = PeriodicTask.objects.create(
+        name="Old job",
+        task="monitoring.gone",
+        interval=IntervalSchedule.objects.first(),
+        description="No longer used. [managed by setup_periodic_tasks]",
+    )
+    call_command("setup_periodic_tasks", verbosity=0)
+    repaired = PeriodicTask.objects.get(name=spec.name)
+    assert repaired.enabled
+    assert repaired.task == spec.task
+    retired.refresh_from_db()
+    assert not retired.enabled

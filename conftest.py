@@ -1,0 +1,67 @@
+"""Fixtures shared by every app's tests: builders for the domain, and API clients."""
+
+import datetime
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from calls.models import Call
+from campaigns.models import Agent, Campaign
+from contacts.models import Contact, ContactList
+
+
+@pytest.fixture
+def contact_list(db) -> ContactList:
+    return ContactList.objects.create(name="Customers")
+
+
+@pytest.fixture
+def contact(db) -> Contact:
+    return Contact.objects.create(
+        first_name="Ada", last_name="Byron", phone="+12025550143", time_zone="America/New_York", country="US"
+    )
+
+
+@pytest.fixture
+def agent(db) -> Agent:
+    return Agent.objects.create(
+        name="Reminder agent",
+        system_prompt="Remind {{first_name}} politely.",
+        first_message="Hello, this is an automated assistant calling.",
+    )
+
+
+@pytest.fixture
+def campaign(agent) -> Campaign:
+    return Campaign.objects.create(name="Reminders", agent=agent)
+
+
+@pytest.fixture
+def call(contact, campaign, agent) -> Call:
+    return Call.objects.create(
+        contact=contact, campaign=campaign, agent=agent, to_phone=contact.phone, provider="simulated"
+    )
+
+
+@pytest.fixture
+def api_user(django_user_model):
+    return django_user_model.objects.create_user(username="integration", password="not-used-here")
+
+
+def grant(user, *codenames: str) -> None:
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+
+
+@pytest.fixture
+def token_client(api_user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=api_user).key}")
+    return client
+
+
+@pytest.fixture
+def an_hour_ago() -> datetime.datetime:
+    return timezone.now() - datetime.timedelta(hours=1)

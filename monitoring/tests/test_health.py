@@ -1,0 +1,57 @@
+import pytest
+from django.core.cache import cache
+
+from monitoring.health import HEARTBEAT_CACHE_KEY
+from monitoring.tasks import record_worker_heartbeat
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_is_200_with_a_result_per_dependency(client):
+    response = client.get("/health/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {name for name, check in body["checks"].items() if check["required"]} == {"database", "cache", "broker"}
+    assert all(body["checks"][name]["ok"] for name in ("database", "cache", "broker"))
+
+
+def test_health_is_503_and_names_the_cache_when_redis_is_unreachable(client, settings):
+    # Port 9 (discard) has no Redis: a dependency that is really down, not a mock.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
+    }
+    # (Django's setting_changed handler rebuilds the cache connections.)
+    response = client.get("/health/")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["cache"]["ok"] is False
+    assert "ConnectionError" in body["checks"]["cache"]["detail"]
+    assert body["checks"]["database"]["ok"] is True
+
+
+def test_health_is_503_when_the_broker_is_unreachable(client):
+    from config.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:9/0"
+    try:
+        response = client.get("/health/")
+    finally:
+        app.conf.broker_url = previous
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"]["ok"] is False
+
+
+def test_the_worker_check_reports_but_does_not_fail_health_until_a_heartbeat(client):
+    cache.delete(HEARTBEAT_CACHE_KEY)  # a shared Redis may hold one from an earlier run
+    body = client.get("/health/").json()
+    assert body["checks"]["worker"]["ok"] is False
+    assert body["checks"]["worker"]["required"] is False
+    record_worker_heartbeat()
+    assert client.get("/health/").json()["checks"]["worker"]["ok"] is True
+
+
+def test_health_only_answers_get(client):
+    assert client.post("/health/").status_code == 405
