@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format install migrate clean
+.PHONY: run test lint format install migrate bench clean
 
 # Recreate the virtualenv's packages whenever a requirements file changes.
 $(INSTALLED): requirements/base.txt requirements/production.txt requirements/local.txt
@@ -29,6 +29,10 @@ run: migrate
 ## Tests: SQLite and in-memory layers, or PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
 test: install
 	$(BIN)/pytest
+
+## Benchmarks (PostgreSQL; not part of `make test`): bench/results/*.json and BENCHMARKS.md.
+bench: install
+	$(BIN)/python -m bench.run $(ONLY)
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,6 +4,7 @@ import datetime
 
 from django.utils import timezone
 
+from calls.hooks import notify_call_finished_on_commit
 from calls.models import STATUS_RANK, TERMINAL_STATUSES, Call, CallStatus
 from monitoring.metrics import CALL_STATUS_TRANSITIONS
 
@@ -46,4 +47,28 @@ def call_transition(
     moved = Call.objects.filter(pk=call_id, status__in=allowed_predecessors(status)).update(**changes) == 1
     if moved:
         CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()
+        if status in TERMINAL_STATUSES:
+            notify_call_finished_on_commit(call_id)
     return moved
+
+
+def call_create(
+    *,
+    contact_id: int,
+    to_phone: str,
+    provider: str,
+    campaign_id: int | None = None,
+    agent_id: int | None = None,
+    target_id: int | None = None,
+    from_phone: str = "",
+) -> Call:
+    """Create a queued Call row. It exists before any provider request, so a call is never placed untracked."""
+    return Call.objects.create(
+        contact_id=contact_id,
+        to_phone=to_phone,
+        from_phone=from_phone,
+        provider=provider,
+        campaign_id=campaign_id,
+        agent_id=agent_id,
+        target_id=target_id,
+    )

@@ -77,3 +77,36 @@ def test_two_calls_cannot_share_a_provider_call_id(call, contact):
 def test_calls_without_a_provider_id_yet_do_not_collide(call, contact):
     Call.objects.create(contact=contact, to_phone=contact.phone, provider="simulated")
     assert Call.objects.filter(provider_call_id="").count() == 2
+
+
+def test_handlers_learn_of_a_terminal_call_after_commit_and_only_once(call, django_capture_on_commit_callbacks):
+    from calls import hooks
+
+    seen = []
+    hooks.register_call_finished(seen.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            call_transition(call_id=call.pk, status=CallStatus.BUSY)
+            assert seen == []  # not before commit
+            call_transition(call_id=call.pk, status=CallStatus.COMPLETED)  # ignored: already terminal
+        assert seen == [call.pk]
+    finally:
+        hooks._call_finished_handlers.remove(seen.append)
+
+
+def test_a_failing_handler_does_not_stop_the_others(call, django_capture_on_commit_callbacks):
+    from calls import hooks
+
+    def broken(_call_id):
+        raise RuntimeError("boom")
+
+    seen = []
+    hooks.register_call_finished(broken)
+    hooks.register_call_finished(seen.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            call_transition(call_id=call.pk, status=CallStatus.FAILED)
+        assert seen == [call.pk]
+    finally:
+        hooks._call_finished_handlers.remove(broken)
+        hooks._call_finished_handlers.remove(seen.append)
