@@ -21,6 +21,8 @@ class CallStatus(models.TextChoices):
 TERMINAL_STATUSES = frozenset(
     {CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.NO_ANSWER, CallStatus.FAILED, CallStatus.CANCELED}
 )
+# A stable order for the database constraint (a frozenset's order changes with the hash seed).
+TERMINAL_STATUS_VALUES = sorted(status.value for status in TERMINAL_STATUSES)
 # Progress order of the open statuses; every terminal status ranks after all of them.
 STATUS_RANK = {
     CallStatus.QUEUED: 0,
@@ -90,8 +92,8 @@ class Call(models.Model):
             models.CheckConstraint(condition=Q(status__in=CallStatus.values), name="call_status_valid"),
             # A terminal call has ended; an open one has not.
             models.CheckConstraint(
-                condition=(Q(status__in=[s.value for s in TERMINAL_STATUSES]) & Q(ended_at__isnull=False))
-                | (~Q(status__in=[s.value for s in TERMINAL_STATUSES]) & Q(ended_at__isnull=True)),
+                condition=(Q(status__in=TERMINAL_STATUS_VALUES) & Q(ended_at__isnull=False))
+                | (~Q(status__in=TERMINAL_STATUS_VALUES) & Q(ended_at__isnull=True)),
                 name="call_ended_at_iff_terminal",
             ),
             models.UniqueConstraint(

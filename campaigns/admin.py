@@ -1,9 +1,35 @@
-from django.contrib import admin
-from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
+from collections.abc import Callable
 
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.dateparse import parse_datetime
+
+from campaigns import services
+from campaigns.exceptions import CampaignError
 from campaigns.forms import CampaignAdminForm
 from campaigns.models import Agent, Campaign, CampaignTarget
+from campaigns.selectors import campaign_preview, campaign_progress
+
+
+def lifecycle_action(service: Callable[..., object], verb: str, description: str) -> Callable:
+    """An admin action that applies one lifecycle service to each selected campaign and reports each result."""
+
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+        for campaign in queryset:
+            try:
+                service(campaign_id=campaign.pk)
+            except CampaignError as error:
+                modeladmin.message_user(request, str(error), messages.ERROR)
+            else:
+                modeladmin.message_user(request, f"“{campaign}” {verb}.", messages.SUCCESS)
+
+    action.__name__ = f"{verb.replace(' ', '_')}_campaigns"
+    return admin.action(description=description, permissions=["change"])(action)
 
 
 @admin.register(Agent)
@@ -63,13 +89,32 @@ class CampaignAdmin(admin.ModelAdmin):
     autocomplete_fields = ("agent",)
     filter_horizontal = ("contact_lists",)
     # Status moves only through the lifecycle services (launch, pause, resume, cancel).
-    readonly_fields = ("status", "created_at", "updated_at")
+    readonly_fields = ("status", "progress", "activated_at", "finished_at", "created_at", "updated_at")
+    actions = (
+        lifecycle_action(services.campaign_launch, "launched", "Launch now"),
+        lifecycle_action(services.campaign_schedule, "scheduled", "Schedule for its start time"),
+        lifecycle_action(services.campaign_pause, "paused", "Pause (calls in progress finish)"),
+        lifecycle_action(services.campaign_resume, "resumed", "Resume"),
+        lifecycle_action(services.campaign_cancel, "cancelled", "Cancel"),
+    )
     fieldsets = (
         (None, {"fields": ("name", "status", "agent", "contact_lists", "caller_id")}),
+        ("Progress", {"fields": ("progress",)}),
         ("Compliance", {"fields": ("purpose", "requires_consent")}),
         ("When", {"fields": ("starts_at", "ends_at", "window_start", "window_end", "days_of_week")}),
         ("Pace", {"fields": ("max_concurrent_calls", "calls_per_second")}),
-        ("Attempts", {"fields": ("max_attempts", "max_attempts_per_24h", "max_attempts_per_7d", "retry_policy")}),
+        (
+            "Attempts",
+            {
+                "fields": (
+                    "max_attempts",
+                    "max_attempts_per_24h",
+                    "max_attempts_per_7d",
+                    "enforce_seven_in_seven",
+                    "retry_policy",
+                )
+            },
+        ),
         (
             "On the call",
             {
@@ -81,8 +126,50 @@ class CampaignAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("History", {"fields": ("created_at", "updated_at")}),
+        ("History", {"fields": ("activated_at", "finished_at", "created_at", "updated_at")}),
     )
+
+    def get_urls(self) -> list:
+        preview = self.admin_site.admin_view(self.preview_view)
+        return [path("<int:campaign_id>/preview/", preview, name="campaigns_campaign_preview"), *super().get_urls()]
+
+    def save_related(self, request: HttpRequest, form: CampaignAdminForm, formsets: list, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        campaign = form.instance
+        if campaign.status in (Campaign.Status.RUNNING, Campaign.Status.PAUSED):
+            added = services.campaign_sync_targets(campaign_id=campaign.pk)  # lists added while it runs
+            if added:
+                self.message_user(request, f"{added} new targets from the added lists.", messages.INFO)
+
+    def preview_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
+        """The dial preview: the same gate the dispatcher runs, at now or a chosen instant, writing nothing."""
+        campaign = self.get_object(request, str(campaign_id))
+        if campaign is None or not self.has_view_permission(request, campaign):
+            raise PermissionDenied
+        at_param = request.GET.get("at", "").strip()
+        at = parse_datetime(at_param) if at_param else None
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "campaign": campaign,
+                   "title": f"Dial preview: {campaign}", "at_param": at_param}  # fmt: skip
+        if at_param and (at is None or at.tzinfo is None):
+            context["error"] = f"“{at_param}” is not an ISO-8601 instant with a UTC offset."
+        else:
+            report = campaign_preview(campaign_id=campaign.pk, at=at)
+            context |= {"report": report, "not_now": report.as_dict()["not_now"]}
+        return TemplateResponse(request, "admin/campaigns/campaign/preview.html", context)
+
+    @admin.display(description="progress")
+    def progress(self, campaign: Campaign) -> str:
+        if campaign.pk is None:
+            return "–"
+        progress = campaign_progress(campaign_id=campaign.pk)
+        return render_to_string(
+            "admin/campaigns/campaign/progress.html",
+            {
+                "progress": progress,
+                "calls_by_status": sorted(progress.calls_by_status.items()),
+                "preview_url": reverse("admin:campaigns_campaign_preview", args=[campaign.pk]),
+            },
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         closed = [

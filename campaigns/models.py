@@ -103,6 +103,14 @@ class Campaign(models.Model):
     max_attempts = models.PositiveIntegerField(default=3, help_text="Lifetime attempts per target.")
     max_attempts_per_24h = models.PositiveIntegerField(default=2)
     max_attempts_per_7d = models.PositiveIntegerField(default=3)
+    enforce_seven_in_seven = models.BooleanField(
+        "enforce Reg F 7-in-7",
+        default=False,
+        help_text="Across all campaigns: at most 7 calls in 7 days per contact, none within 7 days after a "
+        "conversation.",
+    )
+    activated_at = models.DateTimeField(null=True, blank=True, help_text="When the campaign first started running.")
+    finished_at = models.DateTimeField(null=True, blank=True, help_text="When it completed or was cancelled.")
     answering_machine_policy = models.CharField(
         max_length=16, choices=AnsweringMachinePolicy.choices, default=AnsweringMachinePolicy.LEAVE_VOICEMAIL
     )

@@ -1,9 +1,142 @@
-"""Reads of campaigns."""
+"""Reads of campaigns: API lists, the operator's progress panel, and the dial preview."""
 
-from django.db.models import QuerySet
+import datetime
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from campaigns.models import Campaign
+from django.db.models import Count, Min, QuerySet
+from django.utils import timezone
+
+from calls.models import Call
+from campaigns.gate import GateTarget, evaluate, gate_targets, load_gate_context
+from campaigns.models import Campaign, CampaignTarget
+from contacts.models import Contact
+
+PREVIEW_CHUNK = 1000
+PREVIEW_LIST_LIMIT = 50
+RETRY_DELAY = "retry_delay"
 
 
 def campaign_list() -> QuerySet[Campaign]:
     return Campaign.objects.select_related("agent").prefetch_related("contact_lists").order_by("-created_at")
+
+
+@dataclass
+class CampaignProgress:
+    targets_by_state: dict[str, int]
+    calls_by_status: dict[str, int]
+    dials_last_hour: int
+    waiting_reasons: list[tuple[str, int, datetime.datetime | None]]  # reason, targets, soonest next attempt
+
+    @property
+    def total_targets(self) -> int:
+        return sum(self.targets_by_state.values())
+
+
+def campaign_progress(*, campaign_id: int, now: datetime.datetime | None = None) -> CampaignProgress:
+    now = now or timezone.now()
+    targets = CampaignTarget.objects.filter(campaign_id=campaign_id)
+    by_state = dict(targets.values_list("state").annotate(n=Count("pk")).order_by())
+    calls = Call.objects.filter(campaign_id=campaign_id)
+    by_status = dict(calls.values_list("status").annotate(n=Count("pk")).order_by())
+    waiting = (
+        targets.filter(state=CampaignTarget.State.PENDING)
+        .values("state_reason")
+        .annotate(n=Count("pk"), soonest=Min("next_attempt_at"))
+        .order_by("-n")
+    )
+    return CampaignProgress(
+        targets_by_state={state.label: by_state.get(state.value, 0) for state in CampaignTarget.State},
+        calls_by_status=by_status,
+        dials_last_hour=calls.filter(created_at__gte=now - datetime.timedelta(hours=1)).count(),
+        waiting_reasons=[(row["state_reason"] or "Due now", row["n"], row["soonest"]) for row in waiting],
+    )
+
+
+@dataclass
+class PreviewReport:
+    """Who the gate would let through at `at`, and for the rest, how many per reason and from when."""
+
+    campaign_id: int
+    campaign_status: str
+    at: datetime.datetime
+    evaluated: int = 0
+    would_dial: int = 0
+    would_dial_sample: list[dict[str, object]] = field(default_factory=list)
+    by_reason: Counter = field(default_factory=Counter)
+    next_allowed: dict[str, datetime.datetime] = field(default_factory=dict)  # reason → soonest
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "campaign": self.campaign_id,
+            "status": self.campaign_status,
+            "at": self.at.isoformat(),
+            "evaluated": self.evaluated,
+            "would_dial": self.would_dial,
+            "would_dial_sample": self.would_dial_sample,
+            "not_now": [
+                {"reason": reason, "targets": count, "next_allowed_at": _iso(self.next_allowed.get(reason))}
+                for reason, count in self.by_reason.most_common()
+            ],
+        }
+
+
+def _iso(value: datetime.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def campaign_preview(*, campaign_id: int, at: datetime.datetime | None = None) -> PreviewReport:
+    """Run the dial-time gate, without writing anything, over the campaign's pending targets at `at`.
+
+    Before launch (draft or scheduled) the campaign has no targets yet: its lists' contacts are
+    previewed as fresh targets. Capacity and pacing are not applied: this says who *may* be called.
+    """
+    at = at or timezone.now()
+    campaign = Campaign.objects.get(pk=campaign_id)
+    report = PreviewReport(campaign_id, campaign.status, at)
+    for chunk in _preview_chunks(campaign, at, report):
+        context = load_gate_context(campaign=campaign, targets=chunk, now=at)
+        for target in chunk:
+            decision = evaluate(target, context)
+            report.evaluated += 1
+            if decision.allowed:
+                report.would_dial += 1
+                if len(report.would_dial_sample) < PREVIEW_LIST_LIMIT:
+                    report.would_dial_sample.append({"contact": target.contact_id, "phone": target.phone})
+            else:
+                _count(report, decision.detail or decision.reason, decision.next_attempt_at)
+    return report
+
+
+def _count(report: PreviewReport, reason: str, next_at: datetime.datetime | None) -> None:
+    report.by_reason[reason] += 1
+    if next_at and (reason not in report.next_allowed or next_at < report.next_allowed[reason]):
+        report.next_allowed[reason] = next_at
+
+
+def _preview_chunks(campaign: Campaign, at: datetime.datetime, report: PreviewReport) -> Iterator[list[GateTarget]]:
+    if campaign.status in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
+        contacts = Contact.objects.filter(lists__campaigns=campaign).distinct().order_by("pk")
+        chunk: list[GateTarget] = []
+        for contact in contacts.iterator(chunk_size=PREVIEW_CHUNK):
+            chunk.append(GateTarget(0, contact.pk, contact.phone, contact.time_zone, contact.time_zone_candidates, 0))
+            if len(chunk) == PREVIEW_CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+        return
+    pending = CampaignTarget.objects.filter(campaign=campaign, state=CampaignTarget.State.PENDING)
+    for target in pending.filter(next_attempt_at__gt=at).only("next_attempt_at").iterator(chunk_size=PREVIEW_CHUNK):
+        report.evaluated += 1
+        _count(report, "Waiting for its retry delay", target.next_attempt_at)
+    due = pending.exclude(next_attempt_at__gt=at).select_related("contact").order_by("next_attempt_at", "pk")
+    chunk_targets: list[CampaignTarget] = []
+    for target in due.iterator(chunk_size=PREVIEW_CHUNK):
+        chunk_targets.append(target)
+        if len(chunk_targets) == PREVIEW_CHUNK:
+            yield gate_targets(chunk_targets)
+            chunk_targets = []
+    if chunk_targets:
+        yield gate_targets(chunk_targets)

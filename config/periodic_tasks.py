@@ -6,6 +6,8 @@ dialer's `dispatch_due` and the telephony reaper here.
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 
 @dataclass(frozen=True)
 class PeriodicTaskSpec:
@@ -16,6 +18,12 @@ class PeriodicTaskSpec:
 
 
 PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
+    PeriodicTaskSpec(
+        name="Dialer tick",
+        task="campaigns.dispatch_due",
+        every_seconds=settings.DIALER_TICK_SECONDS,
+        description="Starts scheduled campaigns, dials what running ones may dial now, completes finished ones.",
+    ),
     PeriodicTaskSpec(
         name="Worker heartbeat",
         task="monitoring.record_worker_heartbeat",

@@ -95,7 +95,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='call',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['canceled', 'failed', 'no_answer', 'busy', 'completed']), ('ended_at__isnull', False)), models.Q(models.Q(('status__in', ['canceled', 'failed', 'no_answer', 'busy', 'completed']), _negated=True), ('ended_at__isnull', True)), _connector='OR'), name='call_ended_at_iff_terminal'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['busy', 'canceled', 'completed', 'failed', 'no_answer']), ('ended_at__isnull', False)), models.Q(models.Q(('status__in', ['busy', 'canceled', 'completed', 'failed', 'no_answer']), _negated=True), ('ended_at__isnull', True)), _connector='OR'), name='call_ended_at_iff_terminal'),
         ),
         migrations.AddConstraint(
             model_name='call',

@@ -243,3 +243,13 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
     },
 }
+
+# DIALER
+# ------------------------------------------------------------------------------
+# How often beat runs the dispatcher, and how many seconds of calls-per-second a campaign may bank
+# when a tick runs late (its token bucket's burst).
+DIALER_TICK_SECONDS = env.int("DIALER_TICK_SECONDS", default=2)
+DIALER_BURST_SECONDS = env.float("DIALER_BURST_SECONDS", default=2.0)
+# The dispatcher has its own queue: on the demo one process serves it, so its in-process CPS bucket
+# is the only one; with Redis any worker may take it.
+CELERY_TASK_ROUTES = {"campaigns.dispatch_due": {"queue": "dialer"}}

@@ -1,0 +1,194 @@
+"""The dial-time gate: may this target be called at this instant, and if not, when or never?
+
+One service for the dispatcher (at the moment of dialling) and the preview (admin page and
+`manage.py campaign_preview`). `load_gate_context` reads everything a batch needs in a few queries;
+`evaluate` is then pure, so the rules are easy to test over tables of zones and instants.
+
+Rules, in order: campaign end; do-not-call; consent for the campaign's purpose (when required);
+lifetime attempts on the target; a known time zone; the contact's calls across *all* campaigns in the
+last 24 h and 7 days against the campaign's caps; Reg F's 7-in-7 (≤ 7 calls in 7 days, none within
+7 days after a conversation) when the campaign enforces it; then the callee-local window, taken in
+the strictest of the contact's candidate zones when the number spans several.
+"""
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.db import models
+
+from calls.models import AnsweredBy, Call, CallStatus
+from campaigns.calling_hours import CallingWindow, is_known_zone, next_open, zone
+from campaigns.models import Campaign, CampaignTarget
+from contacts.selectors import contact_ids_with_active_consent, suppressed_phones
+
+DAY = datetime.timedelta(days=1)
+WEEK = datetime.timedelta(days=7)
+REG_F_MAX_CALLS_IN_7_DAYS = 7
+CONVERSATION_ANSWERS = {AnsweredBy.HUMAN, AnsweredBy.UNKNOWN, ""}
+
+
+class Reason(models.TextChoices):
+    CAMPAIGN_ENDED = "campaign_ended", "Campaign has ended"
+    SUPPRESSED = "suppressed", "On the do-not-call list"
+    NO_CONSENT = "no_consent", "No consent for the campaign's purpose"
+    LIFETIME_CAP = "lifetime_cap", "Lifetime attempts used up"
+    UNKNOWN_TIME_ZONE = "unknown_time_zone", "Time zone unknown"
+    NO_CALLING_WINDOW = "no_calling_window", "No calling window in the contact's zones"
+    DAILY_CAP = "daily_cap", "24-hour attempt cap reached"
+    WEEKLY_CAP = "weekly_cap", "7-day attempt cap reached"
+    SEVEN_IN_SEVEN = "seven_in_seven", "7 calls in 7 days (Reg F)"
+    RECENT_CONVERSATION = "recent_conversation", "Conversation in the last 7 days (Reg F)"
+    OUTSIDE_CALLING_HOURS = "outside_calling_hours", "Outside callee-local calling hours"
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    target_id: int
+    contact_id: int
+    allowed: bool
+    reason: str = ""
+    detail: str = ""
+    next_attempt_at: datetime.datetime | None = None
+    close_as: str | None = None  # a closed CampaignTarget.State, or None to keep it pending
+
+
+@dataclass(frozen=True)
+class GateTarget:
+    """What the gate needs of one target and its contact."""
+
+    target_id: int
+    contact_id: int
+    phone: str
+    time_zone: str
+    time_zone_candidates: Sequence[str]
+    attempts: int
+
+
+@dataclass
+class ContactHistory:
+    call_times: list[datetime.datetime] = field(default_factory=list)  # last 7 days, ascending
+    last_conversation_at: datetime.datetime | None = None
+
+
+@dataclass(frozen=True)
+class GateContext:
+    campaign: Campaign
+    window: CallingWindow
+    now: datetime.datetime
+    suppressed: frozenset[str]
+    consented: frozenset[int] | None  # None when the campaign does not require consent
+    history: dict[int, ContactHistory]
+
+
+def gate_targets(targets: Iterable[CampaignTarget]) -> list[GateTarget]:
+    return [
+        GateTarget(
+            target_id=t.pk,
+            contact_id=t.contact_id,
+            phone=t.contact.phone,
+            time_zone=t.contact.time_zone,
+            time_zone_candidates=t.contact.time_zone_candidates or [],
+            attempts=t.attempts,
+        )
+        for t in targets
+    ]
+
+
+def load_gate_context(*, campaign: Campaign, targets: Sequence[GateTarget], now: datetime.datetime) -> GateContext:
+    """Read suppressions, consents and recent calls for a batch of targets (a few queries, not one per target)."""
+    contact_ids = [t.contact_id for t in targets]
+    consented = None
+    if campaign.requires_consent:
+        consented = frozenset(
+            contact_ids_with_active_consent(contact_ids=contact_ids, purpose=campaign.purpose, at=now)
+        )
+    history: dict[int, ContactHistory] = defaultdict(ContactHistory)
+    recent_calls = (
+        Call.objects.filter(contact_id__in=contact_ids, created_at__gte=now - WEEK, created_at__lte=now)
+        .order_by("created_at")
+        .values_list("contact_id", "created_at", "status", "answered_by", "ended_at")
+    )
+    for contact_id, created_at, status, answered_by, ended_at in recent_calls:
+        entry = history[contact_id]
+        entry.call_times.append(created_at)
+        if status == CallStatus.COMPLETED and answered_by in CONVERSATION_ANSWERS and ended_at:
+            entry.last_conversation_at = max(entry.last_conversation_at or ended_at, ended_at)
+    return GateContext(
+        campaign=campaign,
+        window=CallingWindow.clamped(campaign.window_start, campaign.window_end, campaign.days_of_week),
+        now=now,
+        suppressed=frozenset(suppressed_phones(t.phone for t in targets)),
+        consented=consented,
+        history=dict(history),
+    )
+
+
+def _zones_of(target: GateTarget) -> list[ZoneInfo]:
+    keys = [target.time_zone] if target.time_zone else list(target.time_zone_candidates)
+    return [zone(key) for key in keys if is_known_zone(key)]
+
+
+def _cap_release(times: list[datetime.datetime], cap: int, period: datetime.timedelta) -> datetime.datetime | None:
+    """When the count of `times` within `period` drops below `cap` again; None if it already is.
+
+    With n ≥ cap calls in the period (ascending), the (n − cap)-th must age out first.
+    """
+    if len(times) < cap:
+        return None
+    return times[len(times) - cap] + period
+
+
+def _close(target: GateTarget, reason: Reason, state: str, detail: str = "") -> GateDecision:
+    return GateDecision(target.target_id, target.contact_id, False, reason.value, detail or reason.label, None, state)
+
+
+def evaluate(target: GateTarget, context: GateContext) -> GateDecision:
+    campaign, now = context.campaign, context.now
+    skipped = CampaignTarget.State.SKIPPED
+    if campaign.ends_at and now >= campaign.ends_at:
+        return _close(target, Reason.CAMPAIGN_ENDED, skipped)
+    if target.phone in context.suppressed:
+        return _close(target, Reason.SUPPRESSED, CampaignTarget.State.SUPPRESSED)
+    if context.consented is not None and target.contact_id not in context.consented:
+        return _close(target, Reason.NO_CONSENT, skipped, f"No consent for {campaign.get_purpose_display()}")
+    if target.attempts >= campaign.max_attempts:
+        return _close(target, Reason.LIFETIME_CAP, CampaignTarget.State.EXHAUSTED)
+    zones = _zones_of(target)
+    if not zones:
+        return _close(target, Reason.UNKNOWN_TIME_ZONE, skipped)
+
+    # The earliest instant every attempt cap allows, and the cap that sets it.
+    history = context.history.get(target.contact_id, ContactHistory())
+    earliest, binding = now, Reason.OUTSIDE_CALLING_HOURS
+    releases = [
+        (
+            _cap_release([t for t in history.call_times if t > now - DAY], campaign.max_attempts_per_24h, DAY),
+            Reason.DAILY_CAP,
+        ),
+        (_cap_release(history.call_times, campaign.max_attempts_per_7d, WEEK), Reason.WEEKLY_CAP),
+    ]
+    if campaign.enforce_seven_in_seven:
+        releases.append((_cap_release(history.call_times, REG_F_MAX_CALLS_IN_7_DAYS, WEEK), Reason.SEVEN_IN_SEVEN))
+        if history.last_conversation_at and history.last_conversation_at > now - WEEK:
+            releases.append((history.last_conversation_at + WEEK, Reason.RECENT_CONVERSATION))
+    for release, reason in releases:
+        if release is not None and release > earliest:
+            earliest, binding = release, reason
+
+    opening = next_open(earliest, context.window, zones)
+    if opening is None:
+        return _close(target, Reason.NO_CALLING_WINDOW, skipped, _no_window_detail(target, zones))
+    if campaign.ends_at and opening >= campaign.ends_at:
+        return _close(target, Reason.CAMPAIGN_ENDED, skipped, "Next allowed time is after the campaign ends")
+    if opening == now:
+        return GateDecision(target.target_id, target.contact_id, True)
+    return GateDecision(target.target_id, target.contact_id, False, binding.value, binding.label, opening, None)
+
+
+def _no_window_detail(target: GateTarget, zones: list[ZoneInfo]) -> str:
+    if len(zones) > 1:
+        return f"No hour is inside the window in all of {len(zones)} candidate zones; set the contact's zone"
+    return "The campaign allows no weekday"

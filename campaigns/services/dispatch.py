@@ -1,0 +1,163 @@
+"""The dispatcher: each tick, dial what every running campaign may dial now, exactly once.
+
+Per campaign, inside one transaction:
+1. lock the campaign row (`FOR UPDATE SKIP LOCKED`): one worker dispatches a campaign at a time and
+   the others move on to other campaigns, so concurrency and pacing are computed against one truth;
+2. free capacity = max concurrent − its open calls, then up to that many tokens from its CPS bucket
+   (in Redis, shared by every worker);
+3. claim due pending targets `FOR UPDATE SKIP LOCKED` ordered by `next_attempt_at`, run the dial-time
+   gate on each *now*, reschedule or close the ones it turns away (with the reason), and move the
+   allowed ones to `in_progress` with a queued Call each;
+4. after commit, enqueue `calls.place_call` for each new Call; unused tokens go back to the bucket.
+
+The target claim is also a conditional UPDATE (`state = pending`), so even without the campaign lock
+a target cannot be dialled twice.
+"""
+
+import datetime
+import logging
+from dataclasses import dataclass, field
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from calls.models import Call
+from calls.services import call_create
+from campaigns.exceptions import CampaignError
+from campaigns.gate import GateDecision, evaluate, gate_targets, load_gate_context
+from campaigns.models import Campaign, CampaignTarget
+from campaigns.pacing import TokenBucket, campaign_bucket_key, token_bucket
+from campaigns.services.lifecycle import campaign_complete, campaign_launch
+from monitoring.metrics import CALLS_PLACED, DIAL_GATE_DECISIONS
+
+logger = logging.getLogger(__name__)
+State = CampaignTarget.State
+CLAIM_BATCH = 500
+MAX_BATCHES_PER_TICK = 20  # bounds one tick's work when most due targets are turned away
+
+
+@dataclass
+class DispatchResult:
+    campaign_id: int
+    call_ids: list[str] = field(default_factory=list)
+    turned_away: dict[str, int] = field(default_factory=dict)
+    capacity: int = 0
+    tokens: int = 0
+    skipped_reason: str = ""
+
+
+def dispatch_due(*, now: datetime.datetime | None = None, bucket: TokenBucket | None = None) -> list[DispatchResult]:
+    """One dispatcher tick over every campaign: start scheduled ones, dial running ones, finish ended ones."""
+    now = now or timezone.now()
+    bucket = bucket or token_bucket()
+    due_to_start = Campaign.objects.filter(status=Campaign.Status.SCHEDULED, starts_at__lte=now)
+    for campaign_id in due_to_start.values_list("pk", flat=True):
+        try:
+            campaign_launch(campaign_id=campaign_id, now=now)
+        except CampaignError as error:
+            logger.warning("scheduled campaign %s cannot start: %s", campaign_id, error)
+    results = []
+    for campaign_id in Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("pk", flat=True):
+        results.append(campaign_dispatch(campaign_id=campaign_id, now=now, bucket=bucket))
+        _complete_if_finished(campaign_id, now)
+    return results
+
+
+def campaign_dispatch(*, campaign_id: int, now: datetime.datetime, bucket: TokenBucket) -> DispatchResult:
+    result = DispatchResult(campaign_id)
+    burst = 0.0
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update(skip_locked=True)
+            .filter(pk=campaign_id, status=Campaign.Status.RUNNING)
+            .select_related("agent")
+            .first()
+        )
+        if campaign is None:
+            result.skipped_reason = "not running, or another worker is dispatching it"
+            return result
+        active = Call.objects.open().filter(campaign_id=campaign_id).count()
+        result.capacity = max(0, campaign.max_concurrent_calls - active)
+        rate = float(campaign.calls_per_second)
+        burst = max(1.0, rate * settings.DIALER_BURST_SECONDS)
+        result.tokens = bucket.take(campaign_bucket_key(campaign_id), rate=rate, burst=burst, want=result.capacity)
+        for _ in range(MAX_BATCHES_PER_TICK):
+            wanted = result.tokens - len(result.call_ids)
+            if wanted <= 0 or not _dispatch_batch(campaign, now, wanted, result):
+                break
+    bucket.give_back(campaign_bucket_key(campaign_id), burst=burst, count=result.tokens - len(result.call_ids))
+    return result
+
+
+def _dispatch_batch(campaign: Campaign, now: datetime.datetime, wanted: int, result: DispatchResult) -> bool:
+    """Claim one batch of due targets and act on the gate's verdicts; False when none were due."""
+    claimed = list(
+        CampaignTarget.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(campaign_id=campaign.pk, state=State.PENDING, next_attempt_at__lte=now)
+        .select_related("contact")
+        .order_by("next_attempt_at", "pk")[: max(wanted, min(CLAIM_BATCH, wanted * 4))]
+    )
+    if not claimed:
+        return False
+    targets = gate_targets(claimed)
+    context = load_gate_context(campaign=campaign, targets=targets, now=now)
+    decisions = [evaluate(target, context) for target in targets]
+    by_id = {target.pk: target for target in claimed}
+    turned_away = [d for d in decisions if not d.allowed]
+    _apply_refusals(by_id, turned_away, result)
+    for decision in [d for d in decisions if d.allowed][:wanted]:
+        _start_dial(campaign, by_id[decision.target_id], result)
+    return True
+
+
+def _apply_refusals(by_id: dict[int, CampaignTarget], decisions: list[GateDecision], result: DispatchResult) -> None:
+    changed = []
+    for decision in decisions:
+        target = by_id[decision.target_id]
+        target.state = decision.close_as or State.PENDING
+        target.next_attempt_at = decision.next_attempt_at
+        target.state_reason = decision.detail
+        changed.append(target)
+        result.turned_away[decision.reason] = result.turned_away.get(decision.reason, 0) + 1
+        DIAL_GATE_DECISIONS.labels(verdict="closed" if decision.close_as else "deferred", reason=decision.reason).inc()
+    CampaignTarget.objects.bulk_update(changed, ["state", "next_attempt_at", "state_reason", "updated_at"])
+
+
+def _start_dial(campaign: Campaign, target: CampaignTarget, result: DispatchResult) -> None:
+    moved = CampaignTarget.objects.filter(pk=target.pk, state=State.PENDING).update(
+        state=State.IN_PROGRESS, attempts=target.attempts + 1, state_reason="Dialling", updated_at=timezone.now()
+    )
+    if not moved:  # someone else has it: never dial twice
+        return
+    call = call_create(
+        contact_id=target.contact_id,
+        to_phone=target.contact.phone,
+        from_phone=campaign.caller_id or settings.TWILIO_FROM_NUMBER,
+        provider=settings.TELEPHONY_PROVIDER,
+        campaign_id=campaign.pk,
+        agent_id=campaign.agent_id,
+        target_id=target.pk,
+    )
+    result.call_ids.append(str(call.pk))
+    DIAL_GATE_DECISIONS.labels(verdict="dial", reason="").inc()
+    CALLS_PLACED.labels(provider=call.provider).inc()
+    from calls.tasks import place_call  # calls' task; imported late as Celery tasks are interfaces
+
+    transaction.on_commit(partial(place_call.delay, str(call.pk)))
+
+
+def _complete_if_finished(campaign_id: int, now: datetime.datetime) -> None:
+    campaign = Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.RUNNING).first()
+    if campaign is None:
+        return
+    if campaign.ends_at and now >= campaign.ends_at:
+        campaign_complete(campaign_id=campaign_id, reason="Campaign ended before it could be dialled", now=now)
+        return
+    open_targets = CampaignTarget.objects.filter(campaign_id=campaign_id).aggregate(
+        open=Count("pk", filter=Q(state__in=[State.PENDING, State.IN_PROGRESS]))
+    )["open"]
+    if open_targets == 0:
+        campaign_complete(campaign_id=campaign_id, reason="", now=now)

@@ -1,0 +1,95 @@
+"""Campaign lifecycle: draft → scheduled → running ⇄ paused → completed | cancelled.
+
+Every move is one conditional UPDATE from the states it is allowed from; a service returns False
+(or raises `CampaignError` with the reason, for operator actions) when the campaign was not in one.
+"""
+
+import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.exceptions import CampaignError
+from campaigns.models import Campaign, CampaignTarget
+from campaigns.services.targets import campaign_sync_targets
+
+Status = Campaign.Status
+OPEN_STATES = (Status.DRAFT, Status.SCHEDULED, Status.RUNNING, Status.PAUSED)
+
+
+def _move(campaign_id: int, *, allowed_from: tuple[str, ...], to: str, **fields: object) -> bool:
+    return Campaign.objects.filter(pk=campaign_id, status__in=allowed_from).update(status=to, **fields) == 1
+
+
+def _refuse(campaign_id: int, action: str) -> CampaignError:
+    status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
+    if status is None:
+        return CampaignError(f"Campaign {campaign_id} does not exist.")
+    return CampaignError(f"Cannot {action} a campaign that is {Status(status).label.lower()}.")
+
+
+def _check_ready_to_dial(campaign: Campaign) -> None:
+    if not campaign.contact_lists.exists():
+        raise CampaignError(f"“{campaign}” has no contact lists: add at least one before launching it.")
+
+
+def campaign_schedule(*, campaign_id: int, now: datetime.datetime | None = None) -> None:
+    """Draft → scheduled: the dispatcher starts it at `starts_at`."""
+    now = now or timezone.now()
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if not campaign.starts_at or campaign.starts_at <= now:
+        raise CampaignError(f"Give “{campaign}” a start time in the future to schedule it, or launch it now.")
+    _check_ready_to_dial(campaign)
+    if not _move(campaign_id, allowed_from=(Status.DRAFT,), to=Status.SCHEDULED):
+        raise _refuse(campaign_id, "schedule")
+
+
+@transaction.atomic
+def campaign_launch(*, campaign_id: int, now: datetime.datetime | None = None) -> int:
+    """Draft or scheduled → running, now; creates its targets. Returns how many targets were added."""
+    now = now or timezone.now()
+    campaign = Campaign.objects.get(pk=campaign_id)
+    _check_ready_to_dial(campaign)
+    if campaign.ends_at and campaign.ends_at <= now:
+        raise CampaignError(
+            f"“{campaign}” ended at {campaign.ends_at:%Y-%m-%d %H:%M %Z}; move its end time to launch it."
+        )
+    if not _move(campaign_id, allowed_from=(Status.DRAFT, Status.SCHEDULED), to=Status.RUNNING, activated_at=now):
+        raise _refuse(campaign_id, "launch")
+    return campaign_sync_targets(campaign_id=campaign_id, now=now)
+
+
+def campaign_pause(*, campaign_id: int) -> None:
+    """Running → paused: no new dial starts from the next dispatch on; calls in progress finish."""
+    if not _move(campaign_id, allowed_from=(Status.RUNNING,), to=Status.PAUSED):
+        raise _refuse(campaign_id, "pause")
+
+
+def campaign_resume(*, campaign_id: int) -> None:
+    if not _move(campaign_id, allowed_from=(Status.PAUSED,), to=Status.RUNNING):
+        raise _refuse(campaign_id, "resume")
+
+
+@transaction.atomic
+def campaign_cancel(*, campaign_id: int, now: datetime.datetime | None = None) -> None:
+    """Any open state → cancelled. Pending targets close as skipped; calls in progress finish."""
+    now = now or timezone.now()
+    if not _move(campaign_id, allowed_from=OPEN_STATES, to=Status.CANCELLED, finished_at=now):
+        raise _refuse(campaign_id, "cancel")
+    _close_pending(campaign_id, "Campaign cancelled")
+
+
+@transaction.atomic
+def campaign_complete(*, campaign_id: int, reason: str, now: datetime.datetime | None = None) -> bool:
+    """Running or paused → completed (the dispatcher's call, not an operator's); idempotent."""
+    now = now or timezone.now()
+    if not _move(campaign_id, allowed_from=(Status.RUNNING, Status.PAUSED), to=Status.COMPLETED, finished_at=now):
+        return False
+    _close_pending(campaign_id, reason)
+    return True
+
+
+def _close_pending(campaign_id: int, reason: str) -> None:
+    CampaignTarget.objects.filter(campaign_id=campaign_id, state=CampaignTarget.State.PENDING).update(
+        state=CampaignTarget.State.SKIPPED, state_reason=reason, next_attempt_at=None
+    )

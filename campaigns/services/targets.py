@@ -1,0 +1,91 @@
+"""Targets: created once per contact from a campaign's lists, and settled when their call ends."""
+
+import datetime
+import logging
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from calls.models import TERMINAL_STATUSES, AnsweredBy, Call, CallStatus
+from campaigns.models import Campaign, CampaignTarget
+from contacts.models import Contact
+
+logger = logging.getLogger(__name__)
+State = CampaignTarget.State
+SYNC_BATCH = 2000
+HUMAN_ANSWERS = {AnsweredBy.HUMAN, AnsweredBy.UNKNOWN, ""}
+
+
+def campaign_sync_targets(*, campaign_id: int, now: datetime.datetime | None = None) -> int:
+    """Create a pending target for every contact in the campaign's lists that has none; return how many.
+
+    Safe to run again and concurrently: the unique (campaign, contact) constraint drops repeats.
+    """
+    now = now or timezone.now()
+    existing_before = CampaignTarget.objects.filter(campaign_id=campaign_id).count()
+    contact_ids = (
+        Contact.objects.filter(lists__campaigns=campaign_id).values_list("id", flat=True).distinct().order_by("id")
+    )
+    batch: list[CampaignTarget] = []
+    for contact_id in contact_ids.iterator(chunk_size=SYNC_BATCH):
+        batch.append(CampaignTarget(campaign_id=campaign_id, contact_id=contact_id, next_attempt_at=now))
+        if len(batch) >= SYNC_BATCH:
+            CampaignTarget.objects.bulk_create(batch, ignore_conflicts=True)
+            batch = []
+    if batch:
+        CampaignTarget.objects.bulk_create(batch, ignore_conflicts=True)
+    return CampaignTarget.objects.filter(campaign_id=campaign_id).count() - existing_before
+
+
+def call_outcome(status: str, answered_by: str) -> str:
+    """The retry-policy outcome of a finished call: answered, voicemail, busy, no_answer or failed."""
+    if status == CallStatus.COMPLETED:
+        return "answered" if answered_by in HUMAN_ANSWERS else "voicemail"
+    return {CallStatus.BUSY: "busy", CallStatus.NO_ANSWER: "no_answer"}.get(status, "failed")
+
+
+@transaction.atomic
+def target_settle(*, call_id: uuid.UUID) -> str | None:
+    """Apply a finished call to its target: done, retry later, or exhausted. Returns the new state.
+
+    Idempotent: only a target still `in_progress` is settled, by a conditional UPDATE. A call
+    cancelled before it was ever placed gives its attempt back.
+    """
+    call = Call.objects.select_related("campaign", "target").filter(pk=call_id).first()
+    if call is None or call.target is None or not call.is_terminal:
+        return None
+    target, campaign = call.target, call.campaign
+    outcome = call_outcome(call.status, call.answered_by)
+    changes: dict[str, object] = {"last_outcome": outcome}
+
+    if call.status == CallStatus.CANCELED and call.started_at is None:
+        changes |= {"state": State.PENDING, "attempts": max(0, target.attempts - 1), "next_attempt_at": timezone.now(),
+                    "state_reason": "Dial withdrawn before it was placed"}  # fmt: skip
+        changes.pop("last_outcome")
+    elif outcome == "answered":
+        changes |= {"state": State.DONE, "state_reason": "Answered by a person", "next_attempt_at": None}
+    elif campaign.status not in (Campaign.Status.RUNNING, Campaign.Status.PAUSED, Campaign.Status.SCHEDULED):
+        changes |= {"state": State.SKIPPED, "state_reason": f"Campaign {campaign.status}", "next_attempt_at": None}
+    else:
+        changes |= _retry_or_exhaust(call, campaign, target, outcome)
+
+    updated = CampaignTarget.objects.filter(pk=target.pk, state=State.IN_PROGRESS).update(**changes)
+    return changes["state"] if updated else None
+
+
+def _retry_or_exhaust(call: Call, campaign: Campaign, target: CampaignTarget, outcome: str) -> dict[str, object]:
+    rule = campaign.retry_policy.get(outcome)
+    finished = Call.objects.filter(target_id=target.pk, status__in=TERMINAL_STATUSES)
+    same_outcome = sum(
+        1 for status, answered_by in finished.values_list("status", "answered_by")
+        if call_outcome(status, answered_by) == outcome
+    )  # fmt: skip
+    if rule is None or same_outcome >= rule["max_attempts"]:
+        return {"state": State.EXHAUSTED, "next_attempt_at": None,
+                "state_reason": f"No retry left after {outcome.replace('_', ' ')} ({same_outcome}×)"}  # fmt: skip
+    if target.attempts >= campaign.max_attempts:
+        return {"state": State.EXHAUSTED, "next_attempt_at": None, "state_reason": "Lifetime attempts used up"}
+    retry_at = (call.ended_at or timezone.now()) + datetime.timedelta(minutes=rule["delay_minutes"])
+    return {"state": State.PENDING, "next_attempt_at": retry_at,
+            "state_reason": f"Retry after {outcome.replace('_', ' ')} in {rule['delay_minutes']} min"}  # fmt: skip

@@ -1,0 +1,101 @@
+"""A finished call settles its target: done, a retry at the policy's delay, or exhausted."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from calls.models import Call, CallStatus
+from campaigns.models import Campaign, CampaignTarget
+from campaigns.services import target_settle
+
+pytestmark = pytest.mark.django_db
+State = CampaignTarget.State
+
+
+@pytest.fixture
+def target(campaign, contact) -> CampaignTarget:
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.RUNNING)
+    return CampaignTarget.objects.create(campaign=campaign, contact=contact, state=State.IN_PROGRESS, attempts=1)
+
+
+def finished_call(target: CampaignTarget, status: str, answered_by: str = "", *, placed: bool = True) -> Call:
+    call = Call.objects.create(
+        contact=target.contact,
+        campaign=target.campaign,
+        target=target,
+        to_phone=target.contact.phone,
+        provider="simulated",
+    )
+    ended = timezone.now()
+    Call.objects.filter(pk=call.pk).update(
+        status=status, answered_by=answered_by, ended_at=ended, started_at=ended if placed else None
+    )
+    return call
+
+
+def settle(call: Call) -> CampaignTarget:
+    target_settle(call_id=call.pk)
+    return CampaignTarget.objects.get(pk=call.target_id)
+
+
+def test_a_person_answering_closes_the_target_as_done(target):
+    settled = settle(finished_call(target, CallStatus.COMPLETED, "human"))
+    assert (settled.state, settled.last_outcome) == (State.DONE, "answered")
+
+
+@pytest.mark.parametrize(
+    ("status", "answered_by", "outcome"),
+    [
+        (CallStatus.BUSY, "", "busy"),
+        (CallStatus.NO_ANSWER, "", "no_answer"),
+        (CallStatus.FAILED, "", "failed"),
+        (CallStatus.COMPLETED, "machine_end_beep", "voicemail"),
+    ],
+)
+def test_each_outcome_retries_after_its_own_delay(target, status, answered_by, outcome):
+    call = finished_call(target, status, answered_by)
+    settled = settle(call)
+    delay = target.campaign.retry_policy[outcome]["delay_minutes"]
+    assert (settled.state, settled.last_outcome) == (State.PENDING, outcome)
+    call.refresh_from_db()
+    assert settled.next_attempt_at == call.ended_at + datetime.timedelta(minutes=delay)
+
+
+def test_an_outcome_out_of_retries_exhausts_the_target(target):
+    policy = target.campaign.retry_policy | {"busy": {"delay_minutes": 30, "max_attempts": 2}}
+    Campaign.objects.filter(pk=target.campaign_id).update(retry_policy=policy)
+    finished_call(target, CallStatus.BUSY)  # an earlier busy attempt
+    settled = settle(finished_call(target, CallStatus.BUSY))
+    assert settled.state == State.EXHAUSTED
+    assert "busy (2×)" in settled.state_reason
+
+
+def test_lifetime_attempts_exhaust_the_target_whatever_the_outcome(target):
+    CampaignTarget.objects.filter(pk=target.pk).update(attempts=target.campaign.max_attempts)
+    assert settle(finished_call(target, CallStatus.NO_ANSWER)).state == State.EXHAUSTED
+
+
+def test_settling_twice_changes_nothing(target):
+    call = finished_call(target, CallStatus.BUSY)
+    first = settle(call)
+    assert target_settle(call_id=call.pk) is None
+    assert CampaignTarget.objects.get(pk=target.pk).next_attempt_at == first.next_attempt_at
+
+
+def test_a_call_still_open_settles_nothing(target):
+    call = Call.objects.create(
+        contact=target.contact, target=target, to_phone=target.contact.phone, provider="simulated"
+    )
+    assert target_settle(call_id=call.pk) is None
+    assert CampaignTarget.objects.get(pk=target.pk).state == State.IN_PROGRESS
+
+
+def test_a_dial_withdrawn_before_placement_gives_the_attempt_back(target):
+    settled = settle(finished_call(target, CallStatus.CANCELED, placed=False))
+    assert (settled.state, settled.attempts) == (State.PENDING, 0)
+
+
+def test_after_cancellation_a_failed_call_is_not_retried(target):
+    Campaign.objects.filter(pk=target.campaign_id).update(status=Campaign.Status.CANCELLED)
+    assert settle(finished_call(target, CallStatus.NO_ANSWER)).state == State.SKIPPED
