@@ -2,9 +2,9 @@
 
 import logging
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
-from channels.utils import get_handler_name
 from django.conf import settings
 from django.utils.module_loading import import_string
 

@@ -6,12 +6,14 @@ written for an unknown call or a CallSid that is not this call's), then a short 
 views serve the simulated carrier, which signs with its own token.
 """
 
+import contextlib
 import email.utils
 import functools
 import uuid
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST

@@ -223,6 +223,8 @@ TEXT_TO_SPEECH_PROVIDER = _providers.text_to_speech
 # TELEPHONY: webhooks, the media stream, the simulated carrier and the reaper
 # ------------------------------------------------------------------------------
 TWILIO_HTTP_TIMEOUT_SECONDS = env.float("TWILIO_HTTP_TIMEOUT_SECONDS", default=10.0)
+# A Twilio-compatible REST server (e.g. a local mock) instead of https://api.twilio.com; empty: Twilio.
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="")
 # The simulated carrier signs its callbacks with this token; webhooks accept it only when
 # TELEPHONY_PROVIDER=simulated (with Twilio they check TWILIO_AUTH_TOKEN), so it is not a secret.
 SIMULATED_CARRIER_AUTH_TOKEN = env("SIMULATED_CARRIER_AUTH_TOKEN", default="simulated-carrier-auth-token")

@@ -14,6 +14,7 @@ import tenacity
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
@@ -51,6 +52,24 @@ PERMANENT_ERROR_CODES = frozenset(
 RATE_LIMIT_CODE = 20429
 
 
+class BaseUrlHttpClient(TwilioHttpClient):
+    """The SDK's own HTTP client, sending REST requests to `base_url` instead of https://api.twilio.com.
+
+    For a Twilio-compatible server such as a local mock (TWILIO_API_BASE_URL); the SDK has no such option.
+    """
+
+    TWILIO_API = "https://api.twilio.com"
+
+    def __init__(self, base_url: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: object, **kwargs: object) -> Response:
+        if url.startswith(self.TWILIO_API):
+            url = self.base_url + url.removeprefix(self.TWILIO_API)
+        return super().request(method, url, *args, **kwargs)
+
+
 def _rate_limited(error: BaseException) -> bool:
     return isinstance(error, TwilioRestException) and (error.status == 429 or error.code == RATE_LIMIT_CODE)
 
@@ -64,13 +83,18 @@ class TwilioTelephony(Telephony):
         account_sid: str,
         auth_token: str,
         http_client: HttpClient | None = None,
+        api_base_url: str = "",
         timeout_seconds: float = 10.0,
         rate_limit_attempts: int = 4,
         rate_limit_backoff_seconds: float = 0.5,
     ) -> None:
-        self._client = Client(
-            account_sid, auth_token, http_client=http_client or TwilioHttpClient(timeout=timeout_seconds)
-        )
+        if http_client is None:
+            http_client = (
+                BaseUrlHttpClient(api_base_url, timeout=timeout_seconds)
+                if api_base_url
+                else TwilioHttpClient(timeout=timeout_seconds)
+            )
+        self._client = Client(account_sid, auth_token, http_client=http_client)
         self._validator = RequestValidator(auth_token)
         # Only a 429 is retried: Twilio did not act on the request, so repeating it cannot double a call.
         self._retry_rate_limited = tenacity.Retrying(

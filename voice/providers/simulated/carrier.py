@@ -122,7 +122,7 @@ class Playback:
             played = True
             if rest:
                 self.items.appendleft(rest)
-        while self.items and isinstance(self.items[0], str) and not budget:
+        while self.items and isinstance(self.items[0], str):  # all audio queued before it has now played
             marks.append(self.items.popleft())
         self.playing_seconds = self.playing_seconds + media_streams.FRAME_SECONDS if played else 0.0
         return marks
