@@ -486,6 +486,9 @@ class CalleeStream:
                         call_sid=call.sid,
                     )
                 )
+                # Let the server finish with the stream (it records the stop) before the call's last callback.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.ws.wait_closed(), timeout=5)
 
     async def _echo_marks(self, names: list[str]) -> None:
         for name in names:
