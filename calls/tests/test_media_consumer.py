@@ -4,7 +4,7 @@ import json
 import uuid
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from calls.consumers import CLOSE_PROTOCOL_ERROR, CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN_CALL
@@ -78,7 +78,9 @@ async def closed_with(communicator: WebsocketCommunicator) -> int:
 
 
 async def events(call: Call) -> list[str]:
-    return await sync_to_async(list)(CallEvent.objects.filter(call=call).values_list("provider_event_id", flat=True))
+    return await database_sync_to_async(list)(
+        CallEvent.objects.filter(call=call).values_list("provider_event_id", flat=True)
+    )
 
 
 async def test_a_stream_with_the_calls_token_reaches_the_voice_session_and_is_recorded(call, recording_session):
@@ -120,7 +122,9 @@ async def test_a_wrong_token_closes_4401_and_writes_nothing(call, recording_sess
 
 
 async def test_another_calls_token_closes_4401(call, contact, recording_session):
-    other = await sync_to_async(Call.objects.create)(contact=contact, to_phone=contact.phone, provider="simulated")
+    other = await database_sync_to_async(Call.objects.create)(
+        contact=contact, to_phone=contact.phone, provider="simulated"
+    )
     communicator = await opened(call.pk)
     await communicator.send_to(text_data=start(call.pk, token=media_token_for(other.pk)))
     assert await closed_with(communicator) == CLOSE_UNAUTHORIZED
@@ -145,13 +149,13 @@ async def test_a_stream_for_an_unknown_call_closes_4404_and_writes_nothing():
     communicator = await opened(call_id)
     await communicator.send_to(text_data=start(call_id))
     assert await closed_with(communicator) == CLOSE_UNKNOWN_CALL
-    assert await sync_to_async(CallEvent.objects.count)() == 0
+    assert await database_sync_to_async(CallEvent.objects.count)() == 0
 
 
 async def test_a_stream_for_a_call_that_has_ended_closes_4404(call):
     from calls.services import call_transition
 
-    await sync_to_async(call_transition)(call_id=call.pk, status=CallStatus.COMPLETED)
+    await database_sync_to_async(call_transition)(call_id=call.pk, status=CallStatus.COMPLETED)
     communicator = await opened(call.pk)
     await communicator.send_to(text_data=start(call.pk))
     assert await closed_with(communicator) == CLOSE_UNKNOWN_CALL
