@@ -1,8 +1,27 @@
-"""WebSocket feeds for supervisors' browsers."""
+"""WebSockets of calls: supervisors' live feed, and Twilio's media stream for each call."""
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+import logging
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from calls.media_tokens import PARAMETER, media_token_valid
+from calls.services import call_record_media_start, call_record_media_stop
+from monitoring.metrics import ACTIVE_CALLS
+from voice import media_streams
+from voice.sessions import VoiceSession, stream_info
+
+logger = logging.getLogger(__name__)
 
 LIVE_CALLS_GROUP = "calls.live"
+# Close codes of the media stream (4000–4999 are the application's own).
+CLOSE_PROTOCOL_ERROR = 4400
+CLOSE_UNAUTHORIZED = 4401  # no or wrong media token in `start`
+CLOSE_FORBIDDEN = 4403  # X-Twilio-Signature does not sign this stream's URL
+CLOSE_UNKNOWN_CALL = 4404  # no such call, another CallSid, or the call has ended
 
 
 def call_group(call_id: object) -> str:
@@ -36,3 +55,110 @@ class LiveCallsConsumer(AsyncJsonWebsocketConsumer):
         from channels.db import database_sync_to_async
 
         return await database_sync_to_async(user.has_perm)("calls.view_call")
+
+
+class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
+    """One call's Twilio Media Stream (`/ws/twilio/media/<call uuid>/`), handed to a voice session.
+
+    Trust: Twilio sends no Origin and no cookie, so the route has no origin check or session auth.
+    Instead an `X-Twilio-Signature` on the handshake must sign the stream URL when present (else the
+    handshake is refused), and the `start` message must carry this call's media token in
+    `customParameters` (else close 4401). Until `start` is accepted nothing is written and no session
+    exists; an unknown or finished call closes 4404, a malformed message 4400.
+
+    Cost: the database is touched twice per stream (start, stop) through `database_sync_to_async`,
+    never per frame, and `dispatch` skips Channels' per-message `aclose_old_connections()` thread hop
+    (50 frames a second per call would pay it; this consumer never uses a connection outside the
+    wrapped services).
+    """
+
+    async def dispatch(self, message: dict) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self) -> None:
+        from calls.twiml import media_stream_url
+        from voice.providers.selection import telephony
+
+        self.call_id = self.scope["url_route"]["kwargs"]["call_id"]
+        self.session: VoiceSession | None = None
+        self.stream_sid = ""
+        headers = dict(self.scope.get("headers") or [])
+        signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
+        if signature and not telephony().validate_signature(media_stream_url(self.call_id), {}, signature):
+            await self.close(code=CLOSE_FORBIDDEN)  # before accept: the handshake is refused (HTTP 403)
+            return
+        await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            message = media_streams.parse_inbound(text_data if text_data is not None else bytes_data or b"")
+        except media_streams.ProtocolError as error:
+            logger.warning("media stream for call %s: %s", self.call_id, error)
+            await self.close(code=CLOSE_PROTOCOL_ERROR)
+            return
+        if self.session is None:
+            await self._handshake(message)
+        elif isinstance(message, media_streams.Media):
+            await self.session.on_media(message.payload)
+        elif isinstance(message, media_streams.Mark):
+            await self.session.on_mark(message.name)
+        elif isinstance(message, media_streams.Dtmf):
+            await self.session.on_dtmf(message.digit)
+        elif isinstance(message, media_streams.Stop):
+            await self._end()
+            await self.close()
+
+    async def _handshake(self, message: media_streams.InboundMessage) -> None:
+        if isinstance(message, media_streams.Connected):
+            return
+        token = message.custom_parameters.get(PARAMETER, "") if isinstance(message, media_streams.Start) else ""
+        if not media_token_valid(token, self.call_id):
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        started = await database_sync_to_async(call_record_media_start)(
+            call_id=self.call_id,
+            call_sid=message.call_sid,
+            stream_sid=message.stream_sid,
+            payload={"event": "start", "streamSid": message.stream_sid, "tracks": list(message.tracks)},
+        )
+        if not started:
+            await self.close(code=CLOSE_UNKNOWN_CALL)
+            return
+        self.stream_sid = message.stream_sid
+        self.session = import_string(settings.VOICE_SESSION_FACTORY)()
+        ACTIVE_CALLS.inc()
+        await self.session.start(stream_info(call_id=str(self.call_id), start=message), self)
+
+    async def disconnect(self, code: int) -> None:
+        await self._end()
+
+    async def _end(self) -> None:
+        """Once per stream, whichever comes first: the carrier's `stop`, or the socket closing."""
+        session, self.session = self.session, None
+        if session is None or not self.stream_sid:
+            return
+        stream_sid, self.stream_sid = self.stream_sid, ""
+        ACTIVE_CALLS.dec()
+        try:
+            await session.stop()
+        finally:
+            await database_sync_to_async(call_record_media_stop)(
+                call_id=self.call_id, stream_sid=stream_sid, payload={"event": "stop", "streamSid": stream_sid}
+            )
+
+    # MediaSender: what the voice session uses to talk back ----------------------------------------
+
+    async def send_audio(self, payload: bytes) -> None:
+        await self.send(text_data=media_streams.media_message(self.stream_sid, payload))
+
+    async def send_mark(self, name: str) -> None:
+        await self.send(text_data=media_streams.mark_message(self.stream_sid, name))
+
+    async def clear(self) -> None:
+        await self.send(text_data=media_streams.clear_message(self.stream_sid))
+
+    async def hang_up(self) -> None:
+        await self.close()

@@ -1,15 +1,15 @@
 """WebSocket routes of the calls app.
 
-Browser routes are wrapped in the origin check and session auth. Twilio's media route (the
-telephony issue adds it) must not be: Twilio sends no Origin header, so a per-call token and the
-request signature protect it instead.
+Browser routes are wrapped in the origin check and session auth. Twilio's media route must not be:
+Twilio sends no Origin header (AllowedHostsOriginValidator would refuse every handshake) and no
+session cookie, so the consumer checks the per-call token and the request signature instead.
 """
 
 from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
-from calls.consumers import LiveCallsConsumer
+from calls.consumers import LiveCallsConsumer, TwilioMediaStreamConsumer
 
 
 def browser_route(route: str, consumer: type) -> object:
@@ -18,4 +18,5 @@ def browser_route(route: str, consumer: type) -> object:
 
 websocket_urlpatterns = [
     browser_route("ws/calls/live/", LiveCallsConsumer),
+    path("ws/twilio/media/<uuid:call_id>/", TwilioMediaStreamConsumer.as_asgi()),
 ]

@@ -30,4 +30,10 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
         every_seconds=30,
         description="Shows on /health/ that beat and a worker are alive.",
     ),
+    PeriodicTaskSpec(
+        name="Reap stale calls",
+        task="calls.reap_stale_calls",
+        every_seconds=60,
+        description="Closes calls a lost callback left open, asking the carrier for their real status.",
+    ),
 )

@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("health/", health, name="health"),
+    path("", include("calls.urls")),  # /twilio/… webhooks
     path("", include("django_prometheus.urls")),  # /metrics
 ]

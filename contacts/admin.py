@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from calls.admin_actions import place_test_call
 from contacts.forms import ContactAdminForm, SuppressionAdminForm
 from contacts.models import Consent, Contact, ContactList, Suppression
 
@@ -29,6 +30,7 @@ class ConsentInline(admin.TabularInline):
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
     form = ContactAdminForm
+    actions = (place_test_call,)
     list_display = ("__str__", "phone", "country", "time_zone", "time_zone_ambiguous", "language", "created_at")
     list_filter = ("time_zone_ambiguous", "country", "language", "lists")
     search_fields = ("phone", "first_name", "last_name", "email")

@@ -220,6 +220,26 @@ SPEECH_TO_TEXT_PROVIDER = _providers.speech_to_text
 LANGUAGE_MODEL_PROVIDER = _providers.language_model
 TEXT_TO_SPEECH_PROVIDER = _providers.text_to_speech
 
+# TELEPHONY: webhooks, the media stream, the simulated carrier and the reaper
+# ------------------------------------------------------------------------------
+TWILIO_HTTP_TIMEOUT_SECONDS = env.float("TWILIO_HTTP_TIMEOUT_SECONDS", default=10.0)
+# A Twilio-compatible REST server (e.g. a local mock) instead of https://api.twilio.com; empty: Twilio.
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="")
+# The simulated carrier signs its callbacks with this token; webhooks accept it only when
+# TELEPHONY_PROVIDER=simulated (with Twilio they check TWILIO_AUTH_TOKEN), so it is not a secret.
+SIMULATED_CARRIER_AUTH_TOKEN = env("SIMULATED_CARRIER_AUTH_TOKEN", default="simulated-carrier-auth-token")
+SIMULATED_CARRIER_ACCOUNT_SID = "AC" + "0" * 32
+SIMULATED_CARRIER_PERSONA = env("SIMULATED_CARRIER_PERSONA", default="")  # empty: chosen by the number
+SIMULATED_CARRIER_CHAOS = env.bool("SIMULATED_CARRIER_CHAOS", default=False)  # duplicate + reorder callbacks
+SIMULATED_CARRIER_TIME_SCALE = env.float("SIMULATED_CARRIER_TIME_SCALE", default=1.0)  # <1: faster than real time
+# Calls open longer than ring timeout + max duration + this margin are closed by the reaper.
+CALLS_REAPER_MARGIN_SECONDS = env.int("CALLS_REAPER_MARGIN_SECONDS", default=300)
+CALLS_DEFAULT_RING_TIMEOUT_SECONDS = 30  # for calls without a campaign (test calls)
+CALLS_DEFAULT_MAX_DURATION_SECONDS = 600
+MEDIA_STREAM_TOKEN_MAX_AGE_SECONDS = 2 * 60 * 60
+# Who converses on a media stream (voice.sessions.VoiceSession); the voice pipeline replaces it.
+VOICE_SESSION_FACTORY = env("VOICE_SESSION_FACTORY", default="voice.sessions.ListeningSession")
+
 # LOGGING: every handler masks phone numbers (keeps the last 4 digits)
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO")

@@ -20,3 +20,10 @@ if not REDIS_URL:
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 MEDIA_ROOT = str(VAR_DIR / "test-media")
+
+# Webhook signatures are checked against the test client's origin; the simulated carrier of a test
+# that has no live server then fails fast instead of calling whatever listens on 127.0.0.1:8000.
+PUBLIC_BASE_URL = "http://testserver"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: end-to-end tests serve the test database from a separate daphne process.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-callwright.sqlite3")}

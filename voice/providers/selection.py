@@ -1,8 +1,11 @@
 """Which adapter serves each provider role, as chosen by settings (see config/settings/components/providers.py)."""
 
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
+
+from voice.providers.base import Telephony
 
 
 @dataclass(frozen=True)
@@ -23,3 +26,27 @@ def active_providers() -> list[ActiveProvider]:
         ActiveProvider("Language model", settings.LANGUAGE_MODEL_PROVIDER),
         ActiveProvider("Text to speech", settings.TEXT_TO_SPEECH_PROVIDER),
     ]
+
+
+def telephony() -> Telephony:
+    """The Telephony adapter settings choose (TELEPHONY_PROVIDER: "twilio" or "simulated")."""
+    if settings.TELEPHONY_PROVIDER == "twilio":
+        return _twilio(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            settings.TWILIO_API_BASE_URL,
+            settings.TWILIO_HTTP_TIMEOUT_SECONDS,
+        )
+    from voice.providers.simulated.adapter import simulated_telephony
+
+    return simulated_telephony()
+
+
+@functools.cache
+def _twilio(account_sid: str, auth_token: str, api_base_url: str, timeout_seconds: float) -> Telephony:
+    # One client per credentials: it keeps its HTTP connection pool between calls.
+    from voice.providers.twilio import TwilioTelephony
+
+    return TwilioTelephony(
+        account_sid=account_sid, auth_token=auth_token, api_base_url=api_base_url, timeout_seconds=timeout_seconds
+    )

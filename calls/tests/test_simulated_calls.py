@@ -1,0 +1,201 @@
+"""End to end: the simulated carrier places calls against the app served by a real daphne process.
+
+The carrier runs in this (the placing) process and reaches the server over loopback exactly as
+Twilio would: signed TwiML fetch, media WebSocket, signed status and AMD callbacks. Calls run ten
+times faster than real time (SIMULATED_CARRIER_TIME_SCALE).
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.cache import cache
+from django.db import connection
+
+from calls.models import Call, CallEvent, CallStatus
+from calls.services import call_create, call_place
+from voice.providers.simulated.carrier import SimulatedCarrier, command_key
+from voice.providers.simulated.personas import PERSONAS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A free port in 8200–8299, the range this project's test servers may use."""
+    for port in range(8200, 8300):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 8200–8299")
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker):
+    """daphne serving config.asgi on a free port, on the test database."""
+    with django_db_blocker.unblock():
+        url = database_url()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "calls.tests.live_settings",
+        "DATABASE_URL": url,
+        "PUBLIC_BASE_URL": base,
+        "TELEPHONY_PROVIDER": "simulated",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/health/", timeout=1)  # noqa: S310 - our own loopback server
+            break
+        except urllib.error.HTTPError:
+            break  # it answered (503 is fine: no broker here)
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(server.stderr.read().decode()) from None
+            time.sleep(0.2)
+    yield base
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def carrier_settings(settings, live_server_url):
+    settings.PUBLIC_BASE_URL = live_server_url
+    settings.TELEPHONY_PROVIDER = "simulated"
+    settings.SIMULATED_CARRIER_TIME_SCALE = 0.1
+    settings.SIMULATED_CARRIER_CHAOS = False
+    settings.SIMULATED_CARRIER_PERSONA = ""
+    return settings
+
+
+def place(contact, campaign=None, *, persona: str) -> Call:
+    call = call_create(
+        contact_id=contact.pk,
+        to_phone=contact.phone,
+        provider="simulated",
+        campaign_id=campaign.pk if campaign else None,
+    )
+    django_settings.SIMULATED_CARRIER_PERSONA = persona
+    call_place(call_id=call.pk)
+    return call
+
+
+def settled(call: Call, *, timeout: float = 40.0) -> Call:
+    """Wait until the call is terminal and its carrier has finished with it (late callbacks included)."""
+    deadline = time.monotonic() + timeout
+    carrier = SimulatedCarrier.get()
+    while time.monotonic() < deadline:
+        call = Call.objects.get(pk=call.pk)
+        if call.is_terminal and call.provider_call_id not in carrier.calls:
+            return call
+        time.sleep(0.1)
+    raise AssertionError(f"call still {call.status} after {timeout}s: {event_ids(call)}")
+
+
+def event_ids(call: Call) -> list[str]:
+    return [f"{e.kind}:{e.provider_event_id.split(':MZ')[0]}" for e in CallEvent.objects.filter(call=call)]
+
+
+def test_a_call_that_is_answered_runs_through_twiml_media_and_every_callback(carrier_settings, contact):
+    call = settled(place(contact, persona="answers_and_talks"))
+    assert call.status == CallStatus.COMPLETED
+    assert call.duration_seconds >= 10  # the persona's script is ~14 s of real-time audio
+    assert event_ids(call) == [
+        "status:0:initiated",
+        "status:1:ringing",
+        "status:2:in-progress",
+        "media:start",
+        "media:stop",
+        "status:3:completed",
+    ]
+    assert call.started_at <= call.answered_at <= call.ended_at
+
+
+def test_a_busy_callee_ends_busy_without_a_stream(carrier_settings, contact):
+    call = settled(place(contact, persona="busy"))
+    assert call.status == CallStatus.BUSY
+    assert event_ids(call) == ["status:0:initiated", "status:1:ringing", "status:2:busy"]
+
+
+def test_nobody_answering_ends_no_answer_at_the_ring_timeout(carrier_settings, contact, campaign):
+    campaign.ring_timeout_seconds = 5
+    campaign.answering_machine_policy = "off"
+    campaign.save()
+    call = settled(place(contact, campaign, persona="no_answer"))
+    assert call.status == CallStatus.NO_ANSWER
+    assert event_ids(call) == ["status:0:initiated", "status:1:ringing", "status:2:no-answer"]
+
+
+def test_a_voicemail_is_detected_after_the_beep(carrier_settings, contact, campaign):
+    campaign.answering_machine_policy = "leave_voicemail"
+    campaign.save()
+    call = settled(place(contact, campaign, persona="voicemail"))
+    assert call.status == CallStatus.COMPLETED
+    assert call.answered_by == "machine_end_beep"
+    assert "amd:machine_end_beep" in event_ids(call)
+
+
+def test_with_chaos_callbacks_arrive_twice_and_out_of_order_yet_are_stored_once(carrier_settings, contact):
+    carrier_settings.SIMULATED_CARRIER_CHAOS = True
+    call = settled(place(contact, persona="hangs_up_mid_call"))
+    assert call.status == CallStatus.COMPLETED
+    statuses = sorted(e for e in event_ids(call) if e.startswith("status:"))
+    assert statuses == ["status:0:initiated", "status:1:ringing", "status:2:in-progress", "status:3:completed"]
+
+
+def test_hanging_up_through_the_adapter_ends_the_call(carrier_settings, contact):
+    from voice.providers.selection import telephony
+
+    call = place(contact, persona="voicemail")  # would stay on the line for ~30 s
+    deadline = time.monotonic() + 20
+    while not CallEvent.objects.filter(call=call, kind=CallEvent.Kind.MEDIA).exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    telephony().hang_up(Call.objects.get(pk=call.pk).provider_call_id)
+    call = settled(call, timeout=10)
+    assert call.status == CallStatus.COMPLETED
+    assert call.duration_seconds < 20
+
+
+def test_a_hang_up_from_another_process_arrives_through_the_shared_cache(carrier_settings, contact):
+    call = place(contact, persona="voicemail")
+    deadline = time.monotonic() + 20
+    while not CallEvent.objects.filter(call=call, kind=CallEvent.Kind.MEDIA).exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    cache.set(command_key(Call.objects.get(pk=call.pk).provider_call_id), ("hangup", ""))
+    assert settled(call, timeout=10).status == CallStatus.COMPLETED
+
+
+def test_every_persona_ends_in_a_final_status(carrier_settings, contact, campaign):
+    campaign.ring_timeout_seconds = 5
+    campaign.save()
+    for name in ("asks_removal", "interrupts"):
+        call = settled(place(contact, campaign, persona=name))
+        assert call.status == CallStatus.COMPLETED, name
+    assert set(PERSONAS) >= {"asks_removal", "interrupts"}

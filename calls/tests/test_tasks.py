@@ -1,0 +1,183 @@
+"""Placing calls (once), hanging up, and the reaper — through the real adapters and the fake Twilio API."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from calls.models import Call, CallEvent, CallStatus
+from calls.tasks import place_call, reap_stale_calls
+from voice.providers.simulated.carrier import CACHE_TTL_SECONDS, status_key
+
+pytestmark = pytest.mark.django_db
+
+
+def refreshed(call: Call) -> Call:
+    return Call.objects.get(pk=call.pk)
+
+
+def test_placing_sends_the_campaigns_limits_and_stores_the_call_sid(call, twilio_settings, fake_twilio):
+    call.campaign.ring_timeout_seconds = 20
+    call.campaign.max_call_duration_seconds = 120
+    call.campaign.answering_machine_policy = "leave_voicemail"
+    call.campaign.record_calls = True
+    call.campaign.caller_id = "+12025550100"
+    call.campaign.save()
+    place_call(str(call.pk))
+    (sent,) = fake_twilio.requests
+    assert sent.value("Timeout") == "20"
+    assert sent.value("TimeLimit") == "120"
+    assert sent.value("MachineDetection") == "DetectMessageEnd"
+    assert sent.value("Record") == "true"
+    assert sent.value("From") == "+12025550100"
+    assert sent.value("Url") == f"http://testserver/twilio/voice/{call.pk}/"
+    assert sent.value("StatusCallback") == f"http://testserver/twilio/status/{call.pk}/"
+    assert sent.value("AsyncAmdStatusCallback") == f"http://testserver/twilio/amd/{call.pk}/"
+    assert sent.value("RecordingStatusCallback") == f"http://testserver/twilio/recording/{call.pk}/"
+    placed = refreshed(call)
+    assert placed.status == CallStatus.INITIATED
+    assert placed.provider_call_id.startswith("CA")
+
+
+def test_placing_twice_sends_one_request(call, twilio_settings, fake_twilio):
+    place_call(str(call.pk))
+    place_call(str(call.pk))
+    assert len(fake_twilio.requests) == 1
+
+
+def test_a_call_without_a_campaign_gets_default_limits_and_no_detection(contact, twilio_settings, fake_twilio):
+    call = Call.objects.create(contact=contact, to_phone=contact.phone, provider="twilio")
+    place_call(str(call.pk))
+    (sent,) = fake_twilio.requests
+    assert sent.value("Timeout") == "30"
+    assert sent.value("TimeLimit") == "600"
+    assert not sent.values("MachineDetection")
+
+
+def test_a_permanent_error_fails_the_call_with_its_reason_and_notifies(
+    call, twilio_settings, fake_twilio, django_capture_on_commit_callbacks
+):
+    from calls import hooks
+
+    seen = []
+    hooks.register_call_finished(seen.append)
+    fake_twilio.error(400, 21211, "The 'To' number is not a valid phone number.")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            place_call(str(call.pk))
+    finally:
+        hooks._call_finished_handlers.remove(seen.append)
+    failed = refreshed(call)
+    assert failed.status == CallStatus.FAILED
+    assert "21211" in failed.failure_reason
+    assert seen == [call.pk]
+
+
+def test_a_5xx_leaves_the_call_open_for_its_callbacks_or_the_reaper(call, twilio_settings, fake_twilio):
+    fake_twilio.error(500, 20500, "Internal Server Error")
+    place_call(str(call.pk))
+    assert len(fake_twilio.requests) == 1
+    open_call = refreshed(call)
+    assert open_call.status == CallStatus.INITIATED
+    assert "500" in open_call.failure_reason
+    assert open_call.events.filter(kind=CallEvent.Kind.SYSTEM, provider_event_id="place-error").exists()
+
+
+def test_a_429_is_retried_and_the_call_is_placed(call, twilio_settings, fake_twilio):
+    fake_twilio.error(429, 20429, "Too Many Requests")
+    place_call(str(call.pk))
+    assert len(fake_twilio.requests) == 2
+    assert refreshed(call).provider_call_id.startswith("CA")
+
+
+def make_stale(call: Call, *, sid: str = "", minutes: int = 60) -> Call:
+    Call.objects.filter(pk=call.pk).update(
+        status=CallStatus.IN_PROGRESS,
+        provider_call_id=sid,
+        created_at=timezone.now() - datetime.timedelta(minutes=minutes),
+    )
+    return refreshed(call)
+
+
+def test_the_reaper_closes_a_stale_call_as_the_carrier_reports_it(call, twilio_settings, fake_twilio):
+    make_stale(call, sid="CA" + "c" * 32)
+    fake_twilio.call_status = {"status": "completed", "duration": "37", "answered_by": "human", "price": "-0.02"}
+    assert reap_stale_calls() == 1
+    reaped = refreshed(call)
+    assert reaped.status == CallStatus.COMPLETED
+    assert reaped.duration_seconds == 37
+    assert reaped.answered_by == "human"
+    assert reaped.events.filter(kind=CallEvent.Kind.SYSTEM, provider_event_id="reaped").count() == 1
+    assert reap_stale_calls() == 0  # idempotent
+    assert reaped.events.filter(provider_event_id="reaped").count() == 1
+
+
+def test_the_reaper_leaves_recent_calls_alone(call, twilio_settings, fake_twilio):
+    make_stale(call, sid="CA" + "c" * 32, minutes=5)
+    assert reap_stale_calls() == 0
+    assert fake_twilio.requests == []
+
+
+def test_the_reaper_fails_a_call_the_carrier_does_not_know(call, twilio_settings, fake_twilio):
+    make_stale(call, sid="CA" + "c" * 32)
+    fake_twilio.error(404, 20404, "The requested resource was not found")
+    assert reap_stale_calls() == 1
+    reaped = refreshed(call)
+    assert reaped.status == CallStatus.FAILED
+    assert "Unknown to the carrier" in reaped.failure_reason
+
+
+def test_the_reaper_retries_later_when_the_carrier_is_down(call, twilio_settings, fake_twilio):
+    make_stale(call, sid="CA" + "c" * 32)
+    fake_twilio.error(503, 20500, "Service Unavailable")
+    assert reap_stale_calls() == 0
+    assert refreshed(call).status == CallStatus.IN_PROGRESS
+
+
+def test_the_reaper_hangs_up_a_call_still_up_past_its_limit(call, twilio_settings, fake_twilio):
+    make_stale(call, sid="CA" + "c" * 32)
+    fake_twilio.call_status = {"status": "in-progress"}
+    assert reap_stale_calls() == 0
+    assert [r.method for r in fake_twilio.requests] == ["GET", "POST"]  # the status, then the hang-up
+    assert fake_twilio.requests[-1].form == [("Status", "completed")]
+
+
+def test_the_reaper_fails_a_call_that_never_got_a_call_sid(call):
+    make_stale(call)
+    assert reap_stale_calls() == 1
+    assert refreshed(call).status == CallStatus.FAILED
+
+
+def test_the_reaper_fails_a_simulated_call_whose_carrier_process_died(call):
+    make_stale(call, sid="CA" + "d" * 32)  # no carrier in any process knows it
+    assert reap_stale_calls() == 1
+    assert "Unknown to the carrier" in refreshed(call).failure_reason
+
+
+def test_the_reaper_closes_a_simulated_call_as_its_carrier_last_reported_it(call):
+    from django.core.cache import cache
+
+    from voice.providers.base import CallState, CallStatusReport
+
+    sid = "CA" + "e" * 32
+    make_stale(call, sid=sid)
+    report = CallStatusReport(provider_call_id=sid, state=CallState.BUSY, duration_seconds=0)
+    cache.set(status_key(sid), report, CACHE_TTL_SECONDS)
+    assert reap_stale_calls() == 1
+    assert refreshed(call).status == CallStatus.BUSY
+
+
+def test_the_admin_action_places_a_test_call_to_each_selected_contact(
+    admin_client, contact, settings, django_capture_on_commit_callbacks
+):
+    settings.SIMULATED_CARRIER_PERSONA = "busy"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/contacts/contact/", {"action": "place_test_call", "_selected_action": [contact.pk]}, follow=True
+        )
+    assert response.status_code == 200
+    call = Call.objects.get(contact=contact)
+    assert call.provider == "simulated"
+    assert call.campaign is None
+    assert call.provider_call_id.startswith("CA")  # placed on commit
+    assert "Placed 1 test call" in response.content.decode()

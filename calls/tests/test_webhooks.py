@@ -1,0 +1,283 @@
+"""Twilio's webhooks: what every good and bad callback gets, and what it leaves in the database."""
+
+import random
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from calls.media_tokens import media_token_valid
+from calls.models import Call, CallEvent, CallStatus
+from calls.tests.conftest import sign
+
+pytestmark = pytest.mark.django_db
+SID = "CA" + "a" * 32
+
+
+def url(kind: str, call_id: object) -> str:
+    return f"/twilio/{kind}/{call_id}/"
+
+
+def post(
+    client: Client, path: str, params: dict, *, signed_url: str | None = None, signature: str | None = None, **extra
+):
+    if signature is None:
+        signature = sign(signed_url or f"http://testserver{path}", params)
+    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature, **extra)
+
+
+def status_params(status: str, sequence: int, **more) -> dict:
+    return {
+        "CallSid": SID,
+        "AccountSid": "AC" + "0" * 32,
+        "CallStatus": status,
+        "SequenceNumber": str(sequence),
+        "Timestamp": f"Mon, 23 Nov 2026 12:00:0{sequence} +0000",
+        **more,
+    }
+
+
+LIFECYCLE = [
+    status_params("initiated", 0),
+    status_params("ringing", 1),
+    status_params("in-progress", 2),
+    status_params("completed", 3, CallDuration="42", AnsweredBy="human", Price="-0.01300", PriceUnit="USD"),
+]
+
+
+@pytest.fixture
+def placed_call(call) -> Call:
+    Call.objects.filter(pk=call.pk).update(provider_call_id=SID)
+    return call
+
+
+def test_callbacks_in_order_take_a_call_to_completed_with_duration_answered_by_and_price(client, placed_call):
+    for params in LIFECYCLE:
+        assert post(client, url("status", placed_call.pk), params).status_code == 204
+    placed_call.refresh_from_db()
+    assert placed_call.status == CallStatus.COMPLETED
+    assert placed_call.duration_seconds == 42
+    assert placed_call.answered_by == "human"
+    assert placed_call.price == Decimal("0.01300")
+    assert placed_call.price_unit == "USD"
+    assert list(placed_call.events.values_list("provider_event_id", flat=True)) == [
+        "0:initiated",
+        "1:ringing",
+        "2:in-progress",
+        "3:completed",
+    ]
+
+
+def test_a_forged_signature_gets_403_and_writes_nothing(client, placed_call):
+    response = post(client, url("status", placed_call.pk), LIFECYCLE[3], signature="Zm9yZ2VkIQ==")
+    assert response.status_code == 403
+    assert not CallEvent.objects.exists()
+    assert Call.objects.get(pk=placed_call.pk).status == CallStatus.QUEUED
+
+
+def test_a_missing_signature_gets_403_and_writes_nothing(client, placed_call):
+    response = client.post(url("status", placed_call.pk), LIFECYCLE[3])
+    assert response.status_code == 403
+    assert not CallEvent.objects.exists()
+
+
+def test_a_signature_for_another_url_gets_403(client, placed_call, contact):
+    other = Call.objects.create(contact=contact, to_phone=contact.phone, provider="simulated")
+    params = LIFECYCLE[3]
+    response = post(
+        client, url("status", placed_call.pk), params, signed_url=f"http://testserver{url('status', other.pk)}"
+    )
+    assert response.status_code == 403
+    assert not CallEvent.objects.exists()
+
+
+def test_a_signature_made_with_another_token_gets_403(client, placed_call):
+    path = url("status", placed_call.pk)
+    response = post(client, path, LIFECYCLE[1], signature=sign(f"http://testserver{path}", LIFECYCLE[1], "other"))
+    assert response.status_code == 403
+
+
+def test_tampered_parameters_get_403(client, placed_call):
+    path = url("status", placed_call.pk)
+    signature = sign(f"http://testserver{path}", LIFECYCLE[1])
+    response = client.post(path, {**LIFECYCLE[1], "CallStatus": "completed"}, HTTP_X_TWILIO_SIGNATURE=signature)
+    assert response.status_code == 403
+    assert not CallEvent.objects.exists()
+
+
+@pytest.mark.parametrize("missing", ["CallSid", "CallStatus"])
+def test_a_signed_callback_missing_a_required_parameter_gets_400_and_writes_nothing(client, placed_call, missing):
+    params = {k: v for k, v in LIFECYCLE[1].items() if k != missing}
+    assert post(client, url("status", placed_call.pk), params).status_code == 400
+    assert not CallEvent.objects.exists()
+
+
+def test_a_signed_callback_with_an_unknown_status_gets_400(client, placed_call):
+    assert post(client, url("status", placed_call.pk), status_params("teleported", 1)).status_code == 400
+
+
+def test_a_callback_for_an_unknown_call_gets_404_and_writes_nothing(client, placed_call):
+    assert post(client, url("status", uuid.uuid4()), LIFECYCLE[1]).status_code == 404
+    assert not CallEvent.objects.exists()
+
+
+def test_a_callback_with_an_unknown_call_sid_gets_404_and_writes_nothing(client, placed_call):
+    params = {**LIFECYCLE[3], "CallSid": "CA" + "b" * 32}
+    assert post(client, url("status", placed_call.pk), params).status_code == 404
+    assert not CallEvent.objects.exists()
+    assert Call.objects.get(pk=placed_call.pk).status == CallStatus.QUEUED
+
+
+@pytest.mark.parametrize("kind", ["voice", "status", "amd", "recording"])
+def test_a_path_that_is_not_a_uuid_gets_404(client, kind):
+    assert post(client, f"/twilio/{kind}/not-a-uuid/", LIFECYCLE[1]).status_code == 404
+
+
+def test_a_get_gets_405(client, placed_call):
+    assert client.get(url("status", placed_call.pk)).status_code == 405
+
+
+def test_a_replayed_callback_is_stored_once(client, placed_call):
+    for _ in range(5):
+        assert post(client, url("status", placed_call.pk), LIFECYCLE[1]).status_code == 204
+    assert placed_call.events.count() == 1
+    assert Call.objects.get(pk=placed_call.pk).status == CallStatus.RINGING
+
+
+def test_shuffled_callbacks_still_end_completed_and_each_is_stored_once(client, placed_call):
+    shuffled = LIFECYCLE * 2
+    random.Random(7).shuffle(shuffled)  # noqa: S311 - a repeatable order, not cryptography
+    for params in shuffled:
+        assert post(client, url("status", placed_call.pk), params).status_code == 204
+    placed_call.refresh_from_db()
+    assert placed_call.status == CallStatus.COMPLETED
+    assert placed_call.duration_seconds == 42
+    assert placed_call.events.count() == 4
+
+
+def test_a_status_going_backwards_is_recorded_but_does_not_move_the_call(client, placed_call):
+    post(client, url("status", placed_call.pk), LIFECYCLE[2])
+    post(client, url("status", placed_call.pk), LIFECYCLE[1])  # a late `ringing`
+    assert Call.objects.get(pk=placed_call.pk).status == CallStatus.IN_PROGRESS
+    post(client, url("status", placed_call.pk), status_params("busy", 3))
+    post(client, url("status", placed_call.pk), LIFECYCLE[2])  # terminal calls never move
+    assert Call.objects.get(pk=placed_call.pk).status == CallStatus.BUSY
+    assert placed_call.events.count() == 3
+
+
+def test_the_first_callback_stores_the_call_sid_when_placing_has_not_yet(client, call):
+    assert post(client, url("status", call.pk), LIFECYCLE[0]).status_code == 204
+    assert Call.objects.get(pk=call.pk).provider_call_id == SID
+
+
+def test_a_terminal_callback_notifies_the_campaign_once(client, placed_call, django_capture_on_commit_callbacks):
+    from calls import hooks
+
+    seen = []
+    hooks.register_call_finished(seen.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            post(client, url("status", placed_call.pk), LIFECYCLE[3])
+            post(client, url("status", placed_call.pk), LIFECYCLE[3])
+        assert seen == [placed_call.pk]
+    finally:
+        hooks._call_finished_handlers.remove(seen.append)
+
+
+def test_behind_a_tls_proxy_the_https_url_twilio_signed_is_accepted(client, placed_call, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.PUBLIC_BASE_URL = "https://calls.example.com"
+    path = url("status", placed_call.pk)
+    response = post(client, path, LIFECYCLE[1], signed_url=f"https://calls.example.com{path}")
+    assert response.status_code == 204
+    settings.PUBLIC_BASE_URL = "https://other.example.com"  # the proxy's forwarded scheme + host still match
+    settings.ALLOWED_HOSTS = ["calls.example.com"]
+    response = post(
+        client,
+        path,
+        LIFECYCLE[2],
+        signed_url=f"https://calls.example.com{path}",
+        HTTP_X_FORWARDED_PROTO="https",
+        HTTP_HOST="calls.example.com",
+    )
+    assert response.status_code == 204
+
+
+def test_the_voice_webhook_connects_the_media_stream_with_a_call_token(client, placed_call, settings):
+    settings.PUBLIC_BASE_URL = "https://calls.example.com"
+    path = url("voice", placed_call.pk)
+    params = {"CallSid": SID, "CallStatus": "in-progress"}
+    response = post(client, path, params, signed_url=f"https://calls.example.com{path}")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/xml")
+    body = response.content.decode()
+    assert f'<Connect><Stream url="wss://calls.example.com/ws/twilio/media/{placed_call.pk}/">' in body
+    token = body.split('<Parameter name="token" value="', 1)[1].split('"', 1)[0]
+    assert media_token_valid(token, placed_call.pk)
+    assert not media_token_valid(token, uuid.uuid4())
+
+
+def test_the_voice_webhook_uses_plain_ws_for_an_http_base_url(client, placed_call):
+    response = post(client, url("voice", placed_call.pk), {"CallSid": SID})
+    assert f'url="ws://testserver/ws/twilio/media/{placed_call.pk}/"' in response.content.decode()
+
+
+def test_the_voice_webhook_hangs_up_a_call_we_already_closed(client, placed_call):
+    post(client, url("status", placed_call.pk), status_params("canceled", 1))
+    response = post(client, url("voice", placed_call.pk), {"CallSid": SID})
+    assert "<Hangup />" in response.content.decode()
+
+
+def test_the_voice_webhook_gets_404_for_an_unknown_call(client, placed_call):
+    assert post(client, url("voice", uuid.uuid4()), {"CallSid": SID}).status_code == 404
+
+
+def test_the_amd_verdict_is_recorded_once(client, placed_call):
+    params = {"CallSid": SID, "AnsweredBy": "machine_end_beep", "MachineDetectionDuration": "4100"}
+    for _ in range(2):
+        assert post(client, url("amd", placed_call.pk), params).status_code == 204
+    assert Call.objects.get(pk=placed_call.pk).answered_by == "machine_end_beep"
+    assert placed_call.events.filter(kind=CallEvent.Kind.AMD).count() == 1
+
+
+def test_a_machine_on_a_hang_up_campaign_is_hung_up(
+    client, placed_call, twilio_settings, fake_twilio, django_capture_on_commit_callbacks
+):
+    placed_call.campaign.answering_machine_policy = "hang_up"
+    placed_call.campaign.save()
+    params = {"CallSid": SID, "AnsweredBy": "machine_start"}
+    path = url("amd", placed_call.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, path, params, signature=sign(f"http://testserver{path}", params, "twilio-test-token"))
+    assert response.status_code == 204
+    (hang_up,) = fake_twilio.requests
+    assert hang_up.path.endswith(f"/Calls/{SID}.json")
+    assert hang_up.form == [("Status", "completed")]
+
+
+def test_a_human_on_a_hang_up_campaign_is_not_hung_up(
+    client, placed_call, twilio_settings, fake_twilio, django_capture_on_commit_callbacks
+):
+    placed_call.campaign.answering_machine_policy = "hang_up"
+    placed_call.campaign.save()
+    params = {"CallSid": SID, "AnsweredBy": "human"}
+    path = url("amd", placed_call.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, path, params, signature=sign(f"http://testserver{path}", params, "twilio-test-token"))
+    assert fake_twilio.requests == []
+
+
+def test_a_completed_recording_stores_its_url(client, placed_call):
+    params = {
+        "CallSid": SID,
+        "RecordingSid": "RE1",
+        "RecordingStatus": "completed",
+        "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
+    }
+    assert post(client, url("recording", placed_call.pk), params).status_code == 204
+    assert Call.objects.get(pk=placed_call.pk).recording_url == params["RecordingUrl"]
+
+
+def test_with_twilio_active_the_simulated_carriers_signature_is_refused(client, placed_call, twilio_settings):
+    assert post(client, url("status", placed_call.pk), LIFECYCLE[1]).status_code == 403

@@ -1,0 +1,107 @@
+"""A local fake of Twilio's REST API (the provider boundary), on loopback, for the real `twilio` SDK.
+
+It records every request (method, path, form fields in order, repeated ones kept) and answers from
+a script of responses, else like Twilio would for a successful request.
+"""
+
+import json
+import threading
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    form: list[tuple[str, str]]
+
+    def values(self, name: str) -> list[str]:
+        return [value for key, value in self.form if key == name]
+
+    def value(self, name: str) -> str:
+        (only,) = self.values(name)
+        return only
+
+
+@dataclass
+class Scripted:
+    status: int
+    body: dict
+    delay_seconds: float = 0.0
+
+
+@dataclass
+class FakeTwilio:
+    server: ThreadingHTTPServer
+    requests: list[Recorded] = field(default_factory=list)
+    script: list[Scripted] = field(default_factory=list)
+    call_status: dict = field(default_factory=dict)  # what GET /Calls/<sid>.json answers
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def then(self, status: int, body: dict | None = None, *, delay_seconds: float = 0.0) -> "FakeTwilio":
+        self.script.append(Scripted(status, body or {}, delay_seconds))
+        return self
+
+    def error(self, status: int, code: int, message: str = "error") -> "FakeTwilio":
+        return self.then(status, {"code": code, "message": message, "status": status})
+
+
+def call_resource(sid: str, **fields: object) -> dict:
+    return {
+        "sid": sid,
+        "account_sid": "AC" + "1" * 32,
+        "status": "queued",
+        "duration": None,
+        "answered_by": None,
+        "price": None,
+        "price_unit": "USD",
+        **fields,
+    }
+
+
+def start_fake_twilio() -> FakeTwilio:
+    fake: FakeTwilio
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            path = urllib.parse.urlsplit(self.path).path
+            fake.requests.append(Recorded(self.command, path, urllib.parse.parse_qsl(body, keep_blank_values=True)))
+            if fake.script:
+                scripted = fake.script.pop(0)
+                time.sleep(scripted.delay_seconds)
+                status, payload = scripted.status, scripted.body
+            elif self.command == "POST" and path.endswith("/Calls.json"):
+                status, payload = 201, call_resource("CA" + uuid.uuid4().hex)
+            else:
+                sid = path.rsplit("/", 1)[-1].removesuffix(".json")
+                status, payload = 200, call_resource(sid, **fake.call_status)
+            data = json.dumps(payload).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test)
+
+        do_GET = do_POST = _handle
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    fake = FakeTwilio(server=server)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    return fake
