@@ -6,8 +6,8 @@
 2. Four worker processes ticking the dispatcher against one campaign configured for 100 CPS, with the
    token bucket in Redis: the held rate over the measured window, double dials, and dials outside the
    callee-local window (checked afterwards for every Call against its contact's zone).
-Calls are created (queued) and their place-call tasks published to an in-memory broker: this measures
-the dialer, not a carrier.
+Calls are created (queued) but not handed to a carrier (`enqueue_call` is a no-op): this measures the
+dialer alone.
 """
 
 import datetime
@@ -94,7 +94,9 @@ def measure_dispatch(campaign_id: int) -> tuple[float, int, int]:
     started = time.perf_counter()
     dials = refused = 0
     while True:
-        result = campaign_dispatch(campaign_id=campaign_id, now=now, bucket=UnlimitedBucket())
+        result = campaign_dispatch(
+            campaign_id=campaign_id, now=now, bucket=UnlimitedBucket(), enqueue_call=lambda _call_id: None
+        )
         handled = len(result.call_ids) + sum(result.turned_away.values())
         dials, refused = dials + len(result.call_ids), refused + sum(result.turned_away.values())
         if handled == 0:
@@ -136,7 +138,8 @@ def cps_worker(campaign_id: int, stop_at: float, tick: float) -> None:
 
     bucket = token_bucket()
     while time.time() < stop_at:
-        campaign_dispatch(campaign_id=campaign_id, now=datetime.datetime.now(datetime.UTC), bucket=bucket)
+        now = datetime.datetime.now(datetime.UTC)
+        campaign_dispatch(campaign_id=campaign_id, now=now, bucket=bucket, enqueue_call=lambda _call_id: None)
         time.sleep(tick)
     connections.close_all()
 
@@ -209,8 +212,8 @@ def main() -> None:
     notes = (
         f"{TARGETS:,} targets across {len(ZONES)} zones; dials/refusals per repeat: {dial_counts}; "
         f"CPS run {CPS_SECONDS:.0f} s after {CPS_WARMUP_SECONDS:.0f} s warm-up, {held['total_calls']} calls; "
-        f"peak RSS of the measuring process {peak_rss_mb:.0f} MB. Calls are created and their place-call "
-        "tasks published; no carrier is involved."
+        f"peak RSS of the measuring process {peak_rss_mb:.0f} MB. Calls are created, not placed: no carrier "
+        "is involved."
     )
     write_result("dialer", "Dialer (100k-target campaign)", figures, notes)
     for figure in figures:

@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from calls.hooks import notify_call_finished_on_commit
@@ -36,6 +38,12 @@ def allowed_predecessors(status: CallStatus) -> list[str]:
     ]
 
 
+def _not_before(at: datetime.datetime, *earlier_fields: str) -> Greatest:
+    """`at`, or the latest of the call's earlier stage times if one is later (NULLs ignored on every database)."""
+    moment = Value(at, output_field=DateTimeField())
+    return Greatest(moment, *(Coalesce(F(name), moment) for name in earlier_fields))
+
+
 def call_transition(
     *,
     call_id: object,
@@ -47,7 +55,8 @@ def call_transition(
 
     Sets the timestamp the status implies (started, answered, ended) and any extra `fields`
     (duration, answered_by, price…) in the same UPDATE; nothing is written when the call is already
-    at or past `status`.
+    at or past `status`. A stage's time is never earlier than the stages before it: carriers stamp
+    callbacks to the whole second, so "answered" may read a few hundred ms before our own "started".
     """
     status = CallStatus(status)
     at = at or timezone.now()
@@ -55,9 +64,9 @@ def call_transition(
     if status == CallStatus.INITIATED:
         changes.setdefault("started_at", at)
     elif status == CallStatus.IN_PROGRESS:
-        changes.setdefault("answered_at", at)
+        changes.setdefault("answered_at", _not_before(at, "started_at"))
     elif status in TERMINAL_STATUSES:
-        changes.setdefault("ended_at", at)
+        changes.setdefault("ended_at", _not_before(at, "started_at", "answered_at"))
     moved = Call.objects.filter(pk=call_id, status__in=allowed_predecessors(status)).update(**changes) == 1
     if moved:
         CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()

@@ -1,3 +1,5 @@
+import datetime
+
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -110,3 +112,21 @@ def test_a_failing_handler_does_not_stop_the_others(call, django_capture_on_comm
     finally:
         hooks._call_finished_handlers.remove(broken)
         hooks._call_finished_handlers.remove(seen.append)
+
+
+def test_stage_times_never_run_backwards_when_a_callback_is_stamped_to_the_second(call):
+    started = timezone.now().replace(microsecond=600_000)
+    call_transition(call_id=call.pk, status=CallStatus.INITIATED, at=started)
+    call_transition(call_id=call.pk, status=CallStatus.IN_PROGRESS, at=started.replace(microsecond=0))
+    call_transition(call_id=call.pk, status=CallStatus.COMPLETED, at=started.replace(microsecond=0))
+    call.refresh_from_db()
+    assert call.started_at == call.answered_at == call.ended_at == started
+
+
+def test_a_later_stage_time_is_kept_as_given(call):
+    started = timezone.now()
+    call_transition(call_id=call.pk, status=CallStatus.INITIATED, at=started)
+    call_transition(call_id=call.pk, status=CallStatus.NO_ANSWER, at=started + datetime.timedelta(seconds=30))
+    call.refresh_from_db()
+    assert call.answered_at is None
+    assert call.ended_at == started + datetime.timedelta(seconds=30)

@@ -8,7 +8,8 @@ Per campaign, inside one transaction:
 3. claim due pending targets `FOR UPDATE SKIP LOCKED` ordered by `next_attempt_at`, run the dial-time
    gate on each *now*, reschedule or close the ones it turns away (with the reason), and move the
    allowed ones to `in_progress` with a queued Call each;
-4. after commit, enqueue `calls.place_call` for each new Call; unused tokens go back to the bucket.
+4. after commit, enqueue `calls.place_call` for each new Call (`enqueue_call`, replaceable so races
+   and benchmarks can measure the dialer alone); unused tokens go back to the bucket.
 
 The target claim is also a conditional UPDATE (`state = pending`), so even without the campaign lock
 a target cannot be dialled twice.
@@ -16,6 +17,7 @@ a target cannot be dialled twice.
 
 import datetime
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -39,6 +41,16 @@ CLAIM_BATCH = 500
 MAX_BATCHES_PER_TICK = 20  # bounds one tick's work when most due targets are turned away
 
 
+CallEnqueuer = Callable[[str], None]
+
+
+def enqueue_place_call(call_id: str) -> None:
+    """Place the call once the transaction that created it has committed."""
+    from calls.tasks import place_call  # calls' task; imported late as Celery tasks are interfaces
+
+    transaction.on_commit(partial(place_call.delay, call_id))
+
+
 @dataclass
 class DispatchResult:
     campaign_id: int
@@ -49,7 +61,12 @@ class DispatchResult:
     skipped_reason: str = ""
 
 
-def dispatch_due(*, now: datetime.datetime | None = None, bucket: TokenBucket | None = None) -> list[DispatchResult]:
+def dispatch_due(
+    *,
+    now: datetime.datetime | None = None,
+    bucket: TokenBucket | None = None,
+    enqueue_call: CallEnqueuer = enqueue_place_call,
+) -> list[DispatchResult]:
     """One dispatcher tick over every campaign: start scheduled ones, dial running ones, finish ended ones."""
     now = now or timezone.now()
     bucket = bucket or token_bucket()
@@ -61,12 +78,18 @@ def dispatch_due(*, now: datetime.datetime | None = None, bucket: TokenBucket | 
             logger.warning("scheduled campaign %s cannot start: %s", campaign_id, error)
     results = []
     for campaign_id in Campaign.objects.filter(status=Campaign.Status.RUNNING).values_list("pk", flat=True):
-        results.append(campaign_dispatch(campaign_id=campaign_id, now=now, bucket=bucket))
+        results.append(campaign_dispatch(campaign_id=campaign_id, now=now, bucket=bucket, enqueue_call=enqueue_call))
         _complete_if_finished(campaign_id, now)
     return results
 
 
-def campaign_dispatch(*, campaign_id: int, now: datetime.datetime, bucket: TokenBucket) -> DispatchResult:
+def campaign_dispatch(
+    *,
+    campaign_id: int,
+    now: datetime.datetime,
+    bucket: TokenBucket,
+    enqueue_call: CallEnqueuer = enqueue_place_call,
+) -> DispatchResult:
     result = DispatchResult(campaign_id)
     burst = 0.0
     with transaction.atomic():
@@ -86,13 +109,15 @@ def campaign_dispatch(*, campaign_id: int, now: datetime.datetime, bucket: Token
         result.tokens = bucket.take(campaign_bucket_key(campaign_id), rate=rate, burst=burst, want=result.capacity)
         for _ in range(MAX_BATCHES_PER_TICK):
             wanted = result.tokens - len(result.call_ids)
-            if wanted <= 0 or not _dispatch_batch(campaign, now, wanted, result):
+            if wanted <= 0 or not _dispatch_batch(campaign, now, wanted, result, enqueue_call):
                 break
     bucket.give_back(campaign_bucket_key(campaign_id), burst=burst, count=result.tokens - len(result.call_ids))
     return result
 
 
-def _dispatch_batch(campaign: Campaign, now: datetime.datetime, wanted: int, result: DispatchResult) -> bool:
+def _dispatch_batch(
+    campaign: Campaign, now: datetime.datetime, wanted: int, result: DispatchResult, enqueue_call: CallEnqueuer
+) -> bool:
     """Claim one batch of due targets and act on the gate's verdicts; False when none were due."""
     claimed = list(
         CampaignTarget.objects.select_for_update(skip_locked=True, of=("self",))
@@ -109,7 +134,7 @@ def _dispatch_batch(campaign: Campaign, now: datetime.datetime, wanted: int, res
     turned_away = [d for d in decisions if not d.allowed]
     _apply_refusals(by_id, turned_away, result)
     for decision in [d for d in decisions if d.allowed][:wanted]:
-        _start_dial(campaign, by_id[decision.target_id], result)
+        _start_dial(campaign, by_id[decision.target_id], result, enqueue_call)
     return True
 
 
@@ -126,7 +151,7 @@ def _apply_refusals(by_id: dict[int, CampaignTarget], decisions: list[GateDecisi
     CampaignTarget.objects.bulk_update(changed, ["state", "next_attempt_at", "state_reason", "updated_at"])
 
 
-def _start_dial(campaign: Campaign, target: CampaignTarget, result: DispatchResult) -> None:
+def _start_dial(campaign: Campaign, target: CampaignTarget, result: DispatchResult, enqueue_call: CallEnqueuer) -> None:
     moved = CampaignTarget.objects.filter(pk=target.pk, state=State.PENDING).update(
         state=State.IN_PROGRESS, attempts=target.attempts + 1, state_reason="Dialling", updated_at=timezone.now()
     )
@@ -144,9 +169,7 @@ def _start_dial(campaign: Campaign, target: CampaignTarget, result: DispatchResu
     result.call_ids.append(str(call.pk))
     DIAL_GATE_DECISIONS.labels(verdict="dial", reason="").inc()
     CALLS_PLACED.labels(provider=call.provider).inc()
-    from calls.tasks import place_call  # calls' task; imported late as Celery tasks are interfaces
-
-    transaction.on_commit(partial(place_call.delay, str(call.pk)))
+    enqueue_call(str(call.pk))
 
 
 def _complete_if_finished(campaign_id: int, now: datetime.datetime) -> None:
