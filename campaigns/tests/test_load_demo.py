@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from campaigns.models import Agent, Campaign
-from contacts.models import Contact, ContactList
+from contacts.models import Contact, ContactList, Suppression
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +13,8 @@ def test_load_demo_creates_a_working_demo_and_can_run_again(tmp_path, settings, 
     call_command("load_demo")
     first_output = capsys.readouterr().out
     call_command("load_demo")
-    assert (Contact.objects.count(), ContactList.objects.count(), Agent.objects.count()) == (5, 1, 1)
+    assert (Contact.objects.count(), ContactList.objects.count(), Agent.objects.count()) == (11, 1, 1)
+    assert Suppression.objects.filter(phone="+12025550199").exists()
     campaign = Campaign.objects.get()
     assert campaign.status == Campaign.Status.DRAFT
     assert campaign.contact_lists.count() == 1

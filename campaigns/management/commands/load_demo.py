@@ -3,6 +3,7 @@
 Safe to run again: it updates what it created before and adds nothing twice.
 """
 
+import datetime
 import os
 import secrets
 from pathlib import Path
@@ -13,34 +14,33 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from campaigns.models import Agent, Campaign
-from contacts.models import ContactList
+from contacts.models import ContactList, Suppression
 from contacts.services import contact_upsert
 
-DEMO_CONTACTS = [
-    # Fictional numbers reserved for drama/testing in their countries.
-    {"first_name": "Ada", "last_name": "Byron", "phone": "+1 202 555 0143", "custom_fields": {"amount_due": "120.00"}},
-    {"first_name": "Grace", "last_name": "Hopper", "phone": "(312) 555-0178", "custom_fields": {"amount_due": "89.50"}},
-    {
-        "first_name": "Alan",
-        "last_name": "Turing",
-        "phone": "+44 20 7946 0958",
-        "language": "en-GB",
-        "custom_fields": {"amount_due": "42.00"},
-    },
-    {
-        "first_name": "Marie",
-        "last_name": "Curie",
-        "phone": "+33 1 99 00 12 34",
-        "language": "fr-FR",
-        "custom_fields": {"amount_due": "15.00"},
-    },
-    {
-        "first_name": "Lise",
-        "last_name": "Meitner",
-        "phone": "+61 491 570 156",
-        "custom_fields": {"amount_due": "230.00"},
-    },
+# Fictional numbers reserved for drama/testing in their countries. On the simulated carrier the last
+# digit picks who answers (voice/providers/simulated/personas.py): 0 busy, 1 no answer, 2 voicemail,
+# 4 asks to be removed, 5 hangs up mid-call, 7 interrupts, others answer and talk.
+DEMO_CONTACTS = [  # first name, last name, phone as people write it, language, amount due
+    ("Ada", "Byron", "+1 202 555 0143", "", "120.00"),
+    ("Grace", "Hopper", "(312) 555-0178", "", "89.50"),
+    ("Alan", "Turing", "+44 20 7946 0958", "en-GB", "42.00"),
+    ("Marie", "Curie", "+33 1 99 00 12 34", "fr-FR", "15.00"),
+    ("Lise", "Meitner", "+61 491 570 156", "", "230.00"),
+    ("Edsger", "Dijkstra", "+1 202 555 0110", "", "64.00"),
+    ("Barbara", "Liskov", "+1 202 555 0121", "", "18.25"),
+    ("Donald", "Knuth", "+1 415 555 0132", "", "2.56"),
+    ("Margaret", "Hamilton", "+1 312 555 0165", "", "99.00"),
+    ("Dennis", "Ritchie", "+1 202 555 0187", "", "75.10"),
+    ("Ken", "Thompson", "+1 202 555 0199", "", "10.00"),
 ]
+DEMO_SUPPRESSED = {"+12025550199": "Asked not to be called (letter)"}
+# Short retries so an operator sees busy and unanswered numbers come round again within minutes.
+DEMO_RETRY_POLICY = {
+    "busy": {"delay_minutes": 2, "max_attempts": 3},
+    "no_answer": {"delay_minutes": 3, "max_attempts": 3},
+    "failed": {"delay_minutes": 5, "max_attempts": 2},
+    "voicemail": {"delay_minutes": 10, "max_attempts": 2},
+}
 ADMIN_USERNAME = "admin"
 
 
@@ -80,8 +80,19 @@ class Command(BaseCommand):
         demo_list, _ = ContactList.objects.get_or_create(
             name="Demo: payment reminders", defaults={"description": "Fictional people with fictional numbers."}
         )
-        for row in DEMO_CONTACTS:
-            contact_upsert(**row, lists=[demo_list])
+        for first_name, last_name, phone, language, amount_due in DEMO_CONTACTS:
+            contact_upsert(
+                phone=phone,
+                first_name=first_name,
+                last_name=last_name,
+                language=language,
+                custom_fields={"amount_due": amount_due},
+                lists=[demo_list],
+            )
+        for phone, reason in DEMO_SUPPRESSED.items():
+            Suppression.objects.get_or_create(
+                phone=phone, defaults={"source": Suppression.Source.ADMIN, "reason": reason}
+            )
         agent, _ = Agent.objects.update_or_create(
             name="Payment reminder (demo)",
             defaults={
@@ -100,7 +111,19 @@ class Command(BaseCommand):
                 ),
             },
         )
-        campaign, _ = Campaign.objects.get_or_create(name="Spring payment reminders (demo)", defaults={"agent": agent})
+        campaign, _ = Campaign.objects.get_or_create(
+            name="Spring payment reminders (demo)",
+            defaults={
+                "agent": agent,
+                "days_of_week": [1, 2, 3, 4, 5, 6, 7],
+                "window_start": datetime.time(8),
+                "window_end": datetime.time(21),
+                "max_attempts": 4,
+                "max_attempts_per_24h": 4,
+                "max_attempts_per_7d": 6,
+                "retry_policy": DEMO_RETRY_POLICY,
+            },
+        )
         campaign.contact_lists.add(demo_list)
         self.stdout.write(
             f"Demo data: {demo_list.contacts.count()} contacts in '{demo_list}', agent '{agent}', "
