@@ -18,5 +18,3 @@ class ProviderError(Exception):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
-
-
