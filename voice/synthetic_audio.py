@@ -14,6 +14,7 @@ import math
 import re
 import struct
 import zlib
+from collections.abc import Iterator
 
 from voice import codec
 
@@ -51,31 +52,49 @@ def _syllable(text: str, duration_ms: int, amplitude: float) -> list[int]:
     return [round(amplitude * envelope * table[n % period]) for n, envelope in enumerate(_envelope(count))]
 
 
-def speech_like_pcm(text: str, *, amplitude: float = 9000.0, words_per_minute: int = WORDS_PER_MINUTE) -> bytes:
-    """8 kHz PCM16 LE that is as long as speaking `text` would be; empty text gives empty audio."""
+def iter_speech_like_pcm(
+    text: str, *, amplitude: float = 9000.0, words_per_minute: int = WORDS_PER_MINUTE
+) -> Iterator[bytes]:
+    """`speech_like_pcm` one word or pause at a time, so a streaming caller never computes more than a word."""
     word_ms = 60_000 // words_per_minute
-    samples: list[int] = []
-
-    def gap(ms: int) -> None:
-        samples.extend([0] * (ms * codec.SAMPLE_RATE // 1000))
-
     for token in _TOKEN.findall(text):
         if token in {",", ";", ":"}:
-            gap(_COMMA_GAP_MS)
+            yield _silence_pcm(_COMMA_GAP_MS)
         elif token[0] in ".!?…":
-            gap(_SENTENCE_GAP_MS)
+            yield _silence_pcm(_SENTENCE_GAP_MS)
         else:
-            syllables = _VOWEL_GROUPS.findall(token) or [token]
-            voiced_ms = max(80, (word_ms - _WORD_GAP_MS) * max(1, len(syllables)) // 2) // len(syllables)
-            for index, syllable in enumerate(syllables):
-                samples.extend(_syllable(f"{token}{index}{syllable}", voiced_ms, amplitude))
-            gap(_WORD_GAP_MS)
+            yield _word_pcm(token.lower(), word_ms, amplitude)
+
+
+@functools.lru_cache(maxsize=2048)
+def _word_pcm(word: str, word_ms: int, amplitude: float) -> bytes:
+    syllables = _VOWEL_GROUPS.findall(word) or [word]
+    voiced_ms = max(80, (word_ms - _WORD_GAP_MS) * max(1, len(syllables)) // 2) // len(syllables)
+    samples: list[int] = []
+    for index, syllable in enumerate(syllables):
+        samples.extend(_syllable(f"{word}{index}{syllable}", voiced_ms, amplitude))
+    samples.extend([0] * (_WORD_GAP_MS * codec.SAMPLE_RATE // 1000))
     return struct.pack(f"<{len(samples)}h", *samples)
+
+
+def _silence_pcm(ms: int) -> bytes:
+    return bytes(2 * ms * codec.SAMPLE_RATE // 1000)
+
+
+def speech_like_pcm(text: str, *, amplitude: float = 9000.0, words_per_minute: int = WORDS_PER_MINUTE) -> bytes:
+    """8 kHz PCM16 LE that is as long as speaking `text` would be; empty text gives empty audio."""
+    return b"".join(iter_speech_like_pcm(text, amplitude=amplitude, words_per_minute=words_per_minute))
+
+
+def iter_speech_like_ulaw(text: str, **options: float) -> Iterator[bytes]:
+    """`iter_speech_like_pcm` encoded as μ-law, a word or pause per item."""
+    for pcm in iter_speech_like_pcm(text, **options):  # type: ignore[arg-type]
+        yield codec.pcm16_to_ulaw(pcm)
 
 
 def speech_like_ulaw(text: str, **options: float) -> bytes:
     """`speech_like_pcm` encoded as 8 kHz μ-law, ready for Twilio."""
-    return codec.pcm16_to_ulaw(speech_like_pcm(text, **options))  # type: ignore[arg-type]
+    return b"".join(iter_speech_like_ulaw(text, **options))
 
 
 def silence_ulaw(ms: int) -> bytes:

@@ -220,6 +220,13 @@ SPEECH_TO_TEXT_PROVIDER = _providers.speech_to_text
 LANGUAGE_MODEL_PROVIDER = _providers.language_model
 TEXT_TO_SPEECH_PROVIDER = _providers.text_to_speech
 
+# VOICE: details of the speech adapters (voice/providers/speech_selection.py)
+# ------------------------------------------------------------------------------
+ELEVENLABS_BASE_URL = env("ELEVENLABS_BASE_URL", default="")  # empty: api.elevenlabs.io
+OPENAI_TRANSCRIPTION_MODEL = env("OPENAI_TRANSCRIPTION_MODEL", default="gpt-4o-mini-transcribe")
+OPENAI_TTS_MODEL = env("OPENAI_TTS_MODEL", default="gpt-4o-mini-tts")
+OPENAI_TTS_VOICE = env("OPENAI_TTS_VOICE", default="alloy")  # the secondary voice
+
 # LOGGING: every handler masks phone numbers (keeps the last 4 digits)
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO")
