@@ -77,14 +77,29 @@ class SpeechDiscarded:
 TurnEvent = SpeechStarted | BargeInCandidate | SpeechEnded | SpeechDiscarded
 _NO_EVENTS: tuple[TurnEvent, ...] = ()
 
-# Energy of a 20 ms frame from a table of squared decoded samples: one C-level map per frame.
-_SQUARED = tuple(value * value for value in codec.ULAW_TO_LINEAR)
+# A frame's energy (sum of squared samples) without a Python-level loop: each code's square split into its
+# four bytes, one 256-entry translate table per byte plane, and `sum()` over each translated frame (C loops).
+# Exact, and about twice as fast as summing a table lookup per sample.
+_SQUARE_PLANES = tuple(
+    bytes(((value * value) >> (8 * plane)) & 0xFF for value in codec.ULAW_TO_LINEAR) for plane in range(4)
+)
 _FULL_SCALE_ENERGY = 32768.0**2 * codec.FRAME_BYTES
 
 
+def frame_energy(ulaw: bytes) -> int:
+    """Sum of the squared decoded samples of μ-law audio."""
+    low, mid, high, top = _SQUARE_PLANES
+    return (
+        sum(ulaw.translate(low))
+        + (sum(ulaw.translate(mid)) << 8)
+        + (sum(ulaw.translate(high)) << 16)
+        + (sum(ulaw.translate(top)) << 24)
+    )
+
+
 def frame_level_dbfs(ulaw_frame: bytes) -> float:
-    """RMS level of a μ-law frame in dB relative to full scale (−inf for digital silence)."""
-    energy = sum(map(_SQUARED.__getitem__, ulaw_frame))
+    """RMS level of a 20 ms μ-law frame in dB relative to full scale (−inf for digital silence)."""
+    energy = frame_energy(ulaw_frame)
     return 10 * math.log10(energy / _FULL_SCALE_ENERGY) if energy else -math.inf
 
 
@@ -98,7 +113,11 @@ class TurnDetector:
         self._min_energy = _FULL_SCALE_ENERGY * 10 ** (self.config.min_level_dbfs / 10)
         self._frame_ms = codec.FRAME_MS
         self._now_ms = 0
-        self._recent: deque[tuple[bool, bytes]] = deque(maxlen=self.config.start_window_frames + self._pre_roll)
+        # Frames before an onset, kept for the pre-roll; their verdicts, with a running count of the voiced
+        # ones in the onset window, so a silent frame costs no list building.
+        self._recent: deque[bytes] = deque(maxlen=self.config.start_window_frames + self._pre_roll)
+        self._window: deque[bool] = deque(maxlen=self.config.start_window_frames)
+        self._voiced_in_window = 0
         self._in_speech = False
         self._started_ms = 0
         self._last_voiced_end_ms = 0
@@ -114,10 +133,13 @@ class TurnDetector:
         return self._in_speech
 
     def is_voiced(self, ulaw_frame: bytes) -> bool:
-        """webrtcvad's verdict on one 160-byte μ-law frame, behind the level gate."""
-        if sum(map(_SQUARED.__getitem__, ulaw_frame)) < self._min_energy:
+        """webrtcvad's verdict on one 160-byte μ-law frame, behind the level gate.
+
+        The VAD runs first because it is the cheaper test and says no to most frames of a call (silence).
+        """
+        if not self._vad.is_speech(codec.ulaw_to_pcm16(ulaw_frame), codec.SAMPLE_RATE):
             return False
-        return self._vad.is_speech(codec.ulaw_to_pcm16(ulaw_frame), codec.SAMPLE_RATE)
+        return frame_energy(ulaw_frame) >= self._min_energy
 
     def feed(self, ulaw_frame: bytes) -> tuple[TurnEvent, ...]:
         """Process one frame (exactly 160 bytes, else ValueError); returns the events it caused."""
@@ -127,8 +149,14 @@ class TurnDetector:
         frame_start = self._now_ms
         self._now_ms += self._frame_ms
         if not self._in_speech:
-            self._recent.append((voiced, ulaw_frame))
-            return self._maybe_start()
+            self._recent.append(ulaw_frame)
+            if len(self._window) == self._window.maxlen and self._window[0]:
+                self._voiced_in_window -= 1
+            self._window.append(voiced)
+            self._voiced_in_window += voiced
+            if self._voiced_in_window < self.config.start_voiced_frames:
+                return _NO_EVENTS
+            return self._start()
         self._audio += ulaw_frame
         if voiced:
             self._last_voiced_end_ms = self._now_ms
@@ -143,19 +171,21 @@ class TurnDetector:
             events = (*events, self._end(speech_ms))
         return events
 
-    def _maybe_start(self) -> tuple[TurnEvent, ...]:
-        window = list(self._recent)[-self.config.start_window_frames :]
-        if sum(voiced for voiced, _ in window) < self.config.start_voiced_frames:
-            return _NO_EVENTS
-        first_voiced = next(i for i, (voiced, _) in enumerate(window) if voiced)
+    def _start(self) -> tuple[TurnEvent, ...]:
+        window = list(self._window)
+        voiced_frames = len(window) - window.index(True)  # from the first voiced frame of the window to now
         self._in_speech = True
         self._barge_in_raised = False
-        self._started_ms = self._now_ms - (len(window) - first_voiced) * self._frame_ms
+        self._started_ms = self._now_ms - voiced_frames * self._frame_ms
         self._last_voiced_end_ms = self._now_ms
-        pre_roll_frames = list(self._recent)[-(len(window) - first_voiced + self._pre_roll) :]
-        self._audio = bytearray(b"".join(frame for _, frame in pre_roll_frames))
-        self._recent.clear()
+        self._audio = bytearray(b"".join(list(self._recent)[-(voiced_frames + self._pre_roll) :]))
+        self._clear_window()
         return (SpeechStarted(at_ms=self._started_ms),)
+
+    def _clear_window(self) -> None:
+        self._recent.clear()
+        self._window.clear()
+        self._voiced_in_window = 0
 
     def _end(self, speech_ms: int) -> SpeechEnded | SpeechDiscarded:
         self._in_speech = False
@@ -173,7 +203,7 @@ class TurnDetector:
     def reset(self) -> None:
         """Forget a speech in progress (e.g. after the agent hangs up or a DTMF menu takes over)."""
         self._in_speech = False
-        self._recent.clear()
+        self._clear_window()
         self._audio = bytearray()
 
 
