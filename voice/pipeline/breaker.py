@@ -14,7 +14,7 @@ clock, and the states are the textbook ones:
 
 One breaker per provider role per process (`breaker_for`), shared by every call in the process: a
 provider outage seen by one call spares the others the wait. A cancellation (barge-in) is neither a
-success nor a failure.
+success nor a failure, and gives back a half-open trial it held.
 """
 
 import asyncio
@@ -84,6 +84,11 @@ class CircuitBreaker:
     def record_success(self) -> None:
         self._state, self._failures, self._trials = BreakerState.CLOSED, 0, 0
 
+    def record_abandoned(self) -> None:
+        """A call cancelled before it proved anything (barge-in): give its half-open trial back."""
+        if self._state is BreakerState.HALF_OPEN and self._trials:
+            self._trials -= 1
+
     def record_failure(self, error: ProviderError) -> None:
         self.last_error = error
         self._failures += 1
@@ -97,6 +102,9 @@ class CircuitBreaker:
             result = await operation()
         except ProviderError as error:
             self.record_failure(error)
+            raise
+        except asyncio.CancelledError:
+            self.record_abandoned()
             raise
         self.record_success()
         return result
@@ -117,6 +125,11 @@ class CircuitBreaker:
         except GeneratorExit:
             if delivered:
                 self.record_success()
+            else:
+                self.record_abandoned()
+            raise
+        except asyncio.CancelledError:
+            self.record_abandoned()
             raise
         else:
             self.record_success()

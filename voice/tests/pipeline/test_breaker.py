@@ -135,6 +135,23 @@ async def test_a_stream_closed_by_the_consumer_after_data_is_a_success_and_close
     assert cb._failures == 0
 
 
+@pytest.mark.asyncio
+async def test_a_half_open_trial_cancelled_by_barge_in_gives_its_slot_back():
+    clock = Clock()
+    cb = breaker(clock)
+    for _ in range(3):
+        cb.record_failure(OUTAGE)
+    clock.now += 30
+    trial = asyncio.ensure_future(cb.call(lambda: asyncio.sleep(5)))
+    await asyncio.sleep(0)
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    assert cb.state is BreakerState.HALF_OPEN
+    assert await cb.call(succeeding) == "ok"  # the next trial may go ahead
+    assert cb.state is BreakerState.CLOSED
+
+
 def test_breakers_are_one_per_provider_per_process():
     assert breaker_for("stt:x") is breaker_for("stt:x")
     assert breaker_for("stt:x") is not breaker_for("stt:y")
