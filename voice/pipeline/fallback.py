@@ -72,17 +72,17 @@ class FallbackPhrases:
             return _CACHE[key]
         task = _RENDERING.get(key)
         if task is None:
-            task = _RENDERING[key] = asyncio.ensure_future(self._render_with_tts(text))
-            task.add_done_callback(lambda _: _RENDERING.pop(key, None))
+            # One rendering per phrase and voice however many calls start at once; shielded, so a call that
+            # hangs up mid-render does not waste it for the others.
+            task = _RENDERING[key] = asyncio.ensure_future(self._render_with_tts(key, text))
+            task.add_done_callback(_forget_rendering)
         try:
-            audio = await asyncio.shield(task)
+            return await asyncio.shield(task)
         except ProviderError as error:
             logger.warning("fallback phrase rendered offline: %s", error.message)
             return render_offline(text)
-        _CACHE[key] = audio
-        return audio
 
-    async def _render_with_tts(self, text: str) -> bytes:
+    async def _render_with_tts(self, key: tuple[str, VoiceSpec, str], text: str) -> bytes:
         assert self.tts is not None  # noqa: S101 - checked by the caller
         chunks = stream_with_timeouts(
             self.tts.synthesize(text, self.voice),
@@ -93,7 +93,16 @@ class FallbackPhrases:
         audio = b"".join([chunk async for chunk in chunks])
         if not audio:
             raise ProviderError(f"{self.tts.name} returned no audio for a fallback phrase", permanent=False)
+        _CACHE[key] = audio
         return audio
+
+
+def _forget_rendering(task: "asyncio.Task[bytes]") -> None:
+    for key, pending in list(_RENDERING.items()):
+        if pending is task:
+            del _RENDERING[key]
+    if not task.cancelled():
+        task.exception()  # retrieved here: a failure with no caller left waiting is not an asyncio warning
 
 
 def clear_cache() -> None:
