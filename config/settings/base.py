@@ -240,6 +240,13 @@ MEDIA_STREAM_TOKEN_MAX_AGE_SECONDS = 2 * 60 * 60
 # Who converses on a media stream (voice.sessions.VoiceSession); the voice pipeline replaces it.
 VOICE_SESSION_FACTORY = env("VOICE_SESSION_FACTORY", default="voice.sessions.ListeningSession")
 
+# VOICE: details of the speech adapters (voice/providers/speech_selection.py)
+# ------------------------------------------------------------------------------
+ELEVENLABS_BASE_URL = env("ELEVENLABS_BASE_URL", default="")  # empty: api.elevenlabs.io
+OPENAI_TRANSCRIPTION_MODEL = env("OPENAI_TRANSCRIPTION_MODEL", default="gpt-4o-mini-transcribe")
+OPENAI_TTS_MODEL = env("OPENAI_TTS_MODEL", default="gpt-4o-mini-tts")
+OPENAI_TTS_VOICE = env("OPENAI_TTS_VOICE", default="alloy")  # the secondary voice
+
 # LOGGING: every handler masks phone numbers (keeps the last 4 digits)
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO")

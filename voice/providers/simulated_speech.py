@@ -1,0 +1,159 @@
+"""Simulated STT, LLM and TTS: the offline default, deterministic, so whole conversations run with no keys.
+
+How the simulated caller's words reach the simulated STT — through plain strings only, no import of the
+simulated carrier: the media stream's custom parameters (`StreamInfo.parameters`) may carry
+
+- `caller_script`: the caller's lines, separated by `|` ("Yes, speaking.|Stop calling me."), or
+- `persona`: the name of a built-in script (`CALLER_SCRIPTS`; e.g. `answers`, `opts_out`, `interrupts`).
+
+The simulated carrier speaks line k with `voice.synthetic_audio.speech_like_ulaw` (its length follows the
+text), and `SimulatedSpeechToText` transcribes the k-th real utterance as line k. Shorter than
+`min_utterance_ms` is noise (empty text); once the script is spent, utterances transcribe as empty.
+
+`SimulatedLanguageModel` answers by rules on the caller's last words (opt-out, goodbye, callback, human,
+a question, DTMF) and calls a tool when one of those names is offered: `opt_out`, `end_call`,
+`schedule_callback`, `transfer_to_human`. `SimulatedTextToSpeech` streams speech-like μ-law for the
+text. Each has fixed, configurable delays, which is what the benchmarks' "fake providers of fixed delay" are.
+"""
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+
+from voice import codec
+from voice.providers.base import ProviderError
+from voice.providers.speech import (
+    ChatMessage,
+    LanguageModel,
+    ReplyEvent,
+    ReplyRequest,
+    SpeechToText,
+    TextDelta,
+    TextToSpeech,
+    ToolCall,
+    Transcript,
+    Usage,
+    VoiceSpec,
+)
+from voice.synthetic_audio import iter_speech_like_ulaw
+
+CALLER_SCRIPTS: Mapping[str, tuple[str, ...]] = {
+    "answers": ("Yes, this is me speaking.", "Okay, that sounds good to me.", "No, that's all. Thank you, bye."),
+    "opts_out": ("Who is this?", "Please stop calling me and take me off your list."),
+    "interrupts": ("Hello?", "Sorry to cut you off, but I already paid that last week.", "Okay, goodbye."),
+    "callback": ("I'm driving right now.", "Can you call me back tomorrow afternoon?"),
+    "wants_human": ("Can I talk to a real person please?",),
+    "silent": (),
+}
+DEFAULT_PERSONA = "answers"
+
+
+def caller_script(parameters: Mapping[str, str]) -> tuple[str, ...]:
+    """The simulated caller's lines for a call, from its stream parameters (see the module docstring)."""
+    script = parameters.get("caller_script", "").strip()
+    if script:
+        return tuple(line.strip() for line in script.split("|") if line.strip())
+    return CALLER_SCRIPTS.get(parameters.get("persona", DEFAULT_PERSONA), CALLER_SCRIPTS[DEFAULT_PERSONA])
+
+
+class SimulatedSpeechToText(SpeechToText):
+    """One per call: the k-th utterance (long enough to be speech) is the k-th line of the caller's script."""
+
+    name = "simulated"
+
+    def __init__(self, script: Sequence[str], *, delay_s: float = 0.0, min_utterance_ms: int = 250) -> None:
+        self._lines = list(script)
+        self._next = 0
+        self.delay_s = delay_s
+        self.min_utterance_ms = min_utterance_ms
+
+    async def transcribe(self, ulaw: bytes, *, language: str | None = None, prompt: str = "") -> Transcript:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if len(ulaw) * 1000 // codec.SAMPLE_RATE < self.min_utterance_ms or self._next >= len(self._lines):
+            return Transcript("", language)
+        line = self._lines[self._next]
+        self._next += 1
+        return Transcript(line, language)
+
+
+_OPT_OUT = re.compile(r"\b(stop calling|take me off|do not call|don't call|remove me|unsubscribe|opt out)\b", re.I)
+_GOODBYE = re.compile(r"\b(bye|goodbye|that's all|hang up)\b", re.I)
+_CALLBACK = re.compile(r"\b(call (me )?back|later|tomorrow|another time|busy|driving)\b", re.I)
+_HUMAN = re.compile(r"\b(real person|human|operator|representative|agent)\b", re.I)
+_DTMF = re.compile(r"pressed\s+([0-9*#]+)", re.I)
+
+
+class SimulatedLanguageModel(LanguageModel):
+    """Rule-based replies streamed word by word; tools are called only when offered by name."""
+
+    name = "simulated"
+
+    def __init__(self, *, first_token_delay_s: float = 0.0, token_delay_s: float = 0.0) -> None:
+        self.first_token_delay_s = first_token_delay_s
+        self.token_delay_s = token_delay_s
+
+    async def stream_reply(self, request: ReplyRequest) -> AsyncIterator[ReplyEvent]:
+        text, tool = self._decide(request)
+        if self.first_token_delay_s:
+            await asyncio.sleep(self.first_token_delay_s)
+        words = re.findall(r"\S+\s*", text)
+        for index, word in enumerate(words):
+            if index and self.token_delay_s:
+                await asyncio.sleep(self.token_delay_s)
+            yield TextDelta(word)
+        if tool is not None:
+            yield tool
+        yield Usage(prompt_tokens=sum(len(m.content.split()) for m in request.messages), completion_tokens=len(words))
+
+    def _decide(self, request: ReplyRequest) -> tuple[str, ToolCall | None]:
+        offered = {tool.name for tool in request.tools}
+        last: ChatMessage | None = request.messages[-1] if request.messages else None
+        turn = sum(1 for m in request.messages if m.role == "assistant")
+
+        def call(name: str, arguments: str = "{}") -> ToolCall | None:
+            return ToolCall.parse(f"sim_call_{turn}", name, arguments) if name in offered else None
+
+        if last is None:
+            return "Hello, this is an automated assistant. How can I help you today?", None
+        if last.role == "tool":  # after a tool result: a short acknowledgement, or nothing to add
+            return "", None
+        said = last.content
+        if _OPT_OUT.search(said):
+            return "Understood. I'll make sure we don't call you again. Goodbye.", call(
+                "opt_out", '{"reason": "caller asked"}'
+            )
+        if _HUMAN.search(said) and "transfer_to_human" in offered:
+            return "Of course, let me connect you with a colleague now.", call("transfer_to_human")
+        if _GOODBYE.search(said):
+            return "Thank you for your time. Goodbye!", call("end_call", '{"reason": "caller said goodbye"}')
+        if _CALLBACK.search(said):
+            return "No problem, I'll call you back tomorrow afternoon. Have a good day!", call(
+                "schedule_callback", '{"when": "tomorrow afternoon"}'
+            )
+        if match := _DTMF.search(said):
+            return f"Thanks, you pressed {match.group(1)}. Let me note that.", None
+        if said.rstrip().endswith("?"):
+            return "That's a good question. I'm an automated assistant, and I'm calling with a quick reminder.", None
+        if not said.strip():
+            return "Sorry, I didn't catch that. Could you say it again?", None
+        return "Great, thank you. Is there anything else I can help you with?", None
+
+
+class SimulatedTextToSpeech(TextToSpeech):
+    """Speech-like μ-law whose length follows the text, in chunks that are not multiples of 160 bytes."""
+
+    name = "simulated"
+
+    def __init__(self, *, first_byte_delay_s: float = 0.0, fail_with: ProviderError | None = None) -> None:
+        self.first_byte_delay_s = first_byte_delay_s
+        self.fail_with = fail_with  # inject an outage (tests, demos of the fallback path)
+
+    async def synthesize(self, text: str, voice: VoiceSpec) -> AsyncIterator[bytes]:
+        if self.first_byte_delay_s:
+            await asyncio.sleep(self.first_byte_delay_s)
+        if self.fail_with is not None:
+            raise self.fail_with
+        for ulaw in iter_speech_like_ulaw(text):
+            yield ulaw
+            await asyncio.sleep(0)  # a word at a time: never hold the event loop for a whole sentence

@@ -1,0 +1,107 @@
+"""The speech adapters for the current settings: which STT, LLM and TTS a call uses, and its secondary voice.
+
+The only module of voice/ that reads Django settings (SPEECH_TO_TEXT_PROVIDER, LANGUAGE_MODEL_PROVIDER,
+TEXT_TO_SPEECH_PROVIDER and the keys, chosen in config/settings/components/providers.py). Real adapters are
+built once per process and shared by every call (they pool connections); simulated STT is built per
+call because it follows that call's caller script (`StreamInfo.parameters`).
+"""
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from voice.providers.speech import LanguageModel, SpeechToText, TextToSpeech
+
+
+@dataclass(frozen=True)
+class SpeechProviders:
+    speech_to_text: SpeechToText
+    language_model: LanguageModel
+    text_to_speech: TextToSpeech
+    secondary_text_to_speech: TextToSpeech | None  # takes over when the primary voice fails
+
+
+def speech_providers(parameters: Mapping[str, str] | None = None) -> SpeechProviders:
+    """Adapters for one call; `parameters` are the media stream's custom parameters (for simulated callers)."""
+    from voice.providers.simulated_speech import (
+        SimulatedLanguageModel,
+        SimulatedSpeechToText,
+        SimulatedTextToSpeech,
+        caller_script,
+    )
+
+    stt: SpeechToText
+    if settings.SPEECH_TO_TEXT_PROVIDER == "openai":
+        stt = _openai_speech_to_text()
+    else:
+        stt = SimulatedSpeechToText(caller_script(parameters or {}))
+    llm: LanguageModel = (
+        _openai_language_model() if settings.LANGUAGE_MODEL_PROVIDER == "openai" else SimulatedLanguageModel()
+    )
+    tts: TextToSpeech
+    secondary: TextToSpeech | None = None
+    if settings.TEXT_TO_SPEECH_PROVIDER == "elevenlabs":
+        tts = _elevenlabs_text_to_speech()
+        secondary = _openai_text_to_speech() if settings.OPENAI_API_KEY else None
+    elif settings.TEXT_TO_SPEECH_PROVIDER == "openai":
+        tts = _openai_text_to_speech()
+    else:
+        tts = SimulatedTextToSpeech()
+    return SpeechProviders(stt, llm, tts, secondary)
+
+
+@functools.cache
+def _openai():  # type: ignore[no-untyped-def]
+    from voice.providers.openai import OpenAIOptions, openai_client
+
+    options = OpenAIOptions(
+        api_key=settings.OPENAI_API_KEY,
+        base_url=settings.OPENAI_BASE_URL,
+        transcription_model=settings.OPENAI_TRANSCRIPTION_MODEL,
+        tts_model=settings.OPENAI_TTS_MODEL,
+        tts_voice=settings.OPENAI_TTS_VOICE,
+    )
+    return openai_client(options), options
+
+
+@functools.cache
+def _openai_speech_to_text() -> SpeechToText:
+    from voice.providers.openai import OpenAISpeechToText
+
+    return OpenAISpeechToText(*_openai())
+
+
+@functools.cache
+def _openai_language_model() -> LanguageModel:
+    from voice.providers.openai import OpenAILanguageModel
+
+    return OpenAILanguageModel(*_openai())
+
+
+@functools.cache
+def _openai_text_to_speech() -> TextToSpeech:
+    from voice.providers.openai import OpenAITextToSpeech
+
+    return OpenAITextToSpeech(*_openai())
+
+
+@functools.cache
+def _elevenlabs_text_to_speech() -> TextToSpeech:
+    from voice.providers.elevenlabs import ElevenLabsOptions, ElevenLabsTextToSpeech
+
+    return ElevenLabsTextToSpeech(
+        ElevenLabsOptions(
+            api_key=settings.ELEVENLABS_API_KEY,
+            default_voice_id=settings.ELEVENLABS_VOICE_ID,
+            base_url=settings.ELEVENLABS_BASE_URL,
+        )
+    )
+
+
+def reset_cache() -> None:
+    """Forget the shared adapters (tests that change settings)."""
+    for cached in (_openai, _openai_speech_to_text, _openai_language_model, _openai_text_to_speech,
+                   _elevenlabs_text_to_speech):  # fmt: skip
+        cached.cache_clear()

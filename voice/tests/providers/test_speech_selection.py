@@ -1,0 +1,44 @@
+import pytest
+
+from voice.providers import speech_selection
+from voice.providers.elevenlabs import ElevenLabsTextToSpeech
+from voice.providers.openai import OpenAILanguageModel, OpenAISpeechToText, OpenAITextToSpeech
+from voice.providers.simulated_speech import SimulatedLanguageModel, SimulatedSpeechToText, SimulatedTextToSpeech
+
+
+@pytest.fixture(autouse=True)
+def fresh_adapters():
+    speech_selection.reset_cache()
+    yield
+    speech_selection.reset_cache()
+
+
+def test_with_no_keys_every_role_is_simulated_and_stt_follows_the_callers_script(settings):
+    settings.SPEECH_TO_TEXT_PROVIDER = settings.LANGUAGE_MODEL_PROVIDER = settings.TEXT_TO_SPEECH_PROVIDER = "simulated"
+    providers = speech_selection.speech_providers({"caller_script": "Hi.|Bye."})
+    assert isinstance(providers.speech_to_text, SimulatedSpeechToText)
+    assert isinstance(providers.language_model, SimulatedLanguageModel)
+    assert isinstance(providers.text_to_speech, SimulatedTextToSpeech)
+    assert providers.secondary_text_to_speech is None
+    assert providers.speech_to_text is not speech_selection.speech_providers().speech_to_text  # per call
+
+
+def test_real_providers_are_built_once_and_openai_backs_up_elevenlabs(settings):
+    settings.SPEECH_TO_TEXT_PROVIDER = settings.LANGUAGE_MODEL_PROVIDER = "openai"
+    settings.TEXT_TO_SPEECH_PROVIDER = "elevenlabs"
+    settings.OPENAI_API_KEY, settings.ELEVENLABS_API_KEY = "sk-test", "xi-test"
+    settings.OPENAI_BASE_URL, settings.ELEVENLABS_BASE_URL = "http://127.0.0.1:9/v1", "http://127.0.0.1:9"
+    providers = speech_selection.speech_providers()
+    assert isinstance(providers.speech_to_text, OpenAISpeechToText)
+    assert isinstance(providers.language_model, OpenAILanguageModel)
+    assert isinstance(providers.text_to_speech, ElevenLabsTextToSpeech)
+    assert isinstance(providers.secondary_text_to_speech, OpenAITextToSpeech)
+    assert speech_selection.speech_providers().text_to_speech is providers.text_to_speech
+
+
+def test_openai_can_be_the_only_voice(settings):
+    settings.TEXT_TO_SPEECH_PROVIDER = "openai"
+    settings.OPENAI_API_KEY = "sk-test"
+    providers = speech_selection.speech_providers()
+    assert isinstance(providers.text_to_speech, OpenAITextToSpeech)
+    assert providers.secondary_text_to_speech is None
