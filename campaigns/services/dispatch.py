@@ -123,7 +123,8 @@ def _dispatch_batch(
         CampaignTarget.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(campaign_id=campaign.pk, state=State.PENDING, next_attempt_at__lte=now)
         .select_related("contact")
-        .order_by("next_attempt_at", "pk")[: max(wanted, min(CLAIM_BATCH, wanted * 4))]
+        # A few more than wanted, since the gate may turn some away; never more than one batch.
+        .order_by("next_attempt_at", "pk")[: min(CLAIM_BATCH, max(wanted * 4, 50))]
     )
     if not claimed:
         return False
@@ -131,24 +132,29 @@ def _dispatch_batch(
     context = load_gate_context(campaign=campaign, targets=targets, now=now)
     decisions = [evaluate(target, context) for target in targets]
     by_id = {target.pk: target for target in claimed}
-    turned_away = [d for d in decisions if not d.allowed]
-    _apply_refusals(by_id, turned_away, result)
+    _apply_refusals([d for d in decisions if not d.allowed], result)
     for decision in [d for d in decisions if d.allowed][:wanted]:
         _start_dial(campaign, by_id[decision.target_id], result, enqueue_call)
     return True
 
 
-def _apply_refusals(by_id: dict[int, CampaignTarget], decisions: list[GateDecision], result: DispatchResult) -> None:
-    changed = []
+def _apply_refusals(decisions: list[GateDecision], result: DispatchResult) -> None:
+    """Reschedule or close the targets the gate turned away: one UPDATE per distinct outcome.
+
+    Targets refused alike (same zone, same reason) share their new state, time and reason, so a batch
+    needs a handful of statements rather than one per target (or Django's quadratic CASE bulk_update).
+    """
+    groups: dict[tuple[str, datetime.datetime | None, str], list[int]] = {}
     for decision in decisions:
-        target = by_id[decision.target_id]
-        target.state = decision.close_as or State.PENDING
-        target.next_attempt_at = decision.next_attempt_at
-        target.state_reason = decision.detail
-        changed.append(target)
+        state = decision.close_as or State.PENDING
+        groups.setdefault((state, decision.next_attempt_at, decision.detail), []).append(decision.target_id)
         result.turned_away[decision.reason] = result.turned_away.get(decision.reason, 0) + 1
         DIAL_GATE_DECISIONS.labels(verdict="closed" if decision.close_as else "deferred", reason=decision.reason).inc()
-    CampaignTarget.objects.bulk_update(changed, ["state", "next_attempt_at", "state_reason", "updated_at"])
+    now = timezone.now()
+    for (state, next_attempt_at, reason), target_ids in groups.items():
+        CampaignTarget.objects.filter(pk__in=target_ids).update(
+            state=state, next_attempt_at=next_attempt_at, state_reason=reason, updated_at=now
+        )
 
 
 def _start_dial(campaign: Campaign, target: CampaignTarget, result: DispatchResult, enqueue_call: CallEnqueuer) -> None:
