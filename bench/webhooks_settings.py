@@ -4,5 +4,5 @@ from config.settings.local import *  # noqa: F403
 
 DEBUG = False
 ROOT_URLCONF = "bench.webhooks_urls"
-ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
