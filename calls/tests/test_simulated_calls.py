@@ -59,6 +59,7 @@ def live_server_url(django_db_setup, django_db_blocker):
         "DATABASE_URL": url,
         "PUBLIC_BASE_URL": base,
         "TELEPHONY_PROVIDER": "simulated",
+        "VOICE_SESSION_FACTORY": "calls.tests.sessions.MarkProbeSession",
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
@@ -130,10 +131,22 @@ def test_a_call_that_is_answered_runs_through_twiml_media_and_every_callback(car
         "status:1:ringing",
         "status:2:in-progress",
         "media:start",
+        "system:mark:played",
+        "system:mark:dropped",
         "media:stop",
         "status:3:completed",
     ]
     assert call.started_at <= call.answered_at <= call.ended_at
+
+
+def test_marks_come_back_after_their_audio_has_played_and_at_once_on_clear(carrier_settings, contact):
+    from calls.tests.sessions import DROPPED_SECONDS, PLAYED_SECONDS
+
+    call = settled(place(contact, persona="answers_and_talks"))
+    marks = {e.provider_event_id: e.payload["seconds_after_start"] for e in call.events.filter(kind="system")}
+    scale = carrier_settings.SIMULATED_CARRIER_TIME_SCALE
+    assert marks["mark:played"] >= PLAYED_SECONDS * scale  # not before the second of audio had played
+    assert marks["mark:dropped"] - marks["mark:played"] < DROPPED_SECONDS * scale / 2  # dropped, not played
 
 
 def test_a_busy_callee_ends_busy_without_a_stream(carrier_settings, contact):
