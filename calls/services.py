@@ -157,7 +157,8 @@ def call_record_status(
     """Record a status callback once and move the call forward if it is news.
 
     A terminal status also stores duration, answered-by and price when the callback carries them.
-    Replays and late, out-of-order callbacks are stored (once) but never move the call back.
+    Replays and late, out-of-order callbacks are stored (once) but never move the call back. The
+    provider's Timestamp is kept on the event (`occurred_at`).
     """
     fields: dict[str, object] = {}
     if status in TERMINAL_STATUSES:
@@ -178,9 +179,9 @@ def call_record_status(
                 payload=payload,
                 occurred_at=occurred_at,
             )
-            moved = call_transition(
-                call_id=call_id, status=status, at=occurred_at, fields=fields, provider_call_id=call_sid
-            )
+            # The call's own timestamps are our clock at arrival: Twilio's Timestamp has whole seconds
+            # only and would put answered_at before the started_at we set when placing the call.
+            moved = call_transition(call_id=call_id, status=status, fields=fields, provider_call_id=call_sid)
             if not moved and not _claim_provider_call(call_id=call_id, call_sid=call_sid):
                 raise _UnknownCall
     except _UnknownCall:
