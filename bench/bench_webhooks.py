@@ -80,6 +80,19 @@ def start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
     raise RuntimeError(f"{app} did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used: robust to other load on the machine, unlike req/s."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(server: subprocess.Popen, run) -> tuple[dict, float]:
+    """Run a load; return its result and the server's CPU milliseconds per request."""
+    before = cpu_seconds(server.pid)
+    result = run()
+    return result, (cpu_seconds(server.pid) - before) * 1000 / max(1, result["sent"])
+
+
 def stop_server(server: subprocess.Popen) -> None:
     server.terminate()
     server.wait(timeout=15)
@@ -215,16 +228,28 @@ def main() -> None:
     calls = Calls(int(REPEATS * rate_probe / 4 * 2 + REPLAY_CALLS + 1000))
     token = settings.SIMULATED_CARRIER_AUTH_TOKEN
     server = start_server("config.asgi:application", port, env)
-    results: dict[str, list] = {"ours": [], "empty": [], "ours_open": [], "empty_open": [], "bare": []}
+    results: dict[str, list] = {
+        "ours": [],
+        "empty": [],
+        "ours_open": [],
+        "empty_open": [],
+        "bare": [],
+        "ours_cpu": [],
+        "empty_cpu": [],
+    }
     errors = 0
     try:
         load(port, interleaved(status_callbacks(base, calls.take(150), token)), mode="closed")  # warm up
         for _ in range(REPEATS):
             requests = interleaved(status_callbacks(base, calls.take(int(rate_probe / 4)), token))
-            result = load(port, requests, mode="closed")
+            result, cpu = measured(server, lambda requests=requests: load(port, requests, mode="closed"))
             errors += sum(n for s, n in result["statuses"].items() if s != "204")
             results["ours"].append(throughput(result))
-            results["empty"].append(throughput(load(port, empty_requests(10_000, requests[0][1]), mode="closed")))
+            results["ours_cpu"].append(cpu)
+            body = requests[0][1]
+            empty, cpu = measured(server, lambda body=body: load(port, empty_requests(10_000, body), mode="closed"))
+            results["empty"].append(throughput(empty))
+            results["empty_cpu"].append(cpu)
         rate = round(min(300.0, 0.7 * median(results["ours"])))
         for _ in range(REPEATS):
             requests = interleaved(status_callbacks(base, calls.take(int(rate * SECONDS / 4) + 1), token))
@@ -276,6 +301,25 @@ def main() -> None:
             peer=median(results["bare"]),
         ),
         Figure(
+            metric="daphne CPU per status callback",
+            unit="ms",
+            ours=median(results["ours_cpu"]),
+            samples=results["ours_cpu"],
+            peer_name="empty Django view, same daphne",
+            peer=median(results["empty_cpu"]),
+            higher_is_better=False,
+        ),
+        Figure(
+            metric="callbacks/s one process can serve on a whole core (1000 / CPU ms per callback)",
+            unit="req/s",
+            ours=1000 / median(results["ours_cpu"]),
+            samples=[1000 / x for x in results["ours_cpu"]],
+            peer_name="empty Django view, same daphne",
+            peer=1000 / median(results["empty_cpu"]),
+            target="≥ 500",
+            met=1000 / median(results["ours_cpu"]) >= 500,
+        ),
+        Figure(
             metric=f"p99 latency at {rate} callbacks/s offered (open loop)",
             unit="ms",
             ours=median(results["ours_open"]),
@@ -303,6 +347,8 @@ def main() -> None:
         f"Samples — ours {[round(x) for x in results['ours']]}, empty view {[round(x) for x in results['empty']]}, "
         f"bare ASGI {[round(x) for x in results['bare']]} req/s; open-loop p99 ours "
         f"{[round(x, 1) for x in results['ours_open']]}, empty view {[round(x, 1) for x in results['empty_open']]} ms. "
+        f"daphne CPU ms/request — ours {[round(x, 2) for x in results['ours_cpu']]}, empty view "
+        f"{[round(x, 2) for x in results['empty_cpu']]} (PostgreSQL's own CPU is not included). "
         f"Replay: {stored} events stored for {len(replay_ids)} calls × 4 distinct callbacks, {not_completed} calls "
         f"not completed; non-204 answers during measured runs: {errors}."
     )
