@@ -62,12 +62,14 @@ def ensure_database(url: str) -> None:
 
 
 def start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    # Not a pipe: an unread pipe that fills up blocks the server. The file lives as long as the server.
+    log = tempfile.TemporaryFile()  # noqa: SIM115
     server = subprocess.Popen(
         [*pinned(0), sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), app],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -75,7 +77,8 @@ def start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return server
         if server.poll() is not None:
-            raise RuntimeError(server.stderr.read().decode())
+            log.seek(0)
+            raise RuntimeError(log.read().decode())
         time.sleep(0.2)
     raise RuntimeError(f"{app} did not start")
 

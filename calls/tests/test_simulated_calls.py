@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -61,12 +62,14 @@ def live_server_url(django_db_setup, django_db_blocker):
         "TELEPHONY_PROVIDER": "simulated",
         "VOICE_SESSION_FACTORY": "calls.tests.sessions.MarkProbeSession",
     }
+    # A file, not a pipe: nobody reads the server's log while it runs, and a full pipe would block it.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed after the server, at teardown
     server = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -77,11 +80,13 @@ def live_server_url(django_db_setup, django_db_blocker):
             break  # it answered (503 is fine: no broker here)
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError(server.stderr.read().decode()) from None
+                log.seek(0)
+                raise RuntimeError(log.read().decode()) from None
             time.sleep(0.2)
     yield base
     server.terminate()
     server.wait(timeout=10)
+    log.close()
 
 
 @pytest.fixture
