@@ -50,13 +50,16 @@ def call_transition(
     status: CallStatus,
     at: datetime.datetime | None = None,
     fields: dict[str, object] | None = None,
+    provider_call_id: str = "",
 ) -> bool:
     """Move call `call_id` to `status` if that is forward; return whether it moved.
 
     Sets the timestamp the status implies (started, answered, ended) and any extra `fields`
     (duration, answered_by, price…) in the same UPDATE; nothing is written when the call is already
-    at or past `status`. A stage's time is never earlier than the stages before it: carriers stamp
-    callbacks to the whole second, so "answered" may read a few hundred ms before our own "started".
+    at or past `status`. With `provider_call_id`, only a call with that id (or none yet, which then
+    gets it) moves: a callback for another CallSid moves nothing. A stage's time is never earlier than
+    the stages before it: carriers stamp callbacks to the whole second, so "answered" may read a few
+    hundred ms before our own "started".
     """
     status = CallStatus(status)
     at = at or timezone.now()
@@ -67,7 +70,11 @@ def call_transition(
         changes.setdefault("answered_at", _not_before(at, "started_at"))
     elif status in TERMINAL_STATUSES:
         changes.setdefault("ended_at", _not_before(at, "started_at", "answered_at"))
-    moved = Call.objects.filter(pk=call_id, status__in=allowed_predecessors(status)).update(**changes) == 1
+    calls = Call.objects.filter(pk=call_id, status__in=allowed_predecessors(status))
+    if provider_call_id:
+        calls = calls.filter(provider_call_id__in=["", provider_call_id])
+        changes["provider_call_id"] = provider_call_id
+    moved = calls.update(**changes) == 1
     if moved:
         CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()
         if status in TERMINAL_STATUSES:
@@ -160,26 +167,40 @@ def call_record_status(
     """Record a status callback once and move the call forward if it is news.
 
     A terminal status also stores duration, answered-by and price when the callback carries them.
-    Replays and late, out-of-order callbacks are stored (once) but never move the call back.
+    Replays and late, out-of-order callbacks are stored (once) but never move the call back. The
+    provider's Timestamp is kept on the event (`occurred_at`).
     """
-    with transaction.atomic():
-        if not _claim_provider_call(call_id=call_id, call_sid=call_sid):
-            return CallbackOutcome.UNKNOWN_CALL
-        call_event_record(
-            call_id=call_id,
-            kind=CallEvent.Kind.STATUS,
-            provider_event_id=provider_event_id,
-            payload=payload,
-            occurred_at=occurred_at,
-        )
-        fields: dict[str, object] = {}
-        if status in TERMINAL_STATUSES:
-            fields = {"duration_seconds": duration_seconds, "price": price, "price_unit": price_unit}
-            if answered_by:
-                fields["answered_by"] = answered_by
-            fields = {name: value for name, value in fields.items() if value not in (None, "")}
-        moved = call_transition(call_id=call_id, status=status, at=occurred_at, fields=fields)
+    fields: dict[str, object] = {}
+    if status in TERMINAL_STATUSES:
+        fields = {"duration_seconds": duration_seconds, "price": price, "price_unit": price_unit}
+        if answered_by:
+            fields["answered_by"] = answered_by
+        fields = {name: value for name, value in fields.items() if value not in (None, "")}
+    # The common case costs two statements: the insert-or-ignore and the conditional UPDATE (which also
+    # checks the CallSid). Only a callback that moves nothing pays a third, to tell a replay from an
+    # unknown call; an unknown call's event is rolled back with the transaction (its FK check is
+    # deferred to commit), so nothing is written.
+    try:
+        with transaction.atomic():
+            call_event_record(
+                call_id=call_id,
+                kind=CallEvent.Kind.STATUS,
+                provider_event_id=provider_event_id,
+                payload=payload,
+                occurred_at=occurred_at,
+            )
+            # The call's own timestamps are our clock at arrival: Twilio's Timestamp has whole seconds
+            # only and would put answered_at before the started_at we set when placing the call.
+            moved = call_transition(call_id=call_id, status=status, fields=fields, provider_call_id=call_sid)
+            if not moved and not _claim_provider_call(call_id=call_id, call_sid=call_sid):
+                raise _UnknownCall
+    except _UnknownCall:
+        return CallbackOutcome.UNKNOWN_CALL
     return CallbackOutcome.APPLIED if moved else CallbackOutcome.RECORDED
+
+
+class _UnknownCall(Exception):
+    """Raised inside a callback's transaction to roll it back."""
 
 
 def call_record_amd(*, call_id: uuid.UUID, call_sid: str, answered_by: str, payload: dict) -> CallbackOutcome:

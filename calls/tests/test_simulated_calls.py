@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -59,13 +60,16 @@ def live_server_url(django_db_setup, django_db_blocker):
         "DATABASE_URL": url,
         "PUBLIC_BASE_URL": base,
         "TELEPHONY_PROVIDER": "simulated",
+        "VOICE_SESSION_FACTORY": "calls.tests.sessions.MarkProbeSession",
     }
+    # A file, not a pipe: nobody reads the server's log while it runs, and a full pipe would block it.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed after the server, at teardown
     server = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -76,11 +80,13 @@ def live_server_url(django_db_setup, django_db_blocker):
             break  # it answered (503 is fine: no broker here)
         except OSError:
             if server.poll() is not None:
-                raise RuntimeError(server.stderr.read().decode()) from None
+                log.seek(0)
+                raise RuntimeError(log.read().decode()) from None
             time.sleep(0.2)
     yield base
     server.terminate()
     server.wait(timeout=10)
+    log.close()
 
 
 @pytest.fixture
@@ -130,10 +136,22 @@ def test_a_call_that_is_answered_runs_through_twiml_media_and_every_callback(car
         "status:1:ringing",
         "status:2:in-progress",
         "media:start",
+        "system:mark:played",
+        "system:mark:dropped",
         "media:stop",
         "status:3:completed",
     ]
     assert call.started_at <= call.answered_at <= call.ended_at
+
+
+def test_marks_come_back_after_their_audio_has_played_and_at_once_on_clear(carrier_settings, contact):
+    from calls.tests.sessions import DROPPED_SECONDS, PLAYED_SECONDS
+
+    call = settled(place(contact, persona="answers_and_talks"))
+    marks = {e.provider_event_id: e.payload["seconds_after_start"] for e in call.events.filter(kind="system")}
+    scale = carrier_settings.SIMULATED_CARRIER_TIME_SCALE
+    assert marks["mark:played"] >= PLAYED_SECONDS * scale  # not before the second of audio had played
+    assert marks["mark:dropped"] - marks["mark:played"] < DROPPED_SECONDS * scale / 2  # dropped, not played
 
 
 def test_a_busy_callee_ends_busy_without_a_stream(carrier_settings, contact):

@@ -6,7 +6,7 @@ from twilio.request_validator import RequestValidator
 from monitoring.metrics import CALLS_PLACED
 from voice.providers import twiml
 from voice.providers.base import CallState, CallStatusReport, PlaceCallRequest, PlacedCall, ProviderError, Telephony
-from voice.providers.simulated.carrier import SimulatedCarrier
+from voice.providers.simulated.carrier import SimulatedCarrier, call_status, send_command
 
 
 class SimulatedTelephony(Telephony):
@@ -22,25 +22,25 @@ class SimulatedTelephony(Telephony):
 
     def hang_up(self, provider_call_id: str) -> None:
         self._known(provider_call_id)
-        SimulatedCarrier.get().command(provider_call_id, ("hangup", ""))
+        send_command(provider_call_id, ("hangup", ""))
 
     def fetch_status(self, provider_call_id: str) -> CallStatusReport:
         return self._known(provider_call_id)
 
     def transfer(self, provider_call_id: str, *, to: str, caller_id: str = "") -> None:
         self._known(provider_call_id)
-        SimulatedCarrier.get().command(provider_call_id, ("twiml", twiml.dial(to, caller_id=caller_id)))
+        send_command(provider_call_id, ("twiml", twiml.dial(to, caller_id=caller_id)))
 
     def redirect(self, provider_call_id: str, *, twiml_url: str) -> None:
         self._known(provider_call_id)
-        SimulatedCarrier.get().command(provider_call_id, ("url", twiml_url))
+        send_command(provider_call_id, ("url", twiml_url))
 
     def validate_signature(self, url: str, params: object, signature: str) -> bool:
         return bool(signature) and self._validator.validate(url, params, signature)
 
     @staticmethod
     def _known(provider_call_id: str) -> CallStatusReport:
-        report = SimulatedCarrier.get().status(provider_call_id)
+        report = call_status(provider_call_id)
         if report is None:
             # As Twilio's 20404: no carrier process knows this call (it never existed, or died with its process).
             raise ProviderError(f"simulated carrier has no call {provider_call_id}", permanent=True)

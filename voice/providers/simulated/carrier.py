@@ -151,6 +151,23 @@ class SimulatedCall:
         )
 
 
+def send_command(sid: str, command: tuple[str, str]) -> None:
+    """Hand a control request (hangup / twiml / url) to the call, wherever its loop runs."""
+    carrier = SimulatedCarrier.current()
+    call = carrier.calls.get(sid) if carrier else None
+    if carrier is not None and call is not None:
+        carrier.loop.call_soon_threadsafe(call.commands.put_nowait, command)
+    else:
+        cache.set(command_key(sid), command, CACHE_TTL_SECONDS)
+
+
+def call_status(sid: str) -> CallStatusReport | None:
+    """The call's state from its own carrier, or as its carrier last recorded it in the shared cache."""
+    carrier = SimulatedCarrier.current()
+    call = carrier.calls.get(sid) if carrier else None
+    return call.report() if call is not None else cache.get(status_key(sid))
+
+
 class SimulatedCarrier:
     """One per process: owns the event loop thread and the calls it is carrying."""
 
@@ -189,17 +206,11 @@ class SimulatedCarrier:
         asyncio.run_coroutine_threadsafe(self._run(call), self.loop)
         return sid
 
-    def command(self, sid: str, command: tuple[str, str]) -> None:
-        """Hand a control request (hangup / twiml / url) to the call, wherever its loop runs."""
-        call = self.calls.get(sid)
-        if call is not None:
-            self.loop.call_soon_threadsafe(call.commands.put_nowait, command)
-        else:
-            cache.set(command_key(sid), command, CACHE_TTL_SECONDS)
-
-    def status(self, sid: str) -> CallStatusReport | None:
-        call = self.calls.get(sid)
-        return call.report() if call is not None else cache.get(status_key(sid))
+    @classmethod
+    def current(cls) -> "SimulatedCarrier | None":
+        """This process's carrier, if it has placed any call (looking up others needs no loop thread)."""
+        instance = cls._instance
+        return instance if instance is not None and instance.pid == os.getpid() else None
 
     # On the loop -------------------------------------------------------------------------------------
 

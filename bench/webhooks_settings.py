@@ -1,0 +1,8 @@
+"""Settings of the daphne process the webhook benchmark measures: the project's own, plus one empty view."""
+
+from config.settings.local import *  # noqa: F403
+
+DEBUG = False
+ROOT_URLCONF = "bench.webhooks_urls"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

@@ -1,0 +1,40 @@
+"""A probe voice session for the end-to-end tests: it plays audio with marks and records their echoes.
+
+It writes a CallEvent per echoed mark so the test can see, through the database, that the carrier
+returned each mark after its audio had played and returned the rest at once on `clear`. (A real
+session must not touch the database per frame; marks are rare, and this is a test.)
+"""
+
+import time
+
+from channels.db import database_sync_to_async
+
+from calls.models import CallEvent
+from calls.services import call_event_record
+from voice import audio
+from voice.sessions import MediaSender, StreamInfo, VoiceSession
+
+PLAYED_SECONDS = 1.0  # agent audio before the first mark
+DROPPED_SECONDS = 3.0  # agent audio after it, dropped by `clear`
+
+
+class MarkProbeSession(VoiceSession):
+    async def start(self, info: StreamInfo, sender: MediaSender) -> None:
+        self.info, self.sender, self.started = info, sender, time.monotonic()
+        await sender.send_audio(audio.tone(440, PLAYED_SECONDS))
+        await sender.send_mark("played")
+        await sender.send_audio(audio.tone(440, DROPPED_SECONDS))
+        await sender.send_mark("dropped")
+
+    async def on_media(self, payload: bytes) -> None:
+        pass
+
+    async def on_mark(self, name: str) -> None:
+        if name == "played":
+            await self.sender.clear()  # barge-in: drop the rest
+        await database_sync_to_async(call_event_record)(
+            call_id=self.info.call_id,
+            kind=CallEvent.Kind.SYSTEM,
+            provider_event_id=f"mark:{name}",
+            payload={"seconds_after_start": round(time.monotonic() - self.started, 3)},
+        )
