@@ -293,13 +293,36 @@ def place_call_request(call: Call) -> PlaceCallRequest:
     )
 
 
+# Campaign statuses (by value: calls does not import campaigns) in which no new call may start.
+STOPPED_CAMPAIGN_STATUSES = ("paused", "cancelled", "completed")
+
+
+def _withdraw_if_campaign_stopped(call_id: uuid.UUID) -> bool:
+    campaign_status = (
+        Call.objects.filter(pk=call_id, status=CallStatus.QUEUED, campaign__isnull=False)
+        .values_list("campaign__status", flat=True)
+        .first()
+    )
+    if campaign_status not in STOPPED_CAMPAIGN_STATUSES:
+        return False
+    return call_transition(
+        call_id=call_id,
+        status=CallStatus.CANCELED,
+        fields={"failure_reason": f"Withdrawn before it was placed: the campaign is {campaign_status}"},
+    )
+
+
 def call_place(*, call_id: uuid.UUID) -> None:
     """Hand a queued call to the carrier, once.
 
     The claim (queued → initiated, a conditional UPDATE) makes a redelivered task a no-op. A permanent
     provider error fails the call (the call-finished hook fires). Any other error leaves it open with
     the reason: the carrier may have placed it, so its callbacks — or else the reaper — settle it.
+    A campaign call whose campaign stopped running (paused, cancelled) since it was queued is
+    withdrawn instead: cancelled with no provider request, so a pause takes effect at once.
     """
+    if _withdraw_if_campaign_stopped(call_id):
+        return
     if not call_transition(call_id=call_id, status=CallStatus.INITIATED):
         return
     call = Call.objects.select_related("campaign").get(pk=call_id)

@@ -212,3 +212,22 @@ def test_target_claims_never_overlap_even_without_the_campaign_lock(agent, conta
     assert run_in_threads(4, work) == []
     assert Call.objects.count() == 80
     assert Call.objects.values("target_id").distinct().count() == 80
+
+
+@pytest.mark.django_db
+def test_a_dial_queued_before_a_pause_is_withdrawn_and_its_attempt_given_back(
+    agent, contact_list, django_capture_on_commit_callbacks
+):
+    from calls.services import call_place
+
+    campaign = make_campaign(agent, contact_list, phones=numbers(1))
+    with django_capture_on_commit_callbacks(execute=False):
+        [call_id] = campaign_dispatch(campaign_id=campaign.pk, now=MONDAY_10_NEW_YORK, bucket=fresh_bucket()).call_ids
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.PAUSED)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_place(call_id=call_id)  # the place-call task runs after the pause
+    call = Call.objects.get(pk=call_id)
+    assert (call.status, call.provider_call_id, call.started_at) == (CallStatus.CANCELED, "", None)
+    assert "campaign is paused" in call.failure_reason
+    target = CampaignTarget.objects.get()
+    assert (target.state, target.attempts) == (State.PENDING, 0)
