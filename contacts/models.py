@@ -204,7 +204,9 @@ class ContactImportJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["queued", "running", "done", "failed"]), name="import_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]), name="import_status_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["done", "failed"], finished_at__isnull=False)
                 | (~Q(status__in=["done", "failed"]) & Q(finished_at__isnull=True)),

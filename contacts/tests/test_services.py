@@ -116,7 +116,8 @@ def test_erasing_anonymises_the_contact_and_its_calls_and_keeps_the_number_suppr
     suppression = Suppression.objects.active().get(phone="+12025550143")
     assert suppression.source == "erasure"
     entry = OperatorAction.objects.get(action="erase")
-    assert "Ada" not in entry.target_repr and entry.actor == admin_user
+    assert "Ada" not in entry.target_repr
+    assert entry.actor == admin_user
 
 
 def test_erasing_keeps_an_existing_suppression_as_it_was(talked_to, admin_user):
