@@ -1,13 +1,20 @@
 """Writes to contacts, suppressions and consents. Phone numbers always go through `parse_phone_number` first."""
 
+import itertools
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from contacts.importing.columns import map_columns
+from contacts.importing.files import open_table
 from contacts.models import Contact, ContactList, OperatorAction, Suppression
-from contacts.phone_numbers import ParsedPhoneNumber, parse_phone_number
-from contacts.selectors import contact_personal_data
+from contacts.phone_numbers import ParsedPhoneNumber, parse_phone_number, parse_phone_number_or_reason
+from contacts.selectors import contact_personal_data, suppressed_phones
 
 
 def location_fields(parsed: ParsedPhoneNumber, *, country: str = "", time_zone: str = "") -> dict[str, object]:
@@ -68,14 +75,17 @@ def operator_action_record(
 ) -> OperatorAction:
     """Append one entry to the audit log of operator actions.
 
-    The target is named by model and id only, never by name or number: the log outlives erasure.
+    The target is named by model and id only, never by name or number: the log outlives erasure. An
+    unsaved instance stands for "several of this model" (a file of suppressions).
     """
     return OperatorAction.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action,
         target_type=target._meta.label,
-        target_id=str(target.pk),
-        target_repr=f"{target._meta.verbose_name} #{target.pk}",
+        target_id="" if target.pk is None else str(target.pk),
+        target_repr=f"{target._meta.verbose_name} #{target.pk}"
+        if target.pk is not None
+        else str(target._meta.verbose_name_plural),
         details=details or {},
     )
 
@@ -187,3 +197,49 @@ def contact_erase(*, contact: Contact, actor: AbstractBaseUser | None) -> Contac
     )
     contact.refresh_from_db()
     return contact
+
+
+@dataclass
+class SuppressionImportSummary:
+    added: int = 0
+    already_suppressed: int = 0
+    invalid: list[str] = field(default_factory=list)  # "row 7: '12' is not a valid number …"
+
+
+def suppression_import(
+    *, stream: BinaryIO, file_format: str, reason: str, created_by: AbstractBaseUser | None
+) -> SuppressionImportSummary:
+    """Suppress every number in a file's phone column (CSV or XLSX), in batches; return what it did.
+
+    Numbers already suppressed keep their first record; rows whose number cannot be read are listed
+    and skipped, and never stop the others. Raises `ImportFileError` for a file without a phone column.
+    """
+    table = open_table(stream, file_format=file_format)
+    columns = map_columns(table.headers)
+    region = settings.DEFAULT_PHONE_REGION.upper()
+    summary = SuppressionImportSummary()
+    while batch := list(itertools.islice(table.rows, 2000)):
+        phones: dict[str, int] = {}
+        for number, cells in batch:
+            parsed = parse_phone_number_or_reason(columns.cell(cells, "phone"), region)
+            if isinstance(parsed, str):
+                summary.invalid.append(f"row {number}: {parsed}")
+            else:
+                phones.setdefault(parsed.e164, number)
+        known = suppressed_phones(phones)
+        summary.already_suppressed += len(known)
+        new = [
+            Suppression(phone=phone, reason=reason[:255], source=Suppression.Source.IMPORT, created_by=created_by)
+            for phone in phones
+            if phone not in known
+        ]
+        # A concurrent add of the same number wins; the partial unique index keeps one active row.
+        Suppression.objects.bulk_create(new, ignore_conflicts=True)
+        summary.added += len(new)
+    operator_action_record(
+        actor=created_by,
+        action=OperatorAction.Action.SUPPRESSION_ADD,
+        target=Suppression(),
+        details={"file_import": True, "added": summary.added, "reason": reason},
+    )
+    return summary

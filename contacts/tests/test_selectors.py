@@ -62,6 +62,5 @@ def test_consent_for_another_purpose_does_not_count(contact, moments):
         contact=contact, purpose=ConsentPurpose.INFORMATIONAL, source="web", given_at=moments["given"]
     )
     assert (
-        contact_ids_with_active_consent(contact_ids=[contact.pk], purpose="telemarketing", at=moments["after"])
-        == set()
+        contact_ids_with_active_consent(contact_ids=[contact.pk], purpose="telemarketing", at=moments["after"]) == set()
     )
