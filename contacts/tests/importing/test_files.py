@@ -14,7 +14,7 @@ def read(data: bytes, file_format: str = "csv", **options) -> tuple[list[str], l
 
 
 def test_a_latin1_file_is_read_with_its_accents():
-    headers, rows = read("first name,phone\nZoë Müller,+12025550143\n".encode("latin-1"))
+    _headers, rows = read("first name,phone\nZoë Müller,+12025550143\n".encode("latin-1"))
     assert rows == [(2, ["Zoë Müller", "+12025550143"])]
 
 

@@ -164,7 +164,9 @@ def test_blank_lines_are_ignored_and_reported(run_import):
 
 
 def test_an_xlsx_with_several_sheets_imports_the_first_by_default(run_import):
-    data = xlsx_bytes({"Contacts": [["Phone", "Name"], [4155550123, "Grace"]], "Archive": [["Phone"], ["+12025550143"]]})
+    data = xlsx_bytes(
+        {"Contacts": [["Phone", "Name"], [4155550123, "Grace"]], "Archive": [["Phone"], ["+12025550143"]]}
+    )
     job = run_import(data, file_format="xlsx", name="book.xlsx")
     assert job.created_count == 1
     assert Contact.objects.get().phone == "+14155550123"
