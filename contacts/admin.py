@@ -161,6 +161,8 @@ class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
 
     def get_confirm_form_initial(self, request: HttpRequest, import_form: ContactImportForm) -> dict:
         initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is None:
+            return initial
         contact_list = import_form.cleaned_data.get("contact_list")
         initial.update(contact_list=contact_list.pk if contact_list else None, sheet=CHOSEN_SHEET.get())
         return initial

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from contacts.importing.files import ImportFileError, detect_delimiter, open_table
-from contacts.tests.importing.conftest import xlsx_bytes
+from contacts.tests.conftest import xlsx_bytes
 
 
 def read(data: bytes, file_format: str = "csv", **options) -> tuple[list[str], list[tuple[int, list[str]]]]:

@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 from contacts.importing import jobs
 from contacts.models import Consent, Contact, ContactImportIssue, ContactList, OperatorAction, Suppression
 from contacts.services import suppression_add
-from contacts.tests.importing.conftest import xlsx_bytes
+from contacts.tests.conftest import xlsx_bytes
 
 pytestmark = pytest.mark.django_db
 
