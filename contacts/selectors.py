@@ -3,9 +3,24 @@
 import datetime
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 
 from contacts.models import Consent, Contact, ContactImportJob, Suppression
+
+
+def in_values(values: Iterable[object]) -> object:
+    """`values` for an `__in` lookup. On PostgreSQL a long list goes as one array parameter: a 5,000-value
+    `IN (%s, …)` costs the driver more to build than the database needs to run it."""
+    values = list(values)
+    if connection.vendor == "postgresql" and len(values) > 100:
+        if all(isinstance(value, int) for value in values):
+            return RawSQL("SELECT unnest(%s::bigint[])", ("{" + ",".join(map(str, values)) + "}",))
+        # Array literal built here: quoting each element is cheaper than the driver's per-item dump.
+        literal = "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+        return RawSQL("SELECT unnest(%s::text[])", (literal,))
+    return values
 
 
 def is_suppressed(phone: str) -> bool:
@@ -18,7 +33,7 @@ def suppressed_phones(phones: Iterable[str]) -> set[str]:
     wanted = set(phones)
     if not wanted:
         return set()
-    return set(Suppression.objects.active().filter(phone__in=wanted).values_list("phone", flat=True))
+    return set(Suppression.objects.active().filter(phone__in=in_values(wanted)).values_list("phone", flat=True))
 
 
 def contact_ids_with_active_consent(*, contact_ids: Iterable[int], purpose: str, at: datetime.datetime) -> set[int]:
@@ -31,7 +46,7 @@ def contact_ids_with_active_consent(*, contact_ids: Iterable[int], purpose: str,
     if not wanted:
         return set()
     return set(
-        Consent.objects.filter(contact_id__in=wanted, purpose=purpose, given_at__lte=at)
+        Consent.objects.filter(contact_id__in=in_values(wanted), purpose=purpose, given_at__lte=at)
         .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=at))
         .values_list("contact_id", flat=True)
     )

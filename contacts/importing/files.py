@@ -136,10 +136,11 @@ def _csv_rows(reader: "csv._reader", table: Table) -> Iterator[tuple[int, list[s
             return
         except csv.Error as error:
             raise ImportFileError(f"Line {reader.line_num} cannot be read: {error}.") from error
-        if not any(cell.strip() for cell in cells):
+        cells = [cell.strip() for cell in cells]
+        if not any(cells):
             table.blank_rows.append(reader.line_num)
             continue
-        yield reader.line_num, [cell.strip() for cell in cells]
+        yield reader.line_num, cells
 
 
 def _open_xlsx(stream: BinaryIO, *, sheet: str) -> Table:

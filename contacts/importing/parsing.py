@@ -1,43 +1,40 @@
-"""Phone parsing for big imports, spread over CPU cores.
+"""Reading rows for big imports, spread over CPU cores.
 
-libphonenumber is pure Python and costs ~100 µs a number here, more than everything else an import
-does per row together, so one core caps an import near 10k rows/s. Big files have their phone column
-parsed in worker processes (fork: nothing to import again, and the children never touch the database)
-while the importing process reads, decides and writes. Small files parse inline: a pool costs more
-than it saves.
+libphonenumber is pure Python and costs ~100 µs a number here — more than everything else an import
+does per row together — so one core caps an import near 6–7k rows/s. Big files have their rows read
+(rules 1–3 of `contacts.importing.rules`: phone parsing and the per-row checks, which need no database)
+in worker processes, while the importing process reads the file, decides against the database and
+writes. The children are forked (nothing to import again) and never touch the database. Small
+files are read inline: a pool costs more than it saves.
 """
 
 import multiprocessing
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TypeVar
 
-from contacts.phone_numbers import ParsedPhoneNumber, parse_phone_number_or_reason
+from contacts.importing.rules import RowDecision, RowReader
 
-T = TypeVar("T")
-Parsed = list[ParsedPhoneNumber | str]
+Rows = list[tuple[int, list[str]]]
 
 
-def parse_phone_cells(cells: list[str], region: str) -> Parsed:
-    return [parse_phone_number_or_reason(cell, region) for cell in cells]
+def _read(reader: RowReader, rows: Rows) -> list[RowDecision]:
+    return reader.read(rows)
 
 
-def parsed_chunks(
-    chunks: Iterator[T], *, phones_of: Callable[[T], list[str]], region: str, workers: int
-) -> Iterator[tuple[T, Parsed]]:
-    """Yield each chunk with its phone cells parsed, in order; `workers` > 1 parses in processes.
+def read_chunks(chunks: Iterator[Rows], *, reader: RowReader, workers: int) -> Iterator[tuple[Rows, list[RowDecision]]]:
+    """Yield each chunk with its rows read, in file order; `workers` > 1 reads in that many processes.
 
     At most `2 × workers` chunks are in flight, so memory stays bounded however long the file is.
     """
     if workers <= 1:
         for chunk in chunks:
-            yield chunk, parse_phone_cells(phones_of(chunk), region)
+            yield chunk, reader.read(chunk)
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        pending: deque[tuple[T, Future[Parsed]]] = deque()
+        pending: deque[tuple[Rows, Future[list[RowDecision]]]] = deque()
         for chunk in chunks:
-            pending.append((chunk, pool.submit(parse_phone_cells, phones_of(chunk), region)))
+            pending.append((chunk, pool.submit(_read, reader, chunk)))
             if len(pending) > 2 * workers:
                 done, future = pending.popleft()
                 yield done, future.result()

@@ -30,7 +30,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from contacts.importing.columns import ColumnMap
 from contacts.models import Consent, ConsentPurpose, Contact, ContactList
 from contacts.phone_numbers import ParsedPhoneNumber, parse_phone_number_or_reason
-from contacts.selectors import suppressed_phones
+from contacts.selectors import in_values, suppressed_phones
 from contacts.services import location_fields
 
 CONTACT_FIELDS = (
@@ -95,44 +95,24 @@ class RowDecision:
         return self
 
 
-class ContactRowRules:
-    """Decides rows chunk by chunk, remembering the numbers already seen in the file.
+class RowReader:
+    """Rules 1–3: what a row says on its own, without the database (so worker processes can run it).
 
-    `create_lists`: the import creates lists named in a "lists" column; the preview only looks them up.
+    Picklable: it holds the column map and the default region only.
     """
 
-    def __init__(
-        self, *, columns: ColumnMap, contact_list: ContactList | None, default_region: str, create_lists: bool
-    ) -> None:
+    def __init__(self, *, columns: ColumnMap, default_region: str) -> None:
         self.columns = columns
-        self.contact_list = contact_list
         self.region = default_region.upper()
-        self.create_lists = create_lists
-        self.first_row_of_phone: dict[str, int] = {}
-        self.list_ids: dict[str, int | None] = {}
 
-    def decide(
-        self, rows: list[tuple[int, list[str]]], parsed: list[ParsedPhoneNumber | str] | None = None
-    ) -> list[RowDecision]:
-        """Decide a chunk of rows (in file order). `parsed`: the phone cells already parsed elsewhere
-        (by `parse_phone_number_or_reason`, e.g. in worker processes), one per row."""
-        if parsed is None:
-            parsed = [parse_phone_number_or_reason(self.columns.cell(cells, "phone"), self.region) for _, cells in rows]
-        decisions = [self._read_row(number, cells, phone) for (number, cells), phone in zip(rows, parsed, strict=True)]
-        candidates = [decision for decision in decisions if decision.outcome == Outcome.CREATE]
-        for decision in candidates:
-            first = self.first_row_of_phone.setdefault(decision.phone, decision.row_number)
-            if first != decision.row_number:
-                decision.outcome, decision.reason = Outcome.DUPLICATE, f"Same number as row {first}."
-        candidates = [decision for decision in candidates if decision.outcome == Outcome.CREATE]
-        suppressed = suppressed_phones(decision.phone for decision in candidates)
-        for decision in candidates:
-            if decision.phone in suppressed:
-                decision.outcome, decision.reason = Outcome.SUPPRESSED, "The number is on the do-not-call list."
-        self._merge_with_stored([decision for decision in candidates if decision.outcome == Outcome.CREATE])
-        return decisions
-
-    # ---- one row, on its own ------------------------------------------------------------------
+    def read(self, rows: list[tuple[int, list[str]]]) -> list[RowDecision]:
+        phone = self.columns.phone
+        return [
+            self._read_row(
+                number, cells, parse_phone_number_or_reason(cells[phone] if phone < len(cells) else "", self.region)
+            )
+            for number, cells in rows
+        ]
 
     def _read_row(self, number: int, cells: list[str], phone: ParsedPhoneNumber | str) -> RowDecision:
         decision = RowDecision(row_number=number, cells=cells)
@@ -212,6 +192,39 @@ class ContactRowRules:
         }
         return ""
 
+
+class ContactRowRules:
+    """Decides rows chunk by chunk (rules 4–6), remembering the numbers already seen in the file.
+
+    `create_lists`: the import creates lists named in a "lists" column; the preview only looks them up.
+    """
+
+    def __init__(
+        self, *, columns: ColumnMap, contact_list: ContactList | None, default_region: str, create_lists: bool
+    ) -> None:
+        self.reader = RowReader(columns=columns, default_region=default_region)
+        self.contact_list = contact_list
+        self.create_lists = create_lists
+        self.first_row_of_phone: dict[str, int] = {}
+        self.list_ids: dict[str, int | None] = {}
+
+    def decide(self, rows: list[tuple[int, list[str]]], read: list[RowDecision] | None = None) -> list[RowDecision]:
+        """Decide a chunk of rows, in file order. `read`: the chunk already read by `RowReader.read`
+        (e.g. in a worker process); when absent it is read here."""
+        decisions = self.reader.read(rows) if read is None else read
+        candidates = [decision for decision in decisions if decision.outcome == Outcome.CREATE]
+        for decision in candidates:
+            first = self.first_row_of_phone.setdefault(decision.phone, decision.row_number)
+            if first != decision.row_number:
+                decision.outcome, decision.reason = Outcome.DUPLICATE, f"Same number as row {first}."
+        candidates = [decision for decision in candidates if decision.outcome == Outcome.CREATE]
+        suppressed = suppressed_phones(decision.phone for decision in candidates)
+        for decision in candidates:
+            if decision.phone in suppressed:
+                decision.outcome, decision.reason = Outcome.SUPPRESSED, "The number is on the do-not-call list."
+        self._merge_with_stored([decision for decision in candidates if decision.outcome == Outcome.CREATE])
+        return decisions
+
     # ---- against what is stored ---------------------------------------------------------------
 
     def _merge_with_stored(self, decisions: list[RowDecision]) -> None:
@@ -219,7 +232,7 @@ class ContactRowRules:
             return
         stored = {
             row["phone"]: row
-            for row in Contact.objects.filter(phone__in=[d.phone for d in decisions]).values(
+            for row in Contact.objects.filter(phone__in=in_values(d.phone for d in decisions)).values(
                 "id", "phone", *CONTACT_FIELDS
             )
         }
@@ -232,12 +245,12 @@ class ContactRowRules:
         if stored_ids and list_ids:
             memberships = set(
                 Contact.lists.through.objects.filter(
-                    contact_id__in=stored_ids, contactlist_id__in=list_ids
+                    contact_id__in=in_values(stored_ids), contactlist_id__in=list_ids
                 ).values_list("contact_id", "contactlist_id")
             )
         consents: dict[tuple[int, str, datetime.datetime], dict] = {}
         if stored_ids and any(d.consent for d in decisions):
-            for consent in Consent.objects.filter(contact_id__in=stored_ids).values(
+            for consent in Consent.objects.filter(contact_id__in=in_values(stored_ids)).values(
                 "contact_id", "purpose", "given_at", "revoked_at", "source", "evidence"
             ):
                 consents[(consent["contact_id"], consent["purpose"], consent["given_at"])] = consent

@@ -7,6 +7,7 @@ one statement per table at the end — the fast path on PostgreSQL. Both write e
 row rules decided; neither decides anything.
 """
 
+import functools
 import json
 from collections.abc import Iterable
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from contacts.importing.rules import CONTACT_FIELDS, RowDecision
 from contacts.models import Consent, Contact, ContactImportIssue, ContactImportJob, ContactList
+from contacts.selectors import in_values
 
 CONSENT_UPDATE_FIELDS = ["source", "evidence", "revoked_at"]
 
@@ -42,7 +44,9 @@ class OrmBulkWriter:
                     update_fields=[*CONTACT_FIELDS, "updated_at"],
                     batch_size=1000,
                 )
-                ids = dict(Contact.objects.filter(phone__in=[d.phone for d in written]).values_list("phone", "id"))
+                ids = dict(
+                    Contact.objects.filter(phone__in=in_values(d.phone for d in written)).values_list("phone", "id")
+                )
                 self._write_lists(written, ids)
                 self._write_consents(written, ids)
             write_issues(self.job, decisions)
@@ -112,7 +116,7 @@ class PostgresCopyWriter(OrmBulkWriter):
                             fields["language"],
                             fields["country"],
                             fields["time_zone"],
-                            json.dumps(fields["time_zone_candidates"]),
+                            zones_json(tuple(fields["time_zone_candidates"])),
                             fields["time_zone_ambiguous"],
                             json.dumps(fields["custom_fields"]),
                             "{" + ",".join(str(i) for i in self._target_list_ids(d)) + "}",
@@ -160,6 +164,11 @@ MERGE_CONSENTS = """
     ON CONFLICT (contact_id, purpose, given_at) DO UPDATE SET source = EXCLUDED.source,
         evidence = EXCLUDED.evidence, revoked_at = EXCLUDED.revoked_at
 """
+
+
+@functools.lru_cache(maxsize=1024)
+def zones_json(zones: tuple[str, ...]) -> str:
+    return json.dumps(list(zones))  # a file has few distinct zone lists: encode each once
 
 
 def writer_for(*, job: ContactImportJob | None, contact_list: ContactList | None, list_ids: dict) -> OrmBulkWriter:

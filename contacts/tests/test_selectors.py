@@ -64,3 +64,10 @@ def test_consent_for_another_purpose_does_not_count(contact, moments):
     assert (
         contact_ids_with_active_consent(contact_ids=[contact.pk], purpose="telemarketing", at=moments["after"]) == set()
     )
+
+
+def test_a_batch_of_hundreds_of_numbers_is_checked_in_one_query(django_assert_num_queries):
+    phones = [f"+1202555{i:04d}" for i in range(100, 400)]
+    suppression_add(phone=phones[7], reason="", source=Suppression.Source.ADMIN)
+    with django_assert_num_queries(1):
+        assert suppressed_phones([*phones, 'with "quotes" \\ and, commas']) == {phones[7]}
