@@ -8,6 +8,7 @@ writes. The children are forked (nothing to import again) and never touch the da
 files are read inline: a pool costs more than it saves.
 """
 
+import contextlib
 import multiprocessing
 from collections import deque
 from collections.abc import Iterator
@@ -16,6 +17,23 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contacts.importing.rules import RowDecision, RowReader
 
 Rows = list[tuple[int, list[str]]]
+
+
+@contextlib.contextmanager
+def children_allowed() -> Iterator[None]:
+    """Let this process fork its reading pool even when it is daemonic, as Celery's prefork children are.
+
+    multiprocessing refuses children to a daemonic process so that none outlives it. These cannot: they
+    block on the pool's queue from this process, and exit when it closes (with the pool, or with us).
+    """
+    process = multiprocessing.current_process()
+    daemon = process._config.get("daemon")
+    process._config["daemon"] = False
+    try:
+        yield
+    finally:
+        if daemon is not None:
+            process._config["daemon"] = daemon
 
 
 def _read(reader: RowReader, rows: Rows) -> list[RowDecision]:
@@ -34,7 +52,10 @@ def read_chunks(chunks: Iterator[Rows], *, reader: RowReader, workers: int) -> I
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
         pending: deque[tuple[Rows, Future[list[RowDecision]]]] = deque()
         for chunk in chunks:
-            pending.append((chunk, pool.submit(_read, reader, chunk)))
+            # The pool forks all its processes at the first submit.
+            with children_allowed():
+                future = pool.submit(_read, reader, chunk)
+            pending.append((chunk, future))
             if len(pending) > 2 * workers:
                 done, future = pending.popleft()
                 yield done, future.result()
