@@ -117,6 +117,10 @@ class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
     )
     actions = ("export_personal_data", "erase_personal_data")
 
+    def has_change_permission(self, request: HttpRequest, obj: Contact | None = None) -> bool:
+        # An erased contact is a tombstone: nothing about the person may be written back into it.
+        return super().has_change_permission(request, obj) and not (obj is not None and obj.erased_at)
+
     # ---- import: django-import-export's upload → preview → confirm, then a background job -----
 
     resource_classes = [ContactResource]

@@ -248,3 +248,16 @@ def test_the_audit_log_is_read_only(admin_client, contact, admin_user):
     entry = OperatorAction.objects.get()
     assert admin_client.get(reverse("admin:contacts_operatoraction_change", args=[entry.pk])).status_code == 200
     assert admin_client.post(reverse("admin:contacts_operatoraction_delete", args=[entry.pk])).status_code == 403
+
+
+def test_an_erased_contact_can_be_viewed_but_not_edited(admin_client, contact, admin_user):
+    from contacts.services import contact_erase
+
+    contact_erase(contact=contact, actor=admin_user)
+    url = reverse("admin:contacts_contact_change", args=[contact.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    assert "Erased contact" in page.content.decode()
+    admin_client.post(url, {"first_name": "Ada", "phone": "+12025550143"})
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.phone) == ("", None)
