@@ -6,7 +6,8 @@ The peer is django-import-export 4.4 with `use_bulk`, `skip_diff`, `force_init_i
 phones with the same `parse_phone_number` in the resource, as the reference (providers-reliability.md §5)
 measured it. Its naive form ends in IntegrityError on the file's own duplicates and keeps 0 rows, so the
 figure is its fastest *correct* form: the same tuned settings with an in-memory id map (a number seen
-earlier in the file becomes an update of that instance), and the naive run is reported beside it.
+earlier in the file is looked up there and its repeat skipped, as ours skips it), and the naive run is
+reported beside it.
 Each configuration runs in its own process, so its peak RSS (self + children) is its own.
 Ceilings on one core: libphonenumber's parse + validate + E.164 + zones, and psycopg 3 COPY into contacts.
 
@@ -215,10 +216,17 @@ def peer_resource(*, id_map: bool) -> type:
                 return super().get_or_init_instance(instance_loader, row)
             instance = self.by_phone.get(row["Phone"])
             if instance is not None:
+                row["repeat"] = True
                 return instance, False
             instance = self.init_instance(row)
             self.by_phone[row["Phone"]] = instance
             return instance, True
+
+        def skip_row(self, instance: object, original: object, row: dict, *args: object) -> bool:
+            # A number already in the database or earlier in the file: with use_bulk, an update of an
+            # instance still waiting in the create batch fails ("bulk_update() objects must have a primary
+            # key"), so the repeat is skipped — what ours does with in-file duplicates too.
+            return bool(row.get("repeat")) or super().skip_row(instance, original, row, *args)
 
     return PeerContactResource
 
