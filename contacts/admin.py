@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import uuid
 
 from django.contrib import admin, messages
@@ -280,7 +281,8 @@ class ContactImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 yield writer.writerow([issue.row_number, issue.get_outcome_display(), issue.reason, *cells])
 
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        stem = job.original_name.rsplit(".", 1)[0][:80] or "import"
+        # The operator's file name goes into a header: keep only characters that cannot break it.
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", job.original_name.rsplit(".", 1)[0])[:80].strip("-.") or "import"
         response["Content-Disposition"] = f'attachment; filename="{stem}-not-imported.csv"'
         return response
 
