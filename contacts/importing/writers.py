@@ -130,9 +130,12 @@ class PostgresCopyWriter(OrmBulkWriter):
         issues = [d for d in decisions if d.outcome.is_issue]
         if issues and self.job is not None:
             # COPY here too: the ORM adapts each JSON parameter one by one, which cost more than the contacts.
-            with connection.cursor() as cursor, cursor.copy(
-                "COPY contacts_contactimportissue (job_id, row_number, outcome, reason, values) FROM STDIN"
-            ) as copy:
+            with (
+                connection.cursor() as cursor,
+                cursor.copy(
+                    "COPY contacts_contactimportissue (job_id, row_number, outcome, reason, values) FROM STDIN"
+                ) as copy,
+            ):
                 for d in issues:
                     copy.write_row((self.job.pk, d.row_number, d.outcome.value, d.reason, json.dumps(d.cells)))
 
