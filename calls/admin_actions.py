@@ -1,4 +1,4 @@
-"""Admin actions other apps' admins offer on calls (kept here so `contacts` needs one line to use them)."""
+"""Admin actions on calls that other apps' pages offer; calls/admin.py attaches them (calls may know contacts)."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -13,11 +13,26 @@ MAX_TEST_CALLS = 10
 
 @admin.action(description="Place a test call", permissions=["view"])
 def place_test_call(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-    """Call each selected contact once, outside any campaign, on the active carrier; link each call's page."""
-    if not request.user.has_perm("calls.view_call"):
-        modeladmin.message_user(request, "You need permission to view calls to place test calls.", messages.ERROR)
+    """Call each selected contact once, outside any campaign, on the active carrier; link each call's page.
+
+    A call costs money and a person's attention: it needs the permission to add calls, and the
+    do-not-call list and erased contacts are respected as on any campaign.
+    """
+    if not request.user.has_perm("calls.add_call"):
+        modeladmin.message_user(request, "You need permission to add calls to place test calls.", messages.ERROR)
         return
-    contacts = list(queryset.values_list("pk", "phone")[: MAX_TEST_CALLS + 1])
+    from contacts.selectors import suppressed_phones
+
+    candidates = queryset.filter(erased_at__isnull=True).exclude(phone__isnull=True).exclude(phone="")
+    suppressed = suppressed_phones(candidates.values_list("phone", flat=True)[: MAX_TEST_CALLS + 1])
+    if suppressed:
+        modeladmin.message_user(
+            request,
+            f"{len(suppressed)} selected contact(s) are on the do-not-call list: no call placed.",
+            messages.ERROR,
+        )
+        return
+    contacts = list(candidates.values_list("pk", "phone")[: MAX_TEST_CALLS + 1])
     if len(contacts) > MAX_TEST_CALLS:
         modeladmin.message_user(request, f"Select at most {MAX_TEST_CALLS} contacts for test calls.", messages.ERROR)
         return

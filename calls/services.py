@@ -82,6 +82,11 @@ def call_transition(
     return moved
 
 
+def call_create_batch(*, calls: list[dict[str, object]]) -> list[Call]:
+    """Create many queued Calls in one INSERT; each dict holds `call_create`'s keyword arguments."""
+    return Call.objects.bulk_create([Call(**fields) for fields in calls])
+
+
 def call_create(
     *,
     contact_id: int,

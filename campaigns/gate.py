@@ -4,7 +4,7 @@ One service for the dispatcher (at the moment of dialling) and the preview (admi
 `manage.py campaign_preview`). `load_gate_context` reads everything a batch needs in a few queries;
 `evaluate` is then pure, so the rules are easy to test over tables of zones and instants.
 
-Rules, in order: campaign end; do-not-call; consent for the campaign's purpose (when required);
+Rules, in order: campaign end; an erased contact; do-not-call; consent for the campaign's purpose (when required);
 lifetime attempts on the target; a known time zone; the contact's calls across *all* campaigns in the
 last 24 h and 7 days against the campaign's caps; Reg F's 7-in-7 (≤ 7 calls in 7 days, none within
 7 days after a conversation) when the campaign enforces it; then the callee-local window, taken in
@@ -32,6 +32,7 @@ CONVERSATION_ANSWERS = {AnsweredBy.HUMAN, AnsweredBy.UNKNOWN, ""}
 
 class Reason(models.TextChoices):
     CAMPAIGN_ENDED = "campaign_ended", "Campaign has ended"
+    ERASED = "erased", "Contact's data was erased"
     SUPPRESSED = "suppressed", "On the do-not-call list"
     NO_CONSENT = "no_consent", "No consent for the campaign's purpose"
     LIFETIME_CAP = "lifetime_cap", "Lifetime attempts used up"
@@ -65,6 +66,7 @@ class GateTarget:
     time_zone: str
     time_zone_candidates: Sequence[str]
     attempts: int
+    erased: bool = False
 
 
 @dataclass
@@ -88,10 +90,11 @@ def gate_targets(targets: Iterable[CampaignTarget]) -> list[GateTarget]:
         GateTarget(
             target_id=t.pk,
             contact_id=t.contact_id,
-            phone=t.contact.phone,
+            phone=t.contact.phone or "",
             time_zone=t.contact.time_zone,
             time_zone_candidates=t.contact.time_zone_candidates or [],
             attempts=t.attempts,
+            erased=t.contact.erased_at is not None or not t.contact.phone,
         )
         for t in targets
     ]
@@ -120,7 +123,7 @@ def load_gate_context(*, campaign: Campaign, targets: Sequence[GateTarget], now:
         campaign=campaign,
         window=CallingWindow.clamped(campaign.window_start, campaign.window_end, campaign.days_of_week),
         now=now,
-        suppressed=frozenset(suppressed_phones(t.phone for t in targets)),
+        suppressed=frozenset(suppressed_phones(t.phone for t in targets if t.phone)),
         consented=consented,
         history=dict(history),
     )
@@ -150,6 +153,8 @@ def evaluate(target: GateTarget, context: GateContext) -> GateDecision:
     skipped = CampaignTarget.State.SKIPPED
     if campaign.ends_at and now >= campaign.ends_at:
         return _close(target, Reason.CAMPAIGN_ENDED, skipped)
+    if target.erased:
+        return _close(target, Reason.ERASED, skipped)
     if target.phone in context.suppressed:
         return _close(target, Reason.SUPPRESSED, CampaignTarget.State.SUPPRESSED)
     if context.consented is not None and target.contact_id not in context.consented:

@@ -120,7 +120,12 @@ def _preview_chunks(campaign: Campaign, at: datetime.datetime, report: PreviewRe
         contacts = Contact.objects.filter(lists__campaigns=campaign).distinct().order_by("pk")
         chunk: list[GateTarget] = []
         for contact in contacts.iterator(chunk_size=PREVIEW_CHUNK):
-            chunk.append(GateTarget(0, contact.pk, contact.phone, contact.time_zone, contact.time_zone_candidates, 0))
+            chunk.append(
+                GateTarget(
+                    0, contact.pk, contact.phone or "", contact.time_zone, contact.time_zone_candidates, 0,
+                    erased=contact.erased_at is not None or not contact.phone,
+                )
+            )  # fmt: skip
             if len(chunk) == PREVIEW_CHUNK:
                 yield chunk
                 chunk = []

@@ -1,9 +1,11 @@
-"""Admin forms that take phone numbers as people write them and store E.164."""
+"""Admin forms that take phone numbers as people write them and store E.164, and the import forms."""
 
 from django import forms
 from django.core.exceptions import ValidationError
+from import_export.forms import ConfirmImportForm, ImportForm
 
-from contacts.models import Contact, Suppression
+from contacts.importing.files import ImportFileError, check_file_size
+from contacts.models import Contact, ContactList, Suppression
 from contacts.phone_numbers import InvalidPhoneNumber, ParsedPhoneNumber, parse_phone_number
 from contacts.services import location_fields
 
@@ -58,3 +60,59 @@ class SuppressionAdminForm(forms.ModelForm):
 
     def clean_phone(self) -> str:
         return clean_phone_field(self.cleaned_data["phone"]).e164
+
+
+class SuppressionChangeForm(forms.ModelForm):
+    """A suppression's number and source never change; only its reason can be corrected."""
+
+    class Meta:
+        model = Suppression
+        fields = ("reason",)
+
+
+def clean_upload_size(upload: object) -> object:
+    try:
+        check_file_size(upload.size)
+    except ImportFileError as error:
+        raise ValidationError(str(error)) from error
+    return upload
+
+
+class ContactImportForm(ImportForm):
+    """django-import-export's upload form, plus the list to import into and the sheet of a workbook."""
+
+    contact_list = forms.ModelChoiceField(
+        queryset=ContactList.objects.all(),
+        required=False,
+        help_text="Every imported contact is added to this list (a 'lists' column can name more).",
+    )
+    sheet = forms.CharField(
+        max_length=100, required=False, help_text="Excel only: the sheet to import; empty for the first one."
+    )
+
+    def clean_import_file(self) -> object:
+        return clean_upload_size(self.cleaned_data["import_file"])
+
+
+class ContactConfirmImportForm(ConfirmImportForm):
+    contact_list = forms.ModelChoiceField(
+        queryset=ContactList.objects.all(), required=False, widget=forms.HiddenInput()
+    )
+    sheet = forms.CharField(max_length=100, required=False, widget=forms.HiddenInput())
+
+
+class SuppressionImportForm(forms.Form):
+    import_file = forms.FileField(label="File (CSV or XLSX)", help_text="One number a row, in a 'phone' column.")
+    reason = forms.CharField(max_length=255, help_text="Kept with every number, e.g. 'national DNC list 2026-11'.")
+
+    def clean_import_file(self) -> object:
+        upload = clean_upload_size(self.cleaned_data["import_file"])
+        if not upload.name.lower().endswith((".csv", ".txt", ".tsv", ".xlsx")):
+            raise ValidationError("Choose a .csv or .xlsx file.")
+        return upload
+
+
+class EraseConfirmForm(forms.Form):
+    confirm = forms.BooleanField(
+        required=True, label="I understand: names, email, custom fields, transcripts and recordings are erased."
+    )

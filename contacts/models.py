@@ -25,7 +25,8 @@ class ContactList(models.Model):
 class Contact(models.Model):
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
-    phone = models.CharField("phone (E.164)", max_length=16, unique=True)
+    # NULL only once the person's data has been erased (see `erased_at`); NULLs never collide on unique.
+    phone = models.CharField("phone (E.164)", max_length=16, unique=True, null=True, blank=True)
     email = models.EmailField(blank=True)
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 region of the number.")
     time_zone = models.CharField(
@@ -45,49 +46,90 @@ class Contact(models.Model):
     lists = models.ManyToManyField(ContactList, related_name="contacts", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the person's data was erased on request; the row stays as a tombstone."
+    )
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(phone__regex=E164_REGEX), name="contact_phone_is_e164"),
+            # A live contact always has an E.164 number; only an erased one may have none. (The explicit
+            # "is not null" matters: a CHECK whose condition is NULL passes.)
+            models.CheckConstraint(
+                condition=(Q(phone__isnull=False) & Q(phone__regex=E164_REGEX))
+                | (Q(phone__isnull=True) & Q(erased_at__isnull=False)),
+                name="contact_phone_is_e164",
+            ),
         ]
 
     def __str__(self) -> str:
-        return self.full_name or self.phone
+        if self.erased_at:
+            return f"Erased contact #{self.pk}"
+        return self.full_name or self.phone or f"Contact #{self.pk}"
 
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
 
+class SuppressionQuerySet(models.QuerySet):
+    def active(self) -> "SuppressionQuerySet":
+        return self.filter(lifted_at__isnull=True)
+
+
 class Suppression(models.Model):
-    """A number that must not be called (do-not-call). Checked before every dial."""
+    """A number that must not be called (do-not-call). Checked before every dial.
+
+    Lifting a suppression never deletes it: the row keeps who lifted it, when and why, and a later
+    suppression of the same number is a new row. At most one suppression per number is active.
+    """
 
     class Source(models.TextChoices):
         IMPORT = "import", "File import"
         ADMIN = "admin", "Operator (admin)"
         OPT_OUT = "opt_out", "In-call opt-out"
         API = "api", "API"
+        ERASURE = "erasure", "Data erased on request"
 
-    phone = models.CharField("phone (E.164)", max_length=16, unique=True)
+    phone = models.CharField("phone (E.164)", max_length=16)
     reason = models.CharField(max_length=255, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(db_default=Now())
+    lifted_at = models.DateTimeField(null=True, blank=True, help_text="When the number may be called again.")
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lift_reason = models.CharField(max_length=255, blank=True)
+
+    objects = SuppressionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(phone__regex=E164_REGEX), name="suppression_phone_is_e164"),
             models.CheckConstraint(
-                condition=Q(source__in=["import", "admin", "opt_out", "api"]), name="suppression_source_valid"
+                condition=Q(source__in=["import", "admin", "opt_out", "api", "erasure"]),
+                name="suppression_source_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["phone"], condition=Q(lifted_at__isnull=True), name="suppression_one_active_per_phone"
+            ),
+            models.CheckConstraint(
+                condition=Q(lifted_at__isnull=True) | Q(lifted_at__gte=models.F("created_at")),
+                name="suppression_lifted_after_created",
             ),
         ]
+        indexes = [models.Index(fields=["phone"], name="suppression_phone")]
 
     def __str__(self) -> str:
         return self.phone
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None
 
 
 class ConsentPurpose(models.TextChoices):
@@ -114,7 +156,118 @@ class Consent(models.Model):
                 name="consent_revoked_after_given",
             ),
             models.CheckConstraint(condition=Q(purpose__in=ConsentPurpose.values), name="consent_purpose_valid"),
+            # The same consent event is recorded once, so re-importing a file adds nothing.
+            models.UniqueConstraint(fields=["contact", "purpose", "given_at"], name="consent_once_per_event"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} ({'revoked' if self.revoked_at else 'active'})"
+
+
+class ContactImportJob(models.Model):
+    """One confirmed file import, run by a Celery task; the admin polls its progress.
+
+    The file stays in the default storage (MEDIA_ROOT) so that the worker process can read it, and
+    is deleted when the job ends. Rows that were not imported are kept as `ContactImportIssue`s.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    file_name = models.CharField(max_length=255, help_text="Path of the uploaded file in the default storage.")
+    original_name = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=8, choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")])
+    sheet = models.CharField(max_length=100, blank=True, help_text="XLSX sheet; empty: the first one.")
+    contact_list = models.ForeignKey(
+        ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField("created", default=0)
+    updated_count = models.PositiveIntegerField("updated", default=0)
+    unchanged_count = models.PositiveIntegerField("unchanged", default=0)
+    skipped_count = models.PositiveIntegerField("skipped", default=0, help_text="Duplicates in the file, suppressed.")
+    rejected_count = models.PositiveIntegerField("rejected", default=0, help_text="Rows that could not be read.")
+    warnings = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, help_text="Why the whole file failed, when it did.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]), name="import_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["done", "failed"], finished_at__isnull=False)
+                | (~Q(status__in=["done", "failed"]) & Q(finished_at__isnull=True)),
+                name="import_finished_at_iff_ended",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(99, int(100 * self.processed_rows / self.total_rows)) if self.total_rows else 0
+
+
+class ContactImportIssue(models.Model):
+    """A row of an import that was skipped or rejected, with the reason and the row as it was."""
+
+    class Outcome(models.TextChoices):
+        DUPLICATE = "duplicate", "Skipped: duplicate in the file"
+        SUPPRESSED = "suppressed", "Skipped: number is suppressed"
+        REJECTED = "rejected", "Rejected: invalid"
+
+    job = models.ForeignKey(ContactImportJob, on_delete=models.CASCADE, related_name="issues")
+    row_number = models.PositiveIntegerField(help_text="Row in the file; the header is row 1.")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    reason = models.TextField()
+    values = models.JSONField(default=list, help_text="The row's cells as they were in the file.")
+
+    class Meta:
+        ordering = ["job", "row_number"]
+        constraints = [models.UniqueConstraint(fields=["job", "row_number"], name="import_issue_once_per_row")]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}: {self.reason}"
+
+
+class OperatorAction(models.Model):
+    """Audit log of what operators did to people's data: who, what, when, to whom. Append-only."""
+
+    class Action(models.TextChoices):
+        EXPORT_PERSONAL_DATA = "export_personal_data", "Exported a person's data"
+        ERASE = "erase", "Erased a person's data"
+        SUPPRESSION_ADD = "suppression_add", "Suppressed a number"
+        SUPPRESSION_LIFT = "suppression_lift", "Lifted a suppression"
+        IMPORT = "import", "Imported contacts"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    target_repr = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.target_repr or self.target_id}"

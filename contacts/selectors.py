@@ -1,26 +1,142 @@
-"""Reads of contacts the dial gate relies on: who must not be called, and who agreed to what."""
+"""Reads about contacts: who must not be called, who agreed to what, and what an import did."""
 
 import datetime
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 
-from contacts.models import Consent, Suppression
+from contacts.models import Consent, Contact, ContactImportJob, Suppression
+
+
+def in_values(values: Iterable[object]) -> object:
+    """`values` for an `__in` lookup. On PostgreSQL a long list goes as one array parameter: a 5,000-value
+    `IN (%s, …)` costs the driver more to build than the database needs to run it."""
+    values = list(values)
+    if connection.vendor == "postgresql" and len(values) > 100:
+        if all(isinstance(value, int) for value in values):
+            return RawSQL("SELECT unnest(%s::bigint[])", ("{" + ",".join(map(str, values)) + "}",))
+        # Array literal built here: quoting each element is cheaper than the driver's per-item dump.
+        literal = "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+        return RawSQL("SELECT unnest(%s::text[])", (literal,))
+    return values
 
 
 def is_suppressed(phone: str) -> bool:
-    return Suppression.objects.filter(phone=phone).exists()
+    """Whether an E.164 number is on the do-not-call list now (the dial gate calls this)."""
+    return Suppression.objects.active().filter(phone=phone).exists()
 
 
 def suppressed_phones(phones: Iterable[str]) -> set[str]:
-    """The subset of `phones` on the do-not-call list, in one query."""
-    return set(Suppression.objects.filter(phone__in=list(phones)).values_list("phone", flat=True))
+    """The numbers among `phones` (E.164) that are suppressed now, in one query."""
+    wanted = set(phones)
+    if not wanted:
+        return set()
+    return set(Suppression.objects.active().filter(phone__in=in_values(wanted)).values_list("phone", flat=True))
 
 
 def contact_ids_with_active_consent(*, contact_ids: Iterable[int], purpose: str, at: datetime.datetime) -> set[int]:
-    """Contacts among `contact_ids` holding consent for `purpose` that is in force at `at`."""
+    """The contacts among `contact_ids` whose consent for `purpose` holds at `at`.
+
+    A consent holds when it was given at or before `at` and not revoked by then (a revocation at
+    exactly `at` has taken effect).
+    """
+    wanted = set(contact_ids)
+    if not wanted:
+        return set()
     return set(
-        Consent.objects.filter(contact_id__in=list(contact_ids), purpose=purpose, given_at__lte=at)
+        Consent.objects.filter(contact_id__in=in_values(wanted), purpose=purpose, given_at__lte=at)
         .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=at))
         .values_list("contact_id", flat=True)
     )
+
+
+def import_job_progress(*, job: ContactImportJob) -> dict[str, object]:
+    """What the admin's progress page shows about an import, as JSON-ready values."""
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "status_display": job.get_status_display(),
+        "total_rows": job.total_rows,
+        "processed_rows": job.processed_rows,
+        "percent": job.percent,
+        "created": job.created_count,
+        "updated": job.updated_count,
+        "unchanged": job.unchanged_count,
+        "skipped": job.skipped_count,
+        "rejected": job.rejected_count,
+        "warnings": job.warnings,
+        "error": job.error,
+        "finished": job.status in (ContactImportJob.Status.DONE, ContactImportJob.Status.FAILED),
+    }
+
+
+def contact_personal_data(*, contact: Contact) -> dict[str, object]:
+    """Everything Callwright holds about one person (GDPR Art. 15): contact, consents, calls, transcripts.
+
+    Calls and their turns are read through the reverse relations the calls app declares on Contact,
+    so this module imports nothing from `calls` (it sits above contacts).
+    """
+    calls = []
+    for call in contact.calls.order_by("created_at").prefetch_related("turns"):
+        calls.append(
+            {
+                "id": str(call.id),
+                "campaign": str(call.campaign) if call.campaign_id else None,
+                "direction": call.direction,
+                "to_phone": call.to_phone,
+                "from_phone": call.from_phone,
+                "status": call.status,
+                "created_at": _iso(call.created_at),
+                "answered_at": _iso(call.answered_at),
+                "ended_at": _iso(call.ended_at),
+                "duration_seconds": call.duration_seconds,
+                "recording_url": call.recording_url,
+                "outcome": call.outcome,
+                "summary": call.summary,
+                "extracted_data": call.extracted_data,
+                "transcript": [
+                    {"index": turn.index, "role": turn.role, "text": turn.text, "started_at": _iso(turn.started_at)}
+                    for turn in call.turns.all()
+                ],
+            }
+        )
+    return {
+        "contact": {
+            "id": contact.pk,
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "phone": contact.phone,
+            "email": contact.email,
+            "country": contact.country,
+            "time_zone": contact.time_zone,
+            "language": contact.language,
+            "custom_fields": contact.custom_fields,
+            "lists": list(contact.lists.values_list("name", flat=True)),
+            "created_at": _iso(contact.created_at),
+            "updated_at": _iso(contact.updated_at),
+            "erased_at": _iso(contact.erased_at),
+        },
+        "consents": [
+            {
+                "purpose": consent.purpose,
+                "source": consent.source,
+                "evidence": consent.evidence,
+                "given_at": _iso(consent.given_at),
+                "revoked_at": _iso(consent.revoked_at),
+            }
+            for consent in contact.consents.all()
+        ],
+        "suppressions": [
+            {"reason": s.reason, "source": s.source, "created_at": _iso(s.created_at), "lifted_at": _iso(s.lifted_at)}
+            for s in Suppression.objects.filter(phone=contact.phone)
+        ]
+        if contact.phone
+        else [],
+        "calls": calls,
+    }
+
+
+def _iso(value: datetime.datetime | None) -> str | None:
+    return value.isoformat() if value else None

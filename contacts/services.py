@@ -1,9 +1,20 @@
-"""Writes to contacts. Phone numbers always go through `parse_phone_number` first."""
+"""Writes to contacts, suppressions and consents. Phone numbers always go through `parse_phone_number` first."""
 
-from django.db import transaction
+import itertools
+from dataclasses import dataclass, field
+from typing import BinaryIO
 
-from contacts.models import Contact, ContactList
-from contacts.phone_numbers import ParsedPhoneNumber, parse_phone_number
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from contacts.importing.columns import map_columns
+from contacts.importing.files import open_table
+from contacts.models import Contact, ContactList, OperatorAction, Suppression
+from contacts.phone_numbers import ParsedPhoneNumber, parse_phone_number, parse_phone_number_or_reason
+from contacts.selectors import contact_personal_data, suppressed_phones
 
 
 def location_fields(parsed: ParsedPhoneNumber, *, country: str = "", time_zone: str = "") -> dict[str, object]:
@@ -53,3 +64,182 @@ def contact_upsert(
     if lists:
         contact.lists.add(*lists)
     return contact, created
+
+
+def operator_action_record(
+    *,
+    actor: AbstractBaseUser | None,
+    action: OperatorAction.Action,
+    target: models.Model,
+    details: dict | None = None,
+) -> OperatorAction:
+    """Append one entry to the audit log of operator actions.
+
+    The target is named by model and id only, never by name or number: the log outlives erasure. An
+    unsaved instance stands for "several of this model" (a file of suppressions).
+    """
+    return OperatorAction.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        target_type=target._meta.label,
+        target_id="" if target.pk is None else str(target.pk),
+        target_repr=f"{target._meta.verbose_name} #{target.pk}"
+        if target.pk is not None
+        else str(target._meta.verbose_name_plural),
+        details=details or {},
+    )
+
+
+def suppression_add(
+    *, phone: str, reason: str, source: Suppression.Source, created_by: AbstractBaseUser | None = None
+) -> Suppression:
+    """Put a number on the do-not-call list; return its active suppression.
+
+    Idempotent: when the number is already suppressed, the first record is kept (its reason, source
+    and time) and returned. `phone` may be in any format; `InvalidPhoneNumber` says why it is refused.
+    Safe against a concurrent add of the same number: the database allows one active row per number.
+    """
+    e164 = parse_phone_number(phone).e164
+    existing = Suppression.objects.active().filter(phone=e164).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            suppression = Suppression.objects.create(
+                phone=e164, reason=reason[:255], source=source, created_by=created_by
+            )
+    except IntegrityError:
+        return Suppression.objects.active().get(phone=e164)
+    if created_by is not None:
+        operator_action_record(
+            actor=created_by,
+            action=OperatorAction.Action.SUPPRESSION_ADD,
+            target=suppression,
+            details={"source": source, "reason": reason},
+        )
+    return suppression
+
+
+def suppression_remove(
+    *, phone: str, lifted_by: AbstractBaseUser | None = None, reason: str = ""
+) -> Suppression | None:
+    """Lift the active suppression of a number, so it may be called again; return it (None if there was none).
+
+    Nothing is deleted: the suppression keeps who lifted it, when and why (conditional UPDATE, so two
+    operators lifting at once lift it once).
+    """
+    e164 = parse_phone_number(phone).e164
+    suppression = Suppression.objects.active().filter(phone=e164).first()
+    if suppression is None:
+        return None
+    lifted = Suppression.objects.filter(pk=suppression.pk, lifted_at__isnull=True).update(
+        lifted_at=timezone.now(), lifted_by=lifted_by, lift_reason=reason[:255]
+    )
+    if not lifted:
+        return None
+    suppression.refresh_from_db()
+    operator_action_record(
+        actor=lifted_by, action=OperatorAction.Action.SUPPRESSION_LIFT, target=suppression, details={"reason": reason}
+    )
+    return suppression
+
+
+def contact_data_export(*, contact: Contact, actor: AbstractBaseUser | None) -> dict[str, object]:
+    """Everything held about the person (for an access request), recorded in the audit log."""
+    data = contact_personal_data(contact=contact)
+    operator_action_record(actor=actor, action=OperatorAction.Action.EXPORT_PERSONAL_DATA, target=contact)
+    return data
+
+
+@transaction.atomic
+def contact_erase(*, contact: Contact, actor: AbstractBaseUser | None) -> Contact:
+    """Erase a person's data on request (GDPR Art. 17) and make sure they are never called again.
+
+    The number goes on the do-not-call list first (an existing suppression is kept as it is); then
+    the contact is anonymised in place (it stays as a tombstone so calls keep their foreign key),
+    its consents lose their evidence text, and its calls lose the dialled number, recording links,
+    summaries, extracted data, provider payloads and transcripts. Erasing twice does nothing more.
+    """
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    if contact.erased_at is not None:
+        return contact
+    if contact.phone:
+        suppression_add(
+            phone=contact.phone,
+            reason="Personal data erased on request",
+            source=Suppression.Source.ERASURE,
+            created_by=actor if actor is not None and actor.is_authenticated else None,
+        )
+    # Call data is addressed by model label, as a string foreign key would be: contacts imports no
+    # code from calls, which depends on contacts and not the other way round.
+    call_model = apps.get_model("calls", "Call")
+    calls = call_model.objects.filter(contact=contact)
+    apps.get_model("calls", "TranscriptTurn").objects.filter(call__in=calls).delete()
+    apps.get_model("calls", "CallEvent").objects.filter(call__in=calls).update(payload={})
+    call_count = calls.update(to_phone="", recording_url="", summary="", extracted_data={}, sentiment="")
+    contact.consents.update(evidence="")
+    contact.lists.clear()
+    Contact.objects.filter(pk=contact.pk).update(
+        first_name="",
+        last_name="",
+        phone=None,
+        email="",
+        language="",
+        custom_fields={},
+        time_zone="",
+        time_zone_candidates=[],
+        time_zone_ambiguous=False,
+        erased_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    operator_action_record(
+        actor=actor, action=OperatorAction.Action.ERASE, target=contact, details={"calls_anonymised": call_count}
+    )
+    contact.refresh_from_db()
+    return contact
+
+
+@dataclass
+class SuppressionImportSummary:
+    added: int = 0
+    already_suppressed: int = 0
+    invalid: list[str] = field(default_factory=list)  # "row 7: '12' is not a valid number …"
+
+
+def suppression_import(
+    *, stream: BinaryIO, file_format: str, reason: str, created_by: AbstractBaseUser | None
+) -> SuppressionImportSummary:
+    """Suppress every number in a file's phone column (CSV or XLSX), in batches; return what it did.
+
+    Numbers already suppressed keep their first record; rows whose number cannot be read are listed
+    and skipped, and never stop the others. Raises `ImportFileError` for a file without a phone column.
+    """
+    table = open_table(stream, file_format=file_format)
+    columns = map_columns(table.headers)
+    region = settings.DEFAULT_PHONE_REGION.upper()
+    summary = SuppressionImportSummary()
+    while batch := list(itertools.islice(table.rows, 2000)):
+        phones: dict[str, int] = {}
+        for number, cells in batch:
+            parsed = parse_phone_number_or_reason(columns.cell(cells, "phone"), region)
+            if isinstance(parsed, str):
+                summary.invalid.append(f"row {number}: {parsed}")
+            else:
+                phones.setdefault(parsed.e164, number)
+        known = suppressed_phones(phones)
+        summary.already_suppressed += len(known)
+        new = [
+            Suppression(phone=phone, reason=reason[:255], source=Suppression.Source.IMPORT, created_by=created_by)
+            for phone in phones
+            if phone not in known
+        ]
+        # A concurrent add of the same number wins; the partial unique index keeps one active row.
+        Suppression.objects.bulk_create(new, ignore_conflicts=True)
+        summary.added += len(new)
+    operator_action_record(
+        actor=created_by,
+        action=OperatorAction.Action.SUPPRESSION_ADD,
+        target=Suppression(),
+        details={"file_import": True, "added": summary.added, "reason": reason},
+    )
+    return summary

@@ -181,3 +181,29 @@ def test_the_admin_action_places_a_test_call_to_each_selected_contact(
     assert call.campaign is None
     assert call.provider_call_id.startswith("CA")  # placed on commit
     assert "Placed 1 test call" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_test_call_needs_the_permission_to_add_calls(client, django_user_model, contact):
+    from django.contrib.auth.models import Permission
+
+    clerk = django_user_model.objects.create_user(username="clerk", password="x", is_staff=True)
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_contact", "change_contact", "view_call"]))
+    client.force_login(clerk)
+    response = client.post(
+        "/admin/contacts/contact/", {"action": "place_test_call", "_selected_action": [contact.pk]}, follow=True
+    )
+    assert "permission to add calls" in response.content.decode()
+    assert not Call.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_test_call_is_refused_for_a_number_on_the_do_not_call_list(admin_client, contact):
+    from contacts.models import Suppression
+
+    Suppression.objects.create(phone=contact.phone, source=Suppression.Source.ADMIN)
+    response = admin_client.post(
+        "/admin/contacts/contact/", {"action": "place_test_call", "_selected_action": [contact.pk]}, follow=True
+    )
+    assert "do-not-call list: no call placed" in response.content.decode()
+    assert not Call.objects.exists()

@@ -23,11 +23,11 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from calls.models import Call
-from calls.services import call_create
+from calls.services import call_create_batch
 from campaigns.exceptions import CampaignError
 from campaigns.gate import GateDecision, evaluate, gate_targets, load_gate_context
 from campaigns.models import Campaign, CampaignTarget
@@ -133,8 +133,9 @@ def _dispatch_batch(
     decisions = [evaluate(target, context) for target in targets]
     by_id = {target.pk: target for target in claimed}
     _apply_refusals([d for d in decisions if not d.allowed], result)
-    for decision in [d for d in decisions if d.allowed][:wanted]:
-        _start_dial(campaign, by_id[decision.target_id], result, enqueue_call)
+    allowed = [by_id[d.target_id] for d in decisions if d.allowed][:wanted]
+    if allowed:
+        _start_dials(campaign, allowed, result, enqueue_call)
     return True
 
 
@@ -157,25 +158,41 @@ def _apply_refusals(decisions: list[GateDecision], result: DispatchResult) -> No
         )
 
 
-def _start_dial(campaign: Campaign, target: CampaignTarget, result: DispatchResult, enqueue_call: CallEnqueuer) -> None:
-    moved = CampaignTarget.objects.filter(pk=target.pk, state=State.PENDING).update(
-        state=State.IN_PROGRESS, attempts=target.attempts + 1, state_reason="Dialling", updated_at=timezone.now()
+def _start_dials(
+    campaign: Campaign, targets: list[CampaignTarget], result: DispatchResult, enqueue_call: CallEnqueuer
+) -> None:
+    """Move the allowed targets to in_progress and create their queued Calls: two statements per batch.
+
+    The targets are ours: claimed FOR UPDATE SKIP LOCKED in this transaction (on SQLite the
+    IMMEDIATE transaction serialises writers), so no other worker can have moved them; the
+    `state = pending` condition still guards the UPDATE, and any difference aborts the batch.
+    """
+    ids = [target.pk for target in targets]
+    moved = CampaignTarget.objects.filter(pk__in=ids, state=State.PENDING).update(
+        state=State.IN_PROGRESS, attempts=F("attempts") + 1, state_reason="Dialling", updated_at=timezone.now()
     )
-    if not moved:  # someone else has it: never dial twice
-        return
-    call = call_create(
-        contact_id=target.contact_id,
-        to_phone=target.contact.phone,
-        from_phone=campaign.caller_id or settings.TWILIO_FROM_NUMBER,
-        provider=settings.TELEPHONY_PROVIDER,
-        campaign_id=campaign.pk,
-        agent_id=campaign.agent_id,
-        target_id=target.pk,
+    if moved != len(ids):
+        raise RuntimeError(f"{len(ids) - moved} claimed targets changed under the dispatcher; batch rolled back")
+    from_phone = campaign.caller_id or settings.TWILIO_FROM_NUMBER
+    calls = call_create_batch(
+        calls=[
+            {
+                "contact_id": target.contact_id,
+                "to_phone": target.contact.phone,
+                "from_phone": from_phone,
+                "provider": settings.TELEPHONY_PROVIDER,
+                "campaign_id": campaign.pk,
+                "agent_id": campaign.agent_id,
+                "target_id": target.pk,
+            }
+            for target in targets
+        ]
     )
-    result.call_ids.append(str(call.pk))
-    DIAL_GATE_DECISIONS.labels(verdict="dial", reason="").inc()
-    CALLS_PLACED.labels(provider=call.provider).inc()
-    enqueue_call(str(call.pk))
+    DIAL_GATE_DECISIONS.labels(verdict="dial", reason="").inc(len(calls))
+    CALLS_PLACED.labels(provider=settings.TELEPHONY_PROVIDER).inc(len(calls))
+    for call in calls:
+        result.call_ids.append(str(call.pk))
+        enqueue_call(str(call.pk))
 
 
 def _complete_if_finished(campaign_id: int, now: datetime.datetime) -> None:

@@ -34,7 +34,12 @@ def wait_for_settlement(campaign: Campaign, timeout: float = 60.0) -> None:
         if not CampaignTarget.objects.filter(campaign=campaign, state=State.IN_PROGRESS).exists():
             return
         time.sleep(0.2)
-    raise AssertionError(list(CampaignTarget.objects.values_list("contact__phone", "state", "state_reason")))
+    targets = list(CampaignTarget.objects.values_list("contact__phone", "state", "state_reason"))
+    calls = [
+        (call.to_phone, call.status, call.failure_reason, list(call.events.values_list("provider_event_id", flat=True)))
+        for call in Call.objects.all()
+    ]
+    raise AssertionError(f"targets {targets}; calls {calls}")
 
 
 def test_a_launched_campaign_dials_settles_and_retries_by_outcome(carrier_settings, agent, contact_list):  # noqa: F811

@@ -147,3 +147,11 @@ def test_a_target_whose_next_opening_is_after_the_end_is_closed(campaign):
     campaign.ends_at = datetime.datetime(2026, 11, 23, 16, tzinfo=UTC)  # ends before 09:00 in Los Angeles
     decision = decide(campaign, los_angeles)
     assert (decision.reason, decision.close_as) == (Reason.CAMPAIGN_ENDED, "skipped")
+
+
+def test_an_erased_contact_is_never_dialled(campaign, contact):
+    from contacts.services import contact_erase
+
+    contact = contact_erase(contact=contact, actor=None)
+    decision = decide(campaign, contact)
+    assert (decision.allowed, decision.reason, decision.close_as) == (False, Reason.ERASED, "skipped")

@@ -200,6 +200,10 @@ SPECTACULAR_SETTINGS = {
 # ------------------------------------------------------------------------------
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True  # per-row admin log entries cost minutes on big files
+# Contact files are streamed, never held whole in memory; this limit is a policy on top.
+CONTACT_IMPORT_MAX_FILE_MB = env.int("CONTACT_IMPORT_MAX_FILE_MB", default=100)
+# Processes that parse phone numbers of big imports (libphonenumber is the bottleneck); 1 parses inline.
+CONTACT_IMPORT_PARSE_WORKERS = env.int("CONTACT_IMPORT_PARSE_WORKERS", default=2)
 
 # PROMETHEUS
 # ------------------------------------------------------------------------------

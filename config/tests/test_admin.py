@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from calls.models import CallEvent, TranscriptTurn
-from contacts.models import Consent, Suppression
+from contacts.models import Consent, ContactImportJob, OperatorAction, Suppression
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ DOMAIN_MODELS = [model for model in admin.site._registry if model._meta.app_labe
 def test_every_domain_model_is_in_the_admin():
     names = {model.__name__ for model in DOMAIN_MODELS}
     assert names == {
-        "Contact", "ContactList", "Suppression", "Consent",
+        "Contact", "ContactList", "Suppression", "Consent", "ContactImportJob", "OperatorAction",
         "Agent", "Campaign", "CampaignTarget",
         "Call", "CallEvent", "TranscriptTurn",
     }  # fmt: skip
@@ -33,6 +33,8 @@ def one_of_each(call, contact, campaign, contact_list):
     CampaignTarget.objects.create(campaign=campaign, contact=contact)
     Suppression.objects.create(phone="+13125550178", source=Suppression.Source.ADMIN)
     Consent.objects.create(contact=contact, purpose="informational", source="web", given_at=timezone.now())
+    ContactImportJob.objects.create(file_name="contact-imports/a.csv", original_name="a.csv", file_format="csv")
+    OperatorAction.objects.create(action="erase", target_type="contacts.Contact", target_id=str(contact.pk))
     CallEvent.objects.create(call=call, kind="status", provider_event_id="ringing:1", payload={"CallStatus": "ringing"})
     TranscriptTurn.objects.create(call=call, index=0, role="agent", text="Hello, this is an automated call.")
 

@@ -34,7 +34,7 @@ def test_a_number_spanning_several_zones_has_no_single_zone():
     ("raw", "reason"),
     [
         ("", "empty"),
-        ("call me maybe", "not a phone number"),
+        ("call me maybe", "no phone numbers"),
         ("+1 202 555 0143 ext. 12", "extension"),
         ("+1 000 555 0143", "not a valid number"),
     ],
@@ -47,3 +47,42 @@ def test_it_refuses_what_cannot_be_dialled_and_says_why(raw, reason):
 def test_numbers_without_country_code_use_the_configured_region(settings):
     settings.DEFAULT_PHONE_REGION = "GB"
     assert parse_phone_number("020 7946 0958").e164 == "+442079460958"
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("+1 202 555 0143 (mobile)", "+12025550143"),
+        ("tel: 0612 34 56 78", "+33612345678"),
+    ],
+)
+def test_it_reads_a_number_written_with_text_around_it(raw, e164):
+    assert parse_phone_number(raw, default_region="FR").e164 == e164
+
+
+def test_it_refuses_a_long_text_as_not_a_number():
+    with pytest.raises(InvalidPhoneNumber, match="too long"):
+        parse_phone_number("please call my assistant on weekdays between nine and five, thanks a lot")
+
+
+def test_its_validity_and_zones_agree_with_libphonenumber_on_a_mixed_sample():
+    import phonenumbers
+    from phonenumbers import timezone
+
+    from contacts.phone_numbers import parse_phone_number_or_reason
+
+    sample = ["(415) 555-0123", "+44 20 7946 0958", "+33 6 12 34 56 78", "+61 491 570 156", "+49 30 1234567",
+              "+1 800 555 0100", "+44 7700 900123", "+1 000 555 0143", "12345", "+81 3-1234-5678"]  # fmt: skip
+    for raw in sample:
+        number = phonenumbers.parse(raw, "US")
+        ours = parse_phone_number_or_reason(raw, "US")
+        if phonenumbers.is_valid_number(number):
+            zones = tuple(z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown")
+            assert (ours.e164, ours.time_zones) == (phonenumbers.format_number(number, 0), zones), raw
+        else:
+            assert isinstance(ours, str), raw
+
+
+def test_it_refuses_a_text_with_two_numbers():
+    with pytest.raises(InvalidPhoneNumber, match="2 phone numbers"):
+        parse_phone_number("home +1 202 555 0143 or work +1 312 555 0178")

@@ -1,0 +1,105 @@
+"""Which column of a contact file holds what: headers matched case- and space-insensitively.
+
+Known headers (and their usual spellings) map to contact fields and consent; every other column
+becomes a custom field, named as a `{{variable}}` can use it ("Amount Due" → `amount_due`).
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from contacts.importing.files import ImportFileError
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "phone": ("phone", "phone number", "phonenumber", "telephone", "tel", "mobile", "mobile phone", "cell",
+              "cell phone", "number", "msisdn", "phone e164"),
+    "first_name": ("first", "first name", "firstname", "given name", "forename"),
+    "last_name": ("last", "last name", "lastname", "surname", "family name"),
+    "name": ("name", "full name", "fullname", "contact name", "contact"),
+    "email": ("email", "e mail", "email address", "mail"),
+    "time_zone": ("timezone", "time zone", "tz"),
+    "language": ("language", "lang", "locale"),
+    "lists": ("lists", "list", "contact list", "contact lists"),
+    "consent_purpose": ("consent", "consent purpose"),
+    "consent_source": ("consent source",),
+    "consent_evidence": ("consent evidence", "consent text"),
+    "consent_given_at": ("consent given at", "consent given", "consent date", "consented at"),
+    "consent_revoked_at": ("consent revoked at", "consent revoked"),
+}  # fmt: skip
+FIELD_BY_HEADER = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
+CONSENT_FIELDS = tuple(name for name in ALIASES if name.startswith("consent_"))
+
+
+def normalise_header(header: str) -> str:
+    """ "  First_Name " → "first name": lower case, separators as single spaces."""
+    return " ".join(re.sub(r"[_\-.:/()]+", " ", header.strip().lower()).split())
+
+
+def custom_field_key(header: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", normalise_header(header)).strip("_")
+
+
+@dataclass
+class ColumnMap:
+    """Column index of each known field (absent ones are missing), the custom columns, and what was odd."""
+
+    width: int
+    known: dict[str, int] = field(default_factory=dict)
+    custom: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def phone(self) -> int:
+        return self.known["phone"]
+
+    @property
+    def has_consent(self) -> bool:
+        return any(name in self.known for name in CONSENT_FIELDS)
+
+    def cell(self, cells: list[str], name: str) -> str:
+        index = self.known.get(name)
+        return cells[index] if index is not None and index < len(cells) else ""
+
+
+def map_columns(headers: list[str]) -> ColumnMap:
+    """Map a header row; raise `ImportFileError` when no column holds phone numbers.
+
+    A header that appears twice keeps its first column and the later ones are ignored, with a warning:
+    guessing which of two "Phone" columns is right would be worse than saying so.
+    """
+    columns = ColumnMap(width=len(headers))
+    custom_keys: dict[str, int] = {}
+    for index, header in enumerate(headers):
+        label = f"column {index + 1}"
+        normalised = normalise_header(header)
+        if not normalised:
+            columns.warnings.append(f"{label.capitalize()} has no header; its cells are ignored.")
+            continue
+        name = FIELD_BY_HEADER.get(normalised)
+        if name is not None:
+            if name in columns.known:
+                first = columns.known[name] + 1
+                columns.warnings.append(
+                    f"{header!r} ({label}) repeats column {first} ({name.replace('_', ' ')}); "
+                    f"column {first} is used and {label} is ignored."
+                )
+                continue
+            columns.known[name] = index
+            continue
+        key = custom_field_key(header)
+        if not key:
+            columns.warnings.append(f"{header!r} ({label}) has no letters or digits; its cells are ignored.")
+            continue
+        if key in custom_keys:
+            columns.warnings.append(f"{header!r} ({label}) repeats column {custom_keys[key] + 1}; {label} is ignored.")
+            continue
+        custom_keys[key] = index
+        columns.custom.append((index, key))
+    if "phone" not in columns.known:
+        shown = ", ".join(repr(header) for header in headers[:12]) + (" …" if len(headers) > 12 else "")
+        raise ImportFileError(
+            f"No phone column: the header row is {shown}. Name the column holding the numbers "
+            "'phone' (or 'mobile', 'telephone', 'phone number'); nothing was imported."
+        )
+    if "name" in columns.known and ("first_name" in columns.known or "last_name" in columns.known):
+        columns.warnings.append("The file has both 'name' and first/last name columns; first/last are used.")
+    return columns

@@ -1,0 +1,180 @@
+"""The import job: create it when the operator confirms the preview, run it in a Celery task."""
+
+import itertools
+import logging
+import time
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from contacts.importing.columns import map_columns
+from contacts.importing.files import ImportFileError, check_file_size, open_table
+from contacts.importing.parsing import read_chunks
+from contacts.importing.rules import ContactRowRules, Outcome, RowDecision
+from contacts.importing.writers import writer_for
+from contacts.models import ContactImportIssue, ContactImportJob, ContactList, OperatorAction
+from contacts.services import operator_action_record
+from monitoring.metrics import CONTACT_IMPORT_ROWS
+
+logger = logging.getLogger(__name__)
+
+CHUNK_ROWS = 5000
+# Below this many rows a pool of parsing processes costs more than it saves.
+PARALLEL_MIN_ROWS = 20_000
+COUNTERS = {
+    Outcome.CREATE: "created_count",
+    Outcome.UPDATE: "updated_count",
+    Outcome.UNCHANGED: "unchanged_count",
+    Outcome.DUPLICATE: "skipped_count",
+    Outcome.SUPPRESSED: "skipped_count",
+    Outcome.REJECTED: "rejected_count",
+}
+
+
+def contact_import_job_create(
+    *,
+    file_name: str,
+    original_name: str,
+    file_format: str,
+    sheet: str = "",
+    contact_list: ContactList | None = None,
+    created_by: AbstractBaseUser | None = None,
+) -> ContactImportJob:
+    """Record a confirmed import of a file already in the default storage, and queue it after commit."""
+    from contacts.tasks import contact_import_job_run as contact_import_job_run_task
+
+    job = ContactImportJob.objects.create(
+        file_name=file_name,
+        original_name=original_name[:255],
+        file_format=file_format,
+        sheet=sheet,
+        contact_list=contact_list,
+        created_by=created_by,
+    )
+    operator_action_record(
+        actor=created_by, action=OperatorAction.Action.IMPORT, target=job, details={"file": original_name}
+    )
+    transaction.on_commit(lambda: contact_import_job_run_task.delay(job.pk))
+    return job
+
+
+def contact_import_job_run(*, job_id: int) -> ContactImportJob | None:
+    """Import the job's file; return the job, or None when it was not queued (already run or running).
+
+    Idempotent: the job is claimed by a conditional UPDATE (queued → running), so a task delivered
+    twice runs once. Rows that cannot be imported become `ContactImportIssue`s with their reason;
+    every other row is imported. A file-level problem (no phone column, unreadable file) fails the job
+    with a message before any contact is written. The file is deleted from storage at the end.
+    """
+    now = timezone.now()
+    claimed = ContactImportJob.objects.filter(pk=job_id, status=ContactImportJob.Status.QUEUED).update(
+        status=ContactImportJob.Status.RUNNING, started_at=now
+    )
+    if not claimed:
+        return None
+    job = ContactImportJob.objects.select_related("contact_list").get(pk=job_id)
+    ContactImportIssue.objects.filter(job=job).delete()  # a previous attempt that died half-way
+    try:
+        counts = _import(job)
+    except ImportFileError as error:
+        _finish(job, ContactImportJob.Status.FAILED, error=str(error))
+    except Exception:
+        logger.exception("Contact import %s failed", job.pk)
+        _finish(job, ContactImportJob.Status.FAILED, error="The import failed unexpectedly; nothing was imported.")
+        raise
+    else:
+        _finish(job, ContactImportJob.Status.DONE, **counts)
+    finally:
+        default_storage.delete(job.file_name)
+    job.refresh_from_db()
+    return job
+
+
+def _import(job: ContactImportJob) -> dict[str, int]:
+    check_file_size(default_storage.size(job.file_name))
+    with default_storage.open(job.file_name, "rb") as stream:
+        total = estimate_rows(stream, file_format=job.file_format, sheet=job.sheet)
+    with default_storage.open(job.file_name, "rb") as stream:
+        table = open_table(stream, file_format=job.file_format, sheet=job.sheet)
+        columns = map_columns(table.headers)
+        warnings = [table.describe(), *columns.warnings]
+        ContactImportJob.objects.filter(pk=job.pk).update(total_rows=total, warnings=warnings)
+        rules = ContactRowRules(
+            columns=columns,
+            contact_list=job.contact_list,
+            default_region=settings.DEFAULT_PHONE_REGION,
+            create_lists=True,
+        )
+        writer = writer_for(job=job, contact_list=job.contact_list, list_ids=rules.list_ids)
+        counts = dict.fromkeys(COUNTERS.values(), 0)
+        workers = settings.CONTACT_IMPORT_PARSE_WORKERS if total >= PARALLEL_MIN_ROWS else 1
+        # Where the time goes, for the log: the worker-side reading shows as waiting for rows.
+        phases = dict.fromkeys(("rows", "decide", "write", "merge"), 0.0)
+        clock = time.perf_counter()
+        for chunk, read in read_chunks(_chunks(table.rows), reader=rules.reader, workers=workers):
+            phases["rows"] += time.perf_counter() - clock
+            clock = time.perf_counter()
+            decisions = rules.decide(chunk, read)
+            phases["decide"] += time.perf_counter() - clock
+            clock = time.perf_counter()
+            writer.write(decisions)
+            phases["write"] += time.perf_counter() - clock
+            chunk_counts = _count(decisions)
+            for name, value in chunk_counts.items():
+                counts[name] += value
+            ContactImportJob.objects.filter(pk=job.pk, status=ContactImportJob.Status.RUNNING).update(
+                processed_rows=F("processed_rows") + len(chunk), **counts
+            )
+            clock = time.perf_counter()
+        writer.finish()
+        phases["merge"] = time.perf_counter() - clock
+        logger.info(
+            "Contact import %s: %s rows, %s reading processes; seconds waiting for rows %.1f, deciding %.1f, "
+            "writing %.1f, merging %.1f",
+            job.pk, sum(counts.values()), workers, phases["rows"], phases["decide"], phases["write"], phases["merge"],
+        )  # fmt: skip
+    if table.blank_rows:
+        warnings.append(f"{len(table.blank_rows)} blank rows were ignored.")
+    # The estimate counted lines; now the rows are known.
+    ContactImportJob.objects.filter(pk=job.pk).update(warnings=warnings, total_rows=F("processed_rows"))
+    return counts
+
+
+def estimate_rows(stream: BinaryIO, *, file_format: str, sheet: str) -> int:
+    """Rows for the progress bar, cheaply: a CSV's line breaks (counted, not parsed); an XLSX sheet's rows."""
+    if file_format == "xlsx":
+        table = open_table(stream, file_format=file_format, sheet=sheet)
+        return sum(1 for _ in table.rows)
+    lines = 0
+    while block := stream.read(1024 * 1024):
+        lines += block.count(b"\n")
+    return max(lines, 1)
+
+
+def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
+    while chunk := list(itertools.islice(rows, CHUNK_ROWS)):
+        yield chunk
+
+
+def _count(decisions: list[RowDecision]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for decision in decisions:
+        name = COUNTERS[decision.outcome]
+        counts[name] = counts.get(name, 0) + 1
+    for outcome in Outcome:
+        amount = sum(1 for decision in decisions if decision.outcome == outcome)
+        if amount:
+            CONTACT_IMPORT_ROWS.labels(result=outcome.value).inc(amount)
+    return counts
+
+
+def _finish(job: ContactImportJob, status: ContactImportJob.Status, *, error: str = "", **counts: int) -> None:
+    ContactImportJob.objects.filter(pk=job.pk, status=ContactImportJob.Status.RUNNING).update(
+        status=status, error=error, finished_at=timezone.now(), **counts
+    )

@@ -1,0 +1,59 @@
+"""The preview the admin shows before an import: what the row rules decide for the first rows."""
+
+import itertools
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from django.conf import settings
+
+from contacts.importing.columns import ColumnMap, map_columns
+from contacts.importing.files import ImportFileError, Table, open_table
+from contacts.importing.rules import ContactRowRules, Outcome, RowDecision
+from contacts.models import ContactList
+
+PREVIEW_ROWS = 1000
+
+
+@dataclass
+class ImportPreview:
+    table: Table
+    columns: ColumnMap
+    decisions: list[RowDecision]
+    total_rows: int
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for decision in self.decisions if decision.outcome == outcome)
+
+    @property
+    def is_partial(self) -> bool:
+        return self.total_rows > len(self.decisions)
+
+
+def contact_import_preview(
+    *, stream: BinaryIO, file_format: str, sheet: str = "", contact_list: ContactList | None = None
+) -> ImportPreview:
+    """Decide the first `PREVIEW_ROWS` rows with the import's own rules, writing nothing, and count the rest.
+
+    Raises `ImportFileError` for what makes the whole file unusable (empty, no phone column, no rows).
+    """
+    table = open_table(stream, file_format=file_format, sheet=sheet)
+    columns = map_columns(table.headers)
+    rules = ContactRowRules(
+        columns=columns, contact_list=contact_list, default_region=settings.DEFAULT_PHONE_REGION, create_lists=False
+    )
+    first_rows = list(itertools.islice(table.rows, PREVIEW_ROWS))
+    total = len(first_rows) + sum(1 for _ in table.rows)
+    if not total:
+        raise ImportFileError("The file has a header row but no contacts under it.")
+    notes = [f"Read as {table.describe()}.", *columns.warnings]
+    if table.blank_rows:
+        notes.append(f"{len(table.blank_rows)} blank rows will be ignored.")
+    if total > PREVIEW_ROWS:
+        notes.append(
+            f"The file has {total:,} rows; the first {PREVIEW_ROWS:,} are previewed. All rows are imported in "
+            "the background with the same rules, and every row not imported is listed with its reason at the end."
+        )
+    return ImportPreview(
+        table=table, columns=columns, decisions=rules.decide(first_rows), total_rows=total, notes=notes
+    )

@@ -1,0 +1,317 @@
+"""The row rules of contact import: the one place that decides what happens to each row of a file.
+
+The admin's preview and the background import both call `ContactRowRules.decide`, so what the
+operator is shown is what is done. For each row, in order:
+
+1. A row with more non-empty cells than the header has columns is rejected (its values are shifted:
+   usually an unquoted delimiter inside a name).
+2. The phone number is parsed (`contacts.phone_numbers`); a number that cannot be dialled rejects the row.
+3. Email, time zone, language, name lengths and consent columns are checked; any bad one rejects the
+   row, naming the column. A contact is never imported half-right.
+4. A number seen earlier in the same file skips the row as a duplicate ("same number as row 12").
+5. A number on the do-not-call list skips the row.
+6. Otherwise the row creates a contact, or updates the one with that number. An update overwrites
+   only what the row gives (an empty cell keeps the stored value), merges custom fields key by key,
+   adds lists and consent and never removes them. A row that would change nothing is "unchanged",
+   so importing the same file again changes nothing.
+"""
+
+import datetime
+import enum
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from contacts.importing.columns import ColumnMap
+from contacts.models import Consent, ConsentPurpose, Contact, ContactList
+from contacts.phone_numbers import ParsedPhoneNumber, parse_phone_number_or_reason
+from contacts.selectors import in_values, suppressed_phones
+from contacts.services import location_fields
+
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "language",
+    "country",
+    "time_zone",
+    "time_zone_candidates",
+    "time_zone_ambiguous",
+    "custom_fields",
+)
+MAX_LENGTHS = {"first_name": 150, "last_name": 150, "email": 254, "language": 16, "consent_source": 200}
+LIST_SEPARATORS = re.compile(r"[;,|]")
+PURPOSE_WORDS = {
+    "informational": ConsentPurpose.INFORMATIONAL,
+    "info": ConsentPurpose.INFORMATIONAL,
+    "yes": ConsentPurpose.INFORMATIONAL,
+    "y": ConsentPurpose.INFORMATIONAL,
+    "true": ConsentPurpose.INFORMATIONAL,
+    "1": ConsentPurpose.INFORMATIONAL,
+    "x": ConsentPurpose.INFORMATIONAL,
+    "telemarketing": ConsentPurpose.TELEMARKETING,
+    "marketing": ConsentPurpose.TELEMARKETING,
+}
+TIME_ZONES = frozenset(zoneinfo.available_timezones())
+
+
+class Outcome(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    DUPLICATE = "duplicate"
+    SUPPRESSED = "suppressed"
+    REJECTED = "rejected"
+
+    @property
+    def is_written(self) -> bool:
+        return self in (Outcome.CREATE, Outcome.UPDATE)
+
+    @property
+    def is_issue(self) -> bool:
+        return self in (Outcome.DUPLICATE, Outcome.SUPPRESSED, Outcome.REJECTED)
+
+
+@dataclass(slots=True)
+class RowDecision:
+    row_number: int
+    cells: list[str]
+    outcome: Outcome = Outcome.CREATE
+    reason: str = ""
+    phone: str = ""
+    fields: dict[str, object] = field(default_factory=dict)  # the contact's values after this row
+    list_names: tuple[str, ...] = ()
+    consent: dict[str, object] | None = None
+    time_zone_given: str = ""
+    parsed: ParsedPhoneNumber | None = None
+
+    def reject(self, reason: str) -> "RowDecision":
+        self.outcome, self.reason = Outcome.REJECTED, reason
+        return self
+
+
+class RowReader:
+    """Rules 1–3: what a row says on its own, without the database (so worker processes can run it).
+
+    Picklable: it holds the column map and the default region only.
+    """
+
+    def __init__(self, *, columns: ColumnMap, default_region: str) -> None:
+        self.columns = columns
+        self.region = default_region.upper()
+
+    def read(self, rows: list[tuple[int, list[str]]]) -> list[RowDecision]:
+        phone = self.columns.phone
+        return [
+            self._read_row(
+                number, cells, parse_phone_number_or_reason(cells[phone] if phone < len(cells) else "", self.region)
+            )
+            for number, cells in rows
+        ]
+
+    def _read_row(self, number: int, cells: list[str], phone: ParsedPhoneNumber | str) -> RowDecision:
+        decision = RowDecision(row_number=number, cells=cells)
+        columns = self.columns
+        extra = [cell for cell in cells[columns.width :] if cell]
+        if extra:
+            return decision.reject(
+                f"The row has {len(cells)} cells but the header has {columns.width} columns; "
+                "check for an unquoted delimiter inside a value."
+            )
+        if isinstance(phone, str):
+            return decision.reject(phone)
+        decision.phone, decision.parsed = phone.e164, phone
+        first, last = columns.cell(cells, "first_name"), columns.cell(cells, "last_name")
+        if "first_name" not in columns.known and "last_name" not in columns.known:
+            first, _, last = columns.cell(cells, "name").partition(" ")
+            last = last.strip()
+        values = {
+            "first_name": first,
+            "last_name": last,
+            "email": columns.cell(cells, "email"),
+            "language": columns.cell(cells, "language"),
+            "consent_source": columns.cell(cells, "consent_source"),
+        }
+        for name, limit in MAX_LENGTHS.items():
+            if len(values[name]) > limit:
+                return decision.reject(f"The {name.replace('_', ' ')} is longer than {limit} characters.")
+        if values["email"]:
+            try:
+                validate_email(values["email"])
+            except ValidationError:
+                return decision.reject(f"{values['email']!r} is not an email address.")
+        time_zone = columns.cell(cells, "time_zone")
+        if time_zone and time_zone not in TIME_ZONES:
+            return decision.reject(f"{time_zone!r} is not an IANA time zone (e.g. America/New_York).")
+        decision.time_zone_given = time_zone
+        if columns.has_consent:
+            reason = self._read_consent(decision, cells, values["consent_source"])
+            if reason:
+                return decision.reject(reason)
+        decision.fields = {
+            "first_name": values["first_name"],
+            "last_name": values["last_name"],
+            "email": values["email"],
+            "language": values["language"],
+            "custom_fields": {
+                key: cells[index] for index, key in columns.custom if index < len(cells) and cells[index]
+            },
+        }
+        names = [name.strip() for name in LIST_SEPARATORS.split(columns.cell(cells, "lists"))]
+        decision.list_names = tuple(dict.fromkeys(name[:200] for name in names if name))
+        return decision
+
+    def _read_consent(self, decision: RowDecision, cells: list[str], source: str) -> str:
+        purpose_text = self.columns.cell(cells, "consent_purpose")
+        given_text = self.columns.cell(cells, "consent_given_at")
+        revoked_text = self.columns.cell(cells, "consent_revoked_at")
+        if not (purpose_text or given_text or revoked_text):
+            return ""
+        purpose = PURPOSE_WORDS.get(purpose_text.strip().lower())
+        if purpose is None:
+            return f"Consent {purpose_text!r} is not a purpose; use 'informational' or 'telemarketing'."
+        given_at = parse_moment(given_text)
+        if given_at is None:
+            return f"Consent date {given_text!r} is missing or not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM."
+        revoked_at = parse_moment(revoked_text) if revoked_text else None
+        if revoked_text and revoked_at is None:
+            return f"Consent revocation date {revoked_text!r} is not a date; use YYYY-MM-DD."
+        if revoked_at and revoked_at < given_at:
+            return "Consent is revoked before it was given."
+        decision.consent = {
+            "purpose": purpose,
+            "source": source or "file import",
+            "evidence": self.columns.cell(cells, "consent_evidence"),
+            "given_at": given_at,
+            "revoked_at": revoked_at,
+        }
+        return ""
+
+
+class ContactRowRules:
+    """Decides rows chunk by chunk (rules 4–6), remembering the numbers already seen in the file.
+
+    `create_lists`: the import creates lists named in a "lists" column; the preview only looks them up.
+    """
+
+    def __init__(
+        self, *, columns: ColumnMap, contact_list: ContactList | None, default_region: str, create_lists: bool
+    ) -> None:
+        self.reader = RowReader(columns=columns, default_region=default_region)
+        self.contact_list = contact_list
+        self.create_lists = create_lists
+        self.first_row_of_phone: dict[str, int] = {}
+        self.list_ids: dict[str, int | None] = {}
+
+    def decide(self, rows: list[tuple[int, list[str]]], read: list[RowDecision] | None = None) -> list[RowDecision]:
+        """Decide a chunk of rows, in file order. `read`: the chunk already read by `RowReader.read`
+        (e.g. in a worker process); when absent it is read here."""
+        decisions = self.reader.read(rows) if read is None else read
+        candidates = [decision for decision in decisions if decision.outcome == Outcome.CREATE]
+        for decision in candidates:
+            first = self.first_row_of_phone.setdefault(decision.phone, decision.row_number)
+            if first != decision.row_number:
+                decision.outcome, decision.reason = Outcome.DUPLICATE, f"Same number as row {first}."
+        candidates = [decision for decision in candidates if decision.outcome == Outcome.CREATE]
+        suppressed = suppressed_phones(decision.phone for decision in candidates)
+        for decision in candidates:
+            if decision.phone in suppressed:
+                decision.outcome, decision.reason = Outcome.SUPPRESSED, "The number is on the do-not-call list."
+        self._merge_with_stored([decision for decision in candidates if decision.outcome == Outcome.CREATE])
+        return decisions
+
+    # ---- against what is stored ---------------------------------------------------------------
+
+    def _merge_with_stored(self, decisions: list[RowDecision]) -> None:
+        if not decisions:
+            return
+        stored = {
+            row["phone"]: row
+            for row in Contact.objects.filter(phone__in=in_values(d.phone for d in decisions)).values(
+                "id", "phone", *CONTACT_FIELDS
+            )
+        }
+        wanted_lists = self._list_ids({name for d in decisions for name in d.list_names})
+        memberships: set[tuple[int, int]] = set()
+        stored_ids = [row["id"] for row in stored.values()]
+        list_ids = {list_id for list_id in wanted_lists.values() if list_id} | (
+            {self.contact_list.pk} if self.contact_list else set()
+        )
+        if stored_ids and list_ids:
+            memberships = set(
+                Contact.lists.through.objects.filter(
+                    contact_id__in=in_values(stored_ids), contactlist_id__in=list_ids
+                ).values_list("contact_id", "contactlist_id")
+            )
+        consents: dict[tuple[int, str, datetime.datetime], dict] = {}
+        if stored_ids and any(d.consent for d in decisions):
+            for consent in Consent.objects.filter(contact_id__in=in_values(stored_ids)).values(
+                "contact_id", "purpose", "given_at", "revoked_at", "source", "evidence"
+            ):
+                consents[(consent["contact_id"], consent["purpose"], consent["given_at"])] = consent
+        for decision in decisions:
+            row = stored.get(decision.phone)
+            target_lists = {wanted_lists.get(name) for name in decision.list_names} | (
+                {self.contact_list.pk} if self.contact_list else set()
+            )
+            if row is None:
+                decision.fields.update(location_fields(decision.parsed, time_zone=decision.time_zone_given))
+                decision.reason = "New contact."
+                continue
+            merged = {
+                name: (decision.fields.get(name) or row[name])
+                for name in ("first_name", "last_name", "email", "language")
+            }
+            merged["custom_fields"] = {**row["custom_fields"], **decision.fields["custom_fields"]}
+            merged.update(
+                location_fields(
+                    decision.parsed, country=row["country"], time_zone=decision.time_zone_given or row["time_zone"]
+                )
+            )
+            changes = [name.replace("_", " ") for name in CONTACT_FIELDS if merged[name] != row[name]]
+            if any(list_id is None or (row["id"], list_id) not in memberships for list_id in target_lists):
+                changes.append("lists")
+            if decision.consent:
+                key = (row["id"], decision.consent["purpose"], decision.consent["given_at"])
+                known = consents.get(key)
+                if known is None or any(
+                    known[name] != decision.consent[name] for name in ("revoked_at", "source", "evidence")
+                ):
+                    changes.append("consent")
+            decision.fields = merged
+            if changes:
+                decision.outcome, decision.reason = Outcome.UPDATE, "Updates " + ", ".join(dict.fromkeys(changes)) + "."
+            else:
+                decision.outcome, decision.reason = Outcome.UNCHANGED, "Already imported; nothing changes."
+
+    def _list_ids(self, names: set[str]) -> dict[str, int | None]:
+        missing = names - self.list_ids.keys()
+        if missing:
+            found = dict(ContactList.objects.filter(name__in=missing).values_list("name", "id"))
+            for name in missing:
+                if name not in found and self.create_lists:
+                    found[name] = ContactList.objects.get_or_create(name=name)[0].pk
+                self.list_ids[name] = found.get(name)
+        return {name: self.list_ids[name] for name in names}
+
+
+def parse_moment(text: str) -> datetime.datetime | None:
+    """An ISO date or date-time from a cell; naive times are read in UTC (TIME_ZONE). None if unreadable."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        moment = parse_datetime(text.replace("/", "-"))
+        if moment is None:
+            day = parse_date(text.replace("/", "-"))
+            if day is None:
+                return None
+            moment = datetime.datetime.combine(day, datetime.time())
+    except ValueError:
+        return None
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, datetime.UTC)

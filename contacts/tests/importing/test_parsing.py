@@ -1,0 +1,30 @@
+import multiprocessing
+
+from contacts.importing.columns import map_columns
+from contacts.importing.parsing import read_chunks
+from contacts.importing.rules import RowReader
+
+ROWS = [(2, ["+12025550143"]), (3, ["12345"]), (4, ["(312) 555-0178"])]
+
+
+def read_in_a_pool(results: "multiprocessing.Queue") -> None:
+    reader = RowReader(columns=map_columns(["phone"]), default_region="US")
+    chunks = iter([ROWS[:2], ROWS[2:]])
+    results.put([(d.row_number, d.outcome.value, d.phone) for _, read in read_chunks(chunks, reader=reader, workers=2)
+                 for d in read])  # fmt: skip
+
+
+def test_worker_processes_read_rows_in_file_order_like_inline_reading():
+    queue = multiprocessing.get_context("fork").Queue()
+    read_in_a_pool(queue)
+    assert queue.get(timeout=30) == [(2, "create", "+12025550143"), (3, "rejected", ""), (4, "create", "+13125550178")]
+
+
+def test_a_daemonic_process_such_as_a_celery_worker_child_can_read_in_a_pool():
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=read_in_a_pool, args=(queue,), daemon=True)
+    process.start()
+    assert queue.get(timeout=30)[2] == (4, "create", "+13125550178")
+    process.join(timeout=30)
+    assert process.exitcode == 0

@@ -1,0 +1,105 @@
+"""A real browser (Playwright driving Debian's Chromium) through the admin import, as an operator does it:
+upload → preview → confirm → progress → summary → download of the rows not imported.
+
+Chromium is needed (`apt-get install chromium`; `.ci/run` installs it). Without it the test fails when
+CALLWRIGHT_E2E_REQUIRED is set (as in CI) and is skipped, saying why, otherwise.
+"""
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from contacts.models import Contact, ContactImportJob, ContactList
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+if not CHROMIUM.exists():
+    if os.environ.get("CALLWRIGHT_E2E_REQUIRED"):
+        pytest.fail(f"{CHROMIUM} is missing; CI must install it (apt-get install chromium)", pytrace=False)
+    pytest.skip(f"{CHROMIUM} is missing: install it with `apt-get install chromium` to run the browser test",
+                allow_module_level=True)  # fmt: skip
+
+MESSY_CSV = (
+    "First Name;Last Name;Phone;Amount Due\n"
+    "Ada;Byron;(202) 555-0143;120.00\n"
+    "No;Number;12345;1\n"
+    "\n"
+    "Ada;Again;+1 202 555 0143;2\n"
+    "Grace;Hopper;+1 312 555 0178;89.50\n"
+).encode("latin-1")
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still
+    # synchronous, so Django's guard against async contexts does not apply to them.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_context(accept_downloads=True).new_page()
+        page.set_default_timeout(20_000)
+        yield page
+        browser.close()
+    # With Django's PostgreSQL pool, sessions opened while the live server ran outlive the test and keep
+    # the test database from being dropped at the end of the run; give them back and close the pool.
+    from django.db import connection
+
+    connection.close()
+    if hasattr(connection, "close_pool"):
+        connection.close_pool()
+
+
+def test_an_operator_imports_a_messy_file_and_downloads_the_rows_not_imported(
+    transactional_db, live_server, django_user_model, browser_page, tmp_path
+):
+    django_user_model.objects.create_superuser("operator", "op@example.com", "a-long-test-password")
+    ContactList.objects.create(name="November reminders")
+    upload = tmp_path / "crm-export.csv"
+    upload.write_bytes(MESSY_CSV)
+    page = browser_page
+
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/contacts/contact/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", "a-long-test-password")
+    page.click("input[type=submit]")
+    page.click("a.import_link")
+
+    page.set_input_files("#id_import_file", str(upload))
+    page.select_option("#id_format", label="csv")
+    page.select_option("#id_contact_list", label="November reminders")
+    page.click("input[type=submit]")
+
+    preview = page.locator("table.import-preview")
+    preview.wait_for()
+    assert "Same number as row 2." in preview.inner_text()
+    assert "is not a valid number" in preview.inner_text()
+    assert page.locator("#preview-create").inner_text() == "2"
+    assert not Contact.objects.exists()  # a preview writes nothing
+
+    page.click("input[name=confirm]")
+    page.wait_for_url("**/admin/contacts/contactimportjob/*/change/")
+    page.locator("#import-status", has_text="Done").wait_for()
+    assert page.locator("#import-bar").get_attribute("value") == "100"
+    assert page.locator("#import-created").inner_text() == "2"
+    assert page.locator("#import-skipped").inner_text() == "1"
+    assert page.locator("#import-rejected").inner_text() == "1"
+
+    with page.expect_download() as download_info:
+        page.click("#download-not-imported")
+    rows = list(csv.reader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8-sig"))))
+    assert [(row[0], row[1]) for row in rows[1:]] == [
+        ("3", "Rejected: invalid"),
+        ("5", "Skipped: duplicate in the file"),
+    ]
+    assert rows[2][2] == "Same number as row 2."
+
+    job = ContactImportJob.objects.get()
+    assert (job.status, job.contact_list.name) == ("done", "November reminders")
+    assert set(Contact.objects.values_list("phone", flat=True)) == {"+12025550143", "+13125550178"}
