@@ -132,6 +132,7 @@ class _Utterance:
     over_agent: bool
     end_of_speech: float  # loop time
     digits: tuple[str, ...] = ()
+    index: int = 0
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,8 @@ class ConversationSession(VoiceSession):
     def _utterance(self, event: SpeechEnded) -> _Utterance:
         lag = (event.detected_ms - event.ended_ms) / 1000 * self.context.time_scale
         digits, self._pending_digits = tuple(self._pending_digits), []
-        return _Utterance(event, self._speech_over_agent, self.loop.time() - lag, digits)
+        # The transcript position is taken when the words end, before STT, so it follows speaking order.
+        return _Utterance(event, self._speech_over_agent, self.loop.time() - lag, digits, self._allocate_index())
 
     def _on_turn_event(self, event: object) -> None:
         if isinstance(event, SpeechStarted):
@@ -304,12 +306,13 @@ class ConversationSession(VoiceSession):
                 logger.exception("call %s: turn failed", self.info.call_id)
 
     async def _on_digit(self, digit: str) -> None:
-        if self._ending or self._stopped:
-            return
         text = f"The caller pressed {digit}."
         self._record("system", text, self.loop.time(), self.loop.time())
-        self._cancel_reply(interrupted=True)
         self._messages.append(ChatMessage("user", text))
+        if self._ending or self._stopped or self._turn is not None:
+            # The agent is already answering (perhaps the words the key followed, or a goodbye): a key press
+            # does not cut that short; the model sees it with the next turn.
+            return
         self._start_reply(self._speak_reply(), reference=self.loop.time())
 
     async def _on_utterance(self, utterance: _Utterance) -> None:
@@ -334,7 +337,7 @@ class ConversationSession(VoiceSession):
                 kind = Utterance.BACKCHANNEL
         if text:
             spoke_for = utterance.event.speech_ms / 1000 * self.context.time_scale
-            self._record("contact", text, utterance.end_of_speech - spoke_for, stt_done,
+            self._record("contact", text, utterance.end_of_speech - spoke_for, stt_done, index=utterance.index,
                          latency={"stt_final": self._ms(utterance.end_of_speech, stt_done)})  # fmt: skip
         if self._ending or self._stopped:
             return
@@ -384,6 +387,7 @@ class ConversationSession(VoiceSession):
             turn.stamp("stt_final", stt_done)
         self._turn = self._turns[turn.key] = turn
         self.detector.agent_speaking = True
+        self.playout.resume()
         self._reply = asyncio.create_task(self._run_reply(turn, speech), name=f"reply-{turn.key}")
 
     async def _run_reply(self, turn: _AgentTurn, speech: Callable[[_AgentTurn], Any]) -> None:
@@ -621,6 +625,7 @@ class ConversationSession(VoiceSession):
         if reply is not None and not reply.done() and reply is not asyncio.current_task():
             reply.cancel()
         self._reply = None
+        self.playout.resume()  # a pause for a barge-in candidate ends with the decision, whatever it was
         if turn is None or turn.done.is_set():
             return
         if turn.chunks and not turn.complete():
@@ -703,12 +708,19 @@ class ConversationSession(VoiceSession):
 
     # ---- Reports (persisted by the host, off the audio path) ----------------------------------------
 
-    def _record(self, role: str, text: str, started: float, ended: float, latency: Mapping[str, int] | None = None) -> None:
+    def _record(
+        self,
+        role: str,
+        text: str,
+        started: float,
+        ended: float,
+        latency: Mapping[str, int] | None = None,
+        index: int | None = None,
+    ) -> None:
         offset = time.time() - self.loop.time()
-        self._reports.put_nowait(
-            ("turn", TurnRecord(self._allocate_index(), role, text, started + offset, ended + offset,
-                                latency_ms=dict(latency or {})))  # fmt: skip
-        )
+        index = self._allocate_index() if index is None else index
+        record = TurnRecord(index, role, text, started + offset, ended + offset, latency_ms=dict(latency or {}))
+        self._reports.put_nowait(("turn", record))
 
     def _failed(self, role: str, provider: str, error: ProviderError) -> None:
         message = getattr(error, "message", str(error))

@@ -10,7 +10,7 @@ from voice import codec
 from voice.pipeline import fallback
 from voice.pipeline.breaker import CircuitBreaker
 from voice.pipeline.conversation import ConversationSession, SessionConfig
-from voice.pipeline.host import ConversationContext, StaticHost, ToolResult
+from voice.pipeline.host import ConversationContext, StaticHost
 from voice.providers.base import ProviderError
 from voice.providers.simulated_speech import SimulatedLanguageModel, SimulatedSpeechToText, SimulatedTextToSpeech
 from voice.providers.speech import LanguageModel, TextDelta, ToolCall
@@ -35,6 +35,7 @@ class FakeCarrier:
         self._loop = asyncio.get_running_loop()
         self._play_until = 0.0
         self._pending: list[asyncio.TimerHandle] = []
+        self._echoes: set[asyncio.Task] = set()
 
     async def send_audio(self, payload: bytes) -> None:
         now = self._loop.time()
@@ -47,7 +48,9 @@ class FakeCarrier:
         self._pending.append(handle)
 
     def _echo(self, name: str) -> None:
-        asyncio.ensure_future(self.session.on_mark(name))
+        task = asyncio.ensure_future(self.session.on_mark(name))
+        self._echoes.add(task)
+        task.add_done_callback(self._echoes.discard)
 
     async def clear(self) -> None:
         self.cleared += 1
@@ -140,7 +143,8 @@ async def test_the_opener_is_rendered_with_variables_and_sent_as_paced_160_byte_
     session, carrier = await started(host, providers())
     await agent_done(host)
     opener = turns(host)[0]
-    assert opener.index == 0 and opener.role == "agent"
+    assert opener.index == 0
+    assert opener.role == "agent"
     assert opener.text.startswith("Hi Maria, this is an automated assistant from Acme Dental.")
     assert not opener.interrupted
     frames = carrier.events("media")
@@ -159,7 +163,7 @@ async def test_the_opener_is_rendered_with_variables_and_sent_as_paced_160_byte_
 
 async def test_a_turn_gets_a_reply_and_the_latency_breakdown_from_the_end_of_speech():
     host = StaticHost(context())
-    session, carrier = await started(host, providers(["Yes, this is me speaking."]))
+    session, _carrier = await started(host, providers(["Yes, this is me speaking."]))
     await agent_done(host)
     await say(session, "Yes, this is me speaking.")
     await agent_done(host, 2)
@@ -186,9 +190,11 @@ async def test_barge_in_clears_the_carrier_and_keeps_only_what_was_heard():
     assert opener.interrupted
     assert carrier.cleared == 1
     full = context().first_message.replace("{{first_name}}", "Maria")
-    assert opener.text.startswith("Hi Maria,") and len(opener.text) < len(full)
+    assert opener.text.startswith("Hi Maria,")
+    assert len(opener.text) < len(full)
     assert "Do you have a minute?" not in opener.text
-    assert turns(host)[1].role == "contact" and turns(host)[1].text == "Sorry, who is this?"
+    assert turns(host)[1].role == "contact"
+    assert turns(host)[1].text == "Sorry, who is this?"
     assert turns(host)[2].text.startswith("That's a good question.")
     await session.stop()
 
@@ -320,7 +326,7 @@ async def test_record_outcome_reaches_the_host_and_bad_fields_are_refused():
     await say(session, "I paid yesterday.")
     await agent_done(host, 2)
     assert host.tools == [("record_outcome", {"field": "paid", "value": "yes"})]
-    first_result = json.loads([m for m in llm.requests[1].messages if m.role == "tool"][0].content)
+    first_result = json.loads(next(m for m in llm.requests[1].messages if m.role == "tool").content)
     assert "unknown field 'colour'" in first_result["error"]
     await session.stop()
 
@@ -350,16 +356,19 @@ async def test_a_stalled_voice_gets_the_hold_phrase_within_a_second_then_the_sec
     session, carrier = await started(host, providers(["Okay, that sounds good to me."], tts=tts, secondary=secondary),
                                      config)  # fmt: skip
     await agent_done(host)
-    tts.stalled = True  # after the opener    await say(session, "Okay, that sounds good to me.")
+    tts.stalled = True  # after the opener
+    await say(session, "Okay, that sounds good to me.")
     await agent_done(host, 2, timeout=10)
     reply = turns(host)[-1]
     assert reply.text.startswith("One moment, please.")
     assert reply.latency_ms["first_audio_sent"] < 1000
     assert "Great, thank you." in reply.text  # said by the secondary voice
-    assert host.failures and host.failures[0][:2] == ("tts", "stalling")
+    assert host.failures
+    assert host.failures[0][:2] == ("tts", "stalling")
     assert not carrier.hung_up.is_set()
     await session.stop()
-    assert host.summary.failures and "stalling" in host.summary.failures[0]
+    assert host.summary.failures
+    assert "stalling" in host.summary.failures[0]
 
 
 class FailingLanguageModel(LanguageModel):
@@ -421,7 +430,8 @@ async def test_words_still_being_said_when_the_line_drops_are_transcribed():
     await agent_done(host)
     await say(session, "Okay, goodbye.", trailing_silence_ms=0)
     await session.stop()
-    assert turns(host)[-1].role == "contact" and turns(host)[-1].text == "Okay, goodbye."
+    assert turns(host)[-1].role == "contact"
+    assert turns(host)[-1].text == "Okay, goodbye."
 
 
 async def test_frames_of_the_wrong_size_are_reframed_not_fatal():
