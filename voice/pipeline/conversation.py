@@ -697,10 +697,11 @@ class ConversationSession(VoiceSession):
             if chunk.mark in turn.heard:
                 words.append(chunk.text)
                 continue
-            sent = max(0, self.playout.sent_frames(chunk.mark) - self.config.lead_frames)
-            if sent and chunk.frames:
+            # No mark back: never the whole chunk; the share of its frames sent, less the carrier's lead.
+            sent = min(chunk.frames - 1, self.playout.sent_frames(chunk.mark) - self.config.lead_frames)
+            if sent > 0 and chunk.frames:
                 parts = chunk.text.split()
-                share = round(len(parts) * min(1.0, sent / chunk.frames))
+                share = len(parts) * sent // chunk.frames
                 if share:
                     words.append(" ".join(parts[:share]) + ("—" if share < len(parts) else ""))
             break
