@@ -91,7 +91,8 @@ async def test_an_unknown_event_mid_call_closes_4400_and_the_conversation_still_
     await communicator.disconnect()
     ids = await events(call)
     assert ids[0] == "start:MZ1"
-    assert "conversation-end" in ids and "stop:MZ1" in ids
+    assert "conversation-end" in ids
+    assert "stop:MZ1" in ids
 
 
 async def test_a_bad_media_payload_closes_4400_without_disturbing_another_call(call, contact, campaign, agent):
