@@ -21,7 +21,6 @@ reported to the host.
 
 import asyncio
 import contextlib
-import datetime
 import logging
 import time
 from collections import deque
@@ -31,6 +30,7 @@ from typing import Any
 
 from voice import codec
 from voice.pipeline import tools as tool_specs
+from voice.pipeline.agent_turns import AgentTurn, latency_summary
 from voice.pipeline.breaker import CircuitBreaker, breaker_for, stream_with_timeouts, with_timeout
 from voice.pipeline.chunker import SentenceChunker
 from voice.pipeline.fallback import GOODBYE, HOLD, REPEAT, FallbackPhrases
@@ -44,6 +44,7 @@ from voice.pipeline.host import (
     TurnRecord,
 )
 from voice.pipeline.playout import Playout
+from voice.pipeline.speaker import CannotSpeak, Speaker
 from voice.pipeline.templating import render
 from voice.pipeline.turn_taking import (
     BargeInCandidate,
@@ -60,7 +61,6 @@ from voice.providers.speech import (
     ChatMessage,
     ReplyRequest,
     TextDelta,
-    TextToSpeech,
     ToolCall,
 )
 from voice.providers.speech_selection import SpeechProviders, speech_providers
@@ -91,39 +91,6 @@ class SessionConfig:
     mark_timeout_s: float = 10.0  # how long the last words may take to be heard before hanging up anyway
     max_tool_rounds: int = 3
     lead_frames: int = 3
-
-
-@dataclass
-class _Chunk:
-    mark: str
-    text: str
-    frames: int
-    closed: bool = False
-
-
-@dataclass
-class _AgentTurn:
-    """The agent's turn in progress: what was queued, what came back heard, and its timings (loop time)."""
-
-    key: int  # names its marks ("<key>:<chunk>", "<key>:start")
-    reference: float  # loop time latencies are measured from
-    started_wall: float
-    index: int | None = None  # transcript position, taken when its first audio is queued
-    message_at: int | None = None  # its assistant message in the history, once added
-    chunks: list[_Chunk] = field(default_factory=list)
-    heard: set[str] = field(default_factory=set)
-    stamps: dict[str, float] = field(default_factory=dict)
-    generating: bool = True
-    cleared: bool = False
-    interrupted: bool = False
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-    is_opener: bool = False
-
-    def complete(self) -> bool:
-        return not self.generating and all(chunk.mark in self.heard or not chunk.closed for chunk in self.chunks)
-
-    def stamp(self, stage: str, at: float) -> None:
-        self.stamps.setdefault(stage, at)
 
 
 @dataclass(frozen=True)
@@ -161,8 +128,8 @@ class ConversationSession(VoiceSession):
         self._reports: asyncio.Queue[Any] = asyncio.Queue()
         self._tasks: set[asyncio.Task] = set()
         self._reply: asyncio.Task | None = None
-        self._turn: _AgentTurn | None = None
-        self._turns: dict[int, _AgentTurn] = {}
+        self._turn: AgentTurn | None = None
+        self._turns: dict[int, AgentTurn] = {}
         self._next_index = 0
         self._keys = 0
         self._messages: list[ChatMessage] = []
@@ -186,13 +153,22 @@ class ConversationSession(VoiceSession):
             self.host = StaticHost(ConversationContext(system_prompt="", first_message=""))
         self.context = await self.host.load_context(info)
         self.providers = self.providers or speech_providers(info.parameters)
-        self._tts: TextToSpeech = self.providers.text_to_speech
-        self._secondary: TextToSpeech | None = self.providers.secondary_text_to_speech
         self.playout = Playout(
             sender, time_scale=self.context.time_scale, lead_frames=self.config.lead_frames, on_mark=self._mark_sent
         )
         self.playout.start()
-        self.phrases = FallbackPhrases(self._tts, self.context.voice)
+        self.speaker = Speaker(
+            self.playout,
+            self.providers.text_to_speech,
+            self.providers.secondary_text_to_speech,
+            self.context.voice,
+            breakers=self._breaker,
+            first_byte_s=self.config.tts_first_byte_s,
+            idle_s=self.config.tts_idle_s,
+            allocate_index=self._allocate_index,
+            on_failure=self._failed,
+        )
+        self.phrases = FallbackPhrases(self.providers.text_to_speech, self.context.voice)
         self._spawn(self.phrases.prepare())
         self._spawn(self._work_inputs())
         self._spawn(self._report_loop())
@@ -372,7 +348,7 @@ class ConversationSession(VoiceSession):
 
     def _start_reply(
         self,
-        speech: Callable[[_AgentTurn], Any],
+        speech: Callable[[AgentTurn], Any],
         *,
         reference: float,
         stt_done: float | None = None,
@@ -382,7 +358,7 @@ class ConversationSession(VoiceSession):
         if self._stopped or (self._ending and not force):
             return
         self._keys += 1
-        turn = _AgentTurn(self._keys, reference, time.time(), is_opener=is_opener)
+        turn = AgentTurn(self._keys, reference, time.time(), is_opener=is_opener)
         if stt_done is not None:
             turn.stamp("stt_final", stt_done)
         self._turn = self._turns[turn.key] = turn
@@ -390,7 +366,7 @@ class ConversationSession(VoiceSession):
         self.playout.resume()
         self._reply = asyncio.create_task(self._run_reply(turn, speech), name=f"reply-{turn.key}")
 
-    async def _run_reply(self, turn: _AgentTurn, speech: Callable[[_AgentTurn], Any]) -> None:
+    async def _run_reply(self, turn: AgentTurn, speech: Callable[[AgentTurn], Any]) -> None:
         hold = asyncio.get_running_loop().call_later(self.config.hold_after_s, self._hold, turn)
         try:
             await speech(turn)
@@ -407,14 +383,14 @@ class ConversationSession(VoiceSession):
         if turn.complete():
             self._finish_agent_turn(turn)
 
-    def _hold(self, turn: _AgentTurn) -> None:
+    def _hold(self, turn: AgentTurn) -> None:
         """Nothing said yet: the callee hears the cached hold phrase rather than silence."""
         if turn.chunks or turn.cleared or self._stopped or turn.is_opener:
             return
         self._enqueue(turn, self.phrases.audio(HOLD), self.phrases.phrases[HOLD])
 
-    def _speak_text(self, text: str, *, then_hang_up: bool = False) -> Callable[[_AgentTurn], Any]:
-        async def speak(turn: _AgentTurn) -> None:
+    def _speak_text(self, text: str, *, then_hang_up: bool = False) -> Callable[[AgentTurn], Any]:
+        async def speak(turn: AgentTurn) -> None:
             chunker = SentenceChunker()
             for chunk in [*chunker.push(text), *filter(None, [chunker.flush()])]:
                 await self._synthesize(turn, chunk)
@@ -426,14 +402,14 @@ class ConversationSession(VoiceSession):
 
         return speak
 
-    def _speak_audio(self, key: str) -> Callable[[_AgentTurn], Any]:
-        async def speak(turn: _AgentTurn) -> None:
+    def _speak_audio(self, key: str) -> Callable[[AgentTurn], Any]:
+        async def speak(turn: AgentTurn) -> None:
             self._enqueue(turn, self.phrases.audio(key), self.phrases.phrases[key])
 
         return speak
 
-    def _speak_reply(self) -> Callable[[_AgentTurn], Any]:
-        async def speak(turn: _AgentTurn) -> None:
+    def _speak_reply(self) -> Callable[[AgentTurn], Any]:
+        async def speak(turn: AgentTurn) -> None:
             terminal = ""
             for _ in range(self.config.max_tool_rounds):
                 spoken, calls = await self._one_round(turn)
@@ -457,7 +433,7 @@ class ConversationSession(VoiceSession):
 
         return speak
 
-    async def _one_round(self, turn: _AgentTurn) -> tuple[str, list[ToolCall]]:
+    async def _one_round(self, turn: AgentTurn) -> tuple[str, list[ToolCall]]:
         assert self.providers is not None  # noqa: S101
         llm = self.providers.language_model
         variables = self.context.variables
@@ -499,71 +475,14 @@ class ConversationSession(VoiceSession):
             await self._synthesize(turn, tail)
         return " ".join(spoken), calls
 
-    async def _synthesize(self, turn: _AgentTurn, text: str) -> None:
-        """TTS one chunk into the playout as it streams; the secondary voice takes over when the primary fails."""
-        while True:
-            tts = self._tts
-            try:
-                await self._tts_once(turn, tts, text)
-            except ProviderError as error:
-                self._failed("tts", tts.name, error)
-                if self._secondary is not None and self._secondary is not tts:
-                    self._tts, self._secondary = self._secondary, None
-                    continue
-                raise _GiveUp from error
-            return
+    async def _synthesize(self, turn: AgentTurn, text: str) -> None:
+        try:
+            await self.speaker.synthesize(turn, text)
+        except CannotSpeak as error:
+            raise _GiveUp from error
 
-    async def _tts_once(self, turn: _AgentTurn, tts: TextToSpeech, text: str) -> None:
-        breaker = self._breaker(f"tts:{tts.name}")
-        reframer = codec.Reframer()
-        chunk: _Chunk | None = None
-        async for piece in breaker.stream(
-            lambda: stream_with_timeouts(
-                tts.synthesize(text, self.context.voice),
-                first_item_s=self.config.tts_first_byte_s,
-                idle_s=self.config.tts_idle_s,
-                what=f"tts:{tts.name}",
-            )
-        ):
-            if piece:
-                turn.stamp("tts_first_byte", self.loop.time())
-            frames = reframer.push(piece)
-            if frames:
-                chunk = chunk or self._open_chunk(turn, text)
-                self._push_frames(turn, chunk, frames)
-        tail = reframer.flush()
-        if tail is not None:
-            chunk = chunk or self._open_chunk(turn, text)
-            self._push_frames(turn, chunk, [tail])
-        if chunk is not None:
-            self._close_chunk(turn, chunk)
-
-    def _enqueue(self, turn: _AgentTurn, audio: bytes, text: str) -> None:
-        """Queue ready audio (a cached phrase) as one chunk."""
-        frames = list(codec.reframe([audio]))
-        if frames:
-            chunk = self._open_chunk(turn, text)
-            self._push_frames(turn, chunk, frames)
-            self._close_chunk(turn, chunk)
-
-    def _open_chunk(self, turn: _AgentTurn, text: str) -> _Chunk:
-        if turn.index is None:
-            turn.index = self._allocate_index()
-        chunk = _Chunk(f"{turn.key}:{len(turn.chunks)}", text, 0)
-        turn.chunks.append(chunk)
-        return chunk
-
-    def _push_frames(self, turn: _AgentTurn, chunk: _Chunk, frames: list[bytes]) -> None:
-        if turn.cleared or turn.done.is_set():
-            return
-        first = chunk.frames == 0 and len(turn.chunks) == 1
-        chunk.frames += len(frames)
-        self.playout.enqueue(frames, tag=chunk.mark, start_mark=f"{turn.key}:start" if first else None)
-
-    def _close_chunk(self, turn: _AgentTurn, chunk: _Chunk) -> None:
-        chunk.closed = True
-        if not (turn.cleared or turn.done.is_set()):
-            self.playout.enqueue([], tag=chunk.mark, mark=chunk.mark)
+    def _enqueue(self, turn: AgentTurn, audio: bytes, text: str) -> None:
+        self.speaker.enqueue(turn, audio, text)
 
     def _mark_sent(self, name: str) -> None:
         key, _, part = name.partition(":")
@@ -571,7 +490,7 @@ class ConversationSession(VoiceSession):
         if turn is not None and part == "start":
             turn.stamp("first_audio_sent", self.loop.time())
 
-    async def _hang_up_after(self, turn: _AgentTurn, *, transfer: bool = False) -> None:
+    async def _hang_up_after(self, turn: AgentTurn, *, transfer: bool = False) -> None:
         """Let the last words be heard (their marks come back), then end or hand over the call."""
         self._ending = True
         with contextlib.suppress(TimeoutError):
@@ -590,21 +509,11 @@ class ConversationSession(VoiceSession):
 
     async def _run_tool(self, call: ToolCall) -> tuple[dict[str, Any], str]:
         """(result for the model, the terminal tool's name or ""). Bad calls get an error, never raise."""
-        if not call.ok:
-            return {"error": call.error}, ""
-        if call.name not in self.context.tools or call.name not in tool_specs.SCHEMAS:
-            return {"error": f"unknown tool {call.name!r}"}, ""
-        error = tool_specs.check_arguments(call.name, call.arguments, outcome_fields=self.context.outcome_fields)
+        arguments, error = tool_specs.vet(
+            call, self.context.tools, outcome_fields=self.context.outcome_fields, time_zone=self.context.time_zone
+        )
         if error:
             return {"error": error}, ""
-        arguments: Mapping[str, Any] = call.arguments
-        if call.name == tool_specs.SCHEDULE_CALLBACK:
-            now = datetime.datetime.now(datetime.UTC)
-            try:
-                at = tool_specs.callback_time(arguments["when"], now=now, time_zone=self.context.time_zone)
-            except ValueError as problem:
-                return {"error": str(problem)}, ""
-            arguments = {"when": arguments["when"], "at": at.isoformat()}
         if call.name == tool_specs.TRANSFER:
             return {"ok": True, "transferring": True}, tool_specs.TRANSFER  # carried out once the words are heard
         assert self.host is not None  # noqa: S101
@@ -645,15 +554,15 @@ class ConversationSession(VoiceSession):
         self._ending = True
         self._start_reply(self._speak_audio_then_hang_up(GOODBYE), reference=self.loop.time(), force=True)
 
-    def _speak_audio_then_hang_up(self, key: str) -> Callable[[_AgentTurn], Any]:
-        async def speak(turn: _AgentTurn) -> None:
+    def _speak_audio_then_hang_up(self, key: str) -> Callable[[AgentTurn], Any]:
+        async def speak(turn: AgentTurn) -> None:
             self._enqueue(turn, self.phrases.audio(key), self.phrases.phrases[key])
             turn.generating = False
             await self._hang_up_after(turn)
 
         return speak
 
-    def _finish_agent_turn(self, turn: _AgentTurn, *, cut: bool = False) -> None:
+    def _finish_agent_turn(self, turn: AgentTurn, *, cut: bool = False) -> None:
         if turn.done.is_set():
             return
         turn.done.set()
@@ -661,7 +570,7 @@ class ConversationSession(VoiceSession):
         if self._turn is turn:
             self._turn = None
             self.detector.agent_speaking = False
-        text = self._heard_text(turn)
+        text = turn.heard_text(self.playout.sent_frames, lead_frames=self.config.lead_frames)
         if cut:
             # The model must remember what the callee heard, not what it meant to say.
             if turn.message_at is not None:
@@ -689,23 +598,6 @@ class ConversationSession(VoiceSession):
         if not turn.is_opener:  # the opener's timings run from the stream start, not from speech
             for stage, value in latency.items():
                 self._latencies[stage].append(value)
-
-    def _heard_text(self, turn: _AgentTurn) -> str:
-        """The chunks whose marks came back; of the chunk that was cut, the share of its frames sent."""
-        words: list[str] = []
-        for chunk in turn.chunks:
-            if chunk.mark in turn.heard:
-                words.append(chunk.text)
-                continue
-            # No mark back: never the whole chunk; the share of its frames sent, less the carrier's lead.
-            sent = min(chunk.frames - 1, self.playout.sent_frames(chunk.mark) - self.config.lead_frames)
-            if sent > 0 and chunk.frames:
-                parts = chunk.text.split()
-                share = len(parts) * sent // chunk.frames
-                if share:
-                    words.append(" ".join(parts[:share]) + ("—" if share < len(parts) else ""))
-            break
-        return " ".join(words)
 
     # ---- Reports (persisted by the host, off the audio path) ----------------------------------------
 
@@ -746,17 +638,7 @@ class ConversationSession(VoiceSession):
                 logger.exception("call %s: could not report %s", self.info.call_id, kind)
 
     def _summary(self) -> CallSummary:
-        stats: dict[str, dict[str, int]] = {}
-        for stage, values in self._latencies.items():
-            if values:
-                ordered = sorted(values)
-                stats[stage] = {
-                    "n": len(ordered),
-                    "p50": ordered[len(ordered) // 2],
-                    "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
-                    "max": ordered[-1],
-                }
-        return CallSummary(self._outcome, tuple(self._failures), stats, self._next_index)
+        return CallSummary(self._outcome, tuple(self._failures), latency_summary(self._latencies), self._next_index)
 
     # ---- Helpers ---------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from voice.providers.speech import ToolSchema
+from voice.providers.speech import ToolCall, ToolSchema
 
 END_CALL = "end_call"
 OPT_OUT = "opt_out"
@@ -136,3 +136,25 @@ def check_arguments(name: str, arguments: Mapping[str, Any], *, outcome_fields: 
         if outcome_fields and field not in outcome_fields:
             return f"unknown field {field!r}; allowed: {', '.join(outcome_fields)}"
     return ""
+
+
+def vet(
+    call: ToolCall, enabled: Iterable[str], *, outcome_fields: tuple[str, ...] = (), time_zone: str = ""
+) -> tuple[Mapping[str, Any], str]:
+    """(arguments to act on, "") for a usable call, or ({}, an error for the model). A callback's time is
+    resolved here, so the host gets `at` (ISO 8601) beside the model's `when`."""
+    if not call.ok:
+        return {}, call.error or "tool call refused"
+    if call.name not in set(enabled) or call.name not in SCHEMAS:
+        return {}, f"unknown tool {call.name!r}"
+    error = check_arguments(call.name, call.arguments, outcome_fields=outcome_fields)
+    if error:
+        return {}, error
+    if call.name != SCHEDULE_CALLBACK:
+        return call.arguments, ""
+    now = datetime.datetime.now(datetime.UTC)
+    try:
+        at = callback_time(call.arguments["when"], now=now, time_zone=time_zone)
+    except ValueError as problem:
+        return {}, str(problem)
+    return {"when": call.arguments["when"], "at": at.isoformat()}, ""
