@@ -292,7 +292,6 @@ class ConversationSession(VoiceSession):
         self._start_reply(self._speak_reply(), reference=self.loop.time())
 
     async def _on_utterance(self, utterance: _Utterance) -> None:
-        started = self.loop.time()
         try:
             text = await self._transcribe(utterance.event.audio)
         except ProviderError as error:
@@ -320,7 +319,6 @@ class ConversationSession(VoiceSession):
         if kind in (Utterance.NOISE, Utterance.BACKCHANNEL):
             self.playout.resume()
             return
-        del started
         self._cancel_reply(interrupted=True)
         self._messages.append(ChatMessage("user", text))
         self._start_reply(self._speak_reply(), reference=utterance.end_of_speech, stt_done=stt_done)
