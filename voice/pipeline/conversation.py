@@ -90,6 +90,7 @@ class SessionConfig:
     tts_idle_s: float = 2.0
     mark_timeout_s: float = 10.0  # how long the last words may take to be heard before hanging up anyway
     max_tool_rounds: int = 3
+    stop_grace_s: float = 2.0  # at stream end: for the last utterance's STT, then again for the last writes
     lead_frames: int = 3
 
 
@@ -222,7 +223,7 @@ class ConversationSession(VoiceSession):
         worker = next((t for t in self._tasks if t.get_name() == "inputs"), None)
         if worker is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(asyncio.shield(worker), timeout=self.config.stt_timeout_s)
+                await asyncio.wait_for(asyncio.shield(worker), timeout=self.config.stop_grace_s)
         if self._reply is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reply
@@ -233,7 +234,12 @@ class ConversationSession(VoiceSession):
         reporter = next((t for t in self._tasks if t.get_name() == "reports"), None)
         if reporter is not None:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(asyncio.shield(reporter), timeout=10)
+                await asyncio.wait_for(asyncio.shield(reporter), timeout=self.config.stop_grace_s)
+            if not reporter.done():
+                # The carrier is waiting for the stream to close: the last writes finish on their own.
+                self._tasks.discard(reporter)
+                _FINISHING.add(reporter)
+                reporter.add_done_callback(_FINISHING.discard)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -658,6 +664,10 @@ class ConversationSession(VoiceSession):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+# Reporters still writing a finished call's last turns (kept referenced until they are done).
+_FINISHING: set[asyncio.Task] = set()
 
 
 class _GiveUp(Exception):
