@@ -298,11 +298,16 @@ class ConversationSession(VoiceSession):
         self._start_reply(self._speak_reply(), reference=self.loop.time())
 
     async def _on_utterance(self, utterance: _Utterance) -> None:
+        # A slow STT must not leave the callee in silence either (only when the agent is not talking).
+        hold = None if utterance.over_agent else self.loop.call_later(self.config.hold_after_s, self._hold_for_stt)
         try:
             text = await self._transcribe(utterance.event.audio)
         except ProviderError as error:
             await self._stt_failed(error)
             return
+        finally:
+            if hold is not None:
+                hold.cancel()
         self._stt_failures = 0
         stt_done = self.loop.time()
         if utterance.digits:
@@ -386,6 +391,14 @@ class ConversationSession(VoiceSession):
         turn.generating = False
         if turn.complete():
             self._finish_agent_turn(turn)
+
+    def _hold_for_stt(self) -> None:
+        """Still transcribing and nothing playing: the hold phrase, queued ahead of the reply to come."""
+        if self._turn is not None or self._stopped or self._ending or self.playout.busy:
+            return
+        self.playout.enqueue(list(codec.reframe([self.phrases.audio(HOLD)])), tag="hold")
+        now = self.loop.time()
+        self._record("agent", self.phrases.phrases[HOLD], now, now)
 
     def _hold(self, turn: AgentTurn) -> None:
         """Nothing said yet: the callee hears the cached hold phrase rather than silence."""

@@ -371,6 +371,30 @@ async def test_a_stalled_voice_gets_the_hold_phrase_within_a_second_then_the_sec
     assert "stalling" in host.summary.failures[0]
 
 
+class StallingSpeechToText(SimulatedSpeechToText):
+    name = "stalling-stt"
+
+    async def transcribe(self, ulaw, *, language=None, prompt=""):
+        await asyncio.sleep(3600)
+
+
+async def test_a_stalled_transcription_gets_the_hold_phrase_within_a_second_then_a_request_to_repeat():
+    host = StaticHost(context())
+    config = SessionConfig(stt_timeout_s=1.5)
+    session, carrier = await started(host, providers(stt=StallingSpeechToText(())), config)
+    await agent_done(host)
+    before = len(carrier.events("media"))
+    await say(session, "Yes, this is me speaking.")
+    ended = asyncio.get_running_loop().time()
+    await until(lambda: len(carrier.events("media")) > before, timeout=2)
+    assert carrier.events("media")[before][0] - ended < 1.0
+    await agent_done(host, 3, timeout=5)
+    said = [turn.text for turn in turns(host) if turn.role == "agent"]
+    assert said[1:] == ["One moment, please.", fallback.DEFAULT_PHRASES["repeat"]]
+    assert host.failures[0][:2] == ("stt", "stalling-stt")
+    await session.stop()
+
+
 class FailingLanguageModel(LanguageModel):
     name = "down"
 
