@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from calls.hooks import notify_call_finished_on_commit
+from calls.live_events import publish_call_event
 from calls.models import STATUS_RANK, TERMINAL_STATUSES, Call, CallEvent, CallStatus
 from monitoring.metrics import CALL_STATUS_TRANSITIONS
 from voice.providers.base import MachineDetection, PlaceCallRequest, ProviderError
@@ -215,6 +216,9 @@ def call_record_amd(*, call_id: uuid.UUID, call_sid: str, answered_by: str, payl
             return CallbackOutcome.UNKNOWN_CALL
         call_event_record(call_id=call_id, kind=CallEvent.Kind.AMD, provider_event_id=answered_by, payload=payload)
         moved = Call.objects.filter(pk=call_id, answered_by="").update(answered_by=answered_by) == 1
+        if moved:
+            # A conversation already under way hears the verdict (a voicemail greeting ends with a beep).
+            transaction.on_commit(lambda: publish_call_event(call_id, {"kind": "amd", "answered_by": answered_by}))
         policy = Call.objects.filter(pk=call_id).values_list("campaign__answering_machine_policy", flat=True).first()
         if moved and answered_by.startswith("machine") and policy == "hang_up":
             from calls.tasks import hang_up_call

@@ -2,8 +2,8 @@
 
 `calls` owns the WebSocket (it knows the Call); once the stream has started it builds one
 `VoiceSession` per call through `settings.VOICE_SESSION_FACTORY` and feeds it every inbound message.
-The session answers through the `MediaSender` it is given. The conversation pipeline (STT → LLM → TTS)
-is a later piece of work and plugs in here; until then `ListeningSession` listens and says nothing.
+The session answers through the `MediaSender` it is given. The conversation pipeline (STT → LLM → TTS,
+`voice.pipeline.conversation.ConversationSession`) plugs in here; `ListeningSession` listens and says nothing.
 
 Contract for implementations: `on_media` runs for every 20 ms frame on the consumer's event loop, so it
 must return quickly and never block (no database, no synchronous I/O) — queue work for a task instead.

@@ -5,6 +5,7 @@ Twilio would: signed TwiML fetch, media WebSocket, signed status and AMD callbac
 times faster than real time (SIMULATED_CARRIER_TIME_SCALE).
 """
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -48,9 +49,9 @@ def database_url() -> str:
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture(scope="session")
-def live_server_url(django_db_setup, django_db_blocker):
-    """daphne serving config.asgi on a free port, on the test database."""
+@contextlib.contextmanager
+def serve_daphne(django_db_blocker, **extra_env: str):
+    """daphne serving config.asgi on a free port, on the test database; yields its base URL."""
     with django_db_blocker.unblock():
         url = database_url()
     port = free_port()
@@ -60,7 +61,9 @@ def live_server_url(django_db_setup, django_db_blocker):
         "DATABASE_URL": url,
         "PUBLIC_BASE_URL": base,
         "TELEPHONY_PROVIDER": "simulated",
-        "VOICE_SESSION_FACTORY": "calls.tests.sessions.MarkProbeSession",
+        # The conversation paces its audio on the carrier's clock (carrier_settings below).
+        "SIMULATED_CARRIER_TIME_SCALE": "0.1",
+        **extra_env,
     }
     # A file, not a pipe: nobody reads the server's log while it runs, and a full pipe would block it.
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed after the server, at teardown
@@ -89,14 +92,37 @@ def live_server_url(django_db_setup, django_db_blocker):
     log.close()
 
 
-@pytest.fixture
-def carrier_settings(settings, live_server_url):
-    settings.PUBLIC_BASE_URL = live_server_url
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker):
+    """The app as deployed: the conversation session talks on every answered call."""
+    with serve_daphne(django_db_blocker) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def probe_server_url(django_db_setup, django_db_blocker):
+    """The app with a probe session that plays audio with marks, for the carrier's mark and clear tests."""
+    with serve_daphne(django_db_blocker, VOICE_SESSION_FACTORY="calls.tests.sessions.MarkProbeSession") as base:
+        yield base
+
+
+def use_carrier(settings, base_url: str):
+    settings.PUBLIC_BASE_URL = base_url
     settings.TELEPHONY_PROVIDER = "simulated"
     settings.SIMULATED_CARRIER_TIME_SCALE = 0.1
     settings.SIMULATED_CARRIER_CHAOS = False
     settings.SIMULATED_CARRIER_PERSONA = ""
     return settings
+
+
+@pytest.fixture
+def carrier_settings(settings, live_server_url):
+    return use_carrier(settings, live_server_url)
+
+
+@pytest.fixture
+def probe_carrier_settings(settings, probe_server_url):
+    return use_carrier(settings, probe_server_url)
 
 
 def place(contact, campaign=None, *, persona: str) -> Call:
@@ -124,10 +150,12 @@ def settled(call: Call, *, timeout: float = 40.0) -> Call:
 
 
 def event_ids(call: Call) -> list[str]:
-    return [f"{e.kind}:{e.provider_event_id.split(':MZ')[0]}" for e in CallEvent.objects.filter(call=call)]
+    """The carrier's events (the conversation's own `system` events — tools, end — are left out)."""
+    events = CallEvent.objects.filter(call=call).exclude(kind=CallEvent.Kind.SYSTEM)
+    return [f"{e.kind}:{e.provider_event_id.split(':MZ')[0]}" for e in events]
 
 
-def test_a_call_that_is_answered_runs_through_twiml_media_and_every_callback(carrier_settings, contact):
+def test_a_call_that_is_answered_runs_through_twiml_media_and_every_callback(probe_carrier_settings, contact):
     call = settled(place(contact, persona="answers_and_talks"))
     assert call.status == CallStatus.COMPLETED
     assert call.duration_seconds >= 10  # the persona's script is ~14 s of real-time audio
@@ -136,20 +164,19 @@ def test_a_call_that_is_answered_runs_through_twiml_media_and_every_callback(car
         "status:1:ringing",
         "status:2:in-progress",
         "media:start",
-        "system:mark:played",
-        "system:mark:dropped",
         "media:stop",
         "status:3:completed",
     ]
     assert call.started_at <= call.answered_at <= call.ended_at
 
 
-def test_marks_come_back_after_their_audio_has_played_and_at_once_on_clear(carrier_settings, contact):
+def test_marks_come_back_after_their_audio_has_played_and_at_once_on_clear(probe_carrier_settings, contact):
     from calls.tests.sessions import DROPPED_SECONDS, PLAYED_SECONDS
 
     call = settled(place(contact, persona="answers_and_talks"))
     marks = {e.provider_event_id: e.payload["seconds_after_start"] for e in call.events.filter(kind="system")}
-    scale = carrier_settings.SIMULATED_CARRIER_TIME_SCALE
+    assert list(marks) == ["mark:played", "mark:dropped"]
+    scale = probe_carrier_settings.SIMULATED_CARRIER_TIME_SCALE
     assert marks["mark:played"] >= PLAYED_SECONDS * scale  # not before the second of audio had played
     assert marks["mark:dropped"] - marks["mark:played"] < DROPPED_SECONDS * scale / 2  # dropped, not played
 

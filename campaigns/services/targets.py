@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 State = CampaignTarget.State
 SYNC_BATCH = 2000
 HUMAN_ANSWERS = {AnsweredBy.HUMAN, AnsweredBy.UNKNOWN, ""}
+CALLBACK_REQUESTED = "callback_requested"  # the Call.outcome the conversation's schedule_callback tool sets
 
 
 def campaign_sync_targets(*, campaign_id: int, now: datetime.datetime | None = None) -> int:
@@ -63,6 +64,10 @@ def target_settle(*, call_id: uuid.UUID) -> str | None:
         changes |= {"state": State.PENDING, "attempts": max(0, target.attempts - 1), "next_attempt_at": timezone.now(),
                     "state_reason": "Dial withdrawn before it was placed"}  # fmt: skip
         changes.pop("last_outcome")
+    elif outcome == "answered" and call.outcome == CALLBACK_REQUESTED and target.next_attempt_at:
+        # The callee asked to be called back: the conversation already set when.
+        changes |= {"state": State.PENDING, "last_outcome": CALLBACK_REQUESTED,
+                    "state_reason": f"Callback requested for {target.next_attempt_at:%Y-%m-%d %H:%M %Z}"}  # fmt: skip
     elif outcome == "answered":
         changes |= {"state": State.DONE, "state_reason": "Answered by a person", "next_attempt_at": None}
     elif campaign.status not in (Campaign.Status.RUNNING, Campaign.Status.PAUSED, Campaign.Status.SCHEDULED):

@@ -99,3 +99,14 @@ def test_a_dial_withdrawn_before_placement_gives_the_attempt_back(target):
 def test_after_cancellation_a_failed_call_is_not_retried(target):
     Campaign.objects.filter(pk=target.campaign_id).update(status=Campaign.Status.CANCELLED)
     assert settle(finished_call(target, CallStatus.NO_ANSWER)).state == State.SKIPPED
+
+
+def test_a_callback_the_callee_asked_for_keeps_the_target_pending_at_that_time(target):
+    asked_for = timezone.now() + datetime.timedelta(days=1)
+    CampaignTarget.objects.filter(pk=target.pk).update(next_attempt_at=asked_for)
+    call = finished_call(target, CallStatus.COMPLETED, "human")
+    Call.objects.filter(pk=call.pk).update(outcome="callback_requested")
+    settled = settle(call)
+    assert (settled.state, settled.next_attempt_at, settled.last_outcome) == (
+        State.PENDING, asked_for, "callback_requested"
+    )  # fmt: skip

@@ -241,8 +241,10 @@ CALLS_REAPER_MARGIN_SECONDS = env.int("CALLS_REAPER_MARGIN_SECONDS", default=300
 CALLS_DEFAULT_RING_TIMEOUT_SECONDS = 30  # for calls without a campaign (test calls)
 CALLS_DEFAULT_MAX_DURATION_SECONDS = 600
 MEDIA_STREAM_TOKEN_MAX_AGE_SECONDS = 2 * 60 * 60
-# Who converses on a media stream (voice.sessions.VoiceSession); the voice pipeline replaces it.
-VOICE_SESSION_FACTORY = env("VOICE_SESSION_FACTORY", default="voice.sessions.ListeningSession")
+# Who converses on a media stream: a zero-argument callable returning a voice.sessions.VoiceSession.
+# The default holds the conversation (STT → LLM → TTS) and persists it to the call;
+# "voice.sessions.ListeningSession" listens and says nothing.
+VOICE_SESSION_FACTORY = env("VOICE_SESSION_FACTORY", default="calls.conversation.conversation_session")
 
 # VOICE: details of the speech adapters (voice/providers/speech_selection.py)
 # ------------------------------------------------------------------------------

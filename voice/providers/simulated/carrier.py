@@ -451,6 +451,14 @@ class SimulatedCarrier:
         task.add_done_callback(call.background.discard)
 
 
+def simulation_parameters(persona: Persona) -> dict[str, str]:
+    """Simulation only: what the callee will say, for the simulated STT to "hear" (real Twilio sends only the
+    TwiML's <Parameter>s). `caller_script` is the persona's utterances in order, joined by '|'."""
+    said = [step.say if isinstance(step, Interrupt) else step for step in persona.script]
+    lines = [step.text.replace("|", " ") for step in said if isinstance(step, Say)]
+    return {"caller_script": "|".join(lines), "persona": persona.name}
+
+
 class CalleeStream:
     """The carrier's side of one media stream: the callee's audio in, our audio played out."""
 
@@ -475,7 +483,7 @@ class CalleeStream:
                 stream_sid=self.stream_sid,
                 account_sid=call.config.account_sid,
                 call_sid=call.sid,
-                custom_parameters=parameters,
+                custom_parameters=parameters | simulation_parameters(call.persona),
             )
         )
         script = asyncio.create_task(self._perform())

@@ -1,0 +1,73 @@
+"""The agent's turns as the callee hears them: chunks queued, marks echoed, and what that says was heard."""
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Chunk:
+    """One TTS chunk (a sentence, or the first clause) and the mark that follows its audio."""
+
+    mark: str
+    text: str
+    frames: int
+    closed: bool = False  # all its audio queued, and its mark after it
+
+
+@dataclass
+class AgentTurn:
+    """The agent's turn in progress: what was queued, what came back heard, and its timings (loop time)."""
+
+    key: int  # names its marks ("<key>:<chunk>", "<key>:start")
+    reference: float  # loop time latencies are measured from
+    started_wall: float
+    index: int | None = None  # transcript position, taken when its first audio is queued
+    message_at: int | None = None  # its assistant message in the history, once added
+    chunks: list[Chunk] = field(default_factory=list)
+    heard: set[str] = field(default_factory=set)
+    stamps: dict[str, float] = field(default_factory=dict)
+    generating: bool = True
+    cleared: bool = False
+    interrupted: bool = False
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    is_opener: bool = False
+
+    def complete(self) -> bool:
+        """Nothing more to say, and every closed chunk's mark came back."""
+        return not self.generating and all(chunk.mark in self.heard or not chunk.closed for chunk in self.chunks)
+
+    def stamp(self, stage: str, at: float) -> None:
+        self.stamps.setdefault(stage, at)
+
+    def heard_text(self, sent_frames: Callable[[str], int], *, lead_frames: int) -> str:
+        """The chunks whose marks came back; of the first one that did not, the share of its frames sent
+        beyond the carrier's lead — never all of it, since its mark never came back."""
+        words: list[str] = []
+        for chunk in self.chunks:
+            if chunk.mark in self.heard:
+                words.append(chunk.text)
+                continue
+            sent = min(chunk.frames - 1, sent_frames(chunk.mark) - lead_frames)
+            if sent > 0 and chunk.frames:
+                parts = chunk.text.split()
+                share = len(parts) * sent // chunk.frames
+                if share:
+                    words.append(" ".join(parts[:share]) + ("—" if share < len(parts) else ""))
+            break
+        return " ".join(words)
+
+
+def latency_summary(latencies: Mapping[str, Sequence[int]]) -> dict[str, dict[str, int]]:
+    """Per stage: how many turns, p50, p95 and max, in ms."""
+    stats: dict[str, dict[str, int]] = {}
+    for stage, values in latencies.items():
+        if values:
+            ordered = sorted(values)
+            stats[stage] = {
+                "n": len(ordered),
+                "p50": ordered[len(ordered) // 2],
+                "p95": ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
+                "max": ordered[-1],
+            }
+    return stats

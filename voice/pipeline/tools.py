@@ -1,0 +1,160 @@
+"""The tools a model may call on a call: their schemas, argument checks, and callback times.
+
+The session offers only the tools the agent enables. Arguments are checked here, before any side effect,
+and a bad one comes back to the model as an error it can correct — never an exception.
+"""
+
+import datetime
+import re
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from voice.providers.speech import ToolCall, ToolSchema
+
+END_CALL = "end_call"
+OPT_OUT = "opt_out"
+TRANSFER = "transfer_to_human"
+SCHEDULE_CALLBACK = "schedule_callback"
+RECORD_OUTCOME = "record_outcome"
+# After these the agent says goodbye and the call ends (or is handed over).
+TERMINAL_TOOLS = frozenset({END_CALL, OPT_OUT, TRANSFER})
+
+SCHEMAS: Mapping[str, ToolSchema] = {
+    END_CALL: ToolSchema(
+        END_CALL,
+        "End the call politely once the conversation is over. Say goodbye in the same reply.",
+        {"type": "object", "properties": {"reason": {"type": "string"}}},
+    ),
+    OPT_OUT: ToolSchema(
+        OPT_OUT,
+        "The callee asked not to be called again: remove their number from all calling and end the call.",
+        {"type": "object", "properties": {"reason": {"type": "string"}}},
+    ),
+    TRANSFER: ToolSchema(
+        TRANSFER,
+        "Transfer the callee to a human colleague when they ask for a person or you cannot help.",
+        {"type": "object", "properties": {"reason": {"type": "string"}}},
+    ),
+    SCHEDULE_CALLBACK: ToolSchema(
+        SCHEDULE_CALLBACK,
+        "Schedule a call back at a time the callee asked for.",
+        {
+            "type": "object",
+            "properties": {
+                "when": {
+                    "type": "string",
+                    "description": "ISO 8601 date-time, or 'in 2 hours', 'tomorrow afternoon', 'tomorrow 10:00'.",
+                }
+            },
+            "required": ["when"],
+        },
+    ),
+    RECORD_OUTCOME: ToolSchema(
+        RECORD_OUTCOME,
+        "Record a fact learned on the call (e.g. field 'payment_promised', value 'yes').",
+        {
+            "type": "object",
+            "properties": {"field": {"type": "string"}, "value": {"type": "string"}},
+            "required": ["field", "value"],
+        },
+    ),
+}
+
+
+def offered_tools(enabled: Iterable[str]) -> tuple[ToolSchema, ...]:
+    return tuple(SCHEMAS[name] for name in SCHEMAS if name in set(enabled))
+
+
+_RELATIVE = re.compile(r"^in\s+(\d+)\s+(minute|hour|day)s?$")
+_PARTS_OF_DAY = {"morning": 10, "afternoon": 15, "evening": 18, "noon": 12}
+_DAY_WORDS = {"today": 0, "tomorrow": 1}
+_CLOCK = re.compile(r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?")
+
+
+def callback_time(when: str, *, now: datetime.datetime, time_zone: str = "") -> datetime.datetime:
+    """When to call back, as an aware datetime; ValueError with a message for the model if unreadable.
+
+    Accepts ISO 8601 (a naive one is read in the callee's zone), "in N minutes/hours/days", and
+    "today|tomorrow [morning|afternoon|evening|noon|HH[:MM][am|pm]]". The time must be in the future.
+    """
+    try:
+        zone = zoneinfo.ZoneInfo(time_zone) if time_zone else datetime.UTC
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = datetime.UTC
+    text = " ".join(str(when).lower().split())
+    if not text:
+        raise ValueError("'when' is required")
+    moment: datetime.datetime | None = None
+    try:
+        moment = datetime.datetime.fromisoformat(text.upper() if "t" in text else text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+    except ValueError:
+        if match := _RELATIVE.match(text):
+            amount, unit = int(match.group(1)), match.group(2)
+            moment = now + datetime.timedelta(**{f"{unit}s": amount})
+        else:
+            words = text.split(" ", 1)
+            if words[0] in _DAY_WORDS:
+                local_now = now.astimezone(zone)
+                day = local_now.date() + datetime.timedelta(days=_DAY_WORDS[words[0]])
+                rest = words[1] if len(words) > 1 else "morning"
+                hour, minute = _hour_of(rest)
+                moment = datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=zone)
+    if moment is None:
+        raise ValueError(f"could not read the time {when!r}: use ISO 8601 or e.g. 'tomorrow afternoon'")
+    if moment <= now:
+        raise ValueError(f"{when!r} is in the past")
+    return moment
+
+
+def _hour_of(text: str) -> tuple[int, int]:
+    if text in _PARTS_OF_DAY:
+        return _PARTS_OF_DAY[text], 0
+    match = _CLOCK.fullmatch(text.replace("at ", ""))
+    if not match:
+        raise ValueError(f"could not read the time of day {text!r}")
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    if match.group(3) == "pm" and hour < 12:
+        hour += 12
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise ValueError(f"no such time of day {text!r}")
+    return hour, minute
+
+
+def check_arguments(name: str, arguments: Mapping[str, Any], *, outcome_fields: tuple[str, ...] = ()) -> str:
+    """An error message for the model if the arguments are unusable, else ""."""
+    if name == SCHEDULE_CALLBACK and not isinstance(arguments.get("when"), str):
+        return "schedule_callback needs 'when' as a string"
+    if name == RECORD_OUTCOME:
+        field, value = arguments.get("field"), arguments.get("value")
+        if not isinstance(field, str) or not field.strip():
+            return "record_outcome needs a non-empty 'field' string"
+        if value is None or isinstance(value, dict | list):
+            return "record_outcome needs 'value' as a string, number or boolean"
+        if outcome_fields and field not in outcome_fields:
+            return f"unknown field {field!r}; allowed: {', '.join(outcome_fields)}"
+    return ""
+
+
+def vet(
+    call: ToolCall, enabled: Iterable[str], *, outcome_fields: tuple[str, ...] = (), time_zone: str = ""
+) -> tuple[Mapping[str, Any], str]:
+    """(arguments to act on, "") for a usable call, or ({}, an error for the model). A callback's time is
+    resolved here, so the host gets `at` (ISO 8601) beside the model's `when`."""
+    if not call.ok:
+        return {}, call.error or "tool call refused"
+    if call.name not in set(enabled) or call.name not in SCHEMAS:
+        return {}, f"unknown tool {call.name!r}"
+    error = check_arguments(call.name, call.arguments, outcome_fields=outcome_fields)
+    if error:
+        return {}, error
+    if call.name != SCHEDULE_CALLBACK:
+        return call.arguments, ""
+    now = datetime.datetime.now(datetime.UTC)
+    try:
+        at = callback_time(call.arguments["when"], now=now, time_zone=time_zone)
+    except ValueError as problem:
+        return {}, str(problem)
+    return {"when": call.arguments["when"], "at": at.isoformat()}, ""
