@@ -100,6 +100,32 @@ def gate_targets(targets: Iterable[CampaignTarget]) -> list[GateTarget]:
     ]
 
 
+# The columns of a claimed target the gate reads, in `gate_target_from_row`'s order (plain rows are
+# several times cheaper than model instances on the dispatcher's hot path).
+GATE_TARGET_FIELDS = (
+    "pk",
+    "contact_id",
+    "attempts",
+    "contact__phone",
+    "contact__time_zone",
+    "contact__time_zone_candidates",
+    "contact__erased_at",
+)
+
+
+def gate_target_from_row(row: tuple) -> GateTarget:
+    target_id, contact_id, attempts, phone, time_zone, candidates, erased_at = row
+    return GateTarget(
+        target_id=target_id,
+        contact_id=contact_id,
+        phone=phone or "",
+        time_zone=time_zone,
+        time_zone_candidates=candidates or [],
+        attempts=attempts,
+        erased=erased_at is not None or not phone,
+    )
+
+
 def load_gate_context(*, campaign: Campaign, targets: Sequence[GateTarget], now: datetime.datetime) -> GateContext:
     """Read suppressions, consents and recent calls for a batch of targets (a few queries, not one per target)."""
     contact_ids = [t.contact_id for t in targets]

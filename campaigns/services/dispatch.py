@@ -29,7 +29,14 @@ from django.utils import timezone
 from calls.models import Call
 from calls.services import call_create_batch
 from campaigns.exceptions import CampaignError
-from campaigns.gate import GateDecision, evaluate, gate_targets, load_gate_context
+from campaigns.gate import (
+    GATE_TARGET_FIELDS,
+    GateDecision,
+    GateTarget,
+    evaluate,
+    gate_target_from_row,
+    load_gate_context,
+)
 from campaigns.models import Campaign, CampaignTarget
 from campaigns.pacing import TokenBucket, campaign_bucket_key, token_bucket
 from campaigns.services.lifecycle import campaign_complete, campaign_launch
@@ -122,16 +129,16 @@ def _dispatch_batch(
     claimed = list(
         CampaignTarget.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(campaign_id=campaign.pk, state=State.PENDING, next_attempt_at__lte=now)
-        .select_related("contact")
         # A few more than wanted, since the gate may turn some away; never more than one batch.
-        .order_by("next_attempt_at", "pk")[: min(CLAIM_BATCH, max(wanted * 4, 50))]
+        .order_by("next_attempt_at", "pk")
+        .values_list(*GATE_TARGET_FIELDS)[: min(CLAIM_BATCH, max(wanted * 4, 50))]
     )
     if not claimed:
         return False
-    targets = gate_targets(claimed)
+    targets = [gate_target_from_row(row) for row in claimed]
     context = load_gate_context(campaign=campaign, targets=targets, now=now)
     decisions = [evaluate(target, context) for target in targets]
-    by_id = {target.pk: target for target in claimed}
+    by_id = {target.target_id: target for target in targets}
     _apply_refusals([d for d in decisions if not d.allowed], result)
     allowed = [by_id[d.target_id] for d in decisions if d.allowed][:wanted]
     if allowed:
@@ -159,7 +166,7 @@ def _apply_refusals(decisions: list[GateDecision], result: DispatchResult) -> No
 
 
 def _start_dials(
-    campaign: Campaign, targets: list[CampaignTarget], result: DispatchResult, enqueue_call: CallEnqueuer
+    campaign: Campaign, targets: list[GateTarget], result: DispatchResult, enqueue_call: CallEnqueuer
 ) -> None:
     """Move the allowed targets to in_progress and create their queued Calls: two statements per batch.
 
@@ -167,7 +174,7 @@ def _start_dials(
     IMMEDIATE transaction serialises writers), so no other worker can have moved them; the
     `state = pending` condition still guards the UPDATE, and any difference aborts the batch.
     """
-    ids = [target.pk for target in targets]
+    ids = [target.target_id for target in targets]
     moved = CampaignTarget.objects.filter(pk__in=ids, state=State.PENDING).update(
         state=State.IN_PROGRESS, attempts=F("attempts") + 1, state_reason="Dialling", updated_at=timezone.now()
     )
@@ -178,12 +185,12 @@ def _start_dials(
         calls=[
             {
                 "contact_id": target.contact_id,
-                "to_phone": target.contact.phone,
+                "to_phone": target.phone,
                 "from_phone": from_phone,
                 "provider": settings.TELEPHONY_PROVIDER,
                 "campaign_id": campaign.pk,
                 "agent_id": campaign.agent_id,
-                "target_id": target.pk,
+                "target_id": target.target_id,
             }
             for target in targets
         ]
