@@ -1,21 +1,10 @@
 """Calls are records of what happened: the admin shows them, it never edits them."""
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from calls.admin_actions import place_test_call
 from calls.models import Call, CallEvent, TranscriptTurn
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from contacts.admin import ContactAdmin, ReadOnlyAdminMixin
 
 
 class CallEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -98,6 +87,4 @@ class TranscriptTurnAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 # The contacts page offers "Place a test call". It is attached from here because calls may know
 # contacts, never the reverse (DESIGN.md §1); contacts' admin is registered before ours.
-from contacts.admin import ContactAdmin  # noqa: E402
-
 ContactAdmin.actions = (*ContactAdmin.actions, place_test_call)
