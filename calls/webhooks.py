@@ -10,7 +10,7 @@ import contextlib
 import email.utils
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import DisallowedHost
@@ -34,17 +34,20 @@ class BadCallback(ValueError):
     """A signed callback whose form is missing or has an invalid field."""
 
 
-def signed_url_candidates(request: HttpRequest) -> list[str]:
-    """The URLs Twilio may have signed: PUBLIC_BASE_URL + path, and the URL as this request arrived.
+def signed_url_candidates(request: HttpRequest) -> Iterator[str]:
+    """The URLs Twilio may have signed: PUBLIC_BASE_URL + path, then the URL as this request arrived.
 
     The second follows SECURE_PROXY_SSL_HEADER / USE_X_FORWARDED_HOST, so a TLS-terminating proxy
-    that forwards X-Forwarded-Proto works even when PUBLIC_BASE_URL is not set to it.
+    that forwards X-Forwarded-Proto works even when PUBLIC_BASE_URL is not set to it. Lazy: the
+    common case matches the first and never builds the second.
     """
     path = request.get_full_path()
-    candidates = [public_url(path)]
+    first = public_url(path)
+    yield first
     with contextlib.suppress(DisallowedHost):  # a Host we do not serve: only PUBLIC_BASE_URL is usable
-        candidates.append(request.build_absolute_uri(path))
-    return list(dict.fromkeys(candidates))
+        arrived = request.build_absolute_uri(path)
+        if arrived != first:
+            yield arrived
 
 
 def twilio_webhook(kind: str) -> Callable[[View], View]:
