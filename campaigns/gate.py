@@ -83,6 +83,17 @@ class GateContext:
     suppressed: frozenset[str]
     consented: frozenset[int] | None  # None when the campaign does not require consent
     history: dict[int, ContactHistory]
+    # A batch shares one `now` and few zones, so most targets ask the same question: answer it once.
+    _openings: dict[tuple[datetime.datetime, tuple[str, ...]], datetime.datetime | None] = field(
+        default_factory=dict, repr=False
+    )
+
+    def next_open(self, instant: datetime.datetime, zones: Sequence[ZoneInfo]) -> datetime.datetime | None:
+        """`calling_hours.next_open` in this context's window, memoised for the batch."""
+        key = (instant, tuple(tz.key for tz in zones))
+        if key not in self._openings:
+            self._openings[key] = next_open(instant, self.window, zones)
+        return self._openings[key]
 
 
 def gate_targets(targets: Iterable[CampaignTarget]) -> list[GateTarget]:
@@ -209,7 +220,7 @@ def evaluate(target: GateTarget, context: GateContext) -> GateDecision:
         if release is not None and release > earliest:
             earliest, binding = release, reason
 
-    opening = next_open(earliest, context.window, zones)
+    opening = context.next_open(earliest, zones)
     if opening is None:
         return _close(target, Reason.NO_CALLING_WINDOW, skipped, _no_window_detail(target, zones))
     if campaign.ends_at and opening >= campaign.ends_at:
