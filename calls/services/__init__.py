@@ -1,0 +1,49 @@
+"""Writes to calls, by responsibility; import from here.
+
+- `state`: create calls and move them forward (every status change a conditional UPDATE);
+- `callbacks`: record each provider callback once and apply it monotonically;
+- `placing`: hand calls to the carrier, hang them up, and reap the ones a lost callback left open.
+"""
+
+from calls.services.callbacks import (
+    CallbackOutcome,
+    call_event_record,
+    call_record_amd,
+    call_record_media_start,
+    call_record_media_stop,
+    call_record_recording,
+    call_record_status,
+)
+from calls.services.placing import (
+    MACHINE_DETECTION_BY_POLICY,
+    STOPPED_CAMPAIGN_STATUSES,
+    call_create_test,
+    call_hang_up,
+    call_limits,
+    call_place,
+    call_reap,
+    place_call_request,
+)
+from calls.services.state import allowed_predecessors, call_create, call_create_batch, call_transition
+
+__all__ = [
+    "MACHINE_DETECTION_BY_POLICY",
+    "STOPPED_CAMPAIGN_STATUSES",
+    "CallbackOutcome",
+    "allowed_predecessors",
+    "call_create",
+    "call_create_batch",
+    "call_create_test",
+    "call_event_record",
+    "call_hang_up",
+    "call_limits",
+    "call_place",
+    "call_reap",
+    "call_record_amd",
+    "call_record_media_start",
+    "call_record_media_stop",
+    "call_record_recording",
+    "call_record_status",
+    "call_transition",
+    "place_call_request",
+]

@@ -1,0 +1,95 @@
+"""A call's life as conditional UPDATEs: it is created queued and only ever moves forward."""
+
+import datetime
+
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from calls.hooks import notify_call_finished_on_commit
+from calls.models import STATUS_RANK, TERMINAL_STATUSES, Call, CallStatus
+from monitoring.metrics import CALL_STATUS_TRANSITIONS
+
+
+def allowed_predecessors(status: CallStatus) -> list[str]:
+    """Open statuses a call may move to `status` from: those strictly earlier in the progression.
+
+    Terminal statuses never move, and a late `ringing` after `in_progress` is ignored, so callbacks
+    that arrive out of order cannot move a call backwards.
+    """
+    return [
+        previous.value
+        for previous in CallStatus
+        if previous not in TERMINAL_STATUSES and STATUS_RANK[previous] < STATUS_RANK[status]
+    ]
+
+
+def _not_before(at: datetime.datetime, *earlier_fields: str) -> Greatest:
+    """`at`, or the latest of the call's earlier stage times if one is later (NULLs ignored on every database)."""
+    moment = Value(at, output_field=DateTimeField())
+    return Greatest(moment, *(Coalesce(F(name), moment) for name in earlier_fields))
+
+
+def call_transition(
+    *,
+    call_id: object,
+    status: CallStatus,
+    at: datetime.datetime | None = None,
+    fields: dict[str, object] | None = None,
+    provider_call_id: str = "",
+) -> bool:
+    """Move call `call_id` to `status` if that is forward; return whether it moved.
+
+    Sets the timestamp the status implies (started, answered, ended) and any extra `fields`
+    (duration, answered_by, price…) in the same UPDATE; nothing is written when the call is already
+    at or past `status`. With `provider_call_id`, only a call with that id (or none yet, which then
+    gets it) moves: a callback for another CallSid moves nothing. A stage's time is never earlier than
+    the stages before it: carriers stamp callbacks to the whole second, so "answered" may read a few
+    hundred ms before our own "started".
+    """
+    status = CallStatus(status)
+    at = at or timezone.now()
+    changes: dict[str, object] = {"status": status.value, **(fields or {})}
+    if status == CallStatus.INITIATED:
+        changes.setdefault("started_at", at)
+    elif status == CallStatus.IN_PROGRESS:
+        changes.setdefault("answered_at", _not_before(at, "started_at"))
+    elif status in TERMINAL_STATUSES:
+        changes.setdefault("ended_at", _not_before(at, "started_at", "answered_at"))
+    calls = Call.objects.filter(pk=call_id, status__in=allowed_predecessors(status))
+    if provider_call_id:
+        calls = calls.filter(provider_call_id__in=["", provider_call_id])
+        changes["provider_call_id"] = provider_call_id
+    moved = calls.update(**changes) == 1
+    if moved:
+        CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()
+        if status in TERMINAL_STATUSES:
+            notify_call_finished_on_commit(call_id)
+    return moved
+
+
+def call_create_batch(*, calls: list[dict[str, object]]) -> list[Call]:
+    """Create many queued Calls in one INSERT; each dict holds `call_create`'s keyword arguments."""
+    return Call.objects.bulk_create([Call(**fields) for fields in calls])
+
+
+def call_create(
+    *,
+    contact_id: int,
+    to_phone: str,
+    provider: str,
+    campaign_id: int | None = None,
+    agent_id: int | None = None,
+    target_id: int | None = None,
+    from_phone: str = "",
+) -> Call:
+    """Create a queued Call row. It exists before any provider request, so a call is never placed untracked."""
+    return Call.objects.create(
+        contact_id=contact_id,
+        to_phone=to_phone,
+        from_phone=from_phone,
+        provider=provider,
+        campaign_id=campaign_id,
+        agent_id=agent_id,
+        target_id=target_id,
+    )
