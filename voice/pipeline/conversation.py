@@ -119,7 +119,12 @@ class ConversationSession(VoiceSession):
         self.listener = Listener(
             self,
             self.detector,
-            Transcriber(self.providers.speech_to_text, breakers=self._breaker, timeout_s=self.config.stt_timeout_s),
+            Transcriber(
+                self.providers.speech_to_text,
+                breakers=self._breaker,
+                timeout_s=self.config.stt_timeout_s,
+                on_failure=self.recorder.failed,
+            ),
             allocate_index=self.recorder.allocate_index,
             time_scale=self.context.time_scale,
             hold_after_s=self.config.hold_after_s,
@@ -161,6 +166,7 @@ class ConversationSession(VoiceSession):
         if self._reply is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reply
+        await self.listener.transcriber.aclose()
         if self._turn is not None:
             self._finish_agent_turn(self._turn, cut=True)
         await self.playout.close()

@@ -5,7 +5,9 @@ frame on the consumer's loop). A barge-in candidate pauses the agent at once and
 it (`Floor`). A finished utterance takes its transcript position when the words end — before STT, so the
 transcript follows speaking order — and carries the keys pressed while it was said. One worker takes
 utterances and lone key presses off a queue in order (the STT of utterance k comes before k+1); while the
-agent is silent, a transcription slower than `hold_after_s` lets the session play its hold phrase.
+agent is silent, a transcription slower than `hold_after_s` lets the session play its hold phrase. The
+`Transcriber` gets the utterance's frames as they are heard (a streaming STT transcribes while the callee
+speaks) and its audio whole at the endpoint.
 
 `classify` decides what the words were: a turn, an interruption, a backchannel or noise — and the callee's
 "Hello?" over the opener is a greeting, not an interruption.
@@ -13,8 +15,8 @@ agent is silent, a transcription slower than `hold_after_s` lets the session pla
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from voice import codec
@@ -25,10 +27,12 @@ from voice.pipeline.turn_taking import (
     SpeechEnded,
     SpeechStarted,
     TurnDetector,
+    TurnEvent,
     Utterance,
     classify_utterance,
 )
 from voice.providers.base import ProviderError
+from voice.providers.speech import Transcript
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ class SpokenUtterance:
     end_of_speech: float  # loop time
     digits: tuple[str, ...] = ()
     index: int = 0  # transcript position
+    streamed: Awaitable[Transcript] | None = field(default=None, repr=False, compare=False)  # see Transcriber
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ class Listener:
     def feed(self, payload: bytes) -> None:
         """Inbound audio of any length (the detector costs tens of µs a frame; anything slow is queued)."""
         for frame in self._reframer.push(payload) if len(payload) != codec.FRAME_BYTES else (payload,):
-            for event in self.detector.feed(frame):
+            for event in self._frame(frame):
                 self._on_turn_event(event)
 
     def key(self, digit: str) -> None:
@@ -125,10 +130,23 @@ class Listener:
         if self.detector.in_speech:
             silence = bytes([codec.ULAW_SILENCE]) * codec.FRAME_BYTES
             for _ in range(self.detector.config.silence_ms // codec.FRAME_MS + 1):
-                for event in self.detector.feed(silence):
+                for event in self._frame(silence):
                     if isinstance(event, SpeechEnded):
                         self._inputs.put_nowait(self._utterance(event))
         self._inputs.put_nowait(None)
+
+    def _frame(self, frame: bytes) -> tuple[TurnEvent, ...]:
+        """One frame to the detector, and to the transcriber when it is part of an utterance."""
+        in_speech = self.detector.in_speech
+        events = self.detector.feed(frame)
+        if in_speech:
+            self.transcriber.push(frame)  # the detector added it to the utterance (which it may have ended)
+        for event in events:
+            if isinstance(event, SpeechStarted):
+                self.transcriber.begin(self.detector.speech_audio)
+            elif isinstance(event, SpeechDiscarded):
+                self.transcriber.discard()
+        return events
 
     def _on_turn_event(self, event: object) -> None:
         if isinstance(event, SpeechStarted):
@@ -144,7 +162,14 @@ class Listener:
         lag = (event.detected_ms - event.ended_ms) / 1000 * self.time_scale
         digits, self._pending_digits = tuple(self._pending_digits), []
         # The transcript position is taken when the words end, before STT, so it follows speaking order.
-        return SpokenUtterance(event, self._speech_over_agent, self.loop.time() - lag, digits, self._allocate_index())
+        return SpokenUtterance(
+            event,
+            self._speech_over_agent,
+            self.loop.time() - lag,
+            digits,
+            self._allocate_index(),
+            self.transcriber.end(),
+        )
 
     # ---- The worker ----------------------------------------------------------------------------
 
@@ -164,7 +189,7 @@ class Listener:
         # A slow STT must not leave the callee in silence either (only when the agent is not talking).
         hold = None if utterance.over_agent else self.loop.call_later(self.hold_after_s, self.floor.hold_for_transcript)
         try:
-            text = await self.transcriber.transcribe(utterance.event.audio)
+            text = await self.transcriber.transcribe(utterance.event.audio, utterance.streamed)
         except ProviderError as error:
             await self.floor.transcription_failed(error)
             return
