@@ -38,6 +38,8 @@ from voice.providers.openai import OpenAIOptions, OpenAISpeechToText
 from voice.providers.speech import SpeechStream, Transcript, classify_status
 
 REALTIME_QUERY = {"intent": "transcription"}
+SESSION_UPDATE_ID = "session_update"  # names our session.update, so an error about it can be told apart
+CLOSE_TIMEOUT_S = 1.0  # the close handshake: a stalled server must not hold up the end of a call
 
 
 class OpenAIRealtimeSpeechToText(OpenAISpeechToText):
@@ -109,7 +111,7 @@ class RealtimeTranscription(SpeechStream):
         self.prompt = prompt
         self._link: _Link | None = None
         self._has_audio = False  # the current utterance has audio on the link
-        self._lost = False  # ... on a link that is gone: the utterance cannot be streamed any more
+        self._lost: ProviderError | None = None  # why the current utterance's link is gone (it cannot finish)
         self._commits = 0
         self._closed = False
         self.connections = 0  # opened so far (tests, logs)
@@ -117,24 +119,26 @@ class RealtimeTranscription(SpeechStream):
     # ---- SpeechStream (inline, never blocking) -------------------------------------------------
 
     def push(self, ulaw: bytes) -> None:
-        if self._lost or self._closed or not ulaw:
+        if self._lost is not None or self._closed or not ulaw:
             return
         link = self._link or self._connect()
         link.outbox.put_nowait(("append", ulaw))
         self._has_audio = True
 
     def discard(self) -> None:
-        if self._has_audio and not self._lost and self._link is not None:
+        if self._has_audio and self._lost is None and self._link is not None:
             self._link.outbox.put_nowait(("clear", None))
-        self._has_audio = self._lost = False
+        self._has_audio, self._lost = False, None
 
     def finish(self) -> _Pending:
         loop = asyncio.get_running_loop()
         result: asyncio.Future[Transcript] = loop.create_future()
         result.add_done_callback(_retrieve)
-        has_audio, lost, self._has_audio, self._lost = self._has_audio, self._lost, False, False
-        if lost or self._closed or (has_audio and self._link is None):
-            result.set_exception(ProviderError("openai realtime: connection lost mid-utterance", permanent=False))
+        has_audio, lost, self._has_audio, self._lost = self._has_audio, self._lost, False, None
+        if lost is not None:
+            result.set_exception(ProviderError(f"{lost.message} (mid-utterance)", permanent=lost.permanent))
+        elif self._closed or (has_audio and self._link is None):
+            result.set_exception(ProviderError("openai realtime: stream closed", permanent=False))
         elif not has_audio:
             result.set_result(Transcript("", self.language))
         else:
@@ -170,7 +174,7 @@ class RealtimeTranscription(SpeechStream):
         """Fail what is in flight on `link` and close it; the next utterance opens a new one."""
         if self._link is link:
             self._link = None
-            self._lost = self._has_audio
+            self._lost = error if self._has_audio else None
         for utterance in link.in_flight:
             utterance.settle(error=error)
         link.in_flight.clear()
@@ -182,7 +186,7 @@ class RealtimeTranscription(SpeechStream):
         try:
             async with asyncio.timeout(self.options.connect_timeout_s):
                 connection = await self._client.realtime.connect(extra_query=REALTIME_QUERY).enter()
-            await connection.session.update(session=self._session())  # type: ignore[arg-type]
+            await connection.session.update(session=self._session(), event_id=SESSION_UPDATE_ID)  # type: ignore[arg-type]
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._send(connection, link))
                 group.create_task(self._receive(connection, link))
@@ -193,7 +197,8 @@ class RealtimeTranscription(SpeechStream):
         finally:
             if connection is not None:
                 with contextlib.suppress(Exception):
-                    await connection.close()
+                    async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                        await connection.close()
 
     def _session(self) -> dict[str, Any]:
         transcription: dict[str, Any] = {"model": self.options.transcription_model}
@@ -255,13 +260,18 @@ class RealtimeTranscription(SpeechStream):
         raise ProviderError("openai realtime: the server closed the connection", permanent=False)
 
     def _on_error(self, link: _Link, details: Any) -> None:
-        """An `error` event: the commit it names fails; an error naming none fails everything in flight."""
+        """An `error` event: the commit it names fails; one about the session configuration ends the link;
+        one naming neither fails everything in flight."""
         error_type = getattr(details, "type", "") or ""
         error = ProviderError(
             f"openai realtime: {error_type or 'error'}: {getattr(details, 'message', '')}"[:500],
             permanent=error_type == "invalid_request_error",
         )
-        named = next((u for u in link.unacknowledged if u.event_id == getattr(details, "event_id", None)), None)
+        about = getattr(details, "event_id", None)
+        if about == SESSION_UPDATE_ID:
+            self._drop(link, error)  # e.g. an unknown model: nothing on this link will be transcribed
+            return
+        named = next((u for u in link.unacknowledged if u.event_id == about), None)
         if named is not None:
             link.unacknowledged.remove(named)  # no acknowledgement will come for it
             self._settle(link, named, error=error)

@@ -25,6 +25,7 @@ class FakeRealtimeServer:
         self.committed: list[bytes] = []  # μ-law of each committed buffer, in order
         self.transcripts: list[str] = []  # said for the commits, in order (default `on_commit`)
         self.on_commit: OnCommit = self.transcribe
+        self.refuse_sessions = False  # answer session.update with an invalid_request_error naming it
         self.released = asyncio.Event()
         self._buffer = bytearray()
         self._items = 0
@@ -59,7 +60,11 @@ class FakeRealtimeServer:
             event = json.loads(message)
             self.events.append(event)
             kind = event["type"]
-            if kind == "session.update":
+            if kind == "session.update" and self.refuse_sessions:
+                await send(websocket, {"type": "error", "error": {"type": "invalid_request_error",
+                                                                  "message": "Invalid transcription model.",
+                                                                  "event_id": event.get("event_id")}})  # fmt: skip
+            elif kind == "session.update":
                 await send(websocket, {"type": "session.updated", "session": event["session"]})
             elif kind == "input_audio_buffer.append":
                 self._buffer += base64.b64decode(event["audio"])

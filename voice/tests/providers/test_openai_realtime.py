@@ -39,6 +39,11 @@ def frames(text: str) -> list[bytes]:
     return list(codec.reframe([speech_like_ulaw(text)]))
 
 
+async def settled(pending):
+    """The awaitable's outcome — and if the adapter never gives one, a TimeoutError instead of a hung test."""
+    return await asyncio.wait_for(asyncio.ensure_future(pending), 5)
+
+
 async def stream_utterance(stream, text: str):
     """Push an utterance frame by frame, as the session does while the callee speaks; then finish it."""
     audio = frames(text)
@@ -54,7 +59,7 @@ async def test_the_session_is_pcmu_without_turn_detection_and_the_audio_is_appen
     realtime.transcripts = ["Yes, this is Maria."]
     stream = speech_to_text(realtime.url).open_stream(language="en-US", prompt="Maria")
     audio, pending = await stream_utterance(stream, "yes this is maria")
-    transcript = await pending
+    transcript = await settled(pending)
     await stream.aclose()
 
     assert transcript.text == "Yes, this is Maria."
@@ -90,7 +95,7 @@ async def test_the_transcript_is_assembled_from_the_deltas_when_the_completion_c
     realtime.on_commit = deltas_only
     stream = speech_to_text(realtime.url).open_stream()
     _, pending = await stream_utterance(stream, "call me tomorrow afternoon")
-    assert (await pending).text == "Call me tomorrow afternoon."
+    assert (await settled(pending)).text == "Call me tomorrow afternoon."
     await stream.aclose()
 
 
@@ -99,7 +104,7 @@ async def test_utterances_share_one_connection_and_each_gets_its_own_transcript(
     stream = speech_to_text(realtime.url).open_stream()
     first_audio, first = await stream_utterance(stream, "who is this")
     second_audio, second = await stream_utterance(stream, "okay go on")  # before the first is awaited
-    assert [(await first).text, (await second).text] == ["Who is this?", "Okay, go on."]
+    assert [(await settled(first)).text, (await settled(second)).text] == ["Who is this?", "Okay, go on."]
     assert realtime.committed == [first_audio, second_audio]
     assert len(realtime.paths) == 1
     await stream.aclose()
@@ -111,7 +116,7 @@ async def test_a_discarded_burst_is_cleared_and_not_committed(realtime):
     stream.push(frames("k")[0])
     stream.discard()
     audio, pending = await stream_utterance(stream, "hello")
-    assert (await pending).text == "Hello?"
+    assert (await settled(pending)).text == "Hello?"
     assert realtime.committed == [audio]
     assert len(realtime.of_type("input_audio_buffer.clear")) == 1
     await stream.aclose()
@@ -122,11 +127,11 @@ async def test_a_server_error_event_is_a_provider_error_for_that_utterance(realt
     stream = speech_to_text(realtime.url).open_stream()
     _, pending = await stream_utterance(stream, "hello there")
     with pytest.raises(ProviderError, match="server_error: The server had an error"):
-        await pending
+        await settled(pending)
     # The connection stays usable: the next utterance is transcribed on it.
     realtime.on_commit, realtime.transcripts = realtime.transcribe, ["Hello again."]
     _, pending = await stream_utterance(stream, "hello again")
-    assert (await pending).text == "Hello again."
+    assert (await settled(pending)).text == "Hello again."
     assert len(realtime.paths) == 1
     await stream.aclose()
 
@@ -136,7 +141,7 @@ async def test_an_error_naming_no_event_fails_what_is_in_flight(realtime):
     stream = speech_to_text(realtime.url).open_stream()
     _, pending = await stream_utterance(stream, "hello there")
     with pytest.raises(ProviderError, match="overloaded"):
-        await pending
+        await settled(pending)
     await stream.aclose()
 
 
@@ -146,12 +151,12 @@ async def test_a_stalled_server_times_out_within_the_configured_limit_and_the_ne
     _, pending = await stream_utterance(stream, "hello there")
     started = time.monotonic()
     with pytest.raises(ProviderError, match=r"no transcript within 0.3s") as caught:
-        await pending
+        await settled(pending)
     assert time.monotonic() - started < 0.6
     assert caught.value.permanent is False
     realtime.on_commit, realtime.transcripts = realtime.transcribe, ["Are you there?"]
     _, pending = await stream_utterance(stream, "are you there")
-    assert (await pending).text == "Are you there?"
+    assert (await settled(pending)).text == "Are you there?"
     assert len(realtime.paths) == 2  # the stalled connection was closed, a new one opened
     await stream.aclose()
 
@@ -161,10 +166,10 @@ async def test_a_dropped_connection_fails_the_utterance_and_the_next_one_reconne
     stream = speech_to_text(realtime.url).open_stream()
     _, pending = await stream_utterance(stream, "hello there")
     with pytest.raises(ProviderError):
-        await pending
+        await settled(pending)
     realtime.on_commit, realtime.transcripts = realtime.transcribe, ["Sorry, you dropped."]
     audio, pending = await stream_utterance(stream, "sorry you dropped")
-    assert (await pending).text == "Sorry, you dropped."
+    assert (await settled(pending)).text == "Sorry, you dropped."
     assert len(realtime.paths) == 2
     assert realtime.committed[-1] == audio  # the new connection got the whole utterance
     assert len(realtime.of_type("session.update")) == 2  # and was configured again
@@ -175,15 +180,25 @@ async def test_a_connection_that_drops_mid_utterance_fails_that_utterance_at_its
     realtime.transcripts = ["First.", "Second."]
     stream = speech_to_text(realtime.url).open_stream()
     _, first = await stream_utterance(stream, "first")
-    assert (await first).text == "First."
+    assert (await settled(first)).text == "First."
     stream.push(frames("second")[0])
     await asyncio.sleep(0.05)
     await realtime.stop()  # the server goes away while the callee is speaking
     await asyncio.sleep(0.1)
     for frame in frames("second")[1:]:
         stream.push(frame)
-    with pytest.raises(ProviderError, match="lost mid-utterance"):
-        await stream.finish()
+    with pytest.raises(ProviderError, match=r"\(mid-utterance\)"):
+        await settled(stream.finish())
+    await stream.aclose()
+
+
+async def test_a_refused_session_configuration_is_a_permanent_error_for_the_utterance(realtime):
+    realtime.refuse_sessions = True
+    stream = speech_to_text(realtime.url).open_stream()
+    _, pending = await stream_utterance(stream, "hello there")
+    with pytest.raises(ProviderError, match="Invalid transcription model") as caught:
+        await settled(pending)
+    assert caught.value.permanent is True
     await stream.aclose()
 
 
@@ -191,7 +206,7 @@ async def test_no_server_is_a_provider_error():
     stream = speech_to_text("http://127.0.0.1:9/v1").open_stream()
     _, pending = await stream_utterance(stream, "hello")
     with pytest.raises(ProviderError):
-        await pending
+        await settled(pending)
     await stream.aclose()
 
 
