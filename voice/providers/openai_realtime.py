@@ -18,8 +18,10 @@ and the next utterance opens a new one; the utterance whose audio went to the lo
 delegates to the HTTP `OpenAISpeechToText`. (The SDK's own reconnect stays off: the session would have to
 be configured again, and the audio in flight is lost either way.)
 
-The transcription-only handshake (the `intent` query, `session.update` with `type: "transcription"`)
-follows the installed SDK's types and docstrings; it has not been checked against the live API here.
+The transcription-only handshake — `?intent=transcription` with no model in the URL, then `session.update`
+with `type: "transcription"` and `turn_detection: null` — is the one in OpenAI's "Realtime transcription"
+guide and the installed SDK's types (the guide recommends `gpt-live-transcribe`; `OPENAI_TRANSCRIPTION_MODEL`
+chooses). It is tested against a fake server here, not against the live API.
 """
 
 import asyncio
