@@ -70,7 +70,7 @@ class ConversationSession(VoiceSession):
         self._tasks: set[asyncio.Task] = set()
         self._reply: asyncio.Task | None = None
         self._turn: AgentTurn | None = None
-        self._marks = AgentTurns()
+        self._agent_turns = AgentTurns()
         self._ending = False
         self._stt_failures = 0
         self._stopped = False
@@ -90,7 +90,7 @@ class ConversationSession(VoiceSession):
             sender,
             time_scale=self.context.time_scale,
             lead_frames=self.config.lead_frames,
-            on_mark=lambda name: self._marks.mark_sent(name, self.loop.time()),
+            on_mark=lambda name: self._agent_turns.mark_sent(name, self.loop.time()),
         )
         self.playout.start()
         self.speaker = Speaker(
@@ -146,7 +146,7 @@ class ConversationSession(VoiceSession):
         self.listener.feed(payload)  # inline and cheap; anything slow goes onto the listener's queue
 
     async def on_mark(self, name: str) -> None:
-        if (turn := self._marks.mark_heard(name, self.loop.time())) is not None:
+        if (turn := self._agent_turns.mark_heard(name, self.loop.time())) is not None:
             self._finish_agent_turn(turn)
 
     async def on_dtmf(self, digit: str) -> None:
@@ -260,7 +260,7 @@ class ConversationSession(VoiceSession):
     ) -> None:
         if self._stopped or (self._ending and not force):
             return
-        turn = self._marks.new(reference, is_opener=is_opener)
+        turn = self._agent_turns.new(reference, is_opener=is_opener)
         if stt_done is not None:
             turn.stamp("stt_final", stt_done)
         self._turn = turn
