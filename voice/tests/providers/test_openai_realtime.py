@@ -58,6 +58,8 @@ async def test_the_session_is_pcmu_without_turn_detection_and_the_audio_is_appen
 ):
     realtime.transcripts = ["Yes, this is Maria."]
     stream = speech_to_text(realtime.url).open_stream(language="en-US", prompt="Maria")
+    await asyncio.sleep(0.05)
+    assert realtime.paths == []  # opening the stream does not connect: the first audio does
     audio, pending = await stream_utterance(stream, "yes this is maria")
     transcript = await settled(pending)
     await stream.aclose()
