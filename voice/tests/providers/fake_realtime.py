@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
 
 OnCommit = Callable[[ServerConnection, dict[str, Any], str], Awaitable[None]]
 
@@ -22,10 +23,12 @@ class FakeRealtimeServer:
         self.events: list[dict[str, Any]] = []  # every client event, all connections
         self.paths: list[str] = []  # request path (and query) of each connection
         self.closed = 0  # connections that have ended
+        self.headers: list[dict[str, str]] = []  # of each handshake
         self.committed: list[bytes] = []  # μ-law of each committed buffer, in order
         self.transcripts: list[str] = []  # said for the commits, in order (default `on_commit`)
         self.on_commit: OnCommit = self.transcribe
         self.refuse_sessions = False  # answer session.update with an invalid_request_error naming it
+        self.reject_status = 0  # refuse the WebSocket handshake with this HTTP status (e.g. 401)
         self.released = asyncio.Event()
         self._buffer = bytearray()
         self._items = 0
@@ -33,7 +36,7 @@ class FakeRealtimeServer:
         self.url = ""  # http://127.0.0.1:<port>/v1 — the SDK maps http to ws and appends /realtime
 
     async def start(self) -> "FakeRealtimeServer":
-        self._server = await serve(self._handle, "127.0.0.1", 0)
+        self._server = await serve(self._handle, "127.0.0.1", 0, process_request=self._process_request)
         port = next(iter(self._server.sockets)).getsockname()[1]
         self.url = f"http://127.0.0.1:{port}/v1"
         return self
@@ -46,6 +49,12 @@ class FakeRealtimeServer:
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [event for event in self.events if event["type"] == kind]
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        self.headers.append(dict(request.headers.raw_items()))
+        if self.reject_status:
+            return connection.respond(self.reject_status, "Incorrect API key provided.\n")
+        return None
 
     async def _handle(self, websocket: ServerConnection) -> None:
         self.paths.append(websocket.request.path if websocket.request else "")

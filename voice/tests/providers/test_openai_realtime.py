@@ -204,6 +204,17 @@ async def test_a_refused_session_configuration_is_a_permanent_error_for_the_utte
     await stream.aclose()
 
 
+async def test_the_api_key_is_sent_and_a_refused_one_is_a_permanent_error(realtime):
+    realtime.reject_status = 401
+    stream = speech_to_text(realtime.url).open_stream()
+    _, pending = await stream_utterance(stream, "hello")
+    with pytest.raises(ProviderError, match="HTTP 401") as caught:
+        await settled(pending)
+    assert caught.value.permanent is True
+    assert realtime.headers[0]["Authorization"] == "Bearer sk-test"
+    await stream.aclose()
+
+
 async def test_no_server_is_a_provider_error():
     stream = speech_to_text("http://127.0.0.1:9/v1").open_stream()
     _, pending = await stream_utterance(stream, "hello")
