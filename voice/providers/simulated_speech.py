@@ -100,7 +100,7 @@ class SimulatedSpeechStream(SpeechStream):
         self._stt, self._language = stt, language
         self._bytes = 0
         self.pushed: list[int] = []  # bytes per finished utterance (tests)
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._waiting: dict[asyncio.TimerHandle, asyncio.Future[Transcript]] = {}
 
     def push(self, ulaw: bytes) -> None:
         self._bytes += len(ulaw)
@@ -119,18 +119,21 @@ class SimulatedSpeechStream(SpeechStream):
             return result
 
         def deliver() -> None:
-            self._timers.discard(timer)
+            self._waiting.pop(timer, None)
             if not result.done():
                 result.set_result(transcript)
 
         timer = loop.call_later(self._stt.delay_s, deliver)
-        self._timers.add(timer)
+        self._waiting[timer] = result
         return result
 
     async def aclose(self) -> None:
-        for timer in self._timers:
+        for timer, result in self._waiting.items():
             timer.cancel()
-        self._timers.clear()
+            if not result.done():
+                result.set_exception(ProviderError("simulated-stream: closed", permanent=False))
+                result.exception()  # nobody may be waiting any more: not "never retrieved"
+        self._waiting.clear()
 
 
 _OPT_OUT = re.compile(r"\b(stop calling|take me off|do not call|don't call|remove me|unsubscribe|opt out)\b", re.I)
