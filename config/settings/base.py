@@ -223,6 +223,7 @@ TELEPHONY_PROVIDER = _providers.telephony
 SPEECH_TO_TEXT_PROVIDER = _providers.speech_to_text
 LANGUAGE_MODEL_PROVIDER = _providers.language_model
 TEXT_TO_SPEECH_PROVIDER = _providers.text_to_speech
+OPENAI_STT_MODE = _providers.openai_stt_mode  # realtime (streamed) | utterance
 
 # TELEPHONY: webhooks, the media stream, the simulated carrier and the reaper
 # ------------------------------------------------------------------------------

@@ -89,6 +89,13 @@ def test_an_unknown_adapter_name_is_refused():
         provider_settings(env_with(TEXT_TO_SPEECH_PROVIDER="polly"))
 
 
+def test_openai_transcribes_in_realtime_unless_told_per_utterance():
+    assert provider_settings(env_with(OPENAI_API_KEY="sk")).openai_stt_mode == "realtime"
+    assert provider_settings(env_with(OPENAI_STT_MODE="utterance")).openai_stt_mode == "utterance"
+    with pytest.raises(ImproperlyConfigured, match="OPENAI_STT_MODE='batch' is not one of realtime, utterance"):
+        provider_settings(env_with(OPENAI_STT_MODE="batch"))
+
+
 def test_sqlite_is_tuned_for_three_processes_sharing_it():
     config = database_from_url("sqlite:////tmp/demo.sqlite3", pool_max_size=16)
     assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"

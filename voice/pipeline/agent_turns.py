@@ -1,6 +1,7 @@
 """The agent's turns as the callee hears them: chunks queued, marks echoed, and what that says was heard."""
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -56,6 +57,40 @@ class AgentTurn:
                     words.append(" ".join(parts[:share]) + ("—" if share < len(parts) else ""))
             break
         return " ".join(words)
+
+
+class AgentTurns:
+    """The call's agent turns by key, and what the marks named after them say: first audio sent, heard."""
+
+    def __init__(self) -> None:
+        self._turns: dict[int, AgentTurn] = {}
+        self._keys = 0
+
+    def new(self, reference: float, *, is_opener: bool = False) -> AgentTurn:
+        self._keys += 1
+        turn = self._turns[self._keys] = AgentTurn(self._keys, reference, time.time(), is_opener=is_opener)
+        return turn
+
+    def mark_sent(self, name: str, now: float) -> None:
+        """The playout sent mark `name` to the carrier."""
+        turn, part = self._find(name)
+        if turn is not None and part == "start":
+            turn.stamp("first_audio_sent", now)
+
+    def mark_heard(self, name: str, now: float) -> AgentTurn | None:
+        """The carrier echoed mark `name`: the turn it completed, if it did."""
+        turn, part = self._find(name)
+        if turn is None or turn.cleared:
+            return None  # echoed because of a `clear`: not heard
+        if part == "start":
+            turn.stamp("first_audio_heard", now)
+            return None
+        turn.heard.add(name)
+        return turn if turn.complete() else None
+
+    def _find(self, name: str) -> tuple[AgentTurn | None, str]:
+        key, _, part = name.partition(":")
+        return (self._turns.get(int(key)) if key.isdigit() else None), part
 
 
 def latency_summary(latencies: Mapping[str, Sequence[int]]) -> dict[str, dict[str, int]]:

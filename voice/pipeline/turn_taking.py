@@ -132,6 +132,11 @@ class TurnDetector:
     def in_speech(self) -> bool:
         return self._in_speech
 
+    @property
+    def speech_audio(self) -> bytes:
+        """The utterance so far while in speech (pre-roll included): what `SpeechEnded.audio` will begin with."""
+        return bytes(self._audio) if self._in_speech else b""
+
     def is_voiced(self, ulaw_frame: bytes) -> bool:
         """webrtcvad's verdict on one 160-byte μ-law frame, behind the level gate.
 

@@ -58,6 +58,7 @@ class OpenAIOptions:
     idle_timeout_s: float = 2.0  # any stream: longest gap between chunks
     transcription_timeout_s: float = 6.0
     transcription_retries: int = 1  # an utterance is small and idempotent: one quick retry is worth it
+    realtime_transcript_timeout_s: float = 2.5  # realtime STT: commit → transcript (then the HTTP fallback)
 
 
 def openai_client(options: OpenAIOptions) -> openai.AsyncOpenAI:

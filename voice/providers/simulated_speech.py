@@ -27,6 +27,7 @@ from voice.providers.speech import (
     LanguageModel,
     ReplyEvent,
     ReplyRequest,
+    SpeechStream,
     SpeechToText,
     TextDelta,
     TextToSpeech,
@@ -57,24 +58,82 @@ def caller_script(parameters: Mapping[str, str]) -> tuple[str, ...]:
 
 
 class SimulatedSpeechToText(SpeechToText):
-    """One per call: the k-th utterance (long enough to be speech) is the k-th line of the caller's script."""
+    """One per call: the k-th utterance (long enough to be speech) is the k-th line of the caller's script.
+
+    With `streaming=True` it also offers a `SimulatedSpeechStream`, so offline calls take the streaming path.
+    """
 
     name = "simulated"
 
-    def __init__(self, script: Sequence[str], *, delay_s: float = 0.0, min_utterance_ms: int = 250) -> None:
+    def __init__(
+        self, script: Sequence[str], *, delay_s: float = 0.0, min_utterance_ms: int = 250, streaming: bool = False
+    ) -> None:
         self._lines = list(script)
         self._next = 0
         self.delay_s = delay_s
         self.min_utterance_ms = min_utterance_ms
+        self.streaming = streaming
 
     async def transcribe(self, ulaw: bytes, *, language: str | None = None, prompt: str = "") -> Transcript:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
-        if len(ulaw) * 1000 // codec.SAMPLE_RATE < self.min_utterance_ms or self._next >= len(self._lines):
-            return Transcript("", language)
+        return Transcript(self.line_for(len(ulaw)), language)
+
+    def open_stream(self, *, language: str | None = None, prompt: str = "") -> SpeechStream | None:
+        return SimulatedSpeechStream(self, language) if self.streaming else None
+
+    def line_for(self, ulaw_bytes: int) -> str:
+        """The next line for an utterance of this much audio ("" for noise, or once the script is spent)."""
+        if ulaw_bytes * 1000 // codec.SAMPLE_RATE < self.min_utterance_ms or self._next >= len(self._lines):
+            return ""
         line = self._lines[self._next]
         self._next += 1
-        return Transcript(line, language)
+        return line
+
+
+class SimulatedSpeechStream(SpeechStream):
+    """Counts each utterance's audio as it is pushed; `finish` gives the script's next line `delay_s` later."""
+
+    name = "simulated-stream"
+
+    def __init__(self, stt: SimulatedSpeechToText, language: str | None) -> None:
+        self._stt, self._language = stt, language
+        self._bytes = 0
+        self.pushed: list[int] = []  # bytes per finished utterance (tests)
+        self._waiting: dict[asyncio.TimerHandle, asyncio.Future[Transcript]] = {}
+
+    def push(self, ulaw: bytes) -> None:
+        self._bytes += len(ulaw)
+
+    def discard(self) -> None:
+        self._bytes = 0
+
+    def finish(self) -> "asyncio.Future[Transcript]":
+        size, self._bytes = self._bytes, 0
+        self.pushed.append(size)
+        loop = asyncio.get_running_loop()
+        result: asyncio.Future[Transcript] = loop.create_future()
+        transcript = Transcript(self._stt.line_for(size), self._language)  # lines follow the endpoints' order
+        if not self._stt.delay_s:
+            result.set_result(transcript)
+            return result
+
+        def deliver() -> None:
+            self._waiting.pop(timer, None)
+            if not result.done():
+                result.set_result(transcript)
+
+        timer = loop.call_later(self._stt.delay_s, deliver)
+        self._waiting[timer] = result
+        return result
+
+    async def aclose(self) -> None:
+        for timer, result in self._waiting.items():
+            timer.cancel()
+            if not result.done():
+                result.set_exception(ProviderError("simulated-stream: closed", permanent=False))
+                result.exception()  # nobody may be waiting any more: not "never retrieved"
+        self._waiting.clear()
 
 
 _OPT_OUT = re.compile(r"\b(stop calling|take me off|do not call|don't call|remove me|unsubscribe|opt out)\b", re.I)

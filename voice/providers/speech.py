@@ -5,13 +5,18 @@ dataclasses below, never an SDK type. Every failure is `ProviderError(message, p
 (voice/providers/base.py), raised from the call or from inside the stream. Audio crossing a port is
 always 8 kHz mono μ-law, the Twilio wire format, so nothing downstream transcodes.
 
+Speech to text comes two ways: `transcribe` a finished utterance (every STT), or — where the provider can —
+`open_stream` once per call and push the callee's audio as it is spoken, so the transcript is nearly ready
+when the words end (`SpeechStream`). A streaming failure loses nothing: the caller still holds the
+utterance's audio and can `transcribe` it.
+
 Streams are async iterators the caller may abandon at any point (barge-in): cancelling the consuming
 task or calling `aclose()` must release the provider connection, and adapters guarantee that.
 """
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,8 +31,41 @@ class Transcript:
     language: str | None = None
 
 
+class SpeechStream(ABC):
+    """One call's streaming transcription, an utterance at a time, in order.
+
+    `push`, `discard` and `finish` are synchronous and never block: they run for every 20 ms frame on the
+    media loop, and the adapter sends in the background. `finish()` ends the current utterance at once
+    (the next `push` begins the next one) and returns an awaitable of its transcript, which raises
+    ProviderError when the provider fails, drops the connection or takes longer than the adapter's limit
+    (the awaitable may also be dropped unawaited: nothing leaks or logs).
+    """
+
+    name: str  # names its breaker and its failures ("openai-realtime")
+
+    @abstractmethod
+    def push(self, ulaw: bytes) -> None:
+        """More of the current utterance's audio (8 kHz μ-law, any length)."""
+
+    @abstractmethod
+    def discard(self) -> None:
+        """Forget the current utterance (it was not speech after all)."""
+
+    @abstractmethod
+    def finish(self) -> Awaitable[Transcript]:
+        """End the current utterance now; await the result for its transcript."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release the connection; transcripts still awaited fail with ProviderError."""
+
+
 class SpeechToText(ABC):
     name: str
+
+    def open_stream(self, *, language: str | None = None, prompt: str = "") -> SpeechStream | None:
+        """A stream for one call's audio (it connects lazily), or None: this STT transcribes whole utterances."""
+        return None
 
     @abstractmethod
     async def transcribe(self, ulaw: bytes, *, language: str | None = None, prompt: str = "") -> Transcript:

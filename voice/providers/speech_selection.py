@@ -1,7 +1,8 @@
 """The speech adapters for the current settings: which STT, LLM and TTS a call uses, and its secondary voice.
 
 The only module of voice/ that reads Django settings (SPEECH_TO_TEXT_PROVIDER, LANGUAGE_MODEL_PROVIDER,
-TEXT_TO_SPEECH_PROVIDER and the keys, chosen in config/settings/components/providers.py). Real adapters are
+TEXT_TO_SPEECH_PROVIDER, OPENAI_STT_MODE and the keys, chosen in config/settings/components/providers.py).
+OpenAI's STT streams over the Realtime API unless OPENAI_STT_MODE=utterance. Real adapters are
 built once per process and shared by every call (they pool connections); simulated STT is built per
 call because it follows that call's caller script (`StreamInfo.parameters`).
 """
@@ -36,7 +37,8 @@ def speech_providers(parameters: Mapping[str, str] | None = None) -> SpeechProvi
     if settings.SPEECH_TO_TEXT_PROVIDER == "openai":
         stt = _openai_speech_to_text()
     else:
-        stt = SimulatedSpeechToText(caller_script(parameters or {}))
+        # Streaming, like the real STT: the offline calls and the demo take the same path.
+        stt = SimulatedSpeechToText(caller_script(parameters or {}), streaming=True)
     llm: LanguageModel = (
         _openai_language_model() if settings.LANGUAGE_MODEL_PROVIDER == "openai" else SimulatedLanguageModel()
     )
@@ -69,7 +71,10 @@ def _openai():  # type: ignore[no-untyped-def]
 @functools.cache
 def _openai_speech_to_text() -> SpeechToText:
     from voice.providers.openai import OpenAISpeechToText
+    from voice.providers.openai_realtime import OpenAIRealtimeSpeechToText
 
+    if settings.OPENAI_STT_MODE == "realtime":
+        return OpenAIRealtimeSpeechToText(*_openai())  # one Realtime connection per call, opened by the call
     return OpenAISpeechToText(*_openai())
 
 

@@ -2,7 +2,9 @@
 
 A role gets its real adapter when that provider's credentials are present, the simulated one
 otherwise; `<ROLE>_PROVIDER` forces a choice, and forcing a real adapter without its credentials
-stops start-up with the names of the missing variables.
+stops start-up with the names of the missing variables. `OPENAI_STT_MODE` says how OpenAI transcribes:
+`realtime` (the default) streams each call's audio over the Realtime API as it is spoken, with each
+utterance transcribed over HTTP when the stream fails; `utterance` only transcribes finished utterances.
 """
 
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ ROLE_CHOICES: dict[str, tuple[str, ...]] = {
     "LANGUAGE_MODEL_PROVIDER": ("openai", SIMULATED),
     "TEXT_TO_SPEECH_PROVIDER": ("elevenlabs", "openai", SIMULATED),
 }
+OPENAI_STT_MODES = ("realtime", "utterance")
 CREDENTIALS: dict[str, tuple[str, ...]] = {
     "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),
     "openai": ("OPENAI_API_KEY",),
@@ -38,6 +41,7 @@ class ProviderSettings:
     speech_to_text: str
     language_model: str
     text_to_speech: str
+    openai_stt_mode: str
 
 
 def provider_settings(env: environ.Env) -> ProviderSettings:
@@ -56,6 +60,9 @@ def provider_settings(env: environ.Env) -> ProviderSettings:
             raise ImproperlyConfigured(f"{role}={chosen} needs {', '.join(missing)} to be set.")
         return chosen
 
+    stt_mode = env("OPENAI_STT_MODE", default="realtime")
+    if stt_mode not in OPENAI_STT_MODES:
+        raise ImproperlyConfigured(f"OPENAI_STT_MODE={stt_mode!r} is not one of {', '.join(OPENAI_STT_MODES)}.")
     return ProviderSettings(
         twilio_account_sid=values["TWILIO_ACCOUNT_SID"],
         twilio_auth_token=values["TWILIO_AUTH_TOKEN"],
@@ -68,4 +75,5 @@ def provider_settings(env: environ.Env) -> ProviderSettings:
         speech_to_text=choose("SPEECH_TO_TEXT_PROVIDER", ("openai",)),
         language_model=choose("LANGUAGE_MODEL_PROVIDER", ("openai",)),
         text_to_speech=choose("TEXT_TO_SPEECH_PROVIDER", ("elevenlabs", "openai")),
+        openai_stt_mode=stt_mode,
     )

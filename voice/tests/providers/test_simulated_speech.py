@@ -3,6 +3,7 @@ import pytest
 from voice import codec
 from voice.pipeline.chunker import SentenceChunker
 from voice.pipeline.turn_taking import SpeechEnded, TurnDetector
+from voice.providers.base import ProviderError
 from voice.providers.simulated_speech import (
     CALLER_SCRIPTS,
     SimulatedLanguageModel,
@@ -85,3 +86,25 @@ async def test_simulated_tts_audio_length_follows_the_text_and_reads_as_speech()
     detector = TurnDetector()
     events = [e for f in codec.reframe([silence_ulaw(300) + long + silence_ulaw(800)]) for e in detector.feed(f)]
     assert any(isinstance(e, SpeechEnded) for e in events)
+
+
+@pytest.mark.asyncio
+async def test_the_simulated_stream_hears_the_script_in_endpoint_order_and_fails_what_is_pending_on_close():
+    stt = SimulatedSpeechToText(["Hello?", "Who is this?", "Bye."], streaming=True, delay_s=0.01)
+    stream = stt.open_stream()
+    assert stream is not None
+    assert SimulatedSpeechToText(["Hello?"]).open_stream() is None  # streaming is asked for
+    stream.push(speech_like_ulaw("hello"))
+    first = stream.finish()
+    stream.push(b"\xff" * 160)  # 20 ms: noise
+    noise = stream.finish()
+    stream.push(speech_like_ulaw("who is this"))
+    stream.discard()  # not speech after all
+    stream.push(speech_like_ulaw("who is this"))
+    second = stream.finish()
+    assert [(await first).text, (await noise).text, (await second).text] == ["Hello?", "", "Who is this?"]
+    stream.push(speech_like_ulaw("bye"))
+    last = stream.finish()
+    await stream.aclose()
+    with pytest.raises(ProviderError):
+        await last

@@ -3,6 +3,7 @@ import pytest
 from voice.providers import speech_selection
 from voice.providers.elevenlabs import ElevenLabsTextToSpeech
 from voice.providers.openai import OpenAILanguageModel, OpenAISpeechToText, OpenAITextToSpeech
+from voice.providers.openai_realtime import OpenAIRealtimeSpeechToText
 from voice.providers.simulated_speech import SimulatedLanguageModel, SimulatedSpeechToText, SimulatedTextToSpeech
 
 
@@ -42,3 +43,21 @@ def test_openai_can_be_the_only_voice(settings):
     providers = speech_selection.speech_providers()
     assert isinstance(providers.text_to_speech, OpenAITextToSpeech)
     assert providers.secondary_text_to_speech is None
+
+
+def test_openai_transcribes_over_the_realtime_api_unless_told_per_utterance(settings):
+    settings.SPEECH_TO_TEXT_PROVIDER, settings.OPENAI_API_KEY = "openai", "sk-test"
+    settings.OPENAI_STT_MODE = "realtime"
+    stt = speech_selection.speech_providers().speech_to_text
+    assert isinstance(stt, OpenAIRealtimeSpeechToText)
+    assert stt.open_stream() is not stt.open_stream()  # a stream (a connection) per call
+    speech_selection.reset_cache()
+    settings.OPENAI_STT_MODE = "utterance"
+    stt = speech_selection.speech_providers().speech_to_text
+    assert type(stt) is OpenAISpeechToText
+    assert stt.open_stream() is None
+
+
+def test_the_simulated_stt_streams_too_so_offline_calls_take_the_same_path(settings):
+    settings.SPEECH_TO_TEXT_PROVIDER = "simulated"
+    assert speech_selection.speech_providers().speech_to_text.open_stream() is not None
