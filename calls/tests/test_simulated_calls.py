@@ -88,7 +88,11 @@ def serve_daphne(django_db_blocker, **extra_env: str):
             time.sleep(0.2)
     yield base
     server.terminate()
-    server.wait(timeout=10)
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # a daphne stuck in shutdown must not outlive the test run
+        server.kill()
+        server.wait(timeout=10)
     log.close()
 
 
