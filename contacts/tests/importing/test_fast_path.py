@@ -3,10 +3,12 @@ every row of a messy file exactly as the admin's preview does, and stores what t
 
 import io
 import random
+import threading
 
 import pytest
+from django.db import connection
 
-from contacts.importing import jobs
+from contacts.importing import jobs, writers
 from contacts.importing.preview import PREVIEW_ROWS, contact_import_preview
 from contacts.models import Contact, ContactImportIssue, ContactList, Suppression
 from contacts.services import suppression_add
@@ -117,3 +119,35 @@ def test_a_second_import_of_an_edited_file_updates_as_the_preview_shows(run_impo
         if decision.outcome.is_written:
             contact = Contact.objects.get(phone=decision.phone)
             assert {name: getattr(contact, name) for name in decision.fields} == decision.fields
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY writer is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_number_another_transaction_creates_during_the_merge_is_updated_not_lost(run_import, monkeypatch):
+    """Another import creates one of the file's numbers and commits while the merge runs: the MERGE
+    meets a unique violation, and the upsert that replaces it updates that contact."""
+    original_finish = writers.PostgresCopyWriter.finish
+    other = connection.get_new_connection(connection.get_connection_params())
+    other.autocommit = False  # its insert stays uncommitted until the timer commits it
+    committer = threading.Timer(0.5, other.commit)
+
+    def finish_while_another_transaction_inserts(writer):
+        other.execute(
+            "INSERT INTO contacts_contact (phone, first_name, last_name, email, language, country, time_zone, "
+            "time_zone_candidates, time_zone_ambiguous, custom_fields, created_at, updated_at) VALUES "
+            "('+13125550178', 'Meanwhile', '', '', '', 'US', '', '[]', false, '{}', now(), now())"
+        )
+        committer.start()  # the merge waits on this row, then finds it taken
+        original_finish(writer)
+
+    monkeypatch.setattr(writers.PostgresCopyWriter, "finish", finish_while_another_transaction_inserts)
+    try:
+        job = run_import(b"name,phone\nAda Byron,(202) 555-0143\nGrace Hopper,+1 312 555 0178\n")
+    finally:
+        committer.join()
+        other.close()
+    assert job.status == "done", job.error
+    assert dict(Contact.objects.values_list("phone", "first_name")) == {
+        "+12025550143": "Ada",
+        "+13125550178": "Grace",
+    }
