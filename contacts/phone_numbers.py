@@ -61,7 +61,7 @@ def parse_phone_number_or_reason(raw: str, region: str) -> ParsedPhoneNumber | s
         return "The phone number is empty."
     if len(text) > MAX_PHONE_TEXT_LENGTH:
         return f"{text[:20]!r}… is too long to be a phone number ({len(text)} characters)."
-    if any(char.isalpha() for char in text):
+    if _has_letters(text):
         # libphonenumber reads letters as keypad digits ("mobile" → 662453); with words around the
         # number, find the number inside the text instead, and refuse when it holds none or several.
         found = [match.number for match in phonenumbers.PhoneNumberMatcher(text, region)]
@@ -80,6 +80,16 @@ def parse_phone_number_or_reason(raw: str, region: str) -> ParsedPhoneNumber | s
     if facts is None:
         return f"{text!r} is not a valid number for region {phonenumbers.region_code_for_number(number) or region}."
     return ParsedPhoneNumber(e164=e164, region=facts[0], time_zones=facts[1])
+
+
+_ASCII_LETTER = re.compile("[A-Za-z]")
+
+
+def _has_letters(text: str) -> bool:
+    """`any(char.isalpha() …)`, by one regex search when the text is ASCII (where isalpha means A–Z, a–z)."""
+    if text.isascii():
+        return _ASCII_LETTER.search(text) is not None
+    return any(char.isalpha() for char in text)
 
 
 # E.164 form → (region, zones), or None when invalid. Bounded by clearing: a file's repeats are near each other.

@@ -54,6 +54,7 @@ def test_numbers_without_country_code_use_the_configured_region(settings):
     [
         ("+1 202 555 0143 (mobile)", "+12025550143"),
         ("tel: 0612 34 56 78", "+33612345678"),
+        ("portable de Zoë : 06 12 34 56 78", "+33612345678"),
     ],
 )
 def test_it_reads_a_number_written_with_text_around_it(raw, e164):
