@@ -94,7 +94,7 @@ def _has_letters(text: str) -> bool:
 
 # E.164 form → (region, zones), or None when invalid. Bounded by clearing: a file's repeats are near each other.
 _CLASSIFIED: dict[str, tuple[str, tuple[str, ...]] | None] = {}
-_CLASSIFIED_MAX = 200_000
+_CLASSIFIED_MAX = 100_000
 _ZONE_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
