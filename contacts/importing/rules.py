@@ -45,6 +45,7 @@ CONTACT_FIELDS = (
     "time_zone_ambiguous",
     "custom_fields",
 )
+LENGTH_LIMITS = {"first name": 150, "last name": 150, "email": 254, "language": 16, "consent source": 200}
 # The known fields `RowReader` reads from every row, in the order `_read_row` unpacks them.
 PICKED = ("first_name", "last_name", "name", "email", "language", "consent_source", "time_zone", "lists")
 LIST_SEPARATORS = re.compile(r"[;,|]")
@@ -122,6 +123,7 @@ class RowReader:
         # Every known field's column; a missing one points past the row, at the "" `_read_row` appends.
         self._pick = operator.itemgetter(*(columns.known.get(name, columns.width) for name in PICKED))
         self._split_name = "first_name" not in columns.known and "last_name" not in columns.known
+        self._has_consent = columns.has_consent
 
     def read(self, rows: list[tuple[int, list[str]]]) -> list[RowDecision]:
         phone, region, read_row = self.columns.phone, self.region, self._read_row
@@ -145,15 +147,12 @@ class RowReader:
         if self._split_name:
             first, _, last = name.partition(" ")
             last = last.strip()
-        for value, label, limit in (
-            (first, "first name", 150),
-            (last, "last name", 150),
-            (email, "email", 254),
-            (language, "language", 16),
-            (consent_source, "consent source", 200),
-        ):
-            if len(value) > limit:
-                return decision.reject(f"The {label} is longer than {limit} characters.")
+        # The columns' lengths (the model's max_length) checked in one expression; the loop names the culprit.
+        if len(first) > 150 or len(last) > 150 or len(email) > 254 or len(language) > 16 or len(consent_source) > 200:
+            values = (first, last, email, language, consent_source)
+            for value, (label, limit) in zip(values, LENGTH_LIMITS.items(), strict=True):
+                if len(value) > limit:
+                    return decision.reject(f"The {label} is longer than {limit} characters.")
         if email:
             try:
                 validate_email(email)
@@ -162,7 +161,7 @@ class RowReader:
         if time_zone and time_zone not in TIME_ZONES:
             return decision.reject(f"{time_zone!r} is not an IANA time zone (e.g. America/New_York).")
         decision.time_zone_given = time_zone
-        if self.columns.has_consent:
+        if self._has_consent:
             reason = self._read_consent(decision, cells, consent_source)
             if reason:
                 return decision.reject(reason)
