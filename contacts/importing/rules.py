@@ -267,13 +267,13 @@ class ContactRowRules:
                 consents[(consent["contact_id"], consent["purpose"], consent["given_at"])] = consent
         for decision in decisions:
             row = stored.get(decision.phone)
-            target_lists = {wanted_lists.get(name) for name in decision.list_names} | (
-                {self.contact_list.pk} if self.contact_list else set()
-            )
             if row is None:
                 decision.fields.update(location_fields(decision.parsed, time_zone=decision.time_zone_given))
                 decision.reason = "New contact."
                 continue
+            target_lists = {wanted_lists.get(name) for name in decision.list_names} | (
+                {self.contact_list.pk} if self.contact_list else set()
+            )
             merged = {
                 name: (decision.fields.get(name) or row[name])
                 for name in ("first_name", "last_name", "email", "language")
