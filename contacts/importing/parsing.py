@@ -1,7 +1,7 @@
 """Reading rows for big imports, spread over CPU cores.
 
-libphonenumber is pure Python and costs ~100 µs a number here — more than everything else an import
-does per row together — so one core caps an import near 6–7k rows/s. Big files have their rows read
+libphonenumber is pure Python and costs ~50 µs a number here — about as much as everything else an
+import does per row together (BENCHMARKS.md has the breakdown). Big files have their rows read
 (rules 1–3 of `contacts.importing.rules`: phone parsing and the per-row checks, which need no database)
 in worker processes, while the importing process reads the file, decides against the database and
 writes. The children are forked (nothing to import again) and never touch the database. Small
