@@ -4,12 +4,15 @@ Parsing is the `phonenumbers` library's (libphonenumber's metadata), never a reg
 """
 
 import functools
+import re
 from dataclasses import dataclass
 
 import phonenumbers
 from django.conf import settings
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneMetadata, PhoneNumberType
 from phonenumbers import timezone as phonenumber_timezones
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, _number_type_helper
+from phonenumbers.timezone import _country_level_time_zones_for_number
 
 UNKNOWN_TIME_ZONE = "Etc/Unknown"
 # Longer than any number written by hand; beyond it the cell is free text, not a number.
@@ -50,16 +53,15 @@ def parse_phone_number_or_reason(raw: str, region: str) -> ParsedPhoneNumber | s
     """`parse_phone_number` without exceptions: the parsed number, or the reason it is refused.
 
     Cached, because contact files repeat numbers, and picklable both ways, so import workers in
-    other processes can run it. It asks libphonenumber for the number's type once and derives
-    validity and zones from it, instead of the three lookups `is_valid_number` +
-    `time_zones_for_number` make (each finds the type again); the result is the same.
+    other processes can run it. The same number written another way ("(202) 555-0143", "+12025550143")
+    is parsed again but classified once (`_classify`, by its E.164 form).
     """
     text = (raw or "").strip()
     if not text:
         return "The phone number is empty."
     if len(text) > MAX_PHONE_TEXT_LENGTH:
         return f"{text[:20]!r}… is too long to be a phone number ({len(text)} characters)."
-    if any(char.isalpha() for char in text):
+    if _has_letters(text):
         # libphonenumber reads letters as keypad digits ("mobile" → 662453); with words around the
         # number, find the number inside the text instead, and refuse when it holds none or several.
         found = [match.number for match in phonenumbers.PhoneNumberMatcher(text, region)]
@@ -73,16 +75,74 @@ def parse_phone_number_or_reason(raw: str, region: str) -> ParsedPhoneNumber | s
             return f"{text!r} is not a phone number ({error._msg})."
     if number.extension:
         return f"{text!r} has an extension ({number.extension}), which cannot be dialled."
-    number_region = phonenumbers.region_code_for_number(number)
-    number_type = phonenumbers.number_type(number) if number_region else PhoneNumberType.UNKNOWN
-    if number_type == PhoneNumberType.UNKNOWN:
-        return f"{text!r} is not a valid number for region {number_region or region}."
-    if phonenumbers.is_number_type_geographical(number_type, number.country_code):
-        zones = phonenumber_timezones.time_zones_for_geographical_number(number)
-    else:
-        zones = phonenumber_timezones.time_zones_for_number(number)
-    return ParsedPhoneNumber(
-        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-        region=number_region or "",
-        time_zones=tuple(zone for zone in zones if zone != UNKNOWN_TIME_ZONE),
-    )
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    facts = _classify(e164, number)
+    if facts is None:
+        return f"{text!r} is not a valid number for region {phonenumbers.region_code_for_number(number) or region}."
+    return ParsedPhoneNumber(e164=e164, region=facts[0], time_zones=facts[1])
+
+
+_ASCII_LETTER = re.compile("[A-Za-z]")
+
+
+def _has_letters(text: str) -> bool:
+    """`any(char.isalpha() …)`, by one regex search when the text is ASCII (where isalpha means A–Z, a–z)."""
+    if text.isascii():
+        return _ASCII_LETTER.search(text) is not None
+    return any(char.isalpha() for char in text)
+
+
+# E.164 form → (region, zones), or None when invalid. Bounded by clearing: a file's repeats are near each other.
+_CLASSIFIED: dict[str, tuple[str, tuple[str, ...]] | None] = {}
+_CLASSIFIED_MAX = 100_000
+_ZONE_TUPLES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _classify(e164: str, number: phonenumbers.PhoneNumber) -> tuple[str, tuple[str, ...]] | None:
+    """The region and zones of a parsed number, or None when it is not valid: what `is_valid_number`,
+    `region_code_for_number` and `time_zones_for_number` say, with the number's type found once.
+
+    Those public calls each find the region again (for +1 that means matching the number against the
+    US patterns, i.e. typing it), then type it again: three typings where one is enough, and together
+    they cost more than parsing. `_region_and_type` is `region_code_for_number` keeping the type it
+    found on the way (phonenumbers is pinned; tests check agreement with the public calls).
+    """
+    if e164 in _CLASSIFIED:
+        return _CLASSIFIED[e164]
+    if len(_CLASSIFIED) >= _CLASSIFIED_MAX:
+        _CLASSIFIED.clear()
+    facts = None
+    number_region, number_type = _region_and_type(number)
+    if number_type != PhoneNumberType.UNKNOWN:
+        if phonenumbers.is_number_type_geographical(number_type, number.country_code):
+            zones = phonenumber_timezones.time_zones_for_geographical_number(number)
+        else:
+            zones = _country_level_time_zones_for_number(number)
+        zones = tuple(zone for zone in zones if zone != UNKNOWN_TIME_ZONE)
+        facts = (number_region, _ZONE_TUPLES.setdefault(zones, zones))  # one tuple per distinct zone list
+    _CLASSIFIED[e164] = facts
+    return facts
+
+
+def _region_and_type(number: phonenumbers.PhoneNumber) -> tuple[str, int]:
+    """`region_code_for_number` and `number_type` in one pass (libphonenumber's
+    `_region_code_for_number_from_list`, returning the type it computes instead of dropping it)."""
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(number.country_code)
+    if not regions:
+        return "", PhoneNumberType.UNKNOWN
+    national_number = phonenumbers.national_significant_number(number)
+    if len(regions) == 1:
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, regions[0])
+        return regions[0], _number_type_helper(national_number, metadata) if metadata else PhoneNumberType.UNKNOWN
+    for region in regions:
+        metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if re.match(metadata.leading_digits, national_number):
+                return region, _number_type_helper(national_number, metadata)
+            continue
+        number_type = _number_type_helper(national_number, metadata)
+        if number_type != PhoneNumberType.UNKNOWN:
+            return region, number_type
+    return "", PhoneNumberType.UNKNOWN

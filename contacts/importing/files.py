@@ -136,7 +136,7 @@ def _csv_rows(reader: "csv._reader", table: Table) -> Iterator[tuple[int, list[s
             return
         except csv.Error as error:
             raise ImportFileError(f"Line {reader.line_num} cannot be read: {error}.") from error
-        cells = [cell.strip() for cell in cells]
+        cells = list(map(str.strip, cells))
         if not any(cells):
             table.blank_rows.append(reader.line_num)
             continue

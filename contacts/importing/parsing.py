@@ -1,7 +1,7 @@
 """Reading rows for big imports, spread over CPU cores.
 
-libphonenumber is pure Python and costs ~100 µs a number here — more than everything else an import
-does per row together — so one core caps an import near 6–7k rows/s. Big files have their rows read
+libphonenumber is pure Python and costs ~50 µs a number here — about as much as everything else an
+import does per row together (BENCHMARKS.md has the breakdown). Big files have their rows read
 (rules 1–3 of `contacts.importing.rules`: phone parsing and the per-row checks, which need no database)
 in worker processes, while the importing process reads the file, decides against the database and
 writes. The children are forked (nothing to import again) and never touch the database. Small
@@ -14,7 +14,8 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from contacts.importing.rules import RowDecision, RowReader
+from contacts.importing.rules import Outcome, RowDecision, RowReader
+from contacts.phone_numbers import ParsedPhoneNumber
 
 Rows = list[tuple[int, list[str]]]
 
@@ -36,8 +37,51 @@ def children_allowed() -> Iterator[None]:
             process._config["daemon"] = daemon
 
 
-def _read(reader: RowReader, rows: Rows) -> list[RowDecision]:
-    return reader.read(rows)
+# What a worker sends back for a row: a flat tuple of plain values, never the `RowDecision` itself.
+# Pickling 100k dataclasses (slots, an enum, a frozen `ParsedPhoneNumber`) and their cells cost more than
+# parsing them; the parent already holds each row's number and cells, so only what was read goes back.
+Packed = tuple
+
+
+def _read(reader: RowReader, rows: Rows) -> list[Packed]:
+    return [_pack(decision) for decision in reader.read(rows)]
+
+
+def _pack(decision: RowDecision) -> Packed:
+    if decision.outcome == Outcome.REJECTED:
+        return (decision.reason,)
+    parsed = decision.parsed
+    return (
+        decision.phone,
+        decision.fields,
+        decision.list_names,
+        decision.consent,
+        decision.time_zone_given,
+        parsed.region,
+        parsed.time_zones,
+    )
+
+
+def _unpack(rows: Rows, packed: list[Packed]) -> list[RowDecision]:
+    decisions = []
+    for (number, cells), values in zip(rows, packed, strict=True):
+        if len(values) == 1:
+            decisions.append(RowDecision(number, cells, Outcome.REJECTED, values[0]))
+            continue
+        phone, fields, list_names, consent, time_zone_given, region, zones = values
+        decisions.append(
+            RowDecision(
+                number,
+                cells,
+                phone=phone,
+                fields=fields,
+                list_names=list_names,
+                consent=consent,
+                time_zone_given=time_zone_given,
+                parsed=ParsedPhoneNumber(phone, region, zones),
+            )
+        )
+    return decisions
 
 
 def read_chunks(chunks: Iterator[Rows], *, reader: RowReader, workers: int) -> Iterator[tuple[Rows, list[RowDecision]]]:
@@ -50,7 +94,7 @@ def read_chunks(chunks: Iterator[Rows], *, reader: RowReader, workers: int) -> I
             yield chunk, reader.read(chunk)
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        pending: deque[tuple[Rows, Future[list[RowDecision]]]] = deque()
+        pending: deque[tuple[Rows, Future[list[Packed]]]] = deque()
         for chunk in chunks:
             # The pool forks all its processes at the first submit.
             with children_allowed():
@@ -58,7 +102,7 @@ def read_chunks(chunks: Iterator[Rows], *, reader: RowReader, workers: int) -> I
             pending.append((chunk, future))
             if len(pending) > 2 * workers:
                 done, future = pending.popleft()
-                yield done, future.result()
+                yield done, _unpack(done, future.result())
         while pending:
             done, future = pending.popleft()
-            yield done, future.result()
+            yield done, _unpack(done, future.result())

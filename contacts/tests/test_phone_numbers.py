@@ -54,6 +54,7 @@ def test_numbers_without_country_code_use_the_configured_region(settings):
     [
         ("+1 202 555 0143 (mobile)", "+12025550143"),
         ("tel: 0612 34 56 78", "+33612345678"),
+        ("portable de Zoë : 06 12 34 56 78", "+33612345678"),
     ],
 )
 def test_it_reads_a_number_written_with_text_around_it(raw, e164):
@@ -72,13 +73,17 @@ def test_its_validity_and_zones_agree_with_libphonenumber_on_a_mixed_sample():
     from contacts.phone_numbers import parse_phone_number_or_reason
 
     sample = ["(415) 555-0123", "+44 20 7946 0958", "+33 6 12 34 56 78", "+61 491 570 156", "+49 30 1234567",
-              "+1 800 555 0100", "+44 7700 900123", "+1 000 555 0143", "12345", "+81 3-1234-5678"]  # fmt: skip
+              "+1 800 555 0100", "+44 7700 900123", "+1 000 555 0143", "12345", "+81 3-1234-5678",
+              "+1 416 555 0199", "+1 876 927 1234", "+1 684 633 1234", "+39 06 6982 1234", "+39 312 345 6789",
+              "+800 1234 5678", "+52 55 1234 5678", "+7 495 123 4567", "+55 11 91234 5678", "+44 20 7946 0958",
+              "(415) 555-0123", "+33 1 23 45 67 89", "+1 202 555 01", "+49 1512 3456789"]  # fmt: skip
     for raw in sample:
         number = phonenumbers.parse(raw, "US")
         ours = parse_phone_number_or_reason(raw, "US")
         if phonenumbers.is_valid_number(number):
             zones = tuple(z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown")
-            assert (ours.e164, ours.time_zones) == (phonenumbers.format_number(number, 0), zones), raw
+            expected = (phonenumbers.format_number(number, 0), phonenumbers.region_code_for_number(number), zones)
+            assert (ours.e164, ours.region, ours.time_zones) == expected, raw
         else:
             assert isinstance(ours, str), raw
 

@@ -1,0 +1,153 @@
+"""The background import's fast path (worker processes, packed hand-off, COPY on PostgreSQL) decides
+every row of a messy file exactly as the admin's preview does, and stores what the preview said."""
+
+import io
+import random
+import threading
+
+import pytest
+from django.db import connection
+
+from contacts.importing import jobs, writers
+from contacts.importing.preview import PREVIEW_ROWS, contact_import_preview
+from contacts.models import Contact, ContactImportIssue, ContactList, Suppression
+from contacts.services import suppression_add
+
+pytestmark = pytest.mark.django_db
+
+HEADER = ["Name", "Phone", "Email", "Time Zone", "Language", "Lists", "Consent", "Consent Given", "Plan", "Note"]
+PHONES = ["(202) 555-{:04d}", "+1 312 555 {:04d}", "+44 20 7946 {:04d}", "+33 6 12 34 {:04d}", "+61 491 57{:04d}",
+          "+49 30 123{:04d}", "+1 416 555 {:04d}", "202.555.{:04d}"]  # fmt: skip
+BAD_PHONES = ["12345", "call me later", "+1 000 555 0143", "", "+1 202 555 0143 ext. 7", "home +1 202 555 0143 "
+              "or work +1 312 555 0178", "x" * 70]  # fmt: skip
+BAD_EMAILS = ["not-an-email", "a@b", "@example.com", "ada@@example.com"]
+ZONES = ["", "", "", "Europe/Paris", "America/Chicago", "Mars/Olympus"]
+CONSENTS = [("", ""), ("", ""), ("yes", "2024-01-02"), ("telemarketing", "2024-03-04 10:00"), ("maybe", "2024-01-01"),
+            ("info", "not a date")]  # fmt: skip
+
+
+def messy_csv(rows: int, values_seed: int = 7) -> bytes:
+    """Every kind of row the rules tell apart, shuffled: bad numbers, emails, zones, consents, lists,
+    over-long names, extra cells, blank lines, and numbers repeated in another format. The numbers are
+    always the same; `values_seed` picks the other cells."""
+    numbers, rng = random.Random(7), random.Random(values_seed)  # noqa: S311 - test data
+    seen: list[str] = []
+    lines = [",".join(HEADER)]
+    for index in range(rows):
+        roll = numbers.random()
+        if roll < 0.06:
+            phone = numbers.choice(BAD_PHONES)
+        elif roll < 0.14 and seen:
+            phone = numbers.choice(seen).replace(" ", "").replace(".", "-")
+        else:
+            phone = numbers.choice(PHONES).format(numbers.randint(100, 9999))
+            seen.append(phone)
+        name = rng.choice(["Ada Byron", "Grace  Hopper", "Zoë", "José Müller", "", "N" * 151 + " Long"])
+        email = rng.choice(BAD_EMAILS) if rng.random() < 0.05 else rng.choice(["", f"p{index}@example.com"])
+        lists = rng.choice(["", "", "VIP", "VIP; Late payers", "Late payers|VIP|"])
+        purpose, given = rng.choice(CONSENTS)
+        cells = [name, phone, email, rng.choice(ZONES), rng.choice(["", "fr", "en-GB"]), lists, purpose, given,
+                 rng.choice(["gold", "", "basic"]), rng.choice(["", "call after 5", "=SUM(A1)"])]  # fmt: skip
+        line = ",".join(f'"{cell}"' if "," in cell or " " in cell else cell for cell in cells)
+        if rng.random() < 0.01:
+            line += ",shifted,value"  # more cells than the header has columns
+        if rng.random() < 0.01:
+            lines.append("")
+        lines.append(line)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def preview_of(data: bytes):
+    return contact_import_preview(stream=io.BytesIO(data), file_format="csv")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_job_decides_each_row_as_the_preview_shows_it(run_import, monkeypatch, settings, workers):
+    ContactList.objects.create(name="VIP")
+    ContactList.objects.create(name="Late payers")
+    suppression_add(phone="+13125550178", reason="asked", source=Suppression.Source.OPT_OUT)
+    data = messy_csv(PREVIEW_ROWS - 50)
+    shown = preview_of(data)
+    assert not shown.is_partial
+    monkeypatch.setattr(jobs, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(jobs, "CHUNK_ROWS", 37)  # many chunks, so in-file repeats cross chunk boundaries
+    settings.CONTACT_IMPORT_PARSE_WORKERS = workers
+    job = run_import(data)
+    assert job.status == "done", job.error
+    issues = {i.row_number: (i.outcome, i.reason, i.values) for i in ContactImportIssue.objects.filter(job=job)}
+    expected_issues = {
+        d.row_number: (d.outcome.value, d.reason, d.cells) for d in shown.decisions if d.outcome.is_issue
+    }
+    assert issues == expected_issues
+    assert len({reason for _, reason, _ in issues.values()}) > 10  # the file is messy enough to mean something
+    written = {d.phone: d for d in shown.decisions if d.outcome.is_written}
+    stored = {contact.phone: contact for contact in Contact.objects.prefetch_related("lists", "consents")}
+    assert stored.keys() == written.keys()
+    for phone, decision in written.items():
+        contact = stored[phone]
+        assert {name: getattr(contact, name) for name in decision.fields} == decision.fields, phone
+        assert {item.name for item in contact.lists.all()} == set(decision.list_names)
+        consents = [(c.purpose, c.given_at, c.source) for c in contact.consents.all()]
+        wanted = decision.consent
+        assert consents == ([(wanted["purpose"], wanted["given_at"], wanted["source"])] if wanted else [])
+    counts = (job.created_count, job.updated_count, job.unchanged_count, job.skipped_count, job.rejected_count)
+    assert counts == (
+        len(written),
+        0,
+        0,
+        shown.count(jobs.Outcome.DUPLICATE) + shown.count(jobs.Outcome.SUPPRESSED),
+        shown.count(jobs.Outcome.REJECTED),
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_second_import_of_an_edited_file_updates_as_the_preview_shows(run_import, monkeypatch, settings, workers):
+    monkeypatch.setattr(jobs, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(jobs, "CHUNK_ROWS", 50)
+    settings.CONTACT_IMPORT_PARSE_WORKERS = workers
+    assert run_import(messy_csv(400)).status == "done"
+    edited = messy_csv(400, values_seed=8)  # the same numbers with other names, emails, zones, lists…
+    shown = preview_of(edited)
+    job = run_import(edited)
+    issues = {i.row_number: (i.outcome, i.reason) for i in ContactImportIssue.objects.filter(job=job)}
+    assert issues == {d.row_number: (d.outcome.value, d.reason) for d in shown.decisions if d.outcome.is_issue}
+    assert (job.created_count, job.updated_count, job.unchanged_count) == tuple(
+        shown.count(outcome) for outcome in (jobs.Outcome.CREATE, jobs.Outcome.UPDATE, jobs.Outcome.UNCHANGED)
+    )
+    assert job.updated_count > 10
+    for decision in shown.decisions:
+        if decision.outcome.is_written:
+            contact = Contact.objects.get(phone=decision.phone)
+            assert {name: getattr(contact, name) for name in decision.fields} == decision.fields
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY writer is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_number_another_transaction_creates_during_the_merge_is_updated_not_lost(run_import, monkeypatch):
+    """Another import creates one of the file's numbers and commits while the merge runs: the MERGE
+    meets a unique violation, and the upsert that replaces it updates that contact."""
+    original_finish = writers.PostgresCopyWriter.finish
+    other = connection.get_new_connection(connection.get_connection_params())
+    other.autocommit = False  # its insert stays uncommitted until the timer commits it
+    committer = threading.Timer(0.5, other.commit)
+
+    def finish_while_another_transaction_inserts(writer):
+        other.execute(
+            "INSERT INTO contacts_contact (phone, first_name, last_name, email, language, country, time_zone, "
+            "time_zone_candidates, time_zone_ambiguous, custom_fields, created_at, updated_at) VALUES "
+            "('+13125550178', 'Meanwhile', '', '', '', 'US', '', '[]', false, '{}', now(), now())"
+        )
+        committer.start()  # the merge waits on this row, then finds it taken
+        original_finish(writer)
+
+    monkeypatch.setattr(writers.PostgresCopyWriter, "finish", finish_while_another_transaction_inserts)
+    try:
+        job = run_import(b"name,phone\nAda Byron,(202) 555-0143\nGrace Hopper,+1 312 555 0178\n")
+    finally:
+        committer.join()
+        other.close()
+    assert job.status == "done", job.error
+    assert dict(Contact.objects.values_list("phone", "first_name")) == {
+        "+12025550143": "Ada",
+        "+13125550178": "Grace",
+    }
