@@ -1,7 +1,8 @@
+import gc
 import multiprocessing
 
 from contacts.importing.columns import map_columns
-from contacts.importing.parsing import read_chunks
+from contacts.importing.parsing import heap_frozen, read_chunks
 from contacts.importing.rules import RowReader
 
 ROWS = [(2, ["+12025550143"]), (3, ["12345"]), (4, ["(312) 555-0178"])]
@@ -28,3 +29,24 @@ def test_a_daemonic_process_such_as_a_celery_worker_child_can_read_in_a_pool():
     assert queue.get(timeout=30)[2] == (4, "create", "+13125550178")
     process.join(timeout=30)
     assert process.exitcode == 0
+
+
+def test_the_heap_is_frozen_during_an_import_and_given_back_to_the_collector_after():
+    made_before = [[]]
+    with heap_frozen():
+        made_inside = [[]]
+        collected = gc.get_objects()
+        assert not any(obj is made_before for obj in collected)
+        assert any(obj is made_inside for obj in collected)  # what the import makes is still collected
+    assert gc.get_freeze_count() == 0
+    assert any(obj is made_before for obj in gc.get_objects())
+
+
+def test_a_freeze_made_before_the_import_is_left_in_place():
+    gc.freeze()
+    try:
+        with heap_frozen():
+            pass
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
