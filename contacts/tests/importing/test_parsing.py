@@ -2,7 +2,7 @@ import gc
 import multiprocessing
 
 from contacts.importing.columns import map_columns
-from contacts.importing.parsing import heap_frozen, read_chunks
+from contacts.importing.parsing import _read, heap_frozen, read_chunks
 from contacts.importing.rules import RowReader
 
 ROWS = [(2, ["+12025550143"]), (3, ["12345"]), (4, ["(312) 555-0178"])]
@@ -50,3 +50,24 @@ def test_a_freeze_made_before_the_import_is_left_in_place():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_a_reading_process_collects_the_reference_cycles_of_each_chunk_itself():
+    reader = RowReader(columns=map_columns(["phone", "email", "time zone", "name"]), default_region="US")
+    messy = [
+        (2, ["+1 202 555 0143 or +1 202 555 0144", "", "", ""]),
+        (3, ["call me", "", "", ""]),
+        (4, ["+1 202 555 0143 ext. 5", "", "", ""]),
+        (5, ["+1 202 555 0145", "not-an-email", "", ""]),
+        (6, ["+1 202 555 0146", "", "Mars/Olympus", ""]),
+        (7, ["+1 202 555 0147", "", "", "x" * 400]),
+        (8, ["+1 202 555 0148", "a@example.com", "", "Ada Lovelace", "extra"]),
+        (9, ["12345", "", "", ""]),
+    ]
+    gc.collect()
+    gc.disable()
+    try:
+        _read(reader, messy)
+        assert gc.collect() == 0  # the bad email's cycle was collected by `_read`
+    finally:
+        gc.enable()
