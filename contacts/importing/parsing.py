@@ -39,23 +39,33 @@ def children_allowed() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def heap_frozen() -> Iterator[None]:
-    """Keep the cyclic garbage collector off everything that exists before the import (Django, the app).
+def garbage_collected_by_chunk() -> Iterator[None]:
+    """Run an import with the cyclic garbage collector passing once a chunk (`collect_chunk_garbage`).
 
-    An import allocates millions of containers (cells, decisions, pickles), so the collector runs
-    thousands of times, and each pass through the older generations walked the whole long-lived heap:
-    a third of the hand-off's cost. `gc.freeze` moves that heap out of its reach (and, as the gc docs
-    advise before forking, keeps the reading processes from copying its pages); what the import
-    creates is still collected. A freeze made by someone else before us is left in place.
+    An import allocates millions of containers (cells, decisions, pickles), so the collector ran
+    thousands of times, and its passes through the older generations walked the whole long-lived heap
+    (Django, the app, the reading processes' phone caches): a fifth of the import's CPU. Here the heap
+    that exists before the import is frozen out of its reach (`gc.freeze`, which the gc docs also advise
+    before forking, so the reading processes do not copy its pages) and the automatic passes are off;
+    each chunk's young objects are collected instead. Whatever the process had set before is restored.
     """
-    frozen_before = gc.get_freeze_count()
+    frozen_before, enabled_before = gc.get_freeze_count(), gc.isenabled()
     gc.collect()
     gc.freeze()
+    gc.disable()
     try:
         yield
     finally:
+        if enabled_before:
+            gc.enable()
         if not frozen_before:
             gc.unfreeze()
+
+
+def collect_chunk_garbage() -> None:
+    """Collect the reference cycles a chunk left (a bad email: Django's ValidationError lists itself), from
+    the young objects only: what outlives a chunk (caches, the lists of seen numbers) holds no cycles."""
+    gc.collect(0)
 
 
 # What a worker sends back for a row: a flat tuple of plain values, never the `RowDecision` itself.
@@ -66,10 +76,7 @@ Packed = tuple
 
 def _read(reader: RowReader, rows: Rows) -> list[Packed]:
     packed = [_pack(decision) for decision in reader.read(rows)]
-    # The reading processes run with the collector's automatic passes off (see `read_chunks`); a bad email
-    # leaves a reference cycle (Django's ValidationError lists itself), so each chunk's are collected here,
-    # from the young objects only: what outlives a chunk is the phone caches', which hold no cycles.
-    gc.collect(0)
+    collect_chunk_garbage()  # the automatic passes are off in the reading processes (see `read_chunks`)
     return packed
 
 
@@ -119,8 +126,7 @@ def read_chunks(chunks: Iterator[Rows], *, reader: RowReader, workers: int) -> I
         for chunk in chunks:
             yield chunk, reader.read(chunk)
         return
-    # In the reading processes the collector passes once a chunk (in `_read`), not every 700 allocations:
-    # those passes mostly walked the growing phone-number caches (≈10% of a process's time).
+    # The reading processes collect once a chunk (in `_read`), like their parent (`garbage_collected_by_chunk`).
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=gc.disable
     ) as pool:

@@ -2,7 +2,7 @@ import gc
 import multiprocessing
 
 from contacts.importing.columns import map_columns
-from contacts.importing.parsing import _read, heap_frozen, read_chunks
+from contacts.importing.parsing import _read, garbage_collected_by_chunk, read_chunks
 from contacts.importing.rules import RowReader
 
 ROWS = [(2, ["+12025550143"]), (3, ["12345"]), (4, ["(312) 555-0178"])]
@@ -31,24 +31,29 @@ def test_a_daemonic_process_such_as_a_celery_worker_child_can_read_in_a_pool():
     assert process.exitcode == 0
 
 
-def test_the_heap_is_frozen_during_an_import_and_given_back_to_the_collector_after():
+def test_during_an_import_the_collector_leaves_the_older_heap_alone_and_passes_only_when_asked():
     made_before = [[]]
-    with heap_frozen():
+    with garbage_collected_by_chunk():
+        assert not gc.isenabled()
         made_inside = [[]]
         collected = gc.get_objects()
         assert not any(obj is made_before for obj in collected)
         assert any(obj is made_inside for obj in collected)  # what the import makes is still collected
+    assert gc.isenabled()
     assert gc.get_freeze_count() == 0
     assert any(obj is made_before for obj in gc.get_objects())
 
 
-def test_a_freeze_made_before_the_import_is_left_in_place():
+def test_a_freeze_or_a_disabled_collector_from_before_the_import_is_left_in_place():
     gc.freeze()
+    gc.disable()
     try:
-        with heap_frozen():
+        with garbage_collected_by_chunk():
             pass
         assert gc.get_freeze_count() > 0
+        assert not gc.isenabled()
     finally:
+        gc.enable()
         gc.unfreeze()
 
 
