@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from contacts.importing.columns import map_columns
 from contacts.importing.files import ImportFileError, check_file_size, open_table
-from contacts.importing.parsing import read_chunks
+from contacts.importing.parsing import collect_chunk_garbage, garbage_collected_by_chunk, read_chunks
 from contacts.importing.rules import ContactRowRules, Outcome, RowDecision
 from contacts.importing.writers import writer_for
 from contacts.models import ContactImportIssue, ContactImportJob, ContactList, OperatorAction
@@ -101,7 +101,7 @@ def _import(job: ContactImportJob) -> dict[str, int]:
     check_file_size(default_storage.size(job.file_name))
     with default_storage.open(job.file_name, "rb") as stream:
         total = estimate_rows(stream, file_format=job.file_format, sheet=job.sheet)
-    with default_storage.open(job.file_name, "rb") as stream:
+    with default_storage.open(job.file_name, "rb") as stream, garbage_collected_by_chunk():
         table = open_table(stream, file_format=job.file_format, sheet=job.sheet)
         columns = map_columns(table.headers)
         warnings = [table.describe(), *columns.warnings]
@@ -132,6 +132,7 @@ def _import(job: ContactImportJob) -> dict[str, int]:
             ContactImportJob.objects.filter(pk=job.pk, status=ContactImportJob.Status.RUNNING).update(
                 processed_rows=F("processed_rows") + len(chunk), **counts
             )
+            collect_chunk_garbage()
             clock = time.perf_counter()
         writer.finish()
         phases["merge"] = time.perf_counter() - clock
