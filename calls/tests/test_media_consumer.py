@@ -113,6 +113,29 @@ async def test_a_stream_with_the_calls_token_reaches_the_voice_session_and_is_re
     assert await events(call) == ["start:MZ1", "stop:MZ1"]
 
 
+async def test_the_stream_needs_no_channel_layer_channel_and_ends_cleanly_when_the_socket_drops(
+    call, recording_session, monkeypatch
+):
+    """Nobody sends to a media stream through the channel layer, so it must not wait on a layer channel (that
+    costs a task and an `asyncio.wait` per frame); a dropped socket still ends the session and is recorded."""
+    from channels.layers import InMemoryChannelLayer
+
+    async def no_channel(self, prefix="specific."):
+        raise AssertionError("the media stream asked the channel layer for a channel")
+
+    monkeypatch.setattr(InMemoryChannelLayer, "new_channel", no_channel)
+    communicator = await opened(call.pk)
+    await communicator.send_to(text_data=start(call.pk))
+    assert json.loads(await communicator.receive_from())["event"] == "media"
+    frame = ms.inbound_media_message(
+        sequence_number=2, stream_sid="MZ1", chunk=1, timestamp_ms=20, payload=b"\xff" * 160
+    )
+    await communicator.send_to(text_data=frame)
+    await communicator.disconnect()  # no `stop`: the line dropped
+    assert RecordingSession.seen[-2:] == [("media", 160), ("stop",)]
+    assert await events(call) == ["start:MZ1", "stop:MZ1"]
+
+
 async def test_a_wrong_token_closes_4401_and_writes_nothing(call, recording_session):
     communicator = await opened(call.pk)
     await communicator.send_to(text_data=start(call.pk, token="forged:token"))
