@@ -1,5 +1,6 @@
 """WebSockets of calls: supervisors' live feed, and Twilio's media stream for each call."""
 
+import asyncio
 import contextlib
 import logging
 
@@ -81,6 +82,9 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         with contextlib.suppress(StopConsumer):
             while True:
                 await self.dispatch(await receive())
+                # `receive()` returns at once while frames are queued (a backlog after a slow start, say): yield
+                # after each one, so draining it never holds up the call's own reply and playout, or other calls.
+                await asyncio.sleep(0)
 
     async def dispatch(self, message: dict) -> None:
         handler = getattr(self, get_handler_name(message), None)
