@@ -22,6 +22,7 @@ Measured per N (a sweep; N = 100 is the headline):
   each frame serialised to the same JSON and written to a socket (bench/voice_calls_ceiling.py).
 """
 
+import importlib.util
 import json
 import os
 import socket
@@ -129,10 +130,9 @@ def steady_cpu_share(samples: list[tuple[float, float]]) -> float:
     return (middle[-1][1] - middle[0][1]) / (middle[-1][0] - middle[0][0])
 
 
-def start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
-    """daphne (the project's server) by default; BENCH_VOICE_SERVER=uvicorn serves the same app with uvicorn
-    (uvloop, httptools, websockets) for comparison, when it is importable."""
-    if os.environ.get("BENCH_VOICE_SERVER") != "uvicorn":
+def start_server(app: str, port: int, env: dict[str, str], kind: str = "daphne") -> subprocess.Popen:
+    """daphne (the project's server), or uvicorn (uvloop, httptools, websockets) serving the same app as a peer."""
+    if kind == "daphne":
         return start_daphne(app, port, env)
     log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(
@@ -152,10 +152,12 @@ def start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
     raise RuntimeError("uvicorn did not start")
 
 
-def run_calls(count: int, env: dict[str, str]) -> dict:
+def run_calls(count: int, env: dict[str, str], server_kind: str = "daphne") -> dict:
     calls = create_calls(count)
     port = free_port()
-    server = start_server("config.asgi:application", port, env | {"PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"})
+    server = start_server(
+        "config.asgi:application", port, env | {"PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}, server_kind
+    )
     affinity = sorted(os.sched_getaffinity(server.pid))
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -286,9 +288,13 @@ def main() -> None:
         runs[count] = run_calls(count, env)
         ceilings[count] = run_ceiling(count)
         print(json.dumps({"ours": runs[count], "ceiling": ceilings[count]}), flush=True)
+    # A peer, when uvicorn is importable (it is not a project requirement): the same app, the same load.
+    peer = run_calls(HEADLINE, env, "uvicorn") if importlib.util.find_spec("uvicorn") else None
+    if peer is not None:
+        print(json.dumps({"uvicorn": peer}), flush=True)
     load_after = os.getloadavg()
-    figures = headline_figures(runs, ceilings)
-    notes = sweep_notes(runs, ceilings, load_before, load_after)
+    figures = headline_figures(runs, ceilings, peer)
+    notes = sweep_notes(runs, ceilings, peer, load_before, load_after)
     path = write_result("voice_calls", "Voice calls (one process, one core)", figures, notes)
     print(path.read_text())
 
@@ -303,14 +309,14 @@ def meets(run: dict) -> bool:
     )
 
 
-def headline_figures(runs: dict[int, dict], ceilings: dict[int, dict]) -> list[Figure]:
+def headline_figures(runs: dict[int, dict], ceilings: dict[int, dict], peer: dict | None) -> list[Figure]:
     count = HEADLINE if HEADLINE in runs else max(runs)
     ours, ceiling = runs[count], ceilings[count]
     held = [n for n in sorted(runs) if meets(runs[n])]
     # CPU per call from the smallest run: far from saturation, so the core's other tenants cannot cap it.
     small = min(runs)
     per_call = runs[small]["server_cpu_share"] * 1000 / small
-    return [
+    figures = [
         Figure(
             metric=f"outbound frame-send jitter p99, {count} calls",
             unit="ms", ours=ours["jitter_p99_ms"], peer_name="bare asyncio, same pacing, same core (ceiling)",
@@ -349,28 +355,50 @@ def headline_figures(runs: dict[int, dict], ceilings: dict[int, dict]) -> list[F
             unit="calls", ours=float(max(held, default=0)), target="≥ 100", met=max(held, default=0) >= 100,
         ),
     ]  # fmt: skip
+    if peer is not None:
+        figures += [
+            Figure(
+                metric=f"jitter p99, {peer['calls']} calls, the same app on uvicorn (not our server)",
+                unit="ms", ours=ours["jitter_p99_ms"], peer_name="uvicorn + uvloop", peer=peer["jitter_p99_ms"],
+                higher_is_better=False,
+            ),
+            Figure(
+                metric=f"added latency p95, {peer['calls']} calls, the same app on uvicorn (not our server)",
+                unit="ms", ours=ours["added_p95_ms"], peer_name="uvicorn + uvloop", peer=peer["added_p95_ms"],
+                higher_is_better=False,
+            ),
+            Figure(
+                metric=f"server CPU share, {peer['calls']} calls, the same app on uvicorn (not our server)",
+                unit="%", ours=ours["server_cpu_share"] * 100, peer_name="uvicorn + uvloop",
+                peer=peer["server_cpu_share"] * 100, higher_is_better=False,
+            ),
+        ]  # fmt: skip
+    return figures
 
 
-def sweep_notes(runs: dict, ceilings: dict, load_before: tuple, load_after: tuple) -> str:
-    rows = []
-    for n in sorted(runs):
-        r, c = runs[n], ceilings[n]
-        rows.append(
-            f"N={n}: jitter p50/p99 {r['jitter_p50_ms']:.2f}/{r['jitter_p99_ms']:.2f} ms "
-            f"(ceiling {c['jitter_p50_ms']:.2f}/{c['jitter_p99_ms']:.2f}), frames >10 ms late "
-            f"{r['late_over_10ms']:.2%} (ceiling {c['late_over_10ms']:.2%}), added p50/p95 "
-            f"{r['added_p50_ms']}/{r['added_p95_ms']} ms (callers' view {fmt(r['client_p50_ms'])}/"
-            f"{fmt(r['client_p95_ms'])}), stages p50 {r['stages_p50_ms']}, turns {r['turns_persisted']}/"
-            f"{r['turns_expected']} persisted, {r['error_count']} caller errors, server CPU "
-            f"{r['server_cpu_share']:.0%} of its core (ceiling {c['cpu_share']:.0%}), load generator "
-            f"{r['load_cpu_share']:.0%} of core 1, its tick lateness p99 {fmt(r['load_tick_lateness_ms']['p99'])} ms"
-        )
+def row(r: dict, c: dict | None = None) -> str:
+    """One run in words (with its ceiling when there is one)."""
+    ceiling = f" (ceiling {c['jitter_p50_ms']:.2f}/{c['jitter_p99_ms']:.2f})" if c else ""
+    late = f" (ceiling {c['late_over_10ms']:.2%})" if c else ""
+    cpu = f" (ceiling {c['cpu_share']:.0%})" if c else ""
+    return (
+        f"N={r['calls']}: jitter p50/p99 {r['jitter_p50_ms']:.2f}/{r['jitter_p99_ms']:.2f} ms{ceiling}, frames "
+        f">10 ms late {r['late_over_10ms']:.2%}{late}, added p50/p95 {r['added_p50_ms']}/{r['added_p95_ms']} ms "
+        f"(callers' view {fmt(r['client_p50_ms'])}/{fmt(r['client_p95_ms'])}), stages p50 {r['stages_p50_ms']}, "
+        f"turns {r['turns_persisted']}/{r['turns_expected']} persisted, {r['error_count']} caller errors, server "
+        f"CPU {r['server_cpu_share']:.0%} of its core{cpu}, load generator {r['load_cpu_share']:.0%} of core 1, "
+        f"its tick lateness p99 {fmt(r['load_tick_lateness_ms']['p99'])} ms"
+    )
+
+
+def sweep_notes(runs: dict, ceilings: dict, peer: dict | None, load_before: tuple, load_after: tuple) -> str:
     return (
         f"daphne pinned to core {runs[min(runs)]['server_affinity']}, callers to core 1; PostgreSQL and Redis "
         f"share the cores. Fake providers: STT {STT_MS} ms, LLM first token {LLM_MS} ms, TTS first byte "
         f"{TTS_MS} ms; endpointing silence {SILENCE_MS} ms (not counted in the added latency); {TURNS} turns per "
         f"call after the opener. Load average before/after: {load_before[0]:.2f}/{load_after[0]:.2f}. "
-        + "; ".join(rows)
+        + "; ".join(row(runs[n], ceilings[n]) for n in sorted(runs))
+        + (f". Peer, uvicorn (uvloop, httptools, websockets) serving the same app: {row(peer)}" if peer else "")
         + ". Errors (first few): "
         + json.dumps({n: runs[n]["errors"] for n in runs if runs[n]["errors"]})
     )
