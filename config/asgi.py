@@ -5,6 +5,7 @@ Browser-facing WebSocket routes sit behind the origin check and session auth. Tw
 signature protect it instead.
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -17,3 +18,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from calls.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})
+
+# Everything imported so far lives as long as the process: move it out of the garbage collector's reach.
+# Otherwise each full collection walks those ~150,000 objects — a 40–60 ms stop of the event loop, during
+# which no call's audio frame leaves (the p99 of the playout lag was made of these).
+gc.freeze()

@@ -29,6 +29,11 @@ TURN_STAGE_LATENCY = Histogram(
     ["stage"],
     buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0),
 )
+PLAYOUT_LAG = Histogram(
+    "callwright_playout_lag_seconds",
+    "How late each outbound audio frame was handed to the media stream, against its real-time schedule.",
+    buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 HEALTH_CHECK_FAILURES = Counter(
     "callwright_health_check_failures_total", "Failed dependency checks of /health/.", ["dependency"]
 )

@@ -9,6 +9,7 @@ Audio is 8 kHz mono μ-law, base64, no header; one inbound frame carries 20 ms (
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass, field
 
@@ -126,9 +127,14 @@ def parse_inbound(text: str | bytes) -> InboundMessage:
 
 
 def media_message(stream_sid: str, payload: bytes) -> str:
-    return json.dumps(
-        {"event": "media", "streamSid": stream_sid, "media": {"payload": base64.b64encode(payload).decode()}}
-    )
+    """`{"event": "media", "streamSid": …, "media": {"payload": …}}`, assembled around the base64 text:
+    it goes out 50 times a second per call, and `json.dumps` of the nested dict costs ~15× as much."""
+    return f'{_media_prefix(stream_sid)}{base64.b64encode(payload).decode()}"}}}}'
+
+
+@functools.lru_cache(maxsize=4096)
+def _media_prefix(stream_sid: str) -> str:
+    return f'{{"event": "media", "streamSid": {json.dumps(stream_sid)}, "media": {{"payload": "'
 
 
 def mark_message(stream_sid: str, name: str) -> str:

@@ -1,5 +1,6 @@
 """Twilio's media stream for a call: who gets in, what is written, and what a voice session sees."""
 
+import asyncio
 import json
 import uuid
 
@@ -111,6 +112,67 @@ async def test_a_stream_with_the_calls_token_reaches_the_voice_session_and_is_re
         ("stop",),
     ]
     assert await events(call) == ["start:MZ1", "stop:MZ1"]
+
+
+async def test_the_stream_needs_no_channel_layer_channel_and_ends_cleanly_when_the_socket_drops(
+    call, recording_session, monkeypatch
+):
+    """Nobody sends to a media stream through the channel layer, so it must not wait on a layer channel (that
+    costs a task and an `asyncio.wait` per frame); a dropped socket still ends the session and is recorded."""
+    from channels.layers import InMemoryChannelLayer
+
+    async def no_channel(self, prefix="specific."):
+        raise AssertionError("the media stream asked the channel layer for a channel")
+
+    monkeypatch.setattr(InMemoryChannelLayer, "new_channel", no_channel)
+    communicator = await opened(call.pk)
+    await communicator.send_to(text_data=start(call.pk))
+    assert json.loads(await communicator.receive_from())["event"] == "media"
+    frame = ms.inbound_media_message(
+        sequence_number=2, stream_sid="MZ1", chunk=1, timestamp_ms=20, payload=b"\xff" * 160
+    )
+    await communicator.send_to(text_data=frame)
+    await communicator.disconnect()  # no `stop`: the line dropped
+    assert RecordingSession.seen[-2:] == [("media", 160), ("stop",)]
+    assert await events(call) == ["start:MZ1", "stop:MZ1"]
+
+
+class BacklogProbeSession(RecordingSession):
+    """Notes, at each turn of the event loop, how many frames it has heard: other work must get turns too."""
+
+    heard_at_ticks: list[int] = []
+
+    async def start(self, info: StreamInfo, sender: MediaSender) -> None:
+        self.frames = 0
+        self.ticker = asyncio.ensure_future(self._tick())
+
+    async def _tick(self) -> None:
+        while True:
+            BacklogProbeSession.heard_at_ticks.append(self.frames)
+            await asyncio.sleep(0)
+
+    async def on_media(self, payload: bytes) -> None:
+        self.frames += 1
+
+    async def stop(self) -> None:
+        self.ticker.cancel()
+
+
+async def test_a_backlog_of_frames_is_worked_off_without_starving_the_rest_of_the_loop(call, settings):
+    settings.VOICE_SESSION_FACTORY = "calls.tests.test_media_consumer.BacklogProbeSession"
+    BacklogProbeSession.heard_at_ticks = []
+    communicator = await opened(call.pk)
+    await communicator.send_to(text_data=start(call.pk))
+    frame = ms.inbound_media_message(
+        sequence_number=2, stream_sid="MZ1", chunk=1, timestamp_ms=20, payload=b"\xff" * 160
+    )
+    for _ in range(30):  # queued at once, as after a slow start
+        await communicator.send_to(text_data=frame)
+    await communicator.send_to(text_data=ms.stop_message(sequence_number=3, stream_sid="MZ1", account_sid="AC1",
+                                                         call_sid="CA1"))  # fmt: skip
+    assert (await communicator.receive_output(timeout=5))["type"] == "websocket.close"
+    # The session's other task ran between frames, not only before the first and after the last.
+    assert len({n for n in BacklogProbeSession.heard_at_ticks if 0 < n < 30}) >= 10
 
 
 async def test_a_wrong_token_closes_4401_and_writes_nothing(call, recording_session):

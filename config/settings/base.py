@@ -253,6 +253,12 @@ ELEVENLABS_BASE_URL = env("ELEVENLABS_BASE_URL", default="")  # empty: api.eleve
 OPENAI_TRANSCRIPTION_MODEL = env("OPENAI_TRANSCRIPTION_MODEL", default="gpt-4o-mini-transcribe")
 OPENAI_TTS_MODEL = env("OPENAI_TTS_MODEL", default="gpt-4o-mini-tts")
 OPENAI_TTS_VOICE = env("OPENAI_TTS_VOICE", default="alloy")  # the secondary voice
+# Fixed delays of the simulated speech providers (0: instant), for a demo that feels like real ones and for
+# the voice benchmark's "fake providers of fixed delay": STT per utterance, LLM to its first token, TTS to
+# the first byte of each chunk.
+SIMULATED_STT_DELAY_MS = env.int("SIMULATED_STT_DELAY_MS", default=0)
+SIMULATED_LLM_FIRST_TOKEN_MS = env.int("SIMULATED_LLM_FIRST_TOKEN_MS", default=0)
+SIMULATED_TTS_FIRST_BYTE_MS = env.int("SIMULATED_TTS_FIRST_BYTE_MS", default=0)
 
 # LOGGING: every handler masks phone numbers (keeps the last 4 digits)
 # ------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ One `Playout` per call owns the send side of the media stream. Speech is queued 
 the loop clock, an absolute schedule, so a slow send never accumulates drift the way `sleep(0.02)` in a
 loop does. `lead_frames` are sent ahead of real time so the carrier's jitter buffer never runs dry.
 After an underrun (the TTS was slower than real time) the schedule re-anchors at the next frame instead
-of bursting to catch up.
+of bursting to catch up. How late each frame left against that schedule (the lead frames are due at the
+anchor) goes to the `callwright_playout_lag_seconds` histogram: the jitter the carrier's buffer absorbs.
 
 `pause()` (a barge-in candidate) stops sending at once and keeps the queue; `resume()` goes on where it
 stopped; `clear()` drops everything unsent. `sent_frames(tag)` says how many frames of a chunk left, so
@@ -19,6 +20,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from monitoring.metrics import PLAYOUT_LAG
 from voice import codec
 from voice.sessions import MediaSender
 
@@ -135,6 +137,7 @@ class Playout:
                     self._items.appendleft(item)
                     continue
             await self.sender.send_audio(frame)
+            PLAYOUT_LAG.observe(loop.time() - max(due, anchor))
             self._sent[tag] += 1
             self.frames_sent += 1
             position += 1

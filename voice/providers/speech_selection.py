@@ -4,7 +4,8 @@ The only module of voice/ that reads Django settings (SPEECH_TO_TEXT_PROVIDER, L
 TEXT_TO_SPEECH_PROVIDER, OPENAI_STT_MODE and the keys, chosen in config/settings/components/providers.py).
 OpenAI's STT streams over the Realtime API unless OPENAI_STT_MODE=utterance. Real adapters are
 built once per process and shared by every call (they pool connections); simulated STT is built per
-call because it follows that call's caller script (`StreamInfo.parameters`).
+call because it follows that call's caller script (`StreamInfo.parameters`); the simulated ones wait the
+fixed delays of SIMULATED_STT_DELAY_MS, SIMULATED_LLM_FIRST_TOKEN_MS and SIMULATED_TTS_FIRST_BYTE_MS.
 """
 
 import functools
@@ -38,9 +39,13 @@ def speech_providers(parameters: Mapping[str, str] | None = None) -> SpeechProvi
         stt = _openai_speech_to_text()
     else:
         # Streaming, like the real STT: the offline calls and the demo take the same path.
-        stt = SimulatedSpeechToText(caller_script(parameters or {}), streaming=True)
+        stt = SimulatedSpeechToText(
+            caller_script(parameters or {}), delay_s=settings.SIMULATED_STT_DELAY_MS / 1000, streaming=True
+        )
     llm: LanguageModel = (
-        _openai_language_model() if settings.LANGUAGE_MODEL_PROVIDER == "openai" else SimulatedLanguageModel()
+        _openai_language_model()
+        if settings.LANGUAGE_MODEL_PROVIDER == "openai"
+        else SimulatedLanguageModel(first_token_delay_s=settings.SIMULATED_LLM_FIRST_TOKEN_MS / 1000)
     )
     tts: TextToSpeech
     secondary: TextToSpeech | None = None
@@ -50,7 +55,7 @@ def speech_providers(parameters: Mapping[str, str] | None = None) -> SpeechProvi
     elif settings.TEXT_TO_SPEECH_PROVIDER == "openai":
         tts = _openai_text_to_speech()
     else:
-        tts = SimulatedTextToSpeech()
+        tts = SimulatedTextToSpeech(first_byte_delay_s=settings.SIMULATED_TTS_FIRST_BYTE_MS / 1000)
     return SpeechProviders(stt, llm, tts, secondary)
 
 

@@ -64,6 +64,12 @@ def test_outbound_messages_have_twilios_shape():
         "streamSid": "MZ1",
         "media": {"payload": base64.b64encode(b"\xff\x7f").decode()},
     }
+    # Assembled by hand for speed, it is still JSON whatever the stream id holds.
+    assert json.loads(ms.media_message('MZ"\\1', b"\x00")) == {
+        "event": "media",
+        "streamSid": 'MZ"\\1',
+        "media": {"payload": "AA=="},
+    }
     assert json.loads(ms.mark_message("MZ1", "m1")) == {"event": "mark", "streamSid": "MZ1", "mark": {"name": "m1"}}
     assert json.loads(ms.clear_message("MZ1")) == {"event": "clear", "streamSid": "MZ1"}
     assert ms.parse_outbound(ms.clear_message("MZ1"))[0] == "clear"

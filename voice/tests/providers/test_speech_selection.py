@@ -61,3 +61,19 @@ def test_openai_transcribes_over_the_realtime_api_unless_told_per_utterance(sett
 def test_the_simulated_stt_streams_too_so_offline_calls_take_the_same_path(settings):
     settings.SPEECH_TO_TEXT_PROVIDER = "simulated"
     assert speech_selection.speech_providers().speech_to_text.open_stream() is not None
+
+
+def test_simulated_providers_wait_the_configured_fixed_delays(settings):
+    settings.SPEECH_TO_TEXT_PROVIDER = settings.LANGUAGE_MODEL_PROVIDER = settings.TEXT_TO_SPEECH_PROVIDER = "simulated"
+    settings.SIMULATED_STT_DELAY_MS, settings.SIMULATED_LLM_FIRST_TOKEN_MS = 150, 200
+    settings.SIMULATED_TTS_FIRST_BYTE_MS = 100
+    providers = speech_selection.speech_providers()
+    assert providers.speech_to_text.delay_s == 0.15
+    assert providers.language_model.first_token_delay_s == 0.2
+    assert providers.text_to_speech.first_byte_delay_s == 0.1
+
+
+def test_simulated_providers_are_instant_by_default():
+    providers = speech_selection.speech_providers()
+    assert providers.speech_to_text.delay_s == providers.language_model.first_token_delay_s == 0
+    assert providers.text_to_speech.first_byte_delay_s == 0

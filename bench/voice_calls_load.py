@@ -1,0 +1,229 @@
+"""Load generator for bench_voice_calls: N Twilio callers in one process (pinned to its own core).
+
+Each caller opens the call's media WebSocket and speaks the Media Streams protocol as Twilio does:
+`connected`, `start` (the call's media token and its caller script in `customParameters`), then one
+20 ms μ-law `media` frame every 20 ms on an absolute schedule — the caller's words, silence otherwise —
+while it "plays" our audio at real time and echoes each `mark` once the frames queued before it have
+played. Per turn: wait until the agent has finished talking, say a line, fall silent; the turn ends at
+the frame after which the endpointer must declare it over (found by running the same `TurnDetector` over
+the same audio here), and the first agent frame to arrive after that frame was sent ends the latency.
+After the last turn, `stop`. Prints one JSON object (per-turn client-side timings, tick lateness, errors).
+"""
+
+import argparse
+import asyncio
+import base64
+import json
+import random
+import resource
+import sys
+import time
+from collections import deque
+
+import websockets
+
+from voice import codec, media_streams
+from voice.pipeline.turn_taking import SpeechEnded, TurnDetector
+from voice.synthetic_audio import speech_like_ulaw
+
+SILENCE = bytes([codec.ULAW_SILENCE]) * codec.FRAME_BYTES
+SILENCE_B64 = base64.b64encode(SILENCE).decode()
+MEDIA_PREFIX = '{"event": "media"'  # how our server's outbound media messages begin
+IDLE_S = 0.4  # the agent is done when nothing has played for this long
+CALL_TIMEOUT_S = 90.0
+LINES = ("Okay, that sounds good to me.", "Yes, I wanted to ask about the price.", "Alright, I understand that now.")
+
+
+def endpoint_frame(frames: list[bytes]) -> int:
+    """Index (within `frames` followed by silence) of the frame after which the endpointer fires."""
+    detector = TurnDetector()
+    for _ in range(20):
+        detector.feed(SILENCE)
+    for index in range(len(frames) + 200):
+        frame = frames[index] if index < len(frames) else SILENCE
+        if any(isinstance(event, SpeechEnded) for event in detector.feed(frame)):
+            return index
+    raise RuntimeError("the endpointer never fired")
+
+
+class Caller:
+    def __init__(self, port: int, call: dict, turns: int, utterances: list[tuple[list[str], int]]) -> None:
+        self.url = f"ws://127.0.0.1:{port}/ws/twilio/media/{call['id']}/"
+        self.call = call
+        self.turns = turns
+        self.utterances = utterances
+        self.stream_sid = "MZ" + call["id"].replace("-", "")
+        self.inbound: deque[str] = deque()  # the caller's words: base64 frames waiting to be sent
+        self.endpoint_at: int | None = None  # how many more inbound frames until the endpointing one
+        self.playback: deque[int | str] = deque()  # frames (as counts) and marks, in the order they came
+        self.last_played = 0.0
+        self.received = 0
+        self.waiting_since: float | None = None  # endpointing frame sent, first reply frame not yet seen
+        self.results: list[dict] = []
+        self.lateness: list[float] = []
+        self.error = ""
+        self.sequence = 0
+
+    def seq(self) -> int:
+        self.sequence += 1
+        return self.sequence
+
+    async def run(self, start_at: float) -> None:
+        await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+        try:
+            async with websockets.connect(self.url, compression=None, max_size=2**20, open_timeout=30) as ws:
+                self.ws = ws
+                await ws.send(media_streams.connected_message())
+                await ws.send(
+                    media_streams.start_message(
+                        sequence_number=self.seq(), stream_sid=self.stream_sid, account_sid="AC" + "0" * 32,
+                        call_sid=self.call["sid"],
+                        custom_parameters={"token": self.call["token"], "caller_script": "|".join(LINES)},
+                    )
+                )  # fmt: skip
+                tasks = [asyncio.create_task(self._pace()), asyncio.create_task(self._read())]
+                try:
+                    # A call that stalls (no opener, a turn never answered) is an error, not a hung run.
+                    await asyncio.wait_for(self._script(), timeout=CALL_TIMEOUT_S)
+                finally:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                await ws.send(
+                    media_streams.stop_message(
+                        sequence_number=self.seq(), stream_sid=self.stream_sid, account_sid="AC" + "0" * 32,
+                        call_sid=self.call["sid"],
+                    )
+                )  # fmt: skip
+                await asyncio.wait_for(ws.wait_closed(), timeout=30)
+        except Exception as error:  # reported, counted, never fatal to the other callers
+            self.error = f"{type(error).__name__}: {error}"
+
+    async def _pace(self) -> None:
+        loop = asyncio.get_running_loop()
+        started, tick = loop.time(), 0
+        while True:
+            tick += 1
+            payload = self.inbound.popleft() if self.inbound else SILENCE_B64
+            # Twilio's media message, formatted from a template: the callers must stay cheap (one core, N of them).
+            await self.ws.send(
+                f'{{"event": "media", "sequenceNumber": "{self.seq()}", "streamSid": "{self.stream_sid}", '
+                f'"media": {{"track": "inbound", "chunk": "{tick}", "timestamp": "{tick * 20}", '
+                f'"payload": "{payload}"}}}}'
+            )
+            if self.endpoint_at is not None:
+                if self.endpoint_at == 0:
+                    self.endpoint_at, self.waiting_since = None, time.monotonic()
+                else:
+                    self.endpoint_at -= 1
+            await self._play()
+            due = started + tick * codec.FRAME_MS / 1000
+            self.lateness.append(loop.time() - (due - codec.FRAME_MS / 1000))
+            await asyncio.sleep(max(0.0, due - loop.time()))
+
+    async def _play(self) -> None:
+        """20 ms of our audio plays; marks with nothing unplayed before them are echoed."""
+        played = False
+        while self.playback:
+            item = self.playback[0]
+            if isinstance(item, str):
+                self.playback.popleft()
+                await self.ws.send(
+                    media_streams.mark_echo_message(sequence_number=self.seq(), stream_sid=self.stream_sid, name=item)
+                )
+            elif played:
+                break
+            else:
+                self.playback.popleft()
+                played = True
+        if played:
+            self.last_played = time.monotonic()
+
+    async def _read(self) -> None:
+        async for text in self.ws:
+            if text.startswith(MEDIA_PREFIX):  # the bulk of what arrives: no JSON parsing for it
+                now = time.monotonic()
+                self.received += 1
+                if self.waiting_since is not None:
+                    self.results[-1]["client_ms"] = (now - self.waiting_since) * 1000
+                    self.waiting_since = None
+                self.playback.append(1)
+                self.last_played = now
+                continue
+            message = json.loads(text)
+            if message["event"] == "mark":
+                self.playback.append(message["mark"]["name"])
+            elif message["event"] == "clear":
+                self.error = self.error or "unexpected clear"
+
+    async def _agent_done(self) -> None:
+        while self.playback or time.monotonic() - self.last_played < IDLE_S:
+            await asyncio.sleep(0.05)
+
+    async def _script(self) -> None:
+        deadline = time.monotonic() + 15
+        while not self.received:
+            if time.monotonic() > deadline:
+                self.error = self.error or "no opener"
+                return
+            await asyncio.sleep(0.05)
+        await self._agent_done()  # the opener
+        rng = random.Random(self.call["id"])
+        for turn in range(self.turns):
+            await asyncio.sleep(rng.uniform(0.1, 0.5))
+            frames, endpoint = self.utterances[turn % len(self.utterances)]
+            self.results.append({"turn": turn, "client_ms": None})
+            self.inbound.extend(frames)
+            self.endpoint_at = endpoint + len(self.inbound) - len(frames)
+            deadline = time.monotonic() + 15
+            while self.endpoint_at is not None or self.waiting_since is not None:
+                if time.monotonic() > deadline:
+                    self.error = self.error or f"no reply to turn {turn}"
+                    return
+                await asyncio.sleep(0.02)
+            await self._agent_done()
+
+
+async def run(port: int, calls: list[dict], turns: int, stagger_s: float) -> dict:
+    utterances = []
+    for line in LINES:
+        frames = [bytes(frame) for frame in codec.reframe([speech_like_ulaw(line)])]
+        utterances.append(([base64.b64encode(frame).decode() for frame in frames], endpoint_frame(frames)))
+    callers = [Caller(port, call, turns, utterances) for call in calls]
+    rng = random.Random(7)
+    begin = time.monotonic() + 0.2
+    start_usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_start = start_usage.ru_utime + start_usage.ru_stime
+    started = time.monotonic()
+    await asyncio.gather(*(caller.run(begin + rng.uniform(0, stagger_s)) for caller in callers))
+    lateness = sorted(x for caller in callers for x in caller.lateness)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "elapsed_s": time.monotonic() - started,
+        "turns": [{"call": caller.call["id"], **result} for caller in callers for result in caller.results],
+        "errors": [f"{caller.call['id']}: {caller.error}" for caller in callers if caller.error],
+        "frames_received": sum(caller.received for caller in callers),
+        "tick_lateness_ms": {
+            "p50": lateness[len(lateness) // 2] * 1000 if lateness else None,
+            "p99": lateness[int(len(lateness) * 0.99)] * 1000 if lateness else None,
+        },
+        "cpu_share": (usage.ru_utime + usage.ru_stime - cpu_start) / (time.monotonic() - started),
+        "utterance_frames": [len(frames) for frames, _ in utterances],
+        "endpoint_frames": [endpoint for _, endpoint in utterances],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--calls", required=True, help="JSON file: [{id, sid, token}, …]")
+    parser.add_argument("--turns", type=int, default=3)
+    parser.add_argument("--stagger", type=float, default=2.0)
+    args = parser.parse_args()
+    with open(args.calls) as handle:
+        calls = json.load(handle)
+    json.dump(asyncio.run(run(args.port, calls, args.turns, args.stagger)), sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
