@@ -38,9 +38,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.bench_webhooks import cpu_seconds, ensure_database, pinned, stop_server
-from bench.bench_webhooks import start_server as start_daphne
 from bench.harness import DEFAULT_BENCH_DATABASE_URL, Figure, median, percentile, write_result
+from bench.servers import cpu_seconds, ensure_database, free_port, pinned, stop_server
+from bench.servers import start_server as start_daphne
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADLINE = 100
@@ -51,19 +51,6 @@ STT_MS, LLM_MS, TTS_MS = 150, 200, 100
 SILENCE_MS = 600  # TurnTakingConfig.silence_ms, the endpointing silence
 CEILING_SECONDS = 8.0
 LAG = "callwright_playout_lag_seconds"
-
-
-def free_port(exclude: int = 0) -> int:
-    for port in range(8100, 8200):
-        if port == exclude:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8100–8199")
 
 
 def create_calls(count: int) -> list[dict]:
@@ -158,7 +145,7 @@ def start_server(app: str, port: int, env: dict[str, str], kind: str = "daphne")
 
 def run_calls(count: int, env: dict[str, str], server_kind: str = "daphne") -> dict:
     calls = create_calls(count)
-    port = free_port()
+    port = free_port(8100, 8199)
     server = start_server(
         "config.asgi:application", port, env | {"PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}, server_kind
     )
@@ -225,7 +212,7 @@ def run_calls(count: int, env: dict[str, str], server_kind: str = "daphne") -> d
 
 
 def run_ceiling(count: int) -> dict:
-    port = free_port()
+    port = free_port(8100, 8199)
     sink = subprocess.Popen(
         [*pinned(1), sys.executable, "-m", "bench.voice_calls_ceiling", f"--port={port}", "--sink"], cwd=ROOT
     )

@@ -15,90 +15,20 @@ Each throughput/latency figure is the median of 3 runs on fresh calls.
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
-from pathlib import Path
 
 from bench.harness import DEFAULT_BENCH_DATABASE_URL, Figure, median, percentile, write_result
+from bench.servers import ROOT, ensure_database, free_port, measured, pinned, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
+PORTS = (8200, 8299)
 REPEATS = 3
 SECONDS = 8.0
 CONCURRENCY = 16
 REPLAY_CALLS = 300
 LIFECYCLE = ("initiated", "ringing", "in-progress", "completed")
-
-
-def free_port(exclude: int = 0) -> int:
-    for port in range(8200, 8300):
-        if port == exclude:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8200–8299")
-
-
-def pinned(core: int) -> list[str]:
-    return ["taskset", "-c", str(core)] if os.path.exists("/usr/bin/taskset") and (os.cpu_count() or 1) > 1 else []
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urllib.parse.urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
-    # Not a pipe: an unread pipe that fills up blocks the server. The file lives as long as the server.
-    log = tempfile.TemporaryFile()  # noqa: SIM115
-    server = subprocess.Popen(
-        [*pinned(0), sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), app],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return server
-        if server.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(log.read().decode())
-        time.sleep(0.2)
-    raise RuntimeError(f"{app} did not start")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU the process has used: robust to other load on the machine, unlike req/s."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def measured(server: subprocess.Popen, run) -> tuple[dict, float]:
-    """Run a load; return its result and the server's CPU milliseconds per request."""
-    before = cpu_seconds(server.pid)
-    result = run()
-    return result, (cpu_seconds(server.pid) - before) * 1000 / max(1, result["sent"])
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    server.terminate()
-    server.wait(timeout=15)
 
 
 def load(
@@ -207,7 +137,7 @@ def throughput(result: dict) -> float:
 def main() -> None:
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_BENCH_DATABASE_URL)
     ensure_database(database_url)
-    port = free_port()
+    port = free_port(*PORTS)
     base = f"http://127.0.0.1:{port}"
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "bench.webhooks_settings",
@@ -288,7 +218,7 @@ def main() -> None:
     stored = CallEvent.objects.filter(call_id__in=replay_ids).count()
     duplicates = stored - len(replay_ids) * len(LIFECYCLE)
     not_completed = Call.objects.filter(pk__in=replay_ids).exclude(status="completed").count()
-    bare_port = free_port(exclude=port)
+    bare_port = free_port(*PORTS, exclude=port)
     bare = start_server("bench.bare_asgi:application", bare_port, env)
     try:
         for _ in range(REPEATS):

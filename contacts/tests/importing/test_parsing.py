@@ -1,6 +1,8 @@
 import gc
 import multiprocessing
 
+import pytest
+
 from contacts.importing.columns import map_columns
 from contacts.importing.parsing import _read, garbage_collected_by_chunk, read_chunks
 from contacts.importing.rules import RowReader
@@ -31,7 +33,17 @@ def test_a_daemonic_process_such_as_a_celery_worker_child_can_read_in_a_pool():
     assert process.exitcode == 0
 
 
-def test_during_an_import_the_collector_leaves_the_older_heap_alone_and_passes_only_when_asked():
+@pytest.fixture
+def unfrozen_heap():
+    """Start from an unfrozen heap: importing the ASGI app (another test may have) freezes it."""
+    was_frozen = gc.get_freeze_count() > 0
+    gc.unfreeze()
+    yield
+    if was_frozen:
+        gc.freeze()
+
+
+def test_during_an_import_the_collector_leaves_the_older_heap_alone_and_passes_only_when_asked(unfrozen_heap):
     made_before = [[]]
     with garbage_collected_by_chunk():
         assert not gc.isenabled()
