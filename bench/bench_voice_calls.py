@@ -39,8 +39,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.harness import DEFAULT_BENCH_DATABASE_URL, Figure, median, percentile, write_result
-from bench.servers import cpu_seconds, ensure_database, free_port, pinned, stop_server
-from bench.servers import start_server as start_daphne
+from bench.servers import cpu_seconds, ensure_database, free_port, pinned, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADLINE = 100
@@ -119,28 +118,6 @@ def steady_cpu_share(samples: list[tuple[float, float]]) -> float:
         return (samples[-1][1] - samples[0][1]) / max(1e-9, samples[-1][0] - samples[0][0])
     middle = samples[len(samples) // 4 : 3 * len(samples) // 4]
     return (middle[-1][1] - middle[0][1]) / (middle[-1][0] - middle[0][0])
-
-
-def start_server(app: str, port: int, env: dict[str, str], kind: str = "daphne") -> subprocess.Popen:
-    """daphne (the project's server), or uvicorn (uvloop, httptools, websockets) serving the same app as a peer."""
-    if kind == "daphne":
-        return start_daphne(app, port, env)
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
-    server = subprocess.Popen(
-        [*pinned(0), sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
-         "--http", "httptools", "--ws", "websockets", "--no-access-log", "--log-level", "warning", app],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return server
-        if server.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(log.read().decode())
-        time.sleep(0.2)
-    raise RuntimeError("uvicorn did not start")
 
 
 def run_calls(count: int, env: dict[str, str], server_kind: str = "daphne") -> dict:

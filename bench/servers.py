@@ -41,15 +41,21 @@ def ensure_database(url: str) -> None:
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
-def start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+SERVER_COMMANDS = {
+    "daphne": ["-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", "{port}"],
+    # A peer only (local requirements): uvicorn with uvloop, httptools and websockets.
+    "uvicorn": ["-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--loop", "uvloop", "--http", "httptools",
+                "--ws", "websockets", "--no-access-log", "--log-level", "warning"],
+}  # fmt: skip
+
+
+def start_server(app: str, port: int, env: dict[str, str], kind: str = "daphne") -> subprocess.Popen:
+    """`app` served by daphne (the project's server) or uvicorn, pinned to core 0; returns once it listens."""
     # Not a pipe: an unread pipe that fills up blocks the server. The file lives as long as the server.
     log = tempfile.TemporaryFile()  # noqa: SIM115
+    arguments = [argument.format(port=port) for argument in SERVER_COMMANDS[kind]]
     server = subprocess.Popen(
-        [*pinned(0), sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), app],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
+        [*pinned(0), sys.executable, *arguments, app], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -60,7 +66,7 @@ def start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
             log.seek(0)
             raise RuntimeError(log.read().decode())
         time.sleep(0.2)
-    raise RuntimeError(f"{app} did not start")
+    raise RuntimeError(f"{kind} serving {app} did not start")
 
 
 def cpu_seconds(pid: int) -> float:
