@@ -29,7 +29,6 @@ uvicorn (uvloop, httptools, websockets) at N = 100, as a peer for the server's o
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.harness import DEFAULT_BENCH_DATABASE_URL, Figure, median, percentile, write_result
-from bench.servers import cpu_seconds, ensure_database, free_port, pinned, start_server, stop_server
+from bench.servers import cpu_seconds, ensure_database, free_port, pinned, start_server, stop_server, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADLINE = 100
@@ -48,7 +47,7 @@ SWEEP = tuple(int(n) for n in os.environ.get("BENCH_VOICE_SWEEP", "20,50,100,150
 TURNS = int(os.environ.get("BENCH_VOICE_TURNS", "2"))
 STT_MS, LLM_MS, TTS_MS = 150, 200, 100
 SILENCE_MS = 600  # TurnTakingConfig.silence_ms, the endpointing silence
-CEILING_SECONDS = 8.0
+CEILING_SECONDS = float(os.environ.get("BENCH_CEILING_SECONDS", "8"))
 LAG = "callwright_playout_lag_seconds"
 
 
@@ -163,13 +162,9 @@ def run_calls(count: int, env: dict[str, str], server_kind: str = "daphne") -> d
         "tts": [t["tts_first_byte_ms"] - t["llm_first_token_ms"] - TTS_MS for t in turns if t["tts_first_byte_ms"]],
         "send": [t["first_audio_sent_ms"] - t["tts_first_byte_ms"] for t in turns if t["tts_first_byte_ms"]],
     }
-    frames = buckets[float("inf")]
     return {
         "calls": count,
-        "frames": frames,
-        "jitter_p50_ms": quantile(buckets, 0.50) * 1000,
-        "jitter_p99_ms": quantile(buckets, 0.99) * 1000,
-        "late_over_10ms": (frames - buckets[0.01]) / max(1, frames),
+        **jitter_summary(buckets),
         "added_p50_ms": percentile(added, 50) if added else None,
         "added_p95_ms": percentile(added, 95) if added else None,
         "client_p50_ms": percentile(client, 50) if client else None,
@@ -188,18 +183,24 @@ def run_calls(count: int, env: dict[str, str], server_kind: str = "daphne") -> d
     }
 
 
+def jitter_summary(buckets: dict[float, float]) -> dict[str, float]:
+    """Frames, p50/p99 lag and the share later than 10 ms, from a cumulative playout-lag histogram."""
+    frames = buckets[float("inf")]
+    return {
+        "frames": frames,
+        "jitter_p50_ms": quantile(buckets, 0.50) * 1000,
+        "jitter_p99_ms": quantile(buckets, 0.99) * 1000,
+        "late_over_10ms": (frames - buckets[0.01]) / max(1, frames),
+    }
+
+
 def run_ceiling(count: int) -> dict:
     port = free_port(8100, 8199)
     sink = subprocess.Popen(
         [*pinned(1), sys.executable, "-m", "bench.voice_calls_ceiling", f"--port={port}", "--sink"], cwd=ROOT
     )
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
+        wait_for_port(port, sink, seconds=10)
         output = subprocess.run(
             [*pinned(0), sys.executable, "-m", "bench.voice_calls_ceiling", f"--port={port}", f"--calls={count}",
              f"--seconds={CEILING_SECONDS}"],
@@ -210,13 +211,9 @@ def run_ceiling(count: int) -> dict:
         sink.wait(timeout=10)
     result = json.loads(output)
     buckets = {float(le): n for le, n in result["buckets"].items()}
-    frames = buckets[float("inf")]
     return {
         "calls": count,
-        "frames": frames,
-        "jitter_p50_ms": quantile(buckets, 0.50) * 1000,
-        "jitter_p99_ms": quantile(buckets, 0.99) * 1000,
-        "late_over_10ms": (frames - buckets[0.01]) / max(1, frames),
+        **jitter_summary(buckets),
         "cpu_share": result["cpu_s"] / (result["seconds"] + 1.0),
     }
 

@@ -57,16 +57,25 @@ def start_server(app: str, port: int, env: dict[str, str], kind: str = "daphne")
     server = subprocess.Popen(
         [*pinned(0), sys.executable, *arguments, app], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log
     )
-    deadline = time.monotonic() + 30
+    try:
+        wait_for_port(port, server, seconds=30)
+    except RuntimeError:
+        log.seek(0)
+        raise RuntimeError(f"{kind} serving {app} did not start: {log.read().decode()}") from None
+    return server
+
+
+def wait_for_port(port: int, process: subprocess.Popen, *, seconds: float) -> None:
+    """Return once something listens on loopback `port`; RuntimeError if `process` exits or time runs out."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return server
-        if server.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(log.read().decode())
-        time.sleep(0.2)
-    raise RuntimeError(f"{kind} serving {app} did not start")
+                return
+        if process.poll() is not None:
+            raise RuntimeError(f"the process meant to listen on {port} exited with {process.returncode}")
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port} after {seconds} s")
 
 
 def cpu_seconds(pid: int) -> float:
