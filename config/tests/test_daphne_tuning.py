@@ -1,0 +1,71 @@
+"""config.daphne_tuning: the same WebSocket behaviour from daphne/autobahn, without two per-message costs.
+
+Each check runs in a fresh process, as daphne does: importing daphne's server installs Twisted's reactor,
+which must not leak into the test process.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def probe(code: str) -> dict:
+    output = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120,
+        env={"DJANGO_SETTINGS_MODULE": "config.settings.test", "PATH": "/usr/bin:/bin"},
+    ).stdout  # fmt: skip
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def test_the_served_application_installs_the_tuning():
+    check = (
+        "import json; from daphne.ws_protocol import WebSocketProtocol; from config import daphne_tuning; "
+        "before = WebSocketProtocol.onMessageEnd is daphne_tuning._on_message_end; import config.asgi; "
+        "print(json.dumps([before, WebSocketProtocol.onMessageEnd is daphne_tuning._on_message_end]))"
+    )
+    assert probe(check) == [False, True]
+
+
+def test_a_message_reaches_daphne_and_observers_still_fire_but_no_event_is_built_for_nobody():
+    result = probe(
+        "import json, daphne.server; from config import daphne_tuning; daphne_tuning.apply(); daphne_tuning.apply()\n"
+        "from daphne.ws_protocol import WebSocketProtocol\n"
+        "def message(protocol, parts):\n"
+        "    protocol.failedByMe, protocol.message_data, protocol.message_is_binary = False, parts, False\n"
+        "    protocol.trackedTimings = None\n"
+        "    protocol.onMessageEnd()\n"
+        "seen = []\n"
+        "quiet, observed = WebSocketProtocol(), WebSocketProtocol()\n"
+        "for name, protocol in (('quiet', quiet), ('observed', observed)):\n"
+        "    protocol._onMessage = lambda payload, binary, name=name: seen.append([name, 'daphne', payload.decode()])\n"
+        "observed.on('message', lambda payload, is_binary: seen.append(['observed', 'observer', payload.decode()]))\n"
+        "message(quiet, [b'{\"event\": ', b'\"media\"}']); message(observed, [b'{}'])\n"
+        "print(json.dumps({'seen': seen, 'quiet_event': quiet._results['message'] is None,"
+        " 'buffer_released': quiet.message_data is None}))"
+    )
+    assert result["seen"] == [
+        ["quiet", "daphne", '{"event": "media"}'],
+        ["observed", "daphne", "{}"],
+        ["observed", "observer", "{}"],
+    ]
+    assert result["quiet_event"] is True  # no Deferred gathered for an event nobody listens to
+    assert result["buffer_released"] is True
+
+
+def test_debug_log_arguments_format_to_autobahns_own_text_but_only_when_rendered():
+    result = probe(
+        "import json, daphne.server; import autobahn.util, autobahn.websocket.protocol as wsp\n"
+        "from config import daphne_tuning; daphne_tuning.apply()\n"
+        "calls = []\n"
+        "style = autobahn.util.click.style\n"
+        "autobahn.util.click.style = lambda *a, **k: calls.append(1) or style(*a, **k)\n"
+        "lazy_type, lazy_value = wsp.hltype(wsp.WebSocketProtocol.sendData), wsp.hlval(42)\n"
+        "before = len(calls)\n"
+        "rendered = '{}|{}'.format(lazy_type, lazy_value)\n"
+        "eager = autobahn.util.hltype(wsp.WebSocketProtocol.sendData) + '|' + autobahn.util.hlval(42)\n"
+        "print(json.dumps({'styled_before_rendering': before, 'same_text': rendered == eager}))"
+    )
+    assert result == {"styled_before_rendering": 0, "same_text": True}
