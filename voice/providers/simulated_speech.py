@@ -17,6 +17,7 @@ text. Each has fixed, configurable delays, which is what the benchmarks' "fake p
 """
 
 import asyncio
+import functools
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 
@@ -213,6 +214,13 @@ class SimulatedTextToSpeech(TextToSpeech):
             await asyncio.sleep(self.first_byte_delay_s)
         if self.fail_with is not None:
             raise self.fail_with
-        for ulaw in iter_speech_like_ulaw(text):
+        for ulaw in _spoken(text):
             yield ulaw
             await asyncio.sleep(0)  # a word at a time: never hold the event loop for a whole sentence
+
+
+@functools.lru_cache(maxsize=512)
+def _spoken(text: str) -> tuple[bytes, ...]:
+    """The synthetic μ-law of `text`, a word or pause per item. Cached: the same lines recur across calls,
+    and a fake voice should cost the process next to nothing, as a real one (audio from the network) does."""
+    return tuple(iter_speech_like_ulaw(text))
