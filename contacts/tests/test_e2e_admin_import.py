@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from contacts.models import Contact, ContactImportJob, ContactList
 
@@ -47,13 +48,10 @@ def browser_page(monkeypatch):
         page.set_default_timeout(20_000)
         yield page
         browser.close()
-    # With Django's PostgreSQL pool, sessions opened while the live server ran outlive the test and keep
-    # the test database from being dropped at the end of the run; give them back and close the pool.
-    from django.db import connection
-
-    connection.close()
-    if hasattr(connection, "close_pool"):
-        connection.close_pool()
+        # Inside Playwright's block the test's ORM calls ran under Playwright's context, with a connection
+        # of their own (Django's connections are per context): give it back here, where it can still be
+        # reached. Left checked out of PostgreSQL's pool, it kept the test database from being dropped.
+        connections.close_all()
 
 
 def test_an_operator_imports_a_messy_file_and_downloads_the_rows_not_imported(
