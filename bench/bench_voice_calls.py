@@ -20,6 +20,9 @@ Measured per N (a sweep; N = 100 is the headline):
   over loopback) is reported beside it;
 - the ceiling: a bare asyncio process on the same core pacing N × 50 frames/s with the same `Playout`,
   each frame serialised to the same JSON and written to a socket (bench/voice_calls_ceiling.py);
+- the server's ceiling: daphne itself serving a bare Media Streams agent (bench/voice_ceiling_asgi.py:
+  parse every inbound message, speak in turns through the same `Playout`, no Django) to N duplex callers
+  (`voice_calls_load --duplex`), once per headline run;
 - the server's CPU share of its core (sampled over the middle half of each run).
 The headline (N = 100) is the median of BENCH_VOICE_REPEATS runs (default 3), each beside its own
 ceiling. When uvicorn is importable (it is not a project requirement) the same app is also served by
@@ -48,6 +51,7 @@ TURNS = int(os.environ.get("BENCH_VOICE_TURNS", "2"))
 STT_MS, LLM_MS, TTS_MS = 150, 200, 100
 SILENCE_MS = 600  # TurnTakingConfig.silence_ms, the endpointing silence
 CEILING_SECONDS = float(os.environ.get("BENCH_CEILING_SECONDS", "8"))
+SERVER_CEILING_SECONDS = float(os.environ.get("BENCH_SERVER_CEILING_SECONDS", "20"))
 LAG = "callwright_playout_lag_seconds"
 
 
@@ -194,6 +198,31 @@ def jitter_summary(buckets: dict[float, float]) -> dict[str, float]:
     }
 
 
+def run_server_ceiling(count: int, env: dict[str, str]) -> dict:
+    """daphne serving a bare Media Streams agent (bench/voice_ceiling_asgi.py) to N duplex callers."""
+    import uuid
+
+    calls = [{"id": str(uuid.uuid4()), "sid": f"CA{index:032d}", "token": "-"} for index in range(count)]
+    port = free_port(8100, 8199)
+    server = start_server("bench.voice_ceiling_asgi:application", port, env)
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump(calls, handle)
+        samples: list[tuple[float, float]] = []
+        threading.Thread(target=sample_cpu, args=(server, samples), daemon=True).start()
+        subprocess.run(
+            [*pinned(1), sys.executable, "-m", "bench.voice_calls_load", f"--port={port}",
+             f"--calls={handle.name}", f"--duplex={SERVER_CEILING_SECONDS}"],
+            cwd=ROOT, capture_output=True, text=True, check=True, timeout=600,
+        )  # fmt: skip
+        busy = steady_cpu_share(samples)
+        buckets = lag_histogram(port)
+    finally:
+        os.unlink(handle.name)
+        stop_server(server)
+    return {"calls": count, **jitter_summary(buckets), "cpu_share": busy}
+
+
 def run_ceiling(count: int) -> dict:
     port = free_port(8100, 8199)
     sink = subprocess.Popen(
@@ -258,13 +287,18 @@ def main() -> None:
     while repeats and len(repeats) < HEADLINE_REPEATS:
         repeats.append((run_calls(HEADLINE, env), run_ceiling(HEADLINE)))
         print(json.dumps({"repeat": repeats[-1][0], "ceiling": repeats[-1][1]}), flush=True)
+    # The server's own ceiling: daphne with a bare Media Streams agent, as many times as the headline ran.
+    server_ceilings = [run_server_ceiling(HEADLINE, env) for _ in range(max(1, len(repeats)))]
+    print(json.dumps({"server_ceiling": server_ceilings}), flush=True)
     # A peer, when uvicorn is importable (it is not a project requirement): the same app, the same load.
     peer = run_calls(HEADLINE, env, "uvicorn") if importlib.util.find_spec("uvicorn") else None
     if peer is not None:
         print(json.dumps({"uvicorn": peer}), flush=True)
     load_after = os.getloadavg()
-    figures = headline_figures(runs, ceilings, repeats or [(runs[max(runs)], ceilings[max(runs)])], peer)
-    notes = sweep_notes(runs, ceilings, repeats, peer, load_before, load_after)
+    figures = headline_figures(
+        runs, ceilings, repeats or [(runs[max(runs)], ceilings[max(runs)])], peer, server_ceilings
+    )
+    notes = sweep_notes(runs, ceilings, repeats, peer, load_before, load_after, server_ceilings)
     path = write_result("voice_calls", "Voice calls (one process, one core)", figures, notes)
     print(path.read_text())
 
@@ -280,7 +314,11 @@ def meets(run: dict) -> bool:
 
 
 def headline_figures(
-    runs: dict[int, dict], ceilings: dict[int, dict], repeats: list[tuple[dict, dict]], peer: dict | None
+    runs: dict[int, dict],
+    ceilings: dict[int, dict],
+    repeats: list[tuple[dict, dict]],
+    peer: dict | None,
+    server_ceilings: list[dict],
 ) -> list[Figure]:
     count = repeats[0][0]["calls"]
 
@@ -309,6 +347,12 @@ def headline_figures(
             unit="ms", ours=ours["jitter_p99_ms"], samples=ours_of("jitter_p99_ms"),
             peer_name="bare asyncio, same pacing, same core (ceiling)",
             peer=ceiling["jitter_p99_ms"], target="< 10 ms", met=ours["jitter_p99_ms"] < 10, higher_is_better=False,
+        ),
+        Figure(
+            metric=f"outbound frame-send jitter p99, {count} calls, vs daphne serving a bare Media Streams agent",
+            unit="ms", ours=ours["jitter_p99_ms"], samples=ours_of("jitter_p99_ms"),
+            peer_name="daphne + bare agent, same traffic (the server's ceiling)",
+            peer=median([c["jitter_p99_ms"] for c in server_ceilings]), higher_is_better=False,
         ),
         Figure(
             metric=f"outbound frame-send jitter p50, {count} calls",
@@ -382,6 +426,7 @@ def sweep_notes(
     peer: dict | None,
     load_before: tuple,
     load_after: tuple,
+    server_ceilings: list[dict],
 ) -> str:
     return (
         f"daphne pinned to core {runs[min(runs)]['server_affinity']}, callers to core 1; PostgreSQL and Redis "
@@ -393,6 +438,13 @@ def sweep_notes(
             f". Headline repeats (medians above): {'; '.join(row(r, c) for r, c in repeats[1:])}"
             if len(repeats) > 1
             else ""
+        )
+        + ". Server ceiling, daphne serving a bare Media Streams agent (bench/voice_ceiling_asgi.py) to the same "
+        + "number of duplex callers: "
+        + "; ".join(
+            f"jitter p50/p99 {c['jitter_p50_ms']:.2f}/{c['jitter_p99_ms']:.2f} ms, frames >10 ms late "
+            f"{c['late_over_10ms']:.2%}, server CPU {c['cpu_share']:.0%}"
+            for c in server_ceilings
         )
         + (f". Peer, uvicorn (uvloop, httptools, websockets) serving the same app: {row(peer)}" if peer else "")
         + ". Errors (first few): "

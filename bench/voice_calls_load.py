@@ -8,6 +8,8 @@ played. Per turn: wait until the agent has finished talking, say a line, fall si
 the frame after which the endpointer must declare it over (found by running the same `TurnDetector` over
 the same audio here), and the first agent frame to arrive after that frame was sent ends the latency.
 After the last turn, `stop`. Prints one JSON object (per-turn client-side timings, tick lateness, errors).
+`--duplex SECONDS`: no script; each caller sends its frames and echoes marks for that long, then `stop`
+(the load for the server's own ceiling, bench/voice_ceiling_asgi.py).
 """
 
 import argparse
@@ -184,12 +186,28 @@ class Caller:
             await self._agent_done()
 
 
-async def run(port: int, calls: list[dict], turns: int, stagger_s: float) -> dict:
+class DuplexCaller(Caller):
+    """Frames in and marks echoed for `duplex_s`, whatever the server says."""
+
+    def __init__(self, *args: object, duplex_s: float) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.duplex_s = duplex_s
+
+    async def _script(self) -> None:
+        await asyncio.sleep(self.duplex_s)
+
+
+async def run(port: int, calls: list[dict], turns: int, stagger_s: float, duplex_s: float = 0.0) -> dict:
     utterances = []
     for line in LINES:
         frames = [bytes(frame) for frame in codec.reframe([speech_like_ulaw(line)])]
         utterances.append(([base64.b64encode(frame).decode() for frame in frames], endpoint_frame(frames)))
-    callers = [Caller(port, call, turns, utterances) for call in calls]
+    callers = [
+        DuplexCaller(port, call, turns, utterances, duplex_s=duplex_s)
+        if duplex_s
+        else Caller(port, call, turns, utterances)
+        for call in calls
+    ]
     rng = random.Random(7)
     begin = time.monotonic() + 0.2
     start_usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -219,10 +237,11 @@ def main() -> None:
     parser.add_argument("--calls", required=True, help="JSON file: [{id, sid, token}, …]")
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--stagger", type=float, default=2.0)
+    parser.add_argument("--duplex", type=float, default=0.0, help="seconds of frames, no script")
     args = parser.parse_args()
     with open(args.calls) as handle:
         calls = json.load(handle)
-    json.dump(asyncio.run(run(args.port, calls, args.turns, args.stagger)), sys.stdout)
+    json.dump(asyncio.run(run(args.port, calls, args.turns, args.stagger, args.duplex)), sys.stdout)
 
 
 if __name__ == "__main__":
