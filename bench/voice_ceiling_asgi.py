@@ -69,6 +69,7 @@ async def media_stream(receive, send) -> None:
             elif isinstance(inbound, media_streams.Stop):
                 await send({"type": "websocket.close"})
                 return
+            await asyncio.sleep(0)  # as the product's consumer: a backlog never holds up the other calls
     finally:
         if speaker is not None:
             speaker.cancel()
