@@ -174,9 +174,16 @@ def _decide_and_write(
     if getattr(writer, "stages_rows", False):
         columns = rules.reader.columns
         has_lists, has_consents = "lists" in columns.known, columns.has_consent
-        for chunk, staged in stage_chunks(_chunks(rows), reader=rules.reader, workers=workers):
+        # A file imported again meets stored contacts on most rows: then the reading processes send those
+        # rows back read too, so that this process does not read them again to merge them.
+        meeting_stored = [False]
+        chunks = stage_chunks(
+            _chunks(rows), reader=rules.reader, workers=workers, with_decisions=lambda: meeting_stored[0]
+        )
+        for chunk, staged in chunks:
             lap("rows")
             batch = rules.decide_staged(chunk, staged)
+            meeting_stored[0] = len(batch.merged) * 10 > len(chunk)
             lap("decide")
             writer.write_staged(batch, has_lists=has_lists, has_consents=has_consents and staged.has_consent)
             lap("write")

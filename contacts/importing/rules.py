@@ -22,6 +22,7 @@ import enum
 import operator
 import re
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -221,6 +222,11 @@ class StagedChunk:
     ends: list[int]
     list_names: list[tuple[str, ...]] | None
     has_consent: bool
+    # When asked (a file whose numbers are already stored): each such row as read, packed (`parsing._pack`),
+    # so that the importing process need not read it again to merge it with its contact; there
+    # `read_again(positions)` unpacks them.
+    packed: list[tuple] | None = None
+    read_again: Callable[[list[int]], list[RowDecision]] | None = None
 
 
 @dataclass(slots=True)
@@ -277,7 +283,11 @@ class ContactRowRules:
         else:
             ends, lines = staged.ends, staged.lines
             new_lines = "".join([lines[ends[k - 1] if k else 0 : ends[k]] for k in new])
-        merged = self.reader.read([rows[indexes[k]] for k in going_on if phones[k] in stored]) if stored else []
+        again = [k for k in going_on if phones[k] in stored] if stored else []
+        if staged.read_again is not None:
+            merged = staged.read_again(again)
+        else:
+            merged = self.reader.read([rows[indexes[k]] for k in again]) if again else []
         self._merge_with_stored(merged)
         issues = [(rows[index][0], Outcome.REJECTED.value, reason, rows[index][1]) for index, reason in staged.rejected]
         issues += [
