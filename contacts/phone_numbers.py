@@ -9,10 +9,41 @@ from dataclasses import dataclass
 
 import phonenumbers
 from django.conf import settings
-from phonenumbers import PhoneMetadata, PhoneNumberType
+from phonenumbers import PhoneMetadata, PhoneNumberType, phonenumberutil
 from phonenumbers import timezone as phonenumber_timezones
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, _number_type_helper
 from phonenumbers.timezone import _country_level_time_zones_for_number
+
+# libphonenumber compiles its metadata patterns through `re.compile`, whose cache lookup costs more than
+# the match on short numbers; its own pattern cache keeps each compiled once (6% fewer instructions a parse).
+phonenumbers.enable_pattern_cache()
+
+_ASCII_NON_DIGITS = {code: None for code in range(128) if not chr(code).isdigit()}
+
+
+def _normalize_ascii_digits_at_c_speed() -> None:
+    """Give libphonenumber a faster `normalize_digits_only` for ASCII text, with the same result.
+
+    Its own looks each character up in `unicodedata` through two Python calls, a seventh of a parse. The
+    function maps each character on its own (a digit of any script to its ASCII digit, anything else
+    dropped or kept), and among ASCII characters only 0–9 are digits, so for ASCII text the result is the
+    text without its non-digits (or the text itself when they are kept): one `str.translate`. Any other
+    text goes to libphonenumber's own function. A test checks both agree on every ASCII character.
+    """
+    original = phonenumberutil.normalize_digits_only
+    if getattr(original, "libphonenumber_original", None):
+        return
+
+    def normalize_digits_only(number: str, keep_non_digits: bool = False) -> str:
+        if isinstance(number, str) and number.isascii():
+            return number if keep_non_digits else number.translate(_ASCII_NON_DIGITS)
+        return original(number, keep_non_digits)
+
+    normalize_digits_only.libphonenumber_original = original
+    phonenumberutil.normalize_digits_only = normalize_digits_only
+
+
+_normalize_ascii_digits_at_c_speed()
 
 UNKNOWN_TIME_ZONE = "Etc/Unknown"
 # Longer than any number written by hand; beyond it the cell is free text, not a number.

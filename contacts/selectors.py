@@ -17,8 +17,13 @@ def in_values(values: Iterable[object]) -> object:
     if connection.vendor == "postgresql" and len(values) > 100:
         if all(isinstance(value, int) for value in values):
             return RawSQL("SELECT unnest(%s::bigint[])", ("{" + ",".join(map(str, values)) + "}",))
-        # Array literal built here: quoting each element is cheaper than the driver's per-item dump.
-        literal = "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+        # Array literal built here: quoting each element is cheaper than the driver's per-item dump, and
+        # when no element holds a quote or backslash (phone numbers never do) one join quotes them all.
+        texts = list(map(str, values))
+        joined = '","'.join(texts)
+        if "\\" in joined or joined.count('"') != 2 * (len(texts) - 1):
+            joined = '","'.join(text.replace("\\", "\\\\").replace('"', '\\"') for text in texts)
+        literal = '{"' + joined + '"}'
         return RawSQL("SELECT unnest(%s::text[])", (literal,))
     return values
 

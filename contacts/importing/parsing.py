@@ -4,21 +4,27 @@ libphonenumber is pure Python and costs ~50 µs a number here — about as much 
 import does per row together (BENCHMARKS.md has the breakdown). Big files have their rows read
 (rules 1–3 of `contacts.importing.rules`: phone parsing and the per-row checks, which need no database)
 in worker processes, while the importing process reads the file, decides against the database and
-writes. The children are forked (nothing to import again) and never touch the database. Small
+writes. On PostgreSQL they also format each row's COPY line (`stage_rows`), so the importing process
+keeps only what is file-wide: repeats, suppression, stored contacts, and streaming the lines on.
+The children are forked (nothing to import again) and never touch the database. Small
 files are read inline: a pool costs more than it saves.
 """
 
 import contextlib
+import functools
 import gc
 import multiprocessing
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TypeVar
 
-from contacts.importing.rules import Outcome, RowDecision, RowReader
+from contacts.importing.rules import Outcome, RowDecision, RowReader, StagedChunk, new_contact_location
+from contacts.importing.writers import stage_line
 from contacts.phone_numbers import ParsedPhoneNumber
 
 Rows = list[tuple[int, list[str]]]
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -75,7 +81,7 @@ Packed = tuple
 
 def _read(reader: RowReader, rows: Rows) -> list[Packed]:
     packed = [_pack(decision) for decision in reader.read(rows)]
-    collect_chunk_garbage()  # the automatic passes are off in the reading processes (see `read_chunks`)
+    collect_chunk_garbage()  # the automatic passes are off in the reading processes (see `_in_order`)
     return packed
 
 
@@ -116,6 +122,52 @@ def _unpack(rows: Rows, packed: list[Packed]) -> list[RowDecision]:
     return decisions
 
 
+def stage_rows(reader: RowReader, rows: Rows, *, with_decisions: bool = False) -> StagedChunk:
+    """Rules 1–3 for a chunk, each row that passes them formatted as the stage line of a new contact.
+
+    What the COPY path sends back instead of decisions: one string of lines and a few flat lists, so the
+    importing process unpickles a handful of objects a chunk, not a dozen a row, and formats nothing.
+    """
+    rejected: list[tuple[int, str]] = []
+    indexes: list[int] = []
+    phones: list[str] = []
+    lines: list[str] = []
+    ends: list[int] = []
+    list_names: list[tuple[str, ...]] = []
+    packed: list[Packed] = []
+    end, has_consent = 0, False
+    for index, decision in enumerate(reader.read(rows)):
+        if decision.outcome == Outcome.REJECTED:
+            rejected.append((index, decision.reason))
+            continue
+        if with_decisions:
+            packed.append(_pack(decision))
+        line = stage_line(
+            decision.phone, decision.fields, new_contact_location(decision), decision.list_names, decision.consent
+        )
+        end += len(line)
+        indexes.append(index)
+        phones.append(decision.phone)
+        lines.append(line)
+        ends.append(end)
+        list_names.append(decision.list_names)
+        has_consent = has_consent or decision.consent is not None
+    collect_chunk_garbage()  # the automatic passes are off in the reading processes (see `_in_order`)
+    named = any(list_names)
+    return StagedChunk(
+        rejected, indexes, phones, "".join(lines), ends, list_names if named else None, has_consent,
+        packed if with_decisions else None,
+    )  # fmt: skip
+
+
+def _with_read_again(rows: Rows, staged: StagedChunk) -> StagedChunk:
+    """Let the importing process unpack the rows the reading process sent back read, when it did."""
+    if staged.packed is not None:
+        packed, indexes = staged.packed, staged.indexes
+        staged.read_again = lambda ks: _unpack([rows[indexes[k]] for k in ks], [packed[k] for k in ks])
+    return staged
+
+
 def read_chunks(chunks: Iterator[Rows], *, reader: RowReader, workers: int) -> Iterator[tuple[Rows, list[RowDecision]]]:
     """Yield each chunk with its rows read, in file order; `workers` > 1 reads in that many processes.
 
@@ -125,19 +177,43 @@ def read_chunks(chunks: Iterator[Rows], *, reader: RowReader, workers: int) -> I
         for chunk in chunks:
             yield chunk, reader.read(chunk)
         return
-    # The reading processes collect once a chunk (in `_read`), like their parent (`garbage_collected_by_chunk`).
+    for chunk, packed in _in_order(((chunk, functools.partial(_read, reader)) for chunk in chunks), workers):
+        yield chunk, _unpack(chunk, packed)
+
+
+def stage_chunks(
+    chunks: Iterator[Rows], *, reader: RowReader, workers: int, with_decisions: Callable[[], bool]
+) -> Iterator[tuple[Rows, StagedChunk]]:
+    """`read_chunks` for the COPY path: each chunk with its `stage_rows`, in file order.
+
+    `with_decisions()`, asked as each chunk is sent out: whether the reading processes should also send
+    its rows back read (a file whose numbers are mostly stored already, i.e. imported again).
+    """
+    if workers <= 1:
+        for chunk in chunks:
+            yield chunk, stage_rows(reader, chunk)  # rows read again here find their numbers in the parse cache
+        return
+    work = ((chunk, functools.partial(stage_rows, reader, with_decisions=with_decisions())) for chunk in chunks)
+    for chunk, staged in _in_order(work, workers):
+        yield chunk, _with_read_again(chunk, staged)
+
+
+def _in_order(work: Iterator[tuple[Rows, Callable[[Rows], T]]], workers: int) -> Iterator[tuple[Rows, T]]:
+    """Each chunk's function run on it in `workers` forked processes, the results yielded in file order, at
+    most `2 × workers` chunks in flight."""
+    # The reading processes collect once a chunk (in `work`), like their parent (`garbage_collected_by_chunk`).
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=multiprocessing.get_context("fork"), initializer=gc.disable
     ) as pool:
-        pending: deque[tuple[Rows, Future[list[Packed]]]] = deque()
-        for chunk in chunks:
+        pending: deque[tuple[Rows, Future[T]]] = deque()
+        for chunk, function in work:
             # The pool forks all its processes at the first submit.
             with children_allowed():
-                future = pool.submit(_read, reader, chunk)
+                future = pool.submit(function, chunk)
             pending.append((chunk, future))
             if len(pending) > 2 * workers:
                 done, future = pending.popleft()
-                yield done, _unpack(done, future.result())
+                yield done, future.result()
         while pending:
             done, future = pending.popleft()
-            yield done, _unpack(done, future.result())
+            yield done, future.result()

@@ -16,11 +16,13 @@ operator is shown is what is done. For each row, in order:
    so importing the same file again changes nothing.
 """
 
+import collections
 import datetime
 import enum
 import operator
 import re
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -204,6 +206,40 @@ class RowReader:
         return ""
 
 
+@dataclass(slots=True)
+class StagedChunk:
+    """A chunk as a reading process sends it back for the COPY path (`parsing.stage_rows`): compact, with
+    the rows that passed rules 1–3 already formatted as stage lines for a new contact, all in one string.
+
+    `indexes[k]` is the position in the chunk of the k-th such row, `phones[k]` its number, `ends[k]` where
+    its line ends in `lines`; `list_names[k]` its lists, or `list_names` is None when no row names any.
+    """
+
+    rejected: list[tuple[int, str]]  # (position in the chunk, reason)
+    indexes: list[int]
+    phones: list[str]
+    lines: str
+    ends: list[int]
+    list_names: list[tuple[str, ...]] | None
+    has_consent: bool
+    # When asked (a file whose numbers are already stored): each such row as read, packed (`parsing._pack`),
+    # so that the importing process need not read it again to merge it with its contact; there
+    # `read_again(positions)` unpacks them.
+    packed: list[tuple] | None = None
+    read_again: Callable[[list[int]], list[RowDecision]] | None = None
+
+
+@dataclass(slots=True)
+class StagedBatch:
+    """What rules 4–6 made of a `StagedChunk`: the stage lines of its new contacts as they came, the
+    decisions of rows that meet a stored contact, the rows not imported, and the count of each outcome."""
+
+    new_lines: str
+    merged: list[RowDecision]  # UPDATE or UNCHANGED (CREATE should the contact have gone meanwhile)
+    issues: list[tuple[int, str, str, list[str]]]  # (row number, outcome, reason, cells)
+    counts: dict[Outcome, int]
+
+
 class ContactRowRules:
     """Decides rows chunk by chunk (rules 4–6), remembering the numbers already seen in the file.
 
@@ -224,17 +260,70 @@ class ContactRowRules:
         (e.g. in a worker process); when absent it is read here."""
         decisions = self.reader.read(rows) if read is None else read
         candidates = [decision for decision in decisions if decision.outcome == Outcome.CREATE]
-        for decision in candidates:
-            first = self.first_row_of_phone.setdefault(decision.phone, decision.row_number)
-            if first != decision.row_number:
-                decision.outcome, decision.reason = Outcome.DUPLICATE, f"Same number as row {first}."
-        candidates = [decision for decision in candidates if decision.outcome == Outcome.CREATE]
-        suppressed = suppressed_phones(decision.phone for decision in candidates)
-        for decision in candidates:
-            if decision.phone in suppressed:
-                decision.outcome, decision.reason = Outcome.SUPPRESSED, "The number is on the do-not-call list."
+        skips = self.screen([decision.phone for decision in candidates], [d.row_number for d in candidates])
+        for decision, skip in zip(candidates, skips, strict=True):
+            if skip is not None:
+                decision.outcome, decision.reason = skip
         self._merge_with_stored([decision for decision in candidates if decision.outcome == Outcome.CREATE])
         return decisions
+
+    def decide_staged(self, rows: list[tuple[int, list[str]]], staged: StagedChunk) -> StagedBatch:
+        """`decide` for a chunk read by `parsing.stage_rows`, with the same rules and outcomes: rows for a new
+        number keep the line the reading process formatted; rows meeting a stored contact are read again
+        here and merged with it (rule 6), as `decide` does."""
+        indexes, phones = staged.indexes, staged.phones
+        skips = self.screen(phones, [rows[index][0] for index in indexes])
+        going_on = [k for k, skip in enumerate(skips) if skip is None]
+        stored = self.stored_phones([phones[k] for k in going_on])
+        if staged.list_names is not None:
+            self._list_ids({name for k in going_on for name in staged.list_names[k]})  # creates the new ones
+        new = [k for k in going_on if phones[k] not in stored] if stored else going_on
+        if len(new) == len(indexes):
+            new_lines = staged.lines
+        else:
+            ends, lines = staged.ends, staged.lines
+            new_lines = "".join([lines[ends[k - 1] if k else 0 : ends[k]] for k in new])
+        again = [k for k in going_on if phones[k] in stored] if stored else []
+        if staged.read_again is not None:
+            merged = staged.read_again(again)
+        else:
+            merged = self.reader.read([rows[indexes[k]] for k in again]) if again else []
+        self._merge_with_stored(merged)
+        issues = [(rows[index][0], Outcome.REJECTED.value, reason, rows[index][1]) for index, reason in staged.rejected]
+        issues += [
+            (rows[indexes[k]][0], skip[0].value, skip[1], rows[indexes[k]][1])
+            for k, skip in enumerate(skips)
+            if skip is not None
+        ]
+        counts = collections.Counter(skip[0] for skip in skips if skip is not None)
+        counts.update(decision.outcome for decision in merged)
+        counts[Outcome.CREATE] += len(new)
+        counts[Outcome.REJECTED] += len(staged.rejected)
+        return StagedBatch(new_lines, merged, issues, counts)
+
+    def screen(self, phones: list[str], row_numbers: list[int]) -> list[tuple[Outcome, str] | None]:
+        """Rules 4 and 5 for a chunk's rows that passed rules 1–3, given by number and row: per row, the
+        outcome and reason that skip it, or None when it goes on to rule 6."""
+        first_row_of_phone = self.first_row_of_phone
+        skips: list[tuple[Outcome, str] | None] = []
+        for phone, row_number in zip(phones, row_numbers, strict=True):
+            first = first_row_of_phone.setdefault(phone, row_number)
+            skips.append(None if first == row_number else (Outcome.DUPLICATE, f"Same number as row {first}."))
+        suppressed = suppressed_phones(phone for phone, skip in zip(phones, skips, strict=True) if skip is None)
+        if suppressed:
+            skips = [
+                (Outcome.SUPPRESSED, "The number is on the do-not-call list.")
+                if skip is None and phone in suppressed
+                else skip
+                for phone, skip in zip(phones, skips, strict=True)
+            ]
+        return skips
+
+    def stored_phones(self, phones: list[str]) -> set[str]:
+        """Which of these numbers already belong to a contact (rule 6 then merges the row with it)."""
+        if not phones:
+            return set()
+        return set(Contact.objects.filter(phone__in=in_values(phones)).values_list("phone", flat=True))
 
     # ---- against what is stored ---------------------------------------------------------------
 
@@ -268,8 +357,8 @@ class ContactRowRules:
         for decision in decisions:
             row = stored.get(decision.phone)
             if row is None:
-                decision.fields.update(location_fields(decision.parsed, time_zone=decision.time_zone_given))
-                decision.reason = "New contact."
+                decision.fields.update(new_contact_location(decision))
+                decision.reason = NEW_CONTACT
                 continue
             target_lists = {wanted_lists.get(name) for name in decision.list_names} | (
                 {self.contact_list.pk} if self.contact_list else set()
@@ -309,6 +398,15 @@ class ContactRowRules:
                     found[name] = ContactList.objects.get_or_create(name=name)[0].pk
                 self.list_ids[name] = found.get(name)
         return {name: self.list_ids[name] for name in names}
+
+
+NEW_CONTACT = "New contact."
+
+
+def new_contact_location(decision: RowDecision) -> dict[str, object]:
+    """Rule 6 for a number no contact has: besides the row's fields, country and zone from the number
+    (a zone given in the row wins)."""
+    return location_fields(decision.parsed, time_zone=decision.time_zone_given)
 
 
 def parse_moment(text: str) -> datetime.datetime | None:

@@ -9,14 +9,14 @@ row rules decided; neither decides anything.
 
 import functools
 import json
+import re
 from collections.abc import Iterable
+from json.encoder import encode_basestring as quote_json
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from psycopg import Copy
-from psycopg.copy import QueuedLibpqWriter
 
-from contacts.importing.rules import CONTACT_FIELDS, RowDecision
+from contacts.importing.rules import CONTACT_FIELDS, RowDecision, StagedBatch
 from contacts.models import Consent, Contact, ContactImportIssue, ContactImportJob, ContactList
 from contacts.selectors import in_values
 
@@ -87,35 +87,45 @@ class OrmBulkWriter:
 class PostgresCopyWriter(OrmBulkWriter):
     """COPY each chunk into a temporary table; merge it into contacts, lists and consents at the end.
 
+    It takes chunks as `ContactRowRules.decide_staged` leaves them (`write_staged`): the lines of new
+    contacts come formatted by the reading processes, so this process only streams them on.
     The staging table lives in this connection's session only; the merge is one transaction, so a
     failure leaves no contact half-imported (the job can run again: every statement is an upsert).
     It has no index: the rules already let each number through once, and should they not, the
     contacts merge fails ("cannot affect row a second time") instead of picking one.
     """
 
+    stages_rows = True
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self.has_lists = self.has_consents = False
-        self._list_arrays: dict[tuple[str, ...], str] = {}
+        self.has_lists = self.contact_list is not None
+        self.has_consents = False
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS contact_import_stage")
             cursor.execute(
                 """CREATE TEMPORARY TABLE contact_import_stage (
                     phone varchar(16), first_name text, last_name text, email text, language text,
                     country text, time_zone text, time_zone_candidates jsonb, time_zone_ambiguous boolean,
-                    custom_fields jsonb, list_ids bigint[], consent_purpose text, consent_source text,
+                    custom_fields jsonb, list_names text[], consent_purpose text, consent_source text,
                     consent_evidence text, consent_given_at timestamptz, consent_revoked_at timestamptz)"""
             )
 
     def write(self, decisions: list[RowDecision]) -> None:
-        written = [decision for decision in decisions if decision.outcome.is_written]
+        raise NotImplementedError("PostgresCopyWriter takes staged chunks: use write_staged")
+
+    def write_staged(self, batch: StagedBatch, *, has_lists: bool, has_consents: bool) -> None:
+        """Stage a chunk's new contacts and merged rows, and record its rows not imported with their reasons."""
+        self.has_lists = self.has_lists or has_lists
+        self.has_consents = self.has_consents or has_consents
+        lines = batch.new_lines
+        written = [d for d in batch.merged if d.outcome.is_written]
         if written:
-            # Queued: a thread sends the rows while this one formats the next, so PostgreSQL's work on
-            # them overlaps ours instead of following it.
-            with connection.cursor() as cursor, cursor.copy(COPY_STAGE, writer=QueuedLibpqWriter(cursor)) as copy:
-                self._copy_rows(copy, written)
-        issues = [d for d in decisions if d.outcome.is_issue]
-        if issues and self.job is not None:
+            lines += "".join([stage_line(d.phone, d.fields, d.fields, d.list_names, d.consent) for d in written])
+        if lines:
+            with connection.cursor() as cursor, cursor.copy(COPY_STAGE) as copy:
+                copy.write(lines)
+        if batch.issues and self.job is not None:
             # COPY here too: the ORM adapts each JSON parameter one by one, which cost more than the contacts.
             with (
                 connection.cursor() as cursor,
@@ -123,45 +133,9 @@ class PostgresCopyWriter(OrmBulkWriter):
                     "COPY contacts_contactimportissue (job_id, row_number, outcome, reason, values) FROM STDIN"
                 ) as copy,
             ):
-                for d in issues:
-                    copy.write_row((self.job.pk, d.row_number, d.outcome.value, d.reason, json.dumps(d.cells)))
-
-    def _copy_rows(self, copy: Copy, written: list[RowDecision]) -> None:
-        write_row, dumps, list_array = copy.write_row, json.dumps, self._list_array
-        for d in written:
-            fields, consent = d.fields, d.consent
-            lists = list_array(d.list_names)
-            self.has_lists = self.has_lists or lists != "{}"
-            if consent is None:
-                consent_values = (None, None, None, None, None)
-            else:
-                self.has_consents = True
-                consent_values = (consent["purpose"], consent["source"], consent["evidence"], consent["given_at"],
-                                  consent["revoked_at"])  # fmt: skip
-            write_row(
-                (
-                    d.phone,
-                    fields["first_name"],
-                    fields["last_name"],
-                    fields["email"],
-                    fields["language"],
-                    fields["country"],
-                    fields["time_zone"],
-                    zones_json(tuple(fields["time_zone_candidates"])),
-                    fields["time_zone_ambiguous"],
-                    dumps(fields["custom_fields"]),
-                    lists,
-                    *consent_values,
-                )
-            )
-
-    def _list_array(self, names: tuple[str, ...]) -> str:
-        """The lists a row goes in, as an array literal; a file names few combinations, so each is built once
-        (a name's id never changes once the rules have looked it up)."""
-        array = self._list_arrays.get(names)
-        if array is None:
-            array = self._list_arrays[names] = "{" + ",".join(map(str, sorted(self._target_list_ids(names)))) + "}"
-        return array
+                job_id, dumps = self.job.pk, json.dumps
+                for row_number, outcome, reason, cells in batch.issues:
+                    copy.write_row((job_id, row_number, outcome, reason, dumps(cells)))
 
     def finish(self) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -173,6 +147,8 @@ class PostgresCopyWriter(OrmBulkWriter):
                 cursor.execute(UPSERT_CONTACTS)
             if self.has_lists:
                 cursor.execute(MERGE_LISTS)
+                if self.contact_list is not None:
+                    cursor.execute(MERGE_CONTACT_LIST, [self.contact_list.pk])
             if self.has_consents:
                 cursor.execute(MERGE_CONSENTS)
             cursor.execute("DROP TABLE contact_import_stage")
@@ -196,9 +172,17 @@ UPSERT_CONTACTS = f"""
     ON CONFLICT (phone) DO UPDATE SET {", ".join(f"{name} = EXCLUDED.{name}" for name in CONTACT_FIELDS)},
         updated_at = EXCLUDED.updated_at
 """  # noqa: S608 - no value in it comes from outside this module
+# The stage names a row's lists (the reading processes cannot know their ids); the rules created them all.
 MERGE_LISTS = """
     INSERT INTO contacts_contact_lists (contact_id, contactlist_id)
-    SELECT c.id, unnest(s.list_ids) FROM contact_import_stage s JOIN contacts_contact c ON c.phone = s.phone
+    SELECT c.id, l.id FROM contact_import_stage s JOIN contacts_contact c ON c.phone = s.phone
+        JOIN contacts_contactlist l ON l.name = ANY(s.list_names)
+    WHERE s.list_names <> '{}'
+    ON CONFLICT DO NOTHING
+"""
+MERGE_CONTACT_LIST = """
+    INSERT INTO contacts_contact_lists (contact_id, contactlist_id)
+    SELECT c.id, %s FROM contact_import_stage s JOIN contacts_contact c ON c.phone = s.phone
     ON CONFLICT DO NOTHING
 """
 MERGE_CONSENTS = """
@@ -210,6 +194,66 @@ MERGE_CONSENTS = """
     ON CONFLICT (contact_id, purpose, given_at) DO UPDATE SET source = EXCLUDED.source,
         evidence = EXCLUDED.evidence, revoked_at = EXCLUDED.revoked_at
 """
+
+
+# COPY's text format: a tab between columns, a newline after the row, \\N for NULL, and these escaped.
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NEEDS_ESCAPE = re.compile(r"[\\\n\r]")
+NO_CONSENT = "\t\\N\t\\N\t\\N\t\\N\t\\N\n"
+# Non-ASCII stays as it is (UTF-8 to PostgreSQL), so that values with accents need no escaping for COPY.
+encode_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def stage_line(phone: str, fields: dict, location: dict, list_names: tuple[str, ...], consent: dict | None) -> str:
+    """A contact's row of the staging table as a line of COPY text (what psycopg's `write_row` sends).
+
+    `location`: the country and zone fields, when they are not in `fields` (a new contact's, which the
+    reading processes format without copying its fields into one dict). Runs there for every row of a
+    big file, so the common case (no tab, newline or backslash in any value) is one join and one check.
+    """
+    custom = fields["custom_fields"]
+    values = (
+        phone,
+        fields["first_name"],
+        fields["last_name"],
+        fields["email"],
+        fields["language"],
+        location["country"],
+        location["time_zone"],
+        zones_json(tuple(location["time_zone_candidates"])),
+        "t" if location["time_zone_ambiguous"] else "f",
+        json_object(custom) if custom else "{}",
+        list_array(list_names),
+    )
+    line = "\t".join(values)
+    if line.count("\t") != len(values) - 1 or _NEEDS_ESCAPE.search(line):
+        line = "\t".join([value.translate(COPY_ESCAPES) for value in values])
+    if consent is None:
+        return line + NO_CONSENT
+    purpose, source, evidence = str(consent["purpose"]), consent["source"], consent["evidence"]
+    revoked_at = consent["revoked_at"]
+    cells = (purpose, source, evidence, consent["given_at"].isoformat(), revoked_at.isoformat() if revoked_at else None)
+    return "\t".join([line, *("\\N" if cell is None else cell.translate(COPY_ESCAPES) for cell in cells)]) + "\n"
+
+
+def json_object(values: dict) -> str:
+    """`values` as a JSON object. A row's custom fields are text, and quoting each key and value with the
+    json module's own string encoder costs a fifth of `json.dumps`, which sets up an encoder per call."""
+    try:
+        return "{" + ", ".join([_quoted_key(key) + quote_json(value) for key, value in values.items()]) + "}"
+    except TypeError:  # a value that is not text (a stored contact's custom field may be a number)
+        return encode_json(values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _quoted_key(key: str) -> str:
+    return quote_json(key) + ": "  # a file has a few custom columns: each key is quoted once
+
+
+@functools.lru_cache(maxsize=1024)
+def list_array(names: tuple[str, ...]) -> str:
+    """The names as a PostgreSQL array literal; a file names few combinations, so each is built once."""
+    return "{" + ",".join('"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"' for name in names) + "}"
 
 
 @functools.lru_cache(maxsize=1024)

@@ -1,4 +1,5 @@
 import pytest
+from phonenumbers import phonenumberutil
 
 from contacts.phone_numbers import InvalidPhoneNumber, parse_phone_number
 
@@ -91,3 +92,16 @@ def test_its_validity_and_zones_agree_with_libphonenumber_on_a_mixed_sample():
 def test_it_refuses_a_text_with_two_numbers():
     with pytest.raises(InvalidPhoneNumber, match="2 phone numbers"):
         parse_phone_number("home +1 202 555 0143 or work +1 312 555 0178")
+
+
+def test_the_faster_digit_normalisation_agrees_with_libphonenumber_on_every_ascii_character():
+    ours = phonenumberutil.normalize_digits_only
+    theirs = ours.libphonenumber_original
+    characters = [chr(code) for code in range(128)]
+    for keep in (False, True):
+        for character in characters:
+            assert ours(character, keep) == theirs(character, keep), (character, keep)
+        assert ours("".join(characters), keep) == theirs("".join(characters), keep)
+    for text in ("(202) 555-0143", "+44 20 7946 0958", "٠٦١٢ ٣٤ ٥٦ ٧٨", "０６１２３４５６７８", "tel: 0612"):
+        assert ours(text) == theirs(text)
+        assert ours(text, True) == theirs(text, True)

@@ -3,8 +3,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from contacts.models import Consent, ConsentPurpose, Suppression
-from contacts.selectors import contact_ids_with_active_consent, is_suppressed, suppressed_phones
+from contacts.models import Consent, ConsentPurpose, ContactList, Suppression
+from contacts.selectors import contact_ids_with_active_consent, in_values, is_suppressed, suppressed_phones
 from contacts.services import suppression_add, suppression_remove
 
 pytestmark = pytest.mark.django_db
@@ -71,3 +71,12 @@ def test_a_batch_of_hundreds_of_numbers_is_checked_in_one_query(django_assert_nu
     suppression_add(phone=phones[7], reason="", source=Suppression.Source.ADMIN)
     with django_assert_num_queries(1):
         assert suppressed_phones([*phones, 'with "quotes" \\ and, commas']) == {phones[7]}
+
+
+@pytest.mark.parametrize("odd", ['a "quoted" name', "back\\slash", 'both \\"', ""])
+def test_a_long_in_lookup_finds_values_holding_quotes_and_backslashes(odd):
+    """Above 100 values PostgreSQL gets one array literal, built by hand: whatever a value holds, it is found."""
+    names = [f"list {index}" for index in range(150)] + [odd]
+    ContactList.objects.bulk_create([ContactList(name=name) for name in names])
+    found = set(ContactList.objects.filter(name__in=in_values(names)).values_list("name", flat=True))
+    assert found == set(names)

@@ -151,3 +151,29 @@ def test_a_number_another_transaction_creates_during_the_merge_is_updated_not_lo
         "+12025550143": "Ada",
         "+13125550178": "Grace",
     }
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_tabs_newlines_backslashes_and_quotes_are_stored_as_written(run_import, monkeypatch, settings, workers):
+    """The COPY path formats its own lines: whatever COPY's text format escapes comes back unchanged."""
+    monkeypatch.setattr(jobs, "PARALLEL_MIN_ROWS", 1)
+    settings.CONTACT_IMPORT_PARSE_WORKERS = workers
+    tricky = 'a\tb\\c\nd\r"e" Zoë'
+    quoted = '"' + tricky.replace('"', '""') + '"'
+    data = (
+        "First Name,Phone,Lists,Note,Consent,Consent Given,Consent Source\n"
+        f'{quoted},(202) 555-0143,"VIP \\ ""A"";Late, payers",{quoted},yes,2024-01-02,"desk\tphone"\n'
+        "Grace,+44 20 7946 0958,,\\N,,,\n"
+    ).encode()
+    job = run_import(data)
+    assert job.status == "done", job.error
+    assert job.created_count == 2
+    ada = Contact.objects.get(phone="+12025550143")
+    assert ada.first_name == tricky.strip()
+    assert ada.custom_fields == {"note": tricky.strip()}
+    assert {item.name for item in ada.lists.all()} == {'VIP \\ "A"', "Late", "payers"}
+    consents = [(c.source, c.given_at.isoformat()) for c in ada.consents.all()]
+    assert consents == [("desk\tphone", "2024-01-02T00:00:00+00:00")]
+    grace = Contact.objects.get(phone="+442079460958")
+    assert grace.custom_fields == {"note": "\\N"}
+    assert not grace.consents.exists()
