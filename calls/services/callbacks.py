@@ -53,9 +53,10 @@ def call_event_record(
 
     The same statement `CallEvent.objects.bulk_create([...], ignore_conflicts=True)` runs (an
     `INSERT … ON CONFLICT DO NOTHING`, `INSERT OR IGNORE` on SQLite), but as SQL built once per
-    database backend: it runs for every status callback, and compiling it through the ORM cost about
-    as much CPU as the rest of the webhook's own work (cProfile of the view on PostgreSQL). Values
-    still go through each field's own adaptation (`get_db_prep_save`), as the ORM would.
+    database backend: it runs for every status callback, and the ORM compiling it and the call's
+    UPDATE on each one took `call_record_status` from 1.7 to 3.3 ms of CPU (in-process, PostgreSQL,
+    2026-11-23). Values still go through each field's own adaptation (`get_db_prep_save`), as the ORM's.
+    Outside a transaction it is one autocommitted statement (bulk_create wrapped it in BEGIN/COMMIT).
     """
     using = router.db_for_write(CallEvent)
     connection = connections[using]

@@ -42,8 +42,8 @@ def call_transition(
     second, so "answered" may read a few hundred ms before our own "started".
 
     The UPDATE is SQL built once per shape (see `_transition_statement`), not compiled by the ORM
-    on each call: this runs for every status callback, and the ORM's compilation of it was the
-    largest single cost of the webhook's own work (cProfile of the view on PostgreSQL).
+    on each call: this runs for every status callback, and compiling it (with the stage-time clamps)
+    was the largest single cost of the webhook's own work in cProfile (see `call_event_record`).
     """
     status = CallStatus(status)
     at = at or timezone.now()
