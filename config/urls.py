@@ -5,11 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from monitoring.views import health
 
 urlpatterns = [
+    # First: Twilio's callbacks are most of the traffic, and Django tries patterns in order.
+    path("", include("calls.urls")),  # /twilio/… webhooks
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_router")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("health/", health, name="health"),
-    path("", include("calls.urls")),  # /twilio/… webhooks
     path("", include("django_prometheus.urls")),  # /metrics
 ]

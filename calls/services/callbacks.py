@@ -9,7 +9,11 @@ import enum
 import uuid
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field
+from django.db.models.constants import OnConflict
+from django.utils import timezone
 
 from calls.live_events import publish_call_event
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus
@@ -45,19 +49,47 @@ def call_event_record(
     payload: dict,
     occurred_at: datetime.datetime | None = None,
 ) -> None:
-    """Store one provider event; a replay of a stored one is ignored by the unique constraint."""
-    CallEvent.objects.bulk_create(
-        [
-            CallEvent(
-                call_id=call_id,
-                kind=kind,
-                provider_event_id=provider_event_id[:128],
-                payload=payload,
-                occurred_at=occurred_at,
-            )
-        ],
-        ignore_conflicts=True,
-    )
+    """Store one provider event; a replay of a stored one is ignored by the unique constraint.
+
+    The same statement `CallEvent.objects.bulk_create([...], ignore_conflicts=True)` runs (an
+    `INSERT … ON CONFLICT DO NOTHING`, `INSERT OR IGNORE` on SQLite), but as SQL built once per
+    database backend: it runs for every status callback, and the ORM compiling it and the call's
+    UPDATE on each one took `call_record_status` from 1.7 to 3.3 ms of CPU (in-process, PostgreSQL,
+    2026-11-23). Values still go through each field's own adaptation (`get_db_prep_save`), as the ORM's.
+    Outside a transaction it is one autocommitted statement (bulk_create wrapped it in BEGIN/COMMIT).
+    """
+    using = router.db_for_write(CallEvent)
+    connection = connections[using]
+    sql, fields = _event_insert_statement(connection)
+    values = (call_id, kind, provider_event_id[:128], payload, occurred_at, timezone.now())
+    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+_EVENT_COLUMNS = ("call", "kind", "provider_event_id", "payload", "occurred_at", "received_at")
+_event_inserts: dict[str, tuple[str, tuple[Field, ...]]] = {}  # by backend vendor
+
+
+def _event_insert_statement(connection: BaseDatabaseWrapper) -> tuple[str, tuple[Field, ...]]:
+    """The insert-or-ignore of one CallEvent on this backend, with its fields in parameter order.
+
+    Table and column names come from the model's `_meta`, the insert-or-ignore syntax from the
+    backend's operations, as `bulk_create(ignore_conflicts=True)` builds them. Cached by vendor, not
+    by connection: under ASGI every request runs on a new thread, with a connection object of its own.
+    """
+    statement = _event_inserts.get(connection.vendor)
+    if statement is None:
+        ops = connection.ops
+        meta = CallEvent._meta
+        fields = tuple(meta.get_field(name) for name in _EVENT_COLUMNS)
+        columns = ", ".join(ops.quote_name(field.column) for field in fields)
+        insert = ops.insert_statement(on_conflict=OnConflict.IGNORE)
+        suffix = ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None)
+        placeholders = ", ".join(["%s"] * len(fields))
+        sql = f"{insert} {ops.quote_name(meta.db_table)} ({columns}) VALUES ({placeholders}) {suffix}".rstrip()
+        statement = _event_inserts[connection.vendor] = (sql, fields)
+    return statement
 
 
 def call_record_status(
