@@ -120,3 +120,34 @@ async def test_a_bad_media_payload_closes_4400_without_disturbing_another_call(c
     await healthy.disconnect()
     await broken.disconnect()
     assert await database_sync_to_async(CallEvent.objects.filter(call=other, provider_event_id="start:MZ2").exists)()
+
+
+class UnreachableLayer:
+    """A channel layer whose Redis is gone: every operation raises, as a refused connection does."""
+
+    def __init__(self, **config) -> None:
+        self.extensions = ["groups"]
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        raise ConnectionRefusedError("redis is down")
+
+    async def group_add(self, group: str, channel: str) -> None:
+        raise ConnectionRefusedError("redis is down")
+
+    async def group_send(self, group: str, message: dict) -> None:
+        raise ConnectionRefusedError("redis is down")
+
+
+async def test_without_a_reachable_channel_layer_the_call_still_speaks_and_records_its_end(call, settings, caplog):
+    """The layer only carries AMD verdicts and live-view events: losing it is logged, the call goes on."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "calls.tests.test_conversation_stream.UnreachableLayer"}}
+    communicator = await opened(call.pk)
+    await communicator.send_to(text_data=start(call.pk))
+    first_chunk = await outbound(communicator)
+    assert any(m["event"] == "media" for m in first_chunk)
+    stop = ms.stop_message(sequence_number=10, stream_sid="MZ1", account_sid="AC1", call_sid="CA1")
+    await communicator.send_to(text_data=stop)
+    await closed(communicator)
+    await communicator.disconnect()
+    assert "conversation-end" in await events(call)
+    assert "not subscribed to its live group" in caplog.text

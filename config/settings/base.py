@@ -128,7 +128,10 @@ REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # channels_redis' layer on a pool that waits for a free connection (config/channel_layer.py).
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "config.channel_layer.WaitingRedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
 else:
     # A file cache is shared by web, worker and beat, unlike a per-process memory cache.
     CACHES = {
