@@ -16,7 +16,7 @@ from prometheus_client import generate_latest
 from voice import codec, media_streams
 from voice.pipeline.playout import Playout
 
-TALK_S, PAUSE_S = 3.0, 2.0
+TALK_S, PAUSE_S = 3.0, 3.0  # half the time talking: the real run sends ~2,550 frames/s at N = 100
 FRAME = bytes([codec.ULAW_SILENCE ^ 0x01]) * codec.FRAME_BYTES
 SECOND = 1000 // codec.FRAME_MS
 
