@@ -18,7 +18,7 @@ from contacts.importing.columns import map_columns
 from contacts.importing.files import ImportFileError, check_file_size, open_table
 from contacts.importing.parsing import collect_chunk_garbage, garbage_collected_by_chunk, read_chunks, stage_chunks
 from contacts.importing.rules import ContactRowRules, Outcome
-from contacts.importing.writers import OrmBulkWriter, writer_for
+from contacts.importing.writers import OrmBulkWriter, PostgresCopyWriter, writer_for
 from contacts.models import ContactImportIssue, ContactImportJob, ContactList, OperatorAction
 from contacts.services import operator_action_record
 from monitoring.metrics import CONTACT_IMPORT_ROWS
@@ -156,7 +156,11 @@ def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, l
 
 
 def _decide_and_write(
-    rows: Iterator[tuple[int, list[str]]], rules: ContactRowRules, writer: OrmBulkWriter, workers: int, phases: dict
+    rows: Iterator[tuple[int, list[str]]],
+    rules: ContactRowRules,
+    writer: OrmBulkWriter | PostgresCopyWriter,
+    workers: int,
+    phases: dict,
 ) -> Iterator[tuple[list, dict[Outcome, int]]]:
     """Read, decide and write the file chunk by chunk; yield each chunk with the count of each outcome.
 
@@ -171,7 +175,7 @@ def _decide_and_write(
         phases[phase] += now - clock
         clock = now
 
-    if getattr(writer, "stages_rows", False):
+    if isinstance(writer, PostgresCopyWriter):
         columns = rules.reader.columns
         has_lists, has_consents = "lists" in columns.known, columns.has_consent
         # A file imported again meets stored contacts on most rows: then the reading processes send those

@@ -84,7 +84,7 @@ class OrmBulkWriter:
         return wanted | ({self.contact_list.pk} if self.contact_list else set())
 
 
-class PostgresCopyWriter(OrmBulkWriter):
+class PostgresCopyWriter:
     """COPY each chunk into a temporary table; merge it into contacts, lists and consents at the end.
 
     It takes chunks as `ContactRowRules.decide_staged` leaves them (`write_staged`): the lines of new
@@ -95,10 +95,10 @@ class PostgresCopyWriter(OrmBulkWriter):
     contacts merge fails ("cannot affect row a second time") instead of picking one.
     """
 
-    stages_rows = True
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, job: ContactImportJob | None, contact_list: ContactList | None, list_ids: dict) -> None:
+        # `list_ids` is the ORM writer's: the staging table holds list names, joined in the merge.
+        self.job = job
+        self.contact_list = contact_list
         self.has_lists = self.contact_list is not None
         self.has_consents = False
         with connection.cursor() as cursor:
@@ -110,9 +110,6 @@ class PostgresCopyWriter(OrmBulkWriter):
                     custom_fields jsonb, list_names text[], consent_purpose text, consent_source text,
                     consent_evidence text, consent_given_at timestamptz, consent_revoked_at timestamptz)"""
             )
-
-    def write(self, decisions: list[RowDecision]) -> None:
-        raise NotImplementedError("PostgresCopyWriter takes staged chunks: use write_staged")
 
     def write_staged(self, batch: StagedBatch, *, has_lists: bool, has_consents: bool) -> None:
         """Stage a chunk's new contacts and merged rows, and record its rows not imported with their reasons."""
@@ -261,7 +258,9 @@ def zones_json(zones: tuple[str, ...]) -> str:
     return json.dumps(list(zones))  # a file has few distinct zone lists: encode each once
 
 
-def writer_for(*, job: ContactImportJob | None, contact_list: ContactList | None, list_ids: dict) -> OrmBulkWriter:
+def writer_for(
+    *, job: ContactImportJob | None, contact_list: ContactList | None, list_ids: dict
+) -> OrmBulkWriter | PostgresCopyWriter:
     writer_class = PostgresCopyWriter if connection.vendor == "postgresql" else OrmBulkWriter
     return writer_class(job=job, contact_list=contact_list, list_ids=list_ids)
 
