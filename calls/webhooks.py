@@ -22,6 +22,7 @@ from calls import services
 from calls.models import Call, CallStatus
 from calls.services import CallbackOutcome
 from calls.twiml import hang_up_twiml, public_url, stream_twiml
+from calls.webhook_asgi import LEAN_ATTRIBUTE
 from monitoring.metrics import WEBHOOK_REQUESTS
 from voice.providers.base import CallState
 from voice.providers.selection import telephony
@@ -71,6 +72,7 @@ def twilio_webhook(kind: str) -> Callable[[View], View]:
             WEBHOOK_REQUESTS.labels(kind=kind, result=str(response.status_code)).inc()
             return response
 
+        setattr(wrapper, LEAN_ATTRIBUTE, True)  # served by calls.webhook_asgi, not Django's full cycle
         return wrapper
 
     return decorate

@@ -17,11 +17,18 @@ django_asgi_app = get_asgi_application()  # before importing consumers: it sets 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from calls.routing import websocket_urlpatterns  # noqa: E402
+from calls.webhook_asgi import TwilioWebhookRouter  # noqa: E402
 from config import daphne_tuning  # noqa: E402
 
 daphne_tuning.apply()  # daphne's WebSocket layer without two per-message costs (see the module)
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})
+application = ProtocolTypeRouter(
+    {
+        # Twilio's webhooks take a short path past Django's middleware (see calls.webhook_asgi).
+        "http": TwilioWebhookRouter(django_asgi_app),
+        "websocket": URLRouter(websocket_urlpatterns),
+    }
+)
 
 # Everything imported so far lives as long as the process: move it out of the garbage collector's reach.
 # Otherwise each full collection walks those ~150,000 objects — a 40–60 ms stop of the event loop, during

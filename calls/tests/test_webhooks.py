@@ -5,14 +5,20 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from calls.media_tokens import media_token_valid
 from calls.models import Call, CallEvent, CallStatus
+from calls.tests.asgi_client import AsgiClient
 from calls.tests.conftest import sign
 
 pytestmark = pytest.mark.django_db
 SID = "CA" + "a" * 32
+
+
+@pytest.fixture
+def client() -> AsgiClient:
+    """Requests go through the ASGI application, as daphne serves them: the webhooks' own short path."""
+    return AsgiClient()
 
 
 def url(kind: str, call_id: object) -> str:
@@ -20,7 +26,7 @@ def url(kind: str, call_id: object) -> str:
 
 
 def post(
-    client: Client, path: str, params: dict, *, signed_url: str | None = None, signature: str | None = None, **extra
+    client: AsgiClient, path: str, params: dict, *, signed_url: str | None = None, signature: str | None = None, **extra
 ):
     if signature is None:
         signature = sign(signed_url or f"http://testserver{path}", params)

@@ -19,6 +19,8 @@ if not REDIS_URL:
 
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# Webhook views on the test's own thread, inside its transaction (calls/tests/asgi_client.py).
+WEBHOOK_THREADS = 0
 MEDIA_ROOT = str(VAR_DIR / "test-media")
 
 # Webhook signatures are checked against the test client's origin; the simulated carrier of a test

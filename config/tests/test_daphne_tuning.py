@@ -69,3 +69,22 @@ def test_debug_log_arguments_format_to_autobahns_own_text_but_only_when_rendered
         "print(json.dumps({'styled_before_rendering': before, 'same_text': rendered == eager}))"
     )
     assert result == {"styled_before_rendering": 0, "same_text": True}
+
+
+def test_daphne_requests_leave_form_bodies_unparsed_for_the_asgi_app_to_read():
+    result = probe(
+        "import io, json, daphne.server; from config import daphne_tuning; daphne_tuning.apply()\n"
+        "from daphne.http_protocol import WebRequest\n"
+        "from twisted.web.test.requesthelper import DummyChannel\n"
+        "channel = DummyChannel()\n"
+        "channel.factory = type('Factory', (), {'server': type('Server', (), {'protocol_connected': print})()})()\n"
+        "request = WebRequest(channel)\n"
+        "request.process = lambda: None  # daphne's would hand it to the application\n"
+        "request.content = io.BytesIO()\n"
+        "request.content.write(b'CallSid=CA1&CallStatus=ringing')  # as Twisted leaves it: at the body's end\n"
+        "request.requestHeaders.setRawHeaders(b'content-type', [b'application/x-www-form-urlencoded'])\n"
+        "request.requestReceived(b'POST', b'/twilio/status/x/', b'HTTP/1.1')\n"
+        "print(json.dumps({'args': {k.decode(): v[0].decode() for k, v in request.args.items()},"
+        " 'body': request.content.read().decode()}))"
+    )
+    assert result == {"args": {}, "body": "CallSid=CA1&CallStatus=ringing"}

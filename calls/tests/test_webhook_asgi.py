@@ -1,0 +1,123 @@
+"""calls.webhook_asgi: Twilio's webhooks on their short ASGI path, and everything else still on Django's.
+
+Requests go through `config.asgi.application`, as daphne serves it. Most tests run the views on the
+test's thread (WEBHOOK_THREADS = 0 in test settings); those marked `webhook_threads` run them on the
+production thread pool, with their own database connections, against committed data.
+"""
+
+import logging
+
+import pytest
+from django.db import connections
+
+from calls import webhook_asgi
+from calls.models import Call, CallEvent, CallStatus
+from calls.tests.asgi_client import AsgiClient
+from calls.tests.conftest import sign
+
+SID = "CA" + "b" * 32
+
+
+def status_path(call_id: object) -> str:
+    return f"/twilio/status/{call_id}/"
+
+
+def status_callback(client: AsgiClient, call_id: object, status: str, sequence: int):
+    params = {"CallSid": SID, "CallStatus": status, "SequenceNumber": str(sequence)}
+    path = status_path(call_id)
+    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=sign(f"http://testserver{path}", params))
+
+
+@pytest.fixture
+def placed_call(call) -> Call:
+    Call.objects.filter(pk=call.pk).update(provider_call_id=SID)
+    return call
+
+
+@pytest.fixture
+def webhook_threads(settings):
+    """One production webhook thread; its connection is closed afterwards so the test database can go."""
+    settings.WEBHOOK_THREADS = 1
+    yield webhook_asgi._executor(1)
+    webhook_asgi._executor(1).submit(connections.close_all).result()
+
+
+@pytest.mark.django_db
+def test_other_urls_still_go_through_django_and_its_middleware():
+    response = AsgiClient().get("/admin/login/")
+    assert response.status_code == 200
+    assert response["X-Frame-Options"] == "DENY"  # set by a middleware the webhooks skip
+    assert "csrftoken" in response.headers.get("set-cookie", "")
+
+
+@pytest.mark.django_db
+def test_a_twilio_path_that_names_no_webhook_gets_djangos_404():
+    assert AsgiClient().post("/twilio/status/not-a-uuid/", {"CallSid": SID}).status_code == 404
+    assert AsgiClient().post("/twilio/nothing/", {}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_webhook_answers_a_get_with_405(placed_call):
+    response = AsgiClient().get(status_path(placed_call.pk))
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_upload_limit_gets_413_and_writes_nothing(placed_call, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = AsgiClient().post(status_path(placed_call.pk), body=b"CallSid=" + b"x" * 2000)
+    assert response.status_code == 413
+    assert not CallEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_error_in_the_view_gets_djangos_500_is_logged_and_the_next_callback_is_served(
+    placed_call, monkeypatch, caplog
+):
+    from calls import services
+
+    monkeypatch.setattr(services, "call_record_status", lambda **kwargs: 1 / 0)
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        response = status_callback(AsgiClient(), placed_call.pk, "ringing", 1)
+    assert response.status_code == 500
+    assert any("ZeroDivisionError" in (record.exc_text or "") or record.exc_info for record in caplog.records)
+    monkeypatch.undo()
+    assert status_callback(AsgiClient(), placed_call.pk, "ringing", 1).status_code == 204
+
+
+def _observed(histogram) -> float:
+    """How many observations the status view's latency histogram holds."""
+    counts = (
+        sample.value
+        for metric in histogram.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_count") and sample.labels.get("view") == "twilio-status"
+    )
+    return next(counts, 0.0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_the_production_threads_callbacks_are_applied_and_the_metric_counts_them(placed_call, webhook_threads):
+    from monitoring.metrics import WEBHOOK_SECONDS
+
+    before = _observed(WEBHOOK_SECONDS)
+    client = AsgiClient()
+    for sequence, status in enumerate(["initiated", "ringing", "in-progress", "completed"]):
+        assert status_callback(client, placed_call.pk, status, sequence).status_code == 204
+    assert Call.objects.get(pk=placed_call.pk).status == CallStatus.COMPLETED
+    assert CallEvent.objects.filter(call=placed_call).count() == 4
+    assert _observed(WEBHOOK_SECONDS) == before + 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_whose_connection_broke_answers_500_once_then_reconnects(placed_call, webhook_threads):
+    status_callback(AsgiClient(), placed_call.pk, "initiated", 0)  # the thread now holds a connection
+
+    def break_connection() -> None:
+        connections["default"].connection.close()  # as if the server had dropped it
+
+    webhook_threads.submit(break_connection).result()
+    assert status_callback(AsgiClient(), placed_call.pk, "ringing", 1).status_code == 500
+    assert status_callback(AsgiClient(), placed_call.pk, "ringing", 1).status_code == 204
+    assert Call.objects.get(pk=placed_call.pk).status == CallStatus.RINGING
