@@ -4,10 +4,13 @@ from django.apps import AppConfig
 
 
 def enqueue_target_settlement(call_id: uuid.UUID) -> None:
-    """calls' call-finished hook (already after commit): settle the target in a task of our own."""
-    from campaigns.tasks import settle_target
+    """calls' call-finished hook (already after commit): settle the target in a task of our own.
 
-    settle_target.delay(str(call_id))
+    Calls that end together are settled by one task (campaigns/settlement.py).
+    """
+    from campaigns.settlement import settlement_batcher
+
+    settlement_batcher().add(call_id)
 
 
 class CampaignsConfig(AppConfig):

@@ -191,6 +191,8 @@ class CampaignTarget(models.Model):
             models.Index(
                 fields=["campaign", "next_attempt_at"], name="target_due_pending", condition=Q(state="pending")
             ),
+            # The straggler sweep: targets waiting on a call, however many finished ones surround them.
+            models.Index(fields=["updated_at"], name="target_in_progress", condition=Q(state="in_progress")),
         ]
 
     def __str__(self) -> str:

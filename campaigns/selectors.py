@@ -5,10 +5,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from calls.models import Call
+from calls.models import TERMINAL_STATUSES, Call
 from campaigns.gate import GateTarget, evaluate, gate_targets, load_gate_context
 from campaigns.models import Campaign, CampaignTarget
 from contacts.models import Contact
@@ -145,3 +145,22 @@ def _preview_chunks(campaign: Campaign, at: datetime.datetime, report: PreviewRe
             chunk_targets = []
     if chunk_targets:
         yield gate_targets(chunk_targets)
+
+
+def unsettled_finished_calls(*, ended_before: datetime.datetime, limit: int) -> list:
+    """Ids of calls that ended before `ended_before` while their target still waits `in_progress`.
+
+    Each is the target's latest call, and the target has no open call: its settlement was lost (a
+    publish that failed, a process killed between commit and publish). Targets are found through the
+    partial index on in-progress targets, so the sweep reads only those.
+    """
+    calls = Call.objects.filter(target=OuterRef("pk"))
+    latest = calls.order_by("-created_at")
+    return list(
+        CampaignTarget.objects.filter(state=CampaignTarget.State.IN_PROGRESS)
+        .exclude(Exists(calls.exclude(status__in=TERMINAL_STATUSES)))
+        .annotate(last_call=Subquery(latest.values("pk")[:1]), last_ended=Subquery(latest.values("ended_at")[:1]))
+        .filter(last_ended__lt=ended_before)
+        .order_by("updated_at")
+        .values_list("last_call", flat=True)[:limit]
+    )

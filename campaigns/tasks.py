@@ -1,6 +1,10 @@
 """Celery interfaces of the dialer: each takes ids, calls one service, and is safe to run twice."""
 
+import logging
+
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="campaigns.dispatch_due", ignore_result=True, soft_time_limit=30, time_limit=60)
@@ -11,9 +15,31 @@ def dispatch_due() -> None:
     dispatch_due_service()
 
 
-@shared_task(name="campaigns.settle_target", ignore_result=True)
-def settle_target(call_id: str) -> None:
-    """Apply a finished call to its target (retry, done, exhausted); a no-op when already settled."""
+@shared_task(name="campaigns.settle_targets", ignore_result=True)
+def settle_targets(call_ids: list[str]) -> None:
+    """Apply finished calls to their targets (retry, done, exhausted); each a no-op when already settled.
+
+    Each call is settled in its own transaction, so one that fails does not hold back the others; the
+    failure is logged and the straggler sweep tries that target again.
+    """
     from campaigns.services import target_settle
 
-    target_settle(call_id=call_id)
+    for call_id in call_ids:
+        try:
+            target_settle(call_id=call_id)
+        except Exception:
+            logger.exception("settling the target of call %s failed; the sweep will retry it", call_id)
+
+
+@shared_task(name="campaigns.settle_target", ignore_result=True)
+def settle_target(call_id: str) -> None:
+    """One call's settlement: what earlier versions queued (messages may still be waiting in the broker)."""
+    settle_targets([call_id])
+
+
+@shared_task(name="campaigns.settle_stragglers", ignore_result=True, soft_time_limit=50, time_limit=60)
+def settle_stragglers() -> int:
+    """Beat's sweep: settle targets whose call ended but whose settlement never ran; returns how many."""
+    from campaigns.services import targets_settle_stragglers
+
+    return targets_settle_stragglers()

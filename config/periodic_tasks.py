@@ -31,6 +31,12 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
         description="Shows on /health/ that beat and a worker are alive.",
     ),
     PeriodicTaskSpec(
+        name="Settle stragglers",
+        task="campaigns.settle_stragglers",
+        every_seconds=60,
+        description="Settles targets whose call ended but whose settlement was lost (a failed publish, a crash).",
+    ),
+    PeriodicTaskSpec(
         name="Reap stale calls",
         task="calls.reap_stale_calls",
         every_seconds=60,

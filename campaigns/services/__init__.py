@@ -9,7 +9,7 @@ from campaigns.services.lifecycle import (
     campaign_resume,
     campaign_schedule,
 )
-from campaigns.services.targets import campaign_sync_targets, target_settle
+from campaigns.services.targets import campaign_sync_targets, target_settle, targets_settle_stragglers
 
 __all__ = [
     "DispatchResult",
@@ -23,4 +23,5 @@ __all__ = [
     "campaign_sync_targets",
     "dispatch_due",
     "target_settle",
+    "targets_settle_stragglers",
 ]

@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 State = CampaignTarget.State
 SYNC_BATCH = 2000
 HUMAN_ANSWERS = {AnsweredBy.HUMAN, AnsweredBy.UNKNOWN, ""}
+STRAGGLER_GRACE = datetime.timedelta(minutes=2)  # far past the settle batch window and a busy queue
 CALLBACK_REQUESTED = "callback_requested"  # the Call.outcome the conversation's schedule_callback tool sets
 
 
@@ -77,6 +78,24 @@ def target_settle(*, call_id: uuid.UUID) -> str | None:
 
     updated = CampaignTarget.objects.filter(pk=target.pk, state=State.IN_PROGRESS).update(**changes)
     return changes["state"] if updated else None
+
+
+def targets_settle_stragglers(*, now: datetime.datetime | None = None, limit: int = 500) -> int:
+    """Settle targets whose call ended over STRAGGLER_GRACE ago without being settled; returns how many.
+
+    The call-finished hook settles a target within a second; this sweep is what makes a lost
+    settlement (campaigns/settlement.py) cost minutes instead of a target stuck forever.
+    """
+    from campaigns.selectors import unsettled_finished_calls
+
+    now = now or timezone.now()
+    settled = 0
+    for call_id in unsettled_finished_calls(ended_before=now - STRAGGLER_GRACE, limit=limit):
+        if target_settle(call_id=call_id) is not None:
+            settled += 1
+    if settled:
+        logger.warning("settled %d targets whose settlement had been lost", settled)
+    return settled
 
 
 def _retry_or_exhaust(call: Call, campaign: Campaign, target: CampaignTarget, outcome: str) -> dict[str, object]:

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from calls.models import Call, CallStatus
 from campaigns.models import Campaign, CampaignTarget
-from campaigns.services import target_settle
+from campaigns.services import target_settle, targets_settle_stragglers
+from contacts.models import Contact
 
 pytestmark = pytest.mark.django_db
 State = CampaignTarget.State
@@ -110,3 +111,42 @@ def test_a_callback_the_callee_asked_for_keeps_the_target_pending_at_that_time(t
     assert (settled.state, settled.next_attempt_at, settled.last_outcome) == (
         State.PENDING, asked_for, "callback_requested"
     )  # fmt: skip
+
+
+@pytest.fixture
+def other_contact() -> Contact:
+    return Contact.objects.create(first_name="Grace", phone="+12025550144", time_zone="America/New_York", country="US")
+
+
+def ended_minutes_ago(call: Call, minutes: float) -> Call:
+    Call.objects.filter(pk=call.pk).update(ended_at=timezone.now() - datetime.timedelta(minutes=minutes))
+    return call
+
+
+def test_the_sweep_settles_a_target_whose_settlement_was_lost(target):
+    ended_minutes_ago(finished_call(target, CallStatus.COMPLETED, "human"), 5)  # and no settle task ran
+    assert targets_settle_stragglers() == 1
+    assert CampaignTarget.objects.get(pk=target.pk).state == State.DONE
+    assert targets_settle_stragglers() == 0  # settled once
+
+
+def test_the_sweep_leaves_targets_whose_call_is_open_or_just_ended(target, campaign, other_contact):
+    earlier = ended_minutes_ago(finished_call(target, CallStatus.BUSY), 30)
+    Call.objects.create(  # the retry, still ringing
+        contact=target.contact, campaign=campaign, target=target, to_phone=target.contact.phone, provider="simulated"
+    )
+    other = CampaignTarget.objects.create(campaign=campaign, contact=other_contact, state=State.IN_PROGRESS, attempts=1)
+    finished_call(other, CallStatus.NO_ANSWER)  # ended now: its own settlement is still on its way
+    assert targets_settle_stragglers() == 0
+    assert set(CampaignTarget.objects.values_list("state", flat=True)) == {State.IN_PROGRESS}
+    assert earlier.target_id == target.pk
+
+
+def test_the_settle_task_settles_every_call_it_is_given_even_after_one_fails(target, campaign, other_contact):
+    from campaigns.tasks import settle_targets
+
+    other = CampaignTarget.objects.create(campaign=campaign, contact=other_contact, state=State.IN_PROGRESS, attempts=1)
+    calls = [finished_call(target, CallStatus.COMPLETED, "human"), finished_call(other, CallStatus.BUSY)]
+    settle_targets.delay(["not-a-uuid", *(str(call.pk) for call in calls)])
+    assert CampaignTarget.objects.get(pk=target.pk).state == State.DONE
+    assert CampaignTarget.objects.get(pk=other.pk).state == State.PENDING

@@ -298,4 +298,6 @@ DIALER_TICK_SECONDS = env.int("DIALER_TICK_SECONDS", default=2)
 DIALER_BURST_SECONDS = env.float("DIALER_BURST_SECONDS", default=2.0)
 # The dispatcher has its own queue: on the demo one process serves it, so its in-process CPS bucket
 # is the only one; with Redis any worker may take it.
+# Finished calls whose targets are settled by one task (campaigns/settlement.py); 0: a task per call.
+SETTLEMENT_BATCH_SECONDS = 0.05
 CELERY_TASK_ROUTES = {"campaigns.dispatch_due": {"queue": "dialer"}}
