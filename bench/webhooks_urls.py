@@ -1,10 +1,13 @@
-"""The project's URLs plus two reference views that show what this stack allows on this machine.
+"""The project's URLs plus reference views that show what this stack allows on this machine.
 
 - `/bench/empty/`: an empty Django view, behind the project's middleware: Django's own ceiling.
 - `/bench/minimal/<uuid>/`: the least a status callback can do here, written as tightly as possible in
   Django — the signature check, then one transaction with a raw `INSERT … ON CONFLICT DO NOTHING` of the
   event and a raw conditional `UPDATE` of the call — with none of the product's validation, metrics,
-  stage timestamps or hooks. It is the ceiling for this work on this server, not something to ship.
+  stage timestamps or hooks. It is the ceiling for this work through Django's request cycle.
+- `/twilio/bench-minimal/<uuid>/`: the same minimal view on the short ASGI path the product's webhooks
+  take (calls/webhook_asgi.py): the ceiling for this work on this server as the product serves it.
+Neither is something to ship.
 """
 
 import json
@@ -17,6 +20,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from twilio.request_validator import RequestValidator
 
+from calls.webhook_asgi import LEAN_ATTRIBUTE
 from config.urls import urlpatterns as project_urlpatterns
 
 FORWARD = {
@@ -52,4 +56,15 @@ def minimal(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-urlpatterns = [path("bench/empty/", empty), path("bench/minimal/<uuid:call_id>/", minimal), *project_urlpatterns]
+def minimal_short_path(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
+    return minimal(request, call_id)
+
+
+setattr(minimal_short_path, LEAN_ATTRIBUTE, True)
+
+urlpatterns = [
+    path("bench/empty/", empty),
+    path("bench/minimal/<uuid:call_id>/", minimal),
+    path("twilio/bench-minimal/<uuid:call_id>/", minimal_short_path),
+    *project_urlpatterns,
+]
