@@ -7,6 +7,8 @@ executor thread per request, the request signals, and each sync middleware run t
 `calls.webhooks.twilio_webhook` and runs that view directly on a small pool of threads that keep
 their database connections (`WEBHOOK_THREADS`, so one callback's round trips to PostgreSQL overlap
 another's); everything else, and every URL that does not resolve, goes to Django's handler unchanged.
+In one run of `make bench ONLY=webhooks` the same minimal status view cost daphne 5.1–6.4 ms of CPU
+a request through Django's cycle and 2.4–2.6 ms on this path.
 
 What the short path keeps: the view itself does everything a webhook needs (POST only, signature
 check against the public URL, host check through `build_absolute_uri`, form validation, one service

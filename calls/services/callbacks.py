@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from calls.live_events import publish_call_event
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus
-from calls.services.state import call_transition
+from calls.services.state import transition_applied, transition_query
 
 
 class CallbackOutcome(enum.Enum):
@@ -68,17 +68,22 @@ def call_event_record(
 
 
 _EVENT_COLUMNS = ("call", "kind", "provider_event_id", "payload", "occurred_at", "received_at")
-_event_inserts: dict[str, tuple[str, tuple[Field, ...]]] = {}  # by backend vendor
+_event_inserts: dict[tuple[str, bool], tuple[str, tuple[Field, ...]]] = {}  # by backend vendor and guard
 
 
-def _event_insert_statement(connection: BaseDatabaseWrapper) -> tuple[str, tuple[Field, ...]]:
+def _event_insert_statement(connection: BaseDatabaseWrapper, *, guarded: bool = False) -> tuple[str, tuple[Field, ...]]:
     """The insert-or-ignore of one CallEvent on this backend, with its fields in parameter order.
 
     Table and column names come from the model's `_meta`, the insert-or-ignore syntax from the
     backend's operations, as `bulk_create(ignore_conflicts=True)` builds them. Cached by vendor, not
     by connection: under ASGI every request runs on a new thread, with a connection object of its own.
+
+    `guarded`: the row is inserted only if its call exists with the given CallSid or none yet, so a
+    callback for an unknown call or another CallSid writes nothing without a rollback. Its three more
+    parameters follow the fields': the call's pk, "" and the CallSid.
     """
-    statement = _event_inserts.get(connection.vendor)
+    key = (connection.vendor, guarded)
+    statement = _event_inserts.get(key)
     if statement is None:
         ops = connection.ops
         meta = CallEvent._meta
@@ -87,9 +92,39 @@ def _event_insert_statement(connection: BaseDatabaseWrapper) -> tuple[str, tuple
         insert = ops.insert_statement(on_conflict=OnConflict.IGNORE)
         suffix = ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None)
         placeholders = ", ".join(["%s"] * len(fields))
-        sql = f"{insert} {ops.quote_name(meta.db_table)} ({columns}) VALUES ({placeholders}) {suffix}".rstrip()
-        statement = _event_inserts[connection.vendor] = (sql, fields)
+        values = f"VALUES ({placeholders})"
+        if guarded:
+            call = Call._meta
+            sid = ops.quote_name(call.get_field("provider_call_id").column)
+            exists = f"SELECT 1 FROM {ops.quote_name(call.db_table)} WHERE {ops.quote_name(call.pk.column)} = %s"  # noqa: S608
+            values = f"SELECT {placeholders} WHERE EXISTS ({exists} AND {sid} IN (%s, %s))"
+        # Only quoted names from `_meta` and placeholders: every value is a parameter.
+        sql = f"{insert} {ops.quote_name(meta.db_table)} ({columns}) {values} {suffix}".rstrip()
+        statement = _event_inserts[key] = (sql, fields)
     return statement
+
+
+def _in_one_transaction(using: str, statements: list[tuple[str, list[object]]]) -> int:
+    """Run `statements` as one transaction; return how many rows the last one changed.
+
+    On PostgreSQL they go as one query string, which the server runs as one transaction (the simple
+    query protocol's implicit transaction, or the caller's own): one round trip instead of four
+    (BEGIN, each statement, COMMIT). Django's psycopg cursors bind parameters client-side, so several
+    statements may share a string. Elsewhere, `transaction.atomic` and a statement at a time.
+    """
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        sql = "; ".join(statement for statement, _ in statements)
+        params = [param for _, statement_params in statements for param in statement_params]
+        with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            while cursor.nextset():  # to the last statement's result
+                pass
+            return cursor.rowcount
+    with transaction.atomic(using), connection.cursor() as cursor:
+        for statement, params in statements:
+            cursor.execute(statement, params)
+        return cursor.rowcount
 
 
 def call_record_status(
@@ -117,31 +152,28 @@ def call_record_status(
         if answered_by:
             fields["answered_by"] = answered_by
         fields = {name: value for name, value in fields.items() if value not in (None, "")}
-    # The common case costs two statements: the insert-or-ignore and the conditional UPDATE (which also
-    # checks the CallSid). Only a callback that moves nothing pays a third, to tell a replay from an
-    # unknown call; an unknown call's event is rolled back with the transaction (its FK check is
-    # deferred to commit), so nothing is written.
-    try:
-        with transaction.atomic():
-            call_event_record(
-                call_id=call_id,
-                kind=CallEvent.Kind.STATUS,
-                provider_event_id=provider_event_id,
-                payload=payload,
-                occurred_at=occurred_at,
-            )
-            # The call's own timestamps are our clock at arrival: Twilio's Timestamp has whole seconds
-            # only and would put answered_at before the started_at we set when placing the call.
-            moved = call_transition(call_id=call_id, status=status, fields=fields, provider_call_id=call_sid)
-            if not moved and not _claim_provider_call(call_id=call_id, call_sid=call_sid):
-                raise _UnknownCall
-    except _UnknownCall:
+    # The common case is one round trip (see `_in_one_transaction`): the guarded insert-or-ignore of the
+    # event and the conditional UPDATE (which also checks the CallSid). Only a callback that moves
+    # nothing pays another statement, to tell a replay from an unknown call, for which the guard
+    # wrote nothing. The call's own timestamps are our clock at arrival: Twilio's Timestamp has whole
+    # seconds only and would put answered_at before the started_at we set when placing the call.
+    using = router.db_for_write(Call)
+    connection = connections[using]
+    sql, event_fields = _event_insert_statement(connection, guarded=True)
+    values = (call_id, CallEvent.Kind.STATUS, provider_event_id[:128], payload, occurred_at, timezone.now())
+    params = [field.get_db_prep_save(value, connection) for field, value in zip(event_fields, values, strict=True)]
+    params += [Call._meta.pk.get_db_prep_value(call_id, connection), "", call_sid]
+    statements = [(sql, params)]
+    move = transition_query(connection, call_id=call_id, status=status, fields=fields, provider_call_id=call_sid)
+    if move is not None:
+        statements.append(move)
+    changed = _in_one_transaction(using, statements)  # by the last statement
+    moved = move is not None and changed == 1
+    if moved:
+        transition_applied(call_id=call_id, status=status)
+    elif not _claim_provider_call(call_id=call_id, call_sid=call_sid):
         return CallbackOutcome.UNKNOWN_CALL
     return CallbackOutcome.APPLIED if moved else CallbackOutcome.RECORDED
-
-
-class _UnknownCall(Exception):
-    """Raised inside a callback's transaction to roll it back."""
 
 
 def call_record_amd(*, call_id: uuid.UUID, call_sid: str, answered_by: str, payload: dict) -> CallbackOutcome:

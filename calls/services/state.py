@@ -46,16 +46,44 @@ def call_transition(
     was the largest single cost of the webhook's own work in cProfile (see `call_event_record`).
     """
     status = CallStatus(status)
-    at = at or timezone.now()
-    fields = fields or {}
     using = router.db_for_write(Call)
     connection = connections[using]
+    query = transition_query(
+        connection, call_id=call_id, status=status, at=at, fields=fields, provider_call_id=provider_call_id
+    )
+    if query is None:
+        return False  # nothing moves to the first status (the ORM would not query either)
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(*query)
+        moved = cursor.rowcount == 1
+    if moved:
+        transition_applied(call_id=call_id, status=status)
+    return moved
+
+
+def transition_query(
+    connection: BaseDatabaseWrapper,
+    *,
+    call_id: object,
+    status: CallStatus,
+    at: datetime.datetime | None = None,
+    fields: dict[str, object] | None = None,
+    provider_call_id: str = "",
+) -> tuple[str, list[object]] | None:
+    """`call_transition`'s UPDATE and its parameters, to run on `connection`; None if nothing can move.
+
+    For a caller that sends it together with other statements; after it moved the call (one row
+    updated) that caller must call `transition_applied`.
+    """
+    status = CallStatus(status)
+    at = at or timezone.now()
+    fields = fields or {}
     predecessors = _PREDECESSORS[status]
     if not predecessors:
-        return False  # nothing moves to the first status (the ORM would not query either)
+        return None
     sql, stage, stage_times = _transition_statement(connection, status, tuple(fields), bool(provider_call_id))
     meta = Call._meta
-    params = [status.value]
+    params: list[object] = [status.value]
     params += [meta.get_field(name).get_db_prep_save(value, connection) for name, value in fields.items()]
     if stage_times:
         params += [meta.get_field(stage).get_db_prep_save(at, connection)] * stage_times
@@ -65,14 +93,14 @@ def call_transition(
     params += predecessors
     if provider_call_id:
         params += ["", provider_call_id]
-    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        moved = cursor.rowcount == 1
-    if moved:
-        CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()
-        if status in TERMINAL_STATUSES:
-            notify_call_finished_on_commit(call_id)
-    return moved
+    return sql, params
+
+
+def transition_applied(*, call_id: object, status: CallStatus) -> None:
+    """What follows a move: the metric, and for a terminal status the call-finished hooks after commit."""
+    CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()
+    if status in TERMINAL_STATUSES:
+        notify_call_finished_on_commit(call_id)
 
 
 # The stage time a status sets, and the earlier stages it may not precede.

@@ -130,3 +130,36 @@ def test_a_later_stage_time_is_kept_as_given(call):
     call.refresh_from_db()
     assert call.answered_at is None
     assert call.ended_at == started + datetime.timedelta(seconds=30)
+
+
+def test_a_status_callback_that_moves_a_call_is_one_round_trip_on_postgresql(call, django_assert_num_queries):
+    from django.db import connection
+
+    from calls.services import call_record_status
+
+    Call.objects.filter(pk=call.pk).update(provider_call_id="CA" + "c" * 32)
+    # PostgreSQL: the event's insert and the call's UPDATE share one query string (one implicit transaction).
+    # Elsewhere: two statements in an atomic block, here a savepoint and its release in the test's transaction.
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 4):
+        outcome = call_record_status(
+            call_id=call.pk,
+            call_sid="CA" + "c" * 32,
+            status=CallStatus.RINGING,
+            provider_event_id="1:ringing",
+            payload={},
+        )
+    assert outcome.value == "applied"
+    assert Call.objects.get(pk=call.pk).status == CallStatus.RINGING
+    assert list(CallEvent.objects.filter(call=call).values_list("provider_event_id", flat=True)) == ["1:ringing"]
+
+
+def test_a_status_callback_for_another_call_sid_writes_nothing(call):
+    from calls.services import call_record_status
+
+    Call.objects.filter(pk=call.pk).update(provider_call_id="CA" + "c" * 32)
+    outcome = call_record_status(
+        call_id=call.pk, call_sid="CA" + "d" * 32, status=CallStatus.RINGING, provider_event_id="1:ringing", payload={}
+    )
+    assert outcome.value == "unknown_call"
+    assert not CallEvent.objects.exists()
+    assert Call.objects.get(pk=call.pk).status == CallStatus.QUEUED
