@@ -1,4 +1,4 @@
-"""Two per-message costs of daphne's WebSocket layer (autobahn), removed without changing what it does.
+"""Three per-message costs of daphne's WebSocket layer (autobahn), removed without changing what it does.
 
 Twilio's media stream is 50 messages a second in and as many out, per call; with 100 calls that is
 10,000 messages a second through autobahn. Measured per inbound+outbound message pair on the same core
@@ -14,6 +14,12 @@ validation or the ASGI messages daphne hands to Channels.
 2. The per-message observer event. After `onMessage`, autobahn fires a "message" event for its `.on()`
    observers and attaches an errback to the result — a Deferred created and resolved per message even
    when nobody observes (daphne never does). Daphne's protocol fires it only when an observer exists.
+3. Unmasking each client frame. With its native (NVX) extension, autobahn builds a cffi masker object per
+   received frame (an import, `ffi.new`, `ffi.gc`, three C calls) and copies the payload through a cffi
+   buffer: 17.5 µs for a 330-byte media message, against 2.3 µs for XOR-ing the payload as one integer
+   with the repeated key (timeit, same machine) — at 100 calls, 5,000 frames a second, ~8% of a core.
+   Frames up to 64 KiB are unmasked that way (same bytes, checked against autobahn's masker for every
+   split of a frame in config/tests); larger ones still go to autobahn's SIMD masker.
 
 `apply()` is idempotent and is called from `config.asgi`, which daphne serves (`daphne` is an installed
 app, so its server module is loaded whichever server imports the project).
@@ -68,8 +74,45 @@ def _fire_message(protocol: Any, payload: bytes) -> None:
     txaio.add_callbacks(protocol.fire("message", payload, is_binary=protocol.message_is_binary), None, error)
 
 
+class IntXorMasker:
+    """autobahn's masker interface (`process`, `pointer`, `reset`): the payload XOR-ed with the 4-byte key
+    as one big integer (C loops in `int.from_bytes`/`to_bytes`), continuing the key where the previous
+    piece of the same frame stopped."""
+
+    __slots__ = ("_mask", "_ptr")
+
+    def __init__(self, mask: bytes) -> None:
+        self._mask, self._ptr = bytes(mask), 0
+
+    def pointer(self) -> int:
+        return self._ptr
+
+    def reset(self) -> None:
+        self._ptr = 0
+
+    def process(self, data: bytes) -> bytes:
+        size = len(data)
+        shift = self._ptr & 3
+        self._ptr += size
+        mask = self._mask[shift:] + self._mask[:shift] if shift else self._mask
+        key = (mask * ((size >> 2) + 1))[:size]
+        return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(size, "little")
+
+
+_INT_MASKER_MAX = 64 * 1024  # past this autobahn's SIMD masker is the faster one
+
+
+def _masker_factory(original: Any) -> Any:
+    def create_xor_masker(mask: bytes, length: int | None = None) -> Any:
+        if length is not None and length <= _INT_MASKER_MAX:
+            return IntXorMasker(mask)
+        return original(mask, length)
+
+    return create_xor_masker
+
+
 def apply() -> None:
-    """Install both changes into the imported autobahn and daphne modules (once)."""
+    """Install the three changes into the imported autobahn and daphne modules (once)."""
     global _APPLIED
     if _APPLIED:
         return
@@ -82,4 +125,6 @@ def apply() -> None:
         module.hltype = _lazy(autobahn.util.hltype)
         module.hlval = _lazy(autobahn.util.hlval)
     WebSocketProtocol.onMessageEnd = _on_message_end
+    protocol = autobahn.websocket.protocol
+    protocol.create_xor_masker = _masker_factory(protocol.create_xor_masker)
     _APPLIED = True
