@@ -16,11 +16,13 @@ django_asgi_app = get_asgi_application()  # before importing consumers: it sets 
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from calls import consumers  # noqa: E402
 from calls.routing import websocket_urlpatterns  # noqa: E402
 from calls.webhook_asgi import TwilioWebhookRouter  # noqa: E402
 from config import daphne_tuning  # noqa: E402
 
-daphne_tuning.apply()  # daphne's WebSocket layer without two per-message costs (see the module)
+daphne_tuning.apply()  # daphne without per-message costs in its WebSocket and HTTP layers (see the module)
+consumers.preload()  # the voice pipeline imported now, not on the event loop under the first calls
 
 application = ProtocolTypeRouter(
     {

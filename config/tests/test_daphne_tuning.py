@@ -1,4 +1,4 @@
-"""config.daphne_tuning: the same WebSocket behaviour from daphne/autobahn, without two per-message costs.
+"""config.daphne_tuning: the same behaviour from daphne/autobahn/Twisted, without four per-message costs.
 
 Each check runs in a fresh process, as daphne does: importing daphne's server installs Twisted's reactor,
 which must not leak into the test process.
@@ -88,3 +88,22 @@ def test_daphne_requests_leave_form_bodies_unparsed_for_the_asgi_app_to_read():
         " 'body': request.content.read().decode()}))"
     )
     assert result == {"args": {}, "body": "CallSid=CA1&CallStatus=ringing"}
+
+
+def test_client_frames_are_unmasked_to_the_same_bytes_as_autobahns_own_masker():
+    result = probe(
+        "import json, os, daphne.server; import autobahn.websocket.protocol as wsp\n"
+        "original = wsp.create_xor_masker\n"
+        "from config import daphne_tuning; daphne_tuning.apply()\n"
+        "same, kinds = True, set()\n"
+        "for size in (1, 3, 4, 5, 160, 330, 4099, 64 * 1024, 64 * 1024 + 1):\n"
+        "    data, mask = os.urandom(size), os.urandom(4)\n"
+        "    for split in sorted({0, 1, 2, 3, 5, size // 2, size}):\n"
+        "        ours, theirs = wsp.create_xor_masker(mask, size), original(mask, size)\n"
+        "        kinds.add(type(ours).__name__)\n"
+        "        a = bytes(ours.process(data[:split])) + bytes(ours.process(data[split:]))\n"
+        "        b = bytes(theirs.process(data[:split])) + bytes(theirs.process(data[split:]))\n"
+        "        same = same and a == b and ours.pointer() == theirs.pointer() == size\n"
+        "print(json.dumps({'same': same, 'ours_used': 'IntXorMasker' in kinds, 'large_left': len(kinds) == 2}))"
+    )
+    assert result == {"same": True, "ours_used": True, "large_left": True}

@@ -42,6 +42,11 @@ def telephony() -> Telephony:
     return simulated_telephony()
 
 
+def telephony_module() -> str:
+    """The module of the Telephony adapter the settings choose, for `import_module` at server start."""
+    return "voice.providers.twilio" if settings.TELEPHONY_PROVIDER == "twilio" else "voice.providers.simulated.adapter"
+
+
 @functools.cache
 def _twilio(account_sid: str, auth_token: str, api_base_url: str, timeout_seconds: float) -> Telephony:
     # One client per credentials: it keeps its HTTP connection pool between calls.

@@ -110,6 +110,20 @@ def _elevenlabs_text_to_speech() -> TextToSpeech:
     )
 
 
+def adapter_modules() -> tuple[str, ...]:
+    """The modules of the adapters the settings choose, for `import_module` at server start (nothing built).
+
+    `speech_providers` imports them on the first call otherwise: on the event loop, while other calls talk.
+    """
+    modules = {"voice.providers.simulated_speech"}  # `speech_providers` imports it whatever the settings
+    chosen = (settings.SPEECH_TO_TEXT_PROVIDER, settings.LANGUAGE_MODEL_PROVIDER, settings.TEXT_TO_SPEECH_PROVIDER)
+    if "openai" in chosen:
+        modules |= {"voice.providers.openai", "voice.providers.openai_realtime"}
+    if settings.TEXT_TO_SPEECH_PROVIDER == "elevenlabs":
+        modules |= {"voice.providers.elevenlabs", "voice.providers.openai"}
+    return tuple(sorted(modules))
+
+
 def reset_cache() -> None:
     """Forget the shared adapters (tests that change settings)."""
     for cached in (_openai, _openai_speech_to_text, _openai_language_model, _openai_text_to_speech,
