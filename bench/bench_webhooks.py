@@ -185,25 +185,14 @@ def main() -> None:
     try:
         load(port, interleaved(status_callbacks(base, calls.take(150), token)), mode="closed")  # warm up
         for _ in range(REPEATS):
-            requests = interleaved(status_callbacks(base, calls.take(int(rate_probe / 4)), token))
-            result, cpu = measured(server, lambda requests=requests: load(port, requests, mode="closed"))
-            errors += sum(n for s, n in result["statuses"].items() if s != "204")
-            results["ours"].append(throughput(result))
-            results["ours_cpu"].append(cpu)
-            minimal_requests = interleaved(
-                status_callbacks(base, calls.take(int(rate_probe / 4)), token, prefix="/bench/minimal/")
-            )
-            result, cpu = measured(server, lambda requests=minimal_requests: load(port, requests, mode="closed"))
-            errors += sum(n for s, n in result["statuses"].items() if s != "204")
-            results["minimal"].append(throughput(result))
-            results["minimal_cpu"].append(cpu)
-            short_requests = interleaved(
-                status_callbacks(base, calls.take(int(rate_probe / 4)), token, prefix="/twilio/bench-minimal/")
-            )
-            result, cpu = measured(server, lambda requests=short_requests: load(port, requests, mode="closed"))
-            errors += sum(n for s, n in result["statuses"].items() if s != "204")
-            results["minimal_short"].append(throughput(result))
-            results["minimal_short_cpu"].append(cpu)
+            # Ours, then the same work minimally through Django and on the short path, each on fresh calls.
+            for key, prefix in (("ours", "/twilio/status/"), ("minimal", "/bench/minimal/"),
+                                ("minimal_short", "/twilio/bench-minimal/")):  # fmt: skip
+                requests = interleaved(status_callbacks(base, calls.take(int(rate_probe / 4)), token, prefix=prefix))
+                result, cpu = measured(server, lambda requests=requests: load(port, requests, mode="closed"))
+                errors += sum(n for s, n in result["statuses"].items() if s != "204")
+                results[key].append(throughput(result))
+                results[f"{key}_cpu"].append(cpu)
             body = requests[0][1]
             empty, cpu = measured(server, lambda body=body: load(port, empty_requests(10_000, body), mode="closed"))
             results["empty"].append(throughput(empty))
@@ -243,6 +232,13 @@ def main() -> None:
         stop_server(bare)
 
     ours = median(results["ours"])
+    ceilings = (
+        ("minimal", "status callbacks/s vs the same work done minimally (raw SQL, no checks) through Django",
+         "minimal same-work Django view, same daphne"),
+        ("minimal_short", "status callbacks/s vs the same work done minimally on the same short ASGI path "
+         "(this work's ceiling)", "minimal same-work view, short path"),
+        ("bare", "status callbacks/s vs a bare ASGI app", "bare ASGI app on daphne"),
+    )  # fmt: skip
     figures = [
         Figure(
             metric="status callbacks/s at saturation (one daphne process)",
@@ -254,29 +250,11 @@ def main() -> None:
             target="≥ 500",
             met=ours >= 500,
         ),
-        Figure(
-            metric="status callbacks/s vs the same work done minimally (raw SQL, no checks; this stack's ceiling)",
-            unit="req/s",
-            ours=ours,
-            samples=results["ours"],
-            peer_name="minimal same-work Django view, same daphne",
-            peer=median(results["minimal"]),
-        ),
-        Figure(
-            metric="status callbacks/s vs the same work done minimally on the same short ASGI path (ceiling)",
-            unit="req/s",
-            ours=ours,
-            samples=results["ours"],
-            peer_name="minimal same-work view, short path",
-            peer=median(results["minimal_short"]),
-        ),
-        Figure(
-            metric="status callbacks/s vs a bare ASGI app",
-            unit="req/s",
-            ours=ours,
-            samples=results["ours"],
-            peer_name="bare ASGI app on daphne",
-            peer=median(results["bare"]),
+        *(
+            Figure(
+                metric=metric, unit="req/s", ours=ours, samples=results["ours"], peer_name=peer, peer=median(results[k])
+            )
+            for k, metric, peer in ceilings
         ),
         Figure(
             metric="daphne CPU per status callback",
