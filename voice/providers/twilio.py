@@ -29,6 +29,7 @@ from voice.providers.base import (
     ProviderError,
     Telephony,
 )
+from voice.providers.signatures import signature_valid
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class TwilioTelephony(Telephony):
         self._call(lambda: self._client.calls(provider_call_id).update(url=twiml_url, method="POST"))
 
     def validate_signature(self, url: str, params: object, signature: str) -> bool:
-        return bool(signature) and self._validator.validate(url, params, signature)
+        return signature_valid(self._validator, url, params, signature)
 
     def _call(self, request: "object") -> object:
         """Run one SDK request, retrying 429s only, and turn every failure into a ProviderError."""

@@ -6,6 +6,7 @@ from twilio.request_validator import RequestValidator
 from monitoring.metrics import CALLS_PLACED
 from voice.providers import twiml
 from voice.providers.base import CallState, CallStatusReport, PlaceCallRequest, PlacedCall, ProviderError, Telephony
+from voice.providers.signatures import signature_valid
 from voice.providers.simulated.carrier import SimulatedCarrier, call_status, send_command
 
 
@@ -36,7 +37,7 @@ class SimulatedTelephony(Telephony):
         send_command(provider_call_id, ("url", twiml_url))
 
     def validate_signature(self, url: str, params: object, signature: str) -> bool:
-        return bool(signature) and self._validator.validate(url, params, signature)
+        return signature_valid(self._validator, url, params, signature)
 
     @staticmethod
     def _known(provider_call_id: str) -> CallStatusReport:
