@@ -26,6 +26,14 @@ UTF-8 validation or the ASGI messages daphne hands to Channels.
    `args` (the ASGI app gets the raw body and Django parses it). Twisted has a switch for exactly this,
    `Request(parsePOSTFormSubmission=False)`; daphne's `WebRequest` is made with it.
 
+5. A loop turn and two `epoll_ctl` calls per frame sent. Twisted's TCP transport never sends in
+   `write()`: it buffers the bytes, registers the socket for writability (`add_writer`), sends on the
+   next turn of the loop and unregisters it (`remove_writer`). asyncio's own transports, which uvicorn
+   uses, send at once and register only what the kernel did not take. With nothing already waiting in
+   Twisted's buffer (so the order of bytes cannot change) and no TLS, `write()` now sends at once too
+   and hands only an unsent rest, or an error, to Twisted's buffered path, which deals with it as
+   before.
+
 `apply()` is idempotent and is called from `config.asgi`, which daphne serves (`daphne` is an installed
 app, so its server module is loaded whichever server imports the project).
 """
@@ -126,6 +134,30 @@ def _masker_factory(original: Any) -> Any:
     return create_xor_masker
 
 
+def _sends_at_once(write: Any) -> Any:
+    """`tcp.Connection.write`, sending at once when nothing is buffered (see 5 above)."""
+
+    @functools.wraps(write)
+    def send_or_buffer(self: Any, data: bytes) -> None:
+        idle = not self._tempDataBuffer and self.offset == len(self.dataBuffer)
+        if not (idle and data and self.connected and not self.disconnecting and not self.TLS):
+            write(self, data)
+            return
+        if self._writeDisconnected:
+            return
+        sent = self.writeSomeData(data)
+        if isinstance(sent, Exception) or sent < 0:
+            write(self, data)  # the buffered path meets the error again in doWrite and closes as it always did
+        elif sent < len(data):
+            write(self, bytes(memoryview(data)[sent:]))
+
+    return send_or_buffer
+
+
+def _sequence_sent_at_once(self: Any, iovec: Any) -> None:
+    self.write(b"".join(iovec))
+
+
 def apply() -> None:
     """Install the changes into the imported autobahn, daphne and Twisted modules (once)."""
     global _APPLIED
@@ -144,4 +176,8 @@ def apply() -> None:
     protocol = autobahn.websocket.protocol
     protocol.create_xor_masker = _masker_factory(protocol.create_xor_masker)
     WebRequest.__init__ = _without_form_parsing(WebRequest.__init__)
+    from twisted.internet import tcp
+
+    tcp.Connection.write = _sends_at_once(tcp.Connection.write)
+    tcp.Connection.writeSequence = _sequence_sent_at_once
     _APPLIED = True

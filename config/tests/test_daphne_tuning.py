@@ -107,3 +107,23 @@ def test_client_frames_are_unmasked_to_the_same_bytes_as_autobahns_own_masker():
         "print(json.dumps({'same': same, 'ours_used': 'IntXorMasker' in kinds, 'large_left': len(kinds) == 2}))"
     )
     assert result == {"same": True, "ours_used": True, "large_left": True}
+
+
+def test_a_tcp_write_goes_out_at_once_when_nothing_waits_and_keeps_its_order_when_something_does():
+    result = probe(
+        "import json, socket, daphne.server; from config import daphne_tuning; daphne_tuning.apply()\n"
+        "from twisted.internet import reactor, tcp\n"
+        "from twisted.internet.protocol import Protocol\n"
+        "ours, peer = socket.socketpair(); ours.setblocking(False); peer.settimeout(2)\n"
+        "connection = tcp.Connection(ours, Protocol(), reactor); connection.connected = 1\n"
+        "connection.writeSequence([b'head', b'ers|']); connection.write(b'frame-1|')\n"
+        "at_once = peer.recv(100).decode()\n"
+        "connection._tempDataBuffer.append(b'queued|'); connection._tempDataLen += 7  # as if the kernel had refused\n"
+        "connection.write(b'frame-2|')\n"
+        "peer.setblocking(False)\n"
+        "try:\n    overtook = peer.recv(100).decode()\nexcept BlockingIOError:\n    overtook = ''\n"
+        "peer.settimeout(2); connection.doWrite()\n"
+        "print(json.dumps({'at_once': at_once, 'overtook': overtook, 'after': peer.recv(100).decode(),"
+        " 'registered': connection in reactor.getWriters()}))"
+    )
+    assert result == {"at_once": "headers|frame-1|", "overtook": "", "after": "queued|frame-2|", "registered": False}
