@@ -105,3 +105,17 @@ def test_the_faster_digit_normalisation_agrees_with_libphonenumber_on_every_asci
     for text in ("(202) 555-0143", "+44 20 7946 0958", "٠٦١٢ ٣٤ ٥٦ ٧٨", "０６１２３４５６７８", "tel: 0612"):
         assert ours(text) == theirs(text)
         assert ours(text, True) == theirs(text, True)
+
+
+def test_the_quicker_extension_search_agrees_with_libphonenumber_on_every_pair_of_ascii_characters():
+    ours = phonenumberutil._maybe_strip_extension
+    theirs = ours.libphonenumber_original
+    characters = [chr(code) for code in range(128)]
+    for first in characters:
+        for second in characters:
+            for text in (f"202 555 0143{first}{second}12", f"202 555 0143{first}12{second}"):
+                assert ours(text) == theirs(text), text
+    for text in ("202 555 0143 ext. 12", "202 555 0143;ext=12", "202 555 0143 x12", "202 555 0143 - 12#",
+                 "202 555 0143,,12", "202 555 0143 ｘ12", "+33 1 23 45 67 89 доб 12", "202 555 0143"):  # fmt: skip
+        assert ours(text) == theirs(text), text
+    assert ours("202 555 0143 ext. 12") == ("12", "202 555 0143")
