@@ -12,7 +12,7 @@ from django.conf import settings
 from phonenumbers import PhoneMetadata, PhoneNumberType, phonenumberutil
 from phonenumbers import timezone as phonenumber_timezones
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, _number_type_helper
-from phonenumbers.timezone import _country_level_time_zones_for_number
+from phonenumbers.timezone import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX, _country_level_time_zones_for_number
 
 # libphonenumber compiles its metadata patterns through `re.compile`, whose cache lookup costs more than
 # the match on short numbers; its own pattern cache keeps each compiled once (6% fewer instructions a parse).
@@ -177,13 +177,25 @@ def _classify(e164: str, number: phonenumbers.PhoneNumber) -> tuple[str, tuple[s
     number_region, number_type = _region_and_type(number)
     if number_type != PhoneNumberType.UNKNOWN:
         if phonenumbers.is_number_type_geographical(number_type, number.country_code):
-            zones = phonenumber_timezones.time_zones_for_geographical_number(number)
+            zones = _geographical_zones(e164)
         else:
             zones = _country_level_time_zones_for_number(number)
         zones = tuple(zone for zone in zones if zone != UNKNOWN_TIME_ZONE)
         facts = (number_region, _ZONE_TUPLES.setdefault(zones, zones))  # one tuple per distinct zone list
     _CLASSIFIED[e164] = facts
     return facts
+
+
+def _geographical_zones(e164: str) -> tuple[str, ...]:
+    """libphonenumber's `time_zones_for_geographical_number`, given the E.164 form it would format again
+    first: the zones of the longest prefix of the number that has any (the reading processes' instructions
+    a row 252k → 249k)."""
+    digits = e164[1:]
+    for length in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
+        zones = TIMEZONE_DATA.get(digits[:length])
+        if zones is not None:
+            return zones
+    return phonenumber_timezones._UNKNOWN_TIME_ZONE_LIST
 
 
 def _region_and_type(number: phonenumbers.PhoneNumber) -> tuple[str, int]:

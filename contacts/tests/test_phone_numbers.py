@@ -119,3 +119,15 @@ def test_the_quicker_extension_search_agrees_with_libphonenumber_on_every_pair_o
                  "202 555 0143,,12", "202 555 0143 ｘ12", "+33 1 23 45 67 89 доб 12", "202 555 0143"):  # fmt: skip
         assert ours(text) == theirs(text), text
     assert ours("202 555 0143 ext. 12") == ("12", "202 555 0143")
+
+
+def test_the_zones_of_a_geographical_number_agree_with_libphonenumber_for_every_prefix_it_knows():
+    import phonenumbers
+    from phonenumbers import timezone
+
+    from contacts.phone_numbers import _geographical_zones
+
+    for index, prefix in enumerate(sorted(timezone.TIMEZONE_DATA)):
+        number = phonenumbers.parse("+" + (prefix + str(index) * 12)[:12])
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        assert _geographical_zones(e164) == timezone.time_zones_for_geographical_number(number), e164
