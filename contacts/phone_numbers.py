@@ -76,6 +76,38 @@ def _look_for_extensions_only_where_one_can_be() -> None:
 
 _look_for_extensions_only_where_one_can_be()
 
+# A number written with ASCII digits, leading plus signs and the usual separators only.
+_PLAIN_NUMBER = re.compile(r"\+*[0-9 ().\-/]*")
+
+
+def _check_plain_numbers_without_the_full_pattern() -> None:
+    """Give libphonenumber an `_is_viable_phone_number` that answers `_PLAIN_NUMBER` text by counting its
+    digits, with the same result.
+
+    Its own matches the whole text against `_VALID_PHONE_NUMBER_PATTERN`, case-insensitively and with
+    the extension patterns appended: two digits and nothing else, or any plus signs, then at least three
+    digits each after any punctuation (space, brackets, ".", "-" and "/" are all punctuation to it),
+    then any punctuation, letters or digits, then an optional extension. Text of `_PLAIN_NUMBER` (at
+    least two characters, as it requires) therefore matches exactly when it is two digits or holds three
+    or more. Any other text goes to libphonenumber's own function; a test checks both agree on every
+    text of up to five characters from these and a few other characters.
+    """
+    original = phonenumberutil._is_viable_phone_number
+    if getattr(original, "libphonenumber_original", None):
+        return
+
+    def _is_viable_phone_number(number: str) -> bool:
+        if isinstance(number, str) and len(number) >= 2 and number.isascii() and _PLAIN_NUMBER.fullmatch(number):
+            digits = len(number.translate(_ASCII_NON_DIGITS))
+            return digits >= 3 or digits == len(number) == 2
+        return original(number)
+
+    _is_viable_phone_number.libphonenumber_original = original
+    phonenumberutil._is_viable_phone_number = _is_viable_phone_number
+
+
+_check_plain_numbers_without_the_full_pattern()
+
 UNKNOWN_TIME_ZONE = "Etc/Unknown"
 # Longer than any number written by hand; beyond it the cell is free text, not a number.
 MAX_PHONE_TEXT_LENGTH = 64

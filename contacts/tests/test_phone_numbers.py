@@ -131,3 +131,17 @@ def test_the_zones_of_a_geographical_number_agree_with_libphonenumber_for_every_
         number = phonenumbers.parse("+" + (prefix + str(index) * 12)[:12])
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         assert _geographical_zones(e164) == timezone.time_zones_for_geographical_number(number), e164
+
+
+def test_the_quicker_viability_check_agrees_with_libphonenumber_on_every_short_text():
+    import itertools
+
+    ours = phonenumberutil._is_viable_phone_number
+    theirs = ours.libphonenumber_original
+    alphabet = ["+", "1", "2", " ", "(", ")", ".", "-", "/", "x", "#", "a", "＋"]
+    for length in range(6):
+        for characters in itertools.product(alphabet, repeat=length):
+            text = "".join(characters)
+            assert ours(text) == theirs(text), text
+    for text in ("(202) 555-0143", "+44 20 7946 0958", "202.555.0143", "+1 202 555 0143 ext. 7", "٠٦١٢ ٣٤"):
+        assert ours(text) == theirs(text), text
