@@ -108,6 +108,36 @@ def _check_plain_numbers_without_the_full_pattern() -> None:
 
 _check_plain_numbers_without_the_full_pattern()
 
+_PLAIN_NUMBER_START = re.compile("[+0-9]")
+
+
+def _extract_plain_numbers_without_the_full_patterns() -> None:
+    """Give libphonenumber an `_extract_possible_number` that cuts `_PLAIN_NUMBER` text with string
+    methods, with the same result.
+
+    Its own searches three patterns: where a number may start (a plus sign or a digit), the run of
+    trailing characters that are neither "#", a letter, a digit nor "_" (searched from every position),
+    and a second number ("/ x…", which needs an "x"). In `_PLAIN_NUMBER` text the first is the first plus
+    sign or digit, the second the trailing separators and plus signs, the third never there. The
+    reading processes' instructions a row went 245k → 237k. Any other text goes to libphonenumber's own
+    function; a test checks both agree on every text of up to five characters from these and a few others.
+    """
+    original = phonenumberutil._extract_possible_number
+    if getattr(original, "libphonenumber_original", None):
+        return
+
+    def _extract_possible_number(number: str) -> str:
+        if isinstance(number, str) and number.isascii() and _PLAIN_NUMBER.fullmatch(number):
+            start = _PLAIN_NUMBER_START.search(number)
+            return number[start.start() :].rstrip("+ ().-/") if start else ""
+        return original(number)
+
+    _extract_possible_number.libphonenumber_original = original
+    phonenumberutil._extract_possible_number = _extract_possible_number
+
+
+_extract_plain_numbers_without_the_full_patterns()
+
 UNKNOWN_TIME_ZONE = "Etc/Unknown"
 # Longer than any number written by hand; beyond it the cell is free text, not a number.
 MAX_PHONE_TEXT_LENGTH = 64

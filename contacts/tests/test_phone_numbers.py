@@ -145,3 +145,17 @@ def test_the_quicker_viability_check_agrees_with_libphonenumber_on_every_short_t
             assert ours(text) == theirs(text), text
     for text in ("(202) 555-0143", "+44 20 7946 0958", "202.555.0143", "+1 202 555 0143 ext. 7", "٠٦١٢ ٣٤"):
         assert ours(text) == theirs(text), text
+
+
+def test_the_quicker_number_extraction_agrees_with_libphonenumber_on_every_short_text():
+    import itertools
+
+    ours = phonenumberutil._extract_possible_number
+    theirs = ours.libphonenumber_original
+    alphabet = ["+", "1", "2", " ", "(", ")", ".", "-", "/", "x", "#", "_", "a", "＋"]
+    for length in range(6):
+        for characters in itertools.product(alphabet, repeat=length):
+            text = "".join(characters)
+            assert ours(text) == theirs(text), text
+    for text in ("(202) 555-0143", "+44 20 7946 0958 ", "tel: 202.555.0143.", "(530) 583-6985 x302/x2303", "٠٦١٢ ٣٤"):
+        assert ours(text) == theirs(text), text
