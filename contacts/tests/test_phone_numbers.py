@@ -159,3 +159,16 @@ def test_the_quicker_number_extraction_agrees_with_libphonenumber_on_every_short
             assert ours(text) == theirs(text), text
     for text in ("(202) 555-0143", "+44 20 7946 0958 ", "tel: 202.555.0143.", "(530) 583-6985 x302/x2303", "٠٦١٢ ٣٤"):
         assert ours(text) == theirs(text), text
+
+
+def test_the_quicker_normalisation_agrees_with_libphonenumber_on_every_short_text():
+    import itertools
+
+    ours = phonenumberutil._normalize
+    theirs = ours.libphonenumber_original
+    alphabet = ["+", "1", "٢", " ", "(", "-", "\n", "a", "Z", "é", "＋"]
+    for length in range(6):
+        for characters in itertools.product(alphabet, repeat=length):
+            text = "".join(characters)
+            assert ours(text) == theirs(text), text
+    assert ours("1-800-FLOWERS") == theirs("1-800-FLOWERS") == "18003569377"
