@@ -2,9 +2,10 @@
 
 `OrmBulkWriter` works everywhere (SQLite for `make run`, and PostgreSQL): per chunk, one upsert of
 the contacts (`INSERT … ON CONFLICT (phone) DO UPDATE`), their list memberships and consents.
-`PostgresCopyWriter` streams the rows with COPY into a temporary staging table and merges it with
-one statement per table at the end — the fast path on PostgreSQL. Both write exactly the values the
-row rules decided; neither decides anything.
+`PostgresCopyWriter` streams each chunk's rows with COPY into a temporary table and inserts its new
+contacts at once, merging the rows that meet stored contacts at the end, all in the import's one
+transaction — the fast path on PostgreSQL. Both write exactly the values the row rules decided; neither
+decides anything.
 """
 
 import functools
