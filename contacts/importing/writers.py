@@ -95,6 +95,8 @@ class PostgresCopyWriter:
     stored contact are staged and merged at the end, so those contacts are locked for that last second
     only, not the whole import. All of it is one transaction (`transaction()`, around the whole import),
     so a failure leaves no contact half-imported (the job can run again: every statement is an upsert).
+    The price: a number it inserted is held until the import ends, so another writer creating the same
+    number meanwhile (the admin, an overlapping import) waits for that, not for a last merge only.
     The temporary tables have no index: the rules already let each number through once, and should they
     not, the contacts insert or merge fails ("cannot affect row a second time") instead of picking one.
     """
