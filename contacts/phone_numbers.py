@@ -11,7 +11,8 @@ import phonenumbers
 from django.conf import settings
 from phonenumbers import PhoneMetadata, PhoneNumberType, phonenumberutil
 from phonenumbers import timezone as phonenumber_timezones
-from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, _number_type_helper
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+from phonenumbers.re_util import re_compile
 from phonenumbers.timezone import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX, _country_level_time_zones_for_number
 
 # libphonenumber compiles its metadata patterns through `re.compile`, whose cache lookup costs more than
@@ -287,6 +288,70 @@ def _geographical_zones(e164: str) -> tuple[str, ...]:
     return phonenumber_timezones._UNKNOWN_TIME_ZONE_LIST
 
 
+# libphonenumber's `_number_type_helper` order: the types checked before fixed line and mobile.
+_SPECIFIC_TYPES = (
+    ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+    ("toll_free", PhoneNumberType.TOLL_FREE),
+    ("shared_cost", PhoneNumberType.SHARED_COST),
+    ("voip", PhoneNumberType.VOIP),
+    ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+    ("pager", PhoneNumberType.PAGER),
+    ("uan", PhoneNumberType.UAN),
+    ("voicemail", PhoneNumberType.VOICEMAIL),
+)
+# (region or "001", calling code) → that metadata's checks, in `_number_type_helper`'s order.
+_TYPE_CHECKS: dict[tuple[str, int], tuple] = {}
+
+
+def _desc_check(desc: object) -> tuple[frozenset[int] | None, re.Pattern] | None:
+    """A number description as (its possible lengths, or None when any; its compiled pattern), or None
+    when no number can match it (no description, or an empty pattern)."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return (frozenset(desc.possible_length) or None, re_compile(desc.national_number_pattern))
+
+
+def _matches(national_number: str, check: tuple | None) -> bool:
+    """libphonenumber's `_is_number_matching_desc`: a possible length, and the whole number matching the
+    pattern. It matches from the start first and then the whole number; a whole match is a match from
+    the start, so the first is not run here."""
+    if check is None:
+        return False
+    lengths, pattern = check
+    if lengths is not None and len(national_number) not in lengths:
+        return False
+    return pattern.fullmatch(national_number) is not None
+
+
+def _number_type(national_number: str, metadata: PhoneMetadata) -> int:
+    """libphonenumber's `_number_type_helper`, with each metadata's descriptions, lengths and compiled
+    patterns looked up once (`_TYPE_CHECKS`) instead of through four calls a description: a number is
+    checked against up to eleven (the reading processes' instructions a row went 232k → 218k)."""
+    key = (metadata.id, metadata.country_code)
+    checks = _TYPE_CHECKS.get(key)
+    if checks is None:
+        checks = _TYPE_CHECKS[key] = (
+            _desc_check(metadata.general_desc),
+            tuple((_desc_check(getattr(metadata, name)), kind) for name, kind in _SPECIFIC_TYPES),
+            _desc_check(metadata.fixed_line),
+            _desc_check(metadata.mobile),
+            bool(metadata.same_mobile_and_fixed_line_pattern),
+        )
+    general, specific, fixed_line, mobile, same_mobile_and_fixed_line = checks
+    if not _matches(national_number, general):
+        return PhoneNumberType.UNKNOWN
+    for check, kind in specific:
+        if _matches(national_number, check):
+            return kind
+    if _matches(national_number, fixed_line):
+        if same_mobile_and_fixed_line or _matches(national_number, mobile):
+            return PhoneNumberType.FIXED_LINE_OR_MOBILE
+        return PhoneNumberType.FIXED_LINE
+    if not same_mobile_and_fixed_line and _matches(national_number, mobile):
+        return PhoneNumberType.MOBILE
+    return PhoneNumberType.UNKNOWN
+
+
 def _region_and_type(number: phonenumbers.PhoneNumber) -> tuple[str, int]:
     """`region_code_for_number` and `number_type` in one pass (libphonenumber's
     `_region_code_for_number_from_list`, returning the type it computes instead of dropping it)."""
@@ -296,16 +361,16 @@ def _region_and_type(number: phonenumbers.PhoneNumber) -> tuple[str, int]:
     national_number = phonenumbers.national_significant_number(number)
     if len(regions) == 1:
         metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, regions[0])
-        return regions[0], _number_type_helper(national_number, metadata) if metadata else PhoneNumberType.UNKNOWN
+        return regions[0], _number_type(national_number, metadata) if metadata else PhoneNumberType.UNKNOWN
     for region in regions:
         metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
         if metadata is None:
             continue
         if metadata.leading_digits is not None:
             if re.match(metadata.leading_digits, national_number):
-                return region, _number_type_helper(national_number, metadata)
+                return region, _number_type(national_number, metadata)
             continue
-        number_type = _number_type_helper(national_number, metadata)
+        number_type = _number_type(national_number, metadata)
         if number_type != PhoneNumberType.UNKNOWN:
             return region, number_type
     return "", PhoneNumberType.UNKNOWN

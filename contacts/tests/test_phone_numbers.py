@@ -172,3 +172,34 @@ def test_the_quicker_normalisation_agrees_with_libphonenumber_on_every_short_tex
             text = "".join(characters)
             assert ours(text) == theirs(text), text
     assert ours("1-800-FLOWERS") == theirs("1-800-FLOWERS") == "18003569377"
+
+
+def test_the_number_type_agrees_with_libphonenumber_in_every_region_for_many_numbers():
+    import random
+
+    import phonenumbers
+    from phonenumbers import PhoneMetadata, PhoneNumberType
+
+    from contacts.phone_numbers import _number_type
+
+    rng = random.Random(4)  # noqa: S311 - test data
+    metadatas = [PhoneMetadata.metadata_for_region(region) for region in phonenumbers.SUPPORTED_REGIONS]
+    non_geographical = phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
+    metadatas += [PhoneMetadata.metadata_for_nongeo_region(code) for code in non_geographical]
+    checked = set()
+    for metadata in metadatas:
+        numbers = []
+        for kind in vars(PhoneNumberType).values():
+            if isinstance(kind, int):
+                example = phonenumbers.example_number_for_type(metadata.id, kind) if metadata.id != "001" else None
+                if example is not None:
+                    numbers.append(phonenumbers.national_significant_number(example))
+        for length in range(4, 14):
+            numbers += ["".join(rng.choice("0123456789") for _ in range(length)) for _ in range(10)]
+        for prefix in ("1", "2", "3", "4", "5", "6", "7", "8", "9"):  # numbers near the valid ones
+            numbers += [number[:-1] + prefix for number in numbers[:20] if number]
+        for number in numbers:
+            expected = phonenumberutil._number_type_helper(number, metadata)
+            assert _number_type(number, metadata) == expected, (metadata.id, number)
+            checked.add(expected)
+    assert len(checked) >= 8  # the numbers reach most types, not only "unknown"
