@@ -1,17 +1,17 @@
 """The import job: create it when the operator confirms the preview, run it in a Celery task."""
 
 import collections
+import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.importing.columns import map_columns
@@ -114,19 +114,24 @@ def _import(job: ContactImportJob) -> dict[str, int]:
         )
         writer = writer_for(job=job, contact_list=job.contact_list, list_ids=rules.list_ids)
         counts = dict.fromkeys(COUNTERS.values(), 0)
+        processed = 0
         workers = settings.CONTACT_IMPORT_PARSE_WORKERS if total >= PARALLEL_MIN_ROWS else 1
         # Where the time goes, for the log: the worker-side reading shows as waiting for rows.
         phases = dict.fromkeys(("rows", "decide", "write", "merge"), 0.0)
-        for chunk, by_outcome in _decide_and_write(table.rows, rules, writer, workers, phases):
-            for name, value in _count(by_outcome).items():
-                counts[name] += value
-            ContactImportJob.objects.filter(pk=job.pk, status=ContactImportJob.Status.RUNNING).update(
-                processed_rows=F("processed_rows") + len(chunk), **counts
-            )
-            collect_chunk_garbage()
-        clock = time.perf_counter()
-        writer.finish()
-        phases["merge"] = time.perf_counter() - clock
+        holds_transaction = isinstance(writer, PostgresCopyWriter)
+        with (
+            writer.transaction() if holds_transaction else contextlib.nullcontext(),
+            progress_recorder(job, own_connection=holds_transaction) as record_progress,
+        ):
+            for chunk, by_outcome in _decide_and_write(table.rows, rules, writer, workers, phases):
+                for name, value in _count(by_outcome).items():
+                    counts[name] += value
+                processed += len(chunk)
+                record_progress(processed, counts)
+                collect_chunk_garbage()
+            clock = time.perf_counter()
+            writer.finish()
+            phases["merge"] = time.perf_counter() - clock
         logger.info(
             "Contact import %s: %s rows, %s reading processes; seconds waiting for rows %.1f, deciding %.1f, "
             "writing %.1f, merging %.1f",
@@ -135,8 +140,42 @@ def _import(job: ContactImportJob) -> dict[str, int]:
     if table.blank_rows:
         warnings.append(f"{len(table.blank_rows)} blank rows were ignored.")
     # The estimate counted lines; now the rows are known.
-    ContactImportJob.objects.filter(pk=job.pk).update(warnings=warnings, total_rows=F("processed_rows"))
+    ContactImportJob.objects.filter(pk=job.pk).update(warnings=warnings, processed_rows=processed, total_rows=processed)
     return counts
+
+
+@contextlib.contextmanager
+def progress_recorder(job: ContactImportJob, *, own_connection: bool) -> Iterator[Callable[[int, dict], None]]:
+    """A function recording the job's progress (rows processed, counts so far) for the admin's progress bar.
+
+    `own_connection`: the import runs in one transaction on the default connection (the COPY writer's),
+    where an update would show nobody anything until the end; the progress then goes through a connection
+    of its own, committing each update. It updates only the job row, which the import's transaction never
+    holds: the job was claimed, and its totals set, before the transaction began, and the issues that
+    reference the job take, at commit, a key-share lock that an update of other columns does not wait on.
+    That connection does not wait for its commits to reach the disk (`synchronous_commit` off): a crash
+    could lose the last progress shown, never the job's outcome, which the import's own connection writes
+    at the end with the server's setting. Inside a test's transaction the job row is not visible to it,
+    so its updates change nothing there; the job's final counts never come from them.
+    """
+    running = ContactImportJob.objects.filter(pk=job.pk, status=ContactImportJob.Status.RUNNING)
+    if not own_connection:
+        yield lambda processed, counts: running.update(processed_rows=processed, **counts)
+        return
+    names = ["processed_rows", *dict.fromkeys(COUNTERS.values())]
+    meta = ContactImportJob._meta
+    update = (
+        f"UPDATE {meta.db_table} SET {', '.join(f'{meta.get_field(name).column} = %s' for name in names)} "  # noqa: S608
+        f"WHERE {meta.pk.column} = %s AND {meta.get_field('status').column} = %s"
+    )
+    with connection.Database.connect(**connection.get_connection_params(), autocommit=True) as progress:
+        progress.execute("SET synchronous_commit = off")
+
+        def record(processed: int, counts: dict) -> None:
+            values = [processed, *(counts[name] for name in names[1:])]
+            progress.execute(update, [*values, job.pk, ContactImportJob.Status.RUNNING])
+
+        yield record
 
 
 def estimate_rows(stream: BinaryIO, *, file_format: str, sheet: str) -> int:

@@ -2,9 +2,10 @@
 
 `OrmBulkWriter` works everywhere (SQLite for `make run`, and PostgreSQL): per chunk, one upsert of
 the contacts (`INSERT … ON CONFLICT (phone) DO UPDATE`), their list memberships and consents.
-`PostgresCopyWriter` streams the rows with COPY into a temporary staging table and merges it with
-one statement per table at the end — the fast path on PostgreSQL. Both write exactly the values the
-row rules decided; neither decides anything.
+`PostgresCopyWriter` streams each chunk's rows with COPY into a temporary table and inserts its new
+contacts at once, merging the rows that meet stored contacts at the end, all in the import's one
+transaction — the fast path on PostgreSQL. Both write exactly the values the row rules decided; neither
+decides anything.
 """
 
 import functools
@@ -85,14 +86,19 @@ class OrmBulkWriter:
 
 
 class PostgresCopyWriter:
-    """COPY each chunk into a temporary table; merge it into contacts, lists and consents at the end.
+    """COPY each chunk into a temporary table and write it into contacts, lists and consents at once.
 
     It takes chunks as `ContactRowRules.decide_staged` leaves them (`write_staged`): the lines of new
-    contacts come formatted by the reading processes, so this process only streams them on.
-    The staging table lives in this connection's session only; the merge is one transaction, so a
-    failure leaves no contact half-imported (the job can run again: every statement is an upsert).
-    It has no index: the rules already let each number through once, and should they not, the
-    contacts merge fails ("cannot affect row a second time") instead of picking one.
+    contacts come formatted by the reading processes, so this process only streams them on. A chunk's new
+    contacts are inserted as it comes, so PostgreSQL writes them while the reading processes parse the next
+    chunks (written at the end, they took ≈0.9 s of 100k rows' ≈6 s, alone on one core); rows meeting a
+    stored contact are staged and merged at the end, so those contacts are locked for that last second
+    only, not the whole import. All of it is one transaction (`transaction()`, around the whole import),
+    so a failure leaves no contact half-imported (the job can run again: every statement is an upsert).
+    The price: a number it inserted is held until the import ends, so another writer creating the same
+    number meanwhile (the admin, an overlapping import) waits for that, not for a last merge only.
+    The temporary tables have no index: the rules already let each number through once, and should they
+    not, the contacts insert or merge fails ("cannot affect row a second time") instead of picking one.
     """
 
     def __init__(self, *, job: ContactImportJob | None, contact_list: ContactList | None, list_ids: dict) -> None:
@@ -101,8 +107,9 @@ class PostgresCopyWriter:
         self.contact_list = contact_list
         self.has_lists = self.contact_list is not None
         self.has_consents = False
+        self.has_stored = False  # whether any row meeting a stored contact was staged
         with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS contact_import_stage")
+            cursor.execute("DROP TABLE IF EXISTS contact_import_stage, contact_import_chunk, contact_import_ids")
             cursor.execute(
                 """CREATE TEMPORARY TABLE contact_import_stage (
                     phone varchar(16), first_name text, last_name text, email text, language text,
@@ -110,18 +117,31 @@ class PostgresCopyWriter:
                     custom_fields jsonb, list_names text[], consent_purpose text, consent_source text,
                     consent_evidence text, consent_given_at timestamptz, consent_revoked_at timestamptz)"""
             )
+            cursor.execute("CREATE TEMPORARY TABLE contact_import_chunk (LIKE contact_import_stage)")
+            cursor.execute("CREATE TEMPORARY TABLE contact_import_ids (id bigint, phone varchar(16))")
+
+    @staticmethod
+    def transaction() -> transaction.Atomic:
+        """The import's one transaction: enter it before the first chunk, leave it after `finish`."""
+        return transaction.atomic()
 
     def write_staged(self, batch: StagedBatch, *, has_lists: bool, has_consents: bool) -> None:
-        """Stage a chunk's new contacts and merged rows, and record its rows not imported with their reasons."""
+        """Write a chunk's new contacts, stage its rows meeting stored contacts, and record its rows not
+        imported with their reasons."""
         self.has_lists = self.has_lists or has_lists
         self.has_consents = self.has_consents or has_consents
-        lines = batch.new_lines
-        written = [d for d in batch.merged if d.outcome.is_written]
-        if written:
-            lines += "".join([stage_line(d.phone, d.fields, d.fields, d.list_names, d.consent) for d in written])
-        if lines:
-            with connection.cursor() as cursor, cursor.copy(COPY_STAGE) as copy:
-                copy.write(lines)
+        with connection.cursor() as cursor:
+            if batch.new_lines:
+                cursor.execute("TRUNCATE contact_import_chunk")
+                with cursor.copy(COPY_CHUNK) as copy:
+                    copy.write(batch.new_lines)
+                self._insert_new(cursor, has_lists=has_lists, has_consents=has_consents)
+            written = [d for d in batch.merged if d.outcome.is_written]
+            if written:
+                self.has_stored = True
+                lines = [stage_line(d.phone, d.fields, d.fields, d.list_names, d.consent) for d in written]
+                with cursor.copy(COPY_STAGE) as copy:
+                    copy.write("".join(lines))
         if batch.issues and self.job is not None:
             # COPY here too: the ORM adapts each JSON parameter one by one, which cost more than the contacts.
             with (
@@ -135,58 +155,92 @@ class PostgresCopyWriter:
                     copy.write_row((job_id, row_number, outcome, reason, dumps(cells)))
 
     def finish(self) -> None:
+        """Merge the rows meeting stored contacts, staged until now, with their contacts."""
         with transaction.atomic(), connection.cursor() as cursor:
-            try:
-                with transaction.atomic():
-                    cursor.execute(MERGE_CONTACTS)
-            except IntegrityError:
-                # A number in the file was created since the rules looked (another import, the admin).
-                cursor.execute(UPSERT_CONTACTS)
-            if self.has_lists:
-                cursor.execute(MERGE_LISTS)
-                if self.contact_list is not None:
-                    cursor.execute(MERGE_CONTACT_LIST, [self.contact_list.pk])
-            if self.has_consents:
-                cursor.execute(MERGE_CONSENTS)
-            cursor.execute("DROP TABLE contact_import_stage")
+            if self.has_stored:
+                try:
+                    with transaction.atomic():
+                        cursor.execute(MERGE_CONTACTS)
+                except IntegrityError:
+                    # As in `_insert_new`: a number created meanwhile by someone else.
+                    cursor.execute(UPSERT_CONTACTS.format(stage="contact_import_stage"))
+                self._link(cursor, "contact_import_stage", "contacts_contact", self.has_lists, self.has_consents)
+            cursor.execute("DROP TABLE contact_import_stage, contact_import_chunk, contact_import_ids")
+
+    def _insert_new(self, cursor: object, *, has_lists: bool, has_consents: bool) -> None:
+        """Insert the chunk's new contacts, then their lists and consents.
+
+        A plain INSERT: the rules found none of these numbers stored, and MERGE, which would look them up,
+        hashed the whole contacts table for each chunk (84 ms a chunk at 92k contacts, against 77 ms for
+        inserting its 5,000 rows). A number created meanwhile by someone else (another import, the admin)
+        makes it fail with a unique violation; the upsert then runs instead, and updates that contact.
+        When lists or consents follow, the new contacts' ids are kept from the insert itself, so that
+        they need not be looked up in contacts either.
+        """
+        linked = has_lists or has_consents or self.contact_list is not None
+        insert = KEEPING_IDS if linked else "{insert}"
+        try:
+            with transaction.atomic():
+                cursor.execute(insert.format(insert=INSERT_CONTACTS.format(stage="contact_import_chunk")))
+        except IntegrityError:
+            cursor.execute(insert.format(insert=UPSERT_CONTACTS.format(stage="contact_import_chunk")))
+        if linked:
+            self._link(cursor, "contact_import_chunk", "contact_import_ids", has_lists, has_consents)
+            cursor.execute("TRUNCATE contact_import_ids")
+
+    def _link(self, cursor: object, stage: str, contacts: str, has_lists: bool, has_consents: bool) -> None:
+        """Add the rows of `stage` to their lists and record their consents; `contacts`: where their
+        contacts' ids are found by number (contacts itself, or the ids a chunk's insert kept)."""
+        if has_lists:
+            cursor.execute(MERGE_LISTS.format(stage=stage, contacts=contacts))
+        if self.contact_list is not None:
+            cursor.execute(MERGE_CONTACT_LIST.format(stage=stage, contacts=contacts), [self.contact_list.pk])
+        if has_consents:
+            cursor.execute(MERGE_CONSENTS.format(stage=stage, contacts=contacts))
 
 
 COPY_STAGE = "COPY contact_import_stage FROM STDIN"
-# One statement per table, built from CONTACT_FIELDS so the two cannot disagree.
+COPY_CHUNK = "COPY contact_import_chunk FROM STDIN"
+# One statement per table, built from CONTACT_FIELDS so the two cannot disagree; {stage} is the temporary
+# table it reads (a chunk's new contacts, or the rows meeting stored contacts).
 _COLUMNS = ", ".join(CONTACT_FIELDS)
-# MERGE inserts the new rows as a plain INSERT; an upsert (ON CONFLICT) first tries and checks every
-# row's insert, which made it a third slower on 90k new contacts. MERGE is not safe against a number
-# created meanwhile by someone else (a unique violation), so then the upsert runs instead.
+# MERGE updates the stored contacts as a plain UPDATE; an upsert (ON CONFLICT) first tries and checks every
+# row's insert, which made it a third slower on 90k contacts. MERGE is not safe against a number created
+# meanwhile by someone else (a unique violation), so then the upsert runs instead.
 MERGE_CONTACTS = f"""
     MERGE INTO contacts_contact c USING contact_import_stage s ON c.phone = s.phone
     WHEN MATCHED THEN UPDATE SET {", ".join(f"{name} = s.{name}" for name in CONTACT_FIELDS)}, updated_at = now()
     WHEN NOT MATCHED THEN INSERT (phone, {_COLUMNS}, created_at, updated_at)
         VALUES (s.phone, {", ".join(f"s.{name}" for name in CONTACT_FIELDS)}, now(), now())
 """  # noqa: S608 - no value in it comes from outside this module
-UPSERT_CONTACTS = f"""
+INSERT_CONTACTS = f"""
     INSERT INTO contacts_contact (phone, {_COLUMNS}, created_at, updated_at)
-    SELECT phone, {_COLUMNS}, now(), now() FROM contact_import_stage
+    SELECT phone, {_COLUMNS}, now(), now() FROM {{stage}}
+"""  # noqa: S608 - no value in it comes from outside this module
+UPSERT_CONTACTS = f"""{INSERT_CONTACTS}
     ON CONFLICT (phone) DO UPDATE SET {", ".join(f"{name} = EXCLUDED.{name}" for name in CONTACT_FIELDS)},
         updated_at = EXCLUDED.updated_at
-"""  # noqa: S608 - no value in it comes from outside this module
+"""
+# An insert or upsert keeping the ids of the contacts it wrote (both inserted and updated rows come back).
+KEEPING_IDS = "WITH written AS ({insert} RETURNING id, phone) INSERT INTO contact_import_ids SELECT * FROM written"
 # The stage names a row's lists (the reading processes cannot know their ids); the rules created them all.
 MERGE_LISTS = """
     INSERT INTO contacts_contact_lists (contact_id, contactlist_id)
-    SELECT c.id, l.id FROM contact_import_stage s JOIN contacts_contact c ON c.phone = s.phone
+    SELECT c.id, l.id FROM {stage} s JOIN {contacts} c ON c.phone = s.phone
         JOIN contacts_contactlist l ON l.name = ANY(s.list_names)
-    WHERE s.list_names <> '{}'
+    WHERE s.list_names <> '{{}}'
     ON CONFLICT DO NOTHING
 """
 MERGE_CONTACT_LIST = """
     INSERT INTO contacts_contact_lists (contact_id, contactlist_id)
-    SELECT c.id, %s FROM contact_import_stage s JOIN contacts_contact c ON c.phone = s.phone
+    SELECT c.id, %s FROM {stage} s JOIN {contacts} c ON c.phone = s.phone
     ON CONFLICT DO NOTHING
 """
 MERGE_CONSENTS = """
     INSERT INTO contacts_consent (contact_id, purpose, source, evidence, given_at, revoked_at, created_at)
     SELECT c.id, s.consent_purpose, s.consent_source, s.consent_evidence, s.consent_given_at,
         s.consent_revoked_at, now()
-    FROM contact_import_stage s JOIN contacts_contact c ON c.phone = s.phone
+    FROM {stage} s JOIN {contacts} c ON c.phone = s.phone
     WHERE s.consent_purpose IS NOT NULL
     ON CONFLICT (contact_id, purpose, given_at) DO UPDATE SET source = EXCLUDED.source,
         evidence = EXCLUDED.evidence, revoked_at = EXCLUDED.revoked_at

@@ -105,3 +105,101 @@ def test_the_faster_digit_normalisation_agrees_with_libphonenumber_on_every_asci
     for text in ("(202) 555-0143", "+44 20 7946 0958", "٠٦١٢ ٣٤ ٥٦ ٧٨", "０６１２３４５６７８", "tel: 0612"):
         assert ours(text) == theirs(text)
         assert ours(text, True) == theirs(text, True)
+
+
+def test_the_quicker_extension_search_agrees_with_libphonenumber_on_every_pair_of_ascii_characters():
+    ours = phonenumberutil._maybe_strip_extension
+    theirs = ours.libphonenumber_original
+    characters = [chr(code) for code in range(128)]
+    for first in characters:
+        for second in characters:
+            for text in (f"202 555 0143{first}{second}12", f"202 555 0143{first}12{second}"):
+                assert ours(text) == theirs(text), text
+    for text in ("202 555 0143 ext. 12", "202 555 0143;ext=12", "202 555 0143 x12", "202 555 0143 - 12#",
+                 "202 555 0143,,12", "202 555 0143 ｘ12", "+33 1 23 45 67 89 доб 12", "202 555 0143"):  # fmt: skip
+        assert ours(text) == theirs(text), text
+    assert ours("202 555 0143 ext. 12") == ("12", "202 555 0143")
+
+
+def test_the_zones_of_a_geographical_number_agree_with_libphonenumber_for_every_prefix_it_knows():
+    import phonenumbers
+    from phonenumbers import timezone
+
+    from contacts.phone_numbers import _geographical_zones
+
+    for index, prefix in enumerate(sorted(timezone.TIMEZONE_DATA)):
+        number = phonenumbers.parse("+" + (prefix + str(index) * 12)[:12])
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        assert _geographical_zones(e164) == timezone.time_zones_for_geographical_number(number), e164
+
+
+def test_the_quicker_viability_check_agrees_with_libphonenumber_on_every_short_text():
+    import itertools
+
+    ours = phonenumberutil._is_viable_phone_number
+    theirs = ours.libphonenumber_original
+    alphabet = ["+", "1", "2", " ", "(", ")", ".", "-", "/", "x", "#", "a", "＋"]
+    for length in range(6):
+        for characters in itertools.product(alphabet, repeat=length):
+            text = "".join(characters)
+            assert ours(text) == theirs(text), text
+    for text in ("(202) 555-0143", "+44 20 7946 0958", "202.555.0143", "+1 202 555 0143 ext. 7", "٠٦١٢ ٣٤"):
+        assert ours(text) == theirs(text), text
+
+
+def test_the_quicker_number_extraction_agrees_with_libphonenumber_on_every_short_text():
+    import itertools
+
+    ours = phonenumberutil._extract_possible_number
+    theirs = ours.libphonenumber_original
+    alphabet = ["+", "1", "2", " ", "(", ")", ".", "-", "/", "x", "#", "_", "a", "＋"]
+    for length in range(6):
+        for characters in itertools.product(alphabet, repeat=length):
+            text = "".join(characters)
+            assert ours(text) == theirs(text), text
+    for text in ("(202) 555-0143", "+44 20 7946 0958 ", "tel: 202.555.0143.", "(530) 583-6985 x302/x2303", "٠٦١٢ ٣٤"):
+        assert ours(text) == theirs(text), text
+
+
+def test_the_quicker_normalisation_agrees_with_libphonenumber_on_every_short_text():
+    import itertools
+
+    ours = phonenumberutil._normalize
+    theirs = ours.libphonenumber_original
+    alphabet = ["+", "1", "٢", " ", "(", "-", "\n", "a", "Z", "é", "＋"]
+    for length in range(6):
+        for characters in itertools.product(alphabet, repeat=length):
+            text = "".join(characters)
+            assert ours(text) == theirs(text), text
+    assert ours("1-800-FLOWERS") == theirs("1-800-FLOWERS") == "18003569377"
+
+
+def test_the_number_type_agrees_with_libphonenumber_in_every_region_for_many_numbers():
+    import random
+
+    import phonenumbers
+    from phonenumbers import PhoneMetadata, PhoneNumberType
+
+    from contacts.phone_numbers import _number_type
+
+    rng = random.Random(4)  # noqa: S311 - test data
+    metadatas = [PhoneMetadata.metadata_for_region(region) for region in phonenumbers.SUPPORTED_REGIONS]
+    non_geographical = phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS
+    metadatas += [PhoneMetadata.metadata_for_nongeo_region(code) for code in non_geographical]
+    checked = set()
+    for metadata in metadatas:
+        numbers = []
+        for kind in vars(PhoneNumberType).values():
+            if isinstance(kind, int):
+                example = phonenumbers.example_number_for_type(metadata.id, kind) if metadata.id != "001" else None
+                if example is not None:
+                    numbers.append(phonenumbers.national_significant_number(example))
+        for length in range(4, 14):
+            numbers += ["".join(rng.choice("0123456789") for _ in range(length)) for _ in range(10)]
+        for prefix in ("1", "2", "3", "4", "5", "6", "7", "8", "9"):  # numbers near the valid ones
+            numbers += [number[:-1] + prefix for number in numbers[:20] if number]
+        for number in numbers:
+            expected = phonenumberutil._number_type_helper(number, metadata)
+            assert _number_type(number, metadata) == expected, (metadata.id, number)
+            checked.add(expected)
+    assert len(checked) >= 8  # the numbers reach most types, not only "unknown"

@@ -124,25 +124,26 @@ def test_a_second_import_of_an_edited_file_updates_as_the_preview_shows(run_impo
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY writer is PostgreSQL's")
 @pytest.mark.django_db(transaction=True)
 def test_a_number_another_transaction_creates_during_the_merge_is_updated_not_lost(run_import, monkeypatch):
-    """Another import creates one of the file's numbers and commits while the merge runs: the MERGE
-    meets a unique violation, and the upsert that replaces it updates that contact."""
-    original_finish = writers.PostgresCopyWriter.finish
+    """Another import creates one of the file's numbers and commits while the chunk's merge runs: the
+    MERGE meets a unique violation, and the upsert that replaces it updates that contact."""
+    original_write = writers.PostgresCopyWriter.write_staged
     other = connection.get_new_connection(connection.get_connection_params())
     other.autocommit = False  # its insert stays uncommitted until the timer commits it
     committer = threading.Timer(0.5, other.commit)
 
-    def finish_while_another_transaction_inserts(writer):
+    def write_while_another_transaction_inserts(writer, batch, **options):
         other.execute(
             "INSERT INTO contacts_contact (phone, first_name, last_name, email, language, country, time_zone, "
             "time_zone_candidates, time_zone_ambiguous, custom_fields, created_at, updated_at) VALUES "
             "('+13125550178', 'Meanwhile', '', '', '', 'US', '', '[]', false, '{}', now(), now())"
         )
         committer.start()  # the merge waits on this row, then finds it taken
-        original_finish(writer)
+        original_write(writer, batch, **options)
 
-    monkeypatch.setattr(writers.PostgresCopyWriter, "finish", finish_while_another_transaction_inserts)
+    monkeypatch.setattr(writers.PostgresCopyWriter, "write_staged", write_while_another_transaction_inserts)
+    clients = ContactList.objects.create(name="Clients")
     try:
-        job = run_import(b"name,phone\nAda Byron,(202) 555-0143\nGrace Hopper,+1 312 555 0178\n")
+        job = run_import(b"name,phone\nAda Byron,(202) 555-0143\nGrace Hopper,+1 312 555 0178\n", contact_list=clients)
     finally:
         committer.join()
         other.close()
@@ -151,6 +152,63 @@ def test_a_number_another_transaction_creates_during_the_merge_is_updated_not_lo
         "+12025550143": "Ada",
         "+13125550178": "Grace",
     }
+    assert set(clients.contacts.values_list("phone", flat=True)) == {"+12025550143", "+13125550178"}
+
+
+SIX_ROWS = (
+    b"name,phone,lists\nAda,(202) 555-0143,VIP\nGrace,(202) 555-0144,VIP\nAlan,(202) 555-0145,\n"
+    b"Marie,(202) 555-0146,\nLise,(202) 555-0147,\nHedy,(202) 555-0148,VIP\n"
+)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY writer is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_progress_shows_while_the_contacts_wait_for_the_end_of_the_import(run_import, monkeypatch):
+    """Each chunk's contacts are written as it comes, in the import's one transaction: another session
+    sees the progress bar move chunk by chunk, and no contact until the import is done."""
+    monkeypatch.setattr(jobs, "CHUNK_ROWS", 2)
+    original_write = writers.PostgresCopyWriter.write_staged
+    other = connection.get_new_connection(connection.get_connection_params())
+    other.autocommit = True
+    seen = []
+
+    def write_and_look_from_another_session(writer, batch, **options):
+        original_write(writer, batch, **options)
+        (processed,) = other.execute("SELECT processed_rows FROM contacts_contactimportjob").fetchone()
+        (contacts,) = other.execute("SELECT count(*) FROM contacts_contact").fetchone()
+        seen.append((processed, contacts))
+
+    monkeypatch.setattr(writers.PostgresCopyWriter, "write_staged", write_and_look_from_another_session)
+    try:
+        job = run_import(SIX_ROWS)
+    finally:
+        other.close()
+    assert job.status == "done", job.error
+    assert seen == [(0, 0), (2, 0), (4, 0)]
+    assert (job.processed_rows, job.total_rows, job.created_count) == (6, 6, 6)
+    assert Contact.objects.filter(lists__name="VIP").count() == 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY writer is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_an_import_failing_half_way_leaves_no_contact_behind(run_import, monkeypatch):
+    monkeypatch.setattr(jobs, "CHUNK_ROWS", 2)
+    original_write = writers.PostgresCopyWriter.write_staged
+    writes = []
+
+    def fail_at_the_third_chunk(writer, batch, **options):
+        writes.append(batch)
+        if len(writes) == 3:
+            raise RuntimeError("the database went away")
+        original_write(writer, batch, **options)
+
+    monkeypatch.setattr(writers.PostgresCopyWriter, "write_staged", fail_at_the_third_chunk)
+    with pytest.raises(RuntimeError, match="went away"):
+        run_import(SIX_ROWS)
+    job = jobs.ContactImportJob.objects.get()
+    assert (job.status, job.error) == ("failed", "The import failed unexpectedly; nothing was imported.")
+    assert not Contact.objects.exists()
+    assert not ContactList.objects.filter(contacts__isnull=False).exists()
 
 
 @pytest.mark.parametrize("workers", [1, 2])
