@@ -5,6 +5,7 @@ Parsing is the `phonenumbers` library's (libphonenumber's metadata), never a reg
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import phonenumbers
@@ -22,7 +23,22 @@ phonenumbers.enable_pattern_cache()
 _ASCII_NON_DIGITS = {code: None for code in range(128) if not chr(code).isdigit()}
 
 
-def _normalize_ascii_digits_at_c_speed() -> None:
+def _install(name: str, build: Callable[[Callable], Callable]) -> None:
+    """Replace libphonenumber's `name` with `build(its own function)`, once per process.
+
+    Each shortcut below answers the ASCII text an import is full of faster and hands any other text to
+    libphonenumber's own function, kept on the replacement as `libphonenumber_original` so the tests can
+    check both agree. Installing twice (a module reloaded) keeps the first.
+    """
+    original = getattr(phonenumberutil, name)
+    if getattr(original, "libphonenumber_original", None):
+        return
+    replacement = build(original)
+    replacement.libphonenumber_original = original
+    setattr(phonenumberutil, name, replacement)
+
+
+def _normalize_ascii_digits_at_c_speed(original: Callable) -> Callable:
     """Give libphonenumber a faster `normalize_digits_only` for ASCII text, with the same result.
 
     Its own looks each character up in `unicodedata` through two Python calls, a seventh of a parse. The
@@ -31,20 +47,16 @@ def _normalize_ascii_digits_at_c_speed() -> None:
     text without its non-digits (or the text itself when they are kept): one `str.translate`. Any other
     text goes to libphonenumber's own function. A test checks both agree on every ASCII character.
     """
-    original = phonenumberutil.normalize_digits_only
-    if getattr(original, "libphonenumber_original", None):
-        return
 
     def normalize_digits_only(number: str, keep_non_digits: bool = False) -> str:
         if isinstance(number, str) and number.isascii():
             return number if keep_non_digits else number.translate(_ASCII_NON_DIGITS)
         return original(number, keep_non_digits)
 
-    normalize_digits_only.libphonenumber_original = original
-    phonenumberutil.normalize_digits_only = normalize_digits_only
+    return normalize_digits_only
 
 
-_normalize_ascii_digits_at_c_speed()
+_install("normalize_digits_only", _normalize_ascii_digits_at_c_speed)
 
 # Every way of writing an extension that libphonenumber's parse looks for (`_EXTN_PATTERN`: ";ext=12",
 # "ext. 12", "x12", "int 12", "anexo 12", "#12", "~12", "- 12#", ",,12", ", 12") holds at least one of
@@ -53,7 +65,7 @@ _normalize_ascii_digits_at_c_speed()
 _EXTENSION_MARKS = re.compile("[A-Za-z;#~,]")
 
 
-def _look_for_extensions_only_where_one_can_be() -> None:
+def _look_for_extensions_only_where_one_can_be(original: Callable) -> Callable:
     """Give libphonenumber a `_maybe_strip_extension` that returns at once for ASCII text holding none of
     `_EXTENSION_MARKS`, with the same result: "no extension, the text as it was".
 
@@ -62,26 +74,22 @@ def _look_for_extensions_only_where_one_can_be() -> None:
     row with it, 256k without (cachegrind, the benchmark's file). Any other text goes to libphonenumber's
     own function; a test checks both agree on every pair of ASCII characters after a number.
     """
-    original = phonenumberutil._maybe_strip_extension
-    if getattr(original, "libphonenumber_original", None):
-        return
 
     def _maybe_strip_extension(number: str) -> tuple[str, str]:
         if isinstance(number, str) and number.isascii() and _EXTENSION_MARKS.search(number) is None:
             return ("", number)
         return original(number)
 
-    _maybe_strip_extension.libphonenumber_original = original
-    phonenumberutil._maybe_strip_extension = _maybe_strip_extension
+    return _maybe_strip_extension
 
 
-_look_for_extensions_only_where_one_can_be()
+_install("_maybe_strip_extension", _look_for_extensions_only_where_one_can_be)
 
 # A number written with ASCII digits, leading plus signs and the usual separators only.
 _PLAIN_NUMBER = re.compile(r"\+*[0-9 ().\-/]*")
 
 
-def _check_plain_numbers_without_the_full_pattern() -> None:
+def _check_plain_numbers_without_the_full_pattern(original: Callable) -> Callable:
     """Give libphonenumber an `_is_viable_phone_number` that answers `_PLAIN_NUMBER` text by counting its
     digits, with the same result.
 
@@ -93,9 +101,6 @@ def _check_plain_numbers_without_the_full_pattern() -> None:
     or more. Any other text goes to libphonenumber's own function; a test checks both agree on every
     text of up to five characters from these and a few other characters.
     """
-    original = phonenumberutil._is_viable_phone_number
-    if getattr(original, "libphonenumber_original", None):
-        return
 
     def _is_viable_phone_number(number: str) -> bool:
         if isinstance(number, str) and len(number) >= 2 and number.isascii() and _PLAIN_NUMBER.fullmatch(number):
@@ -103,16 +108,15 @@ def _check_plain_numbers_without_the_full_pattern() -> None:
             return digits >= 3 or digits == len(number) == 2
         return original(number)
 
-    _is_viable_phone_number.libphonenumber_original = original
-    phonenumberutil._is_viable_phone_number = _is_viable_phone_number
+    return _is_viable_phone_number
 
 
-_check_plain_numbers_without_the_full_pattern()
+_install("_is_viable_phone_number", _check_plain_numbers_without_the_full_pattern)
 
 _PLAIN_NUMBER_START = re.compile("[+0-9]")
 
 
-def _extract_plain_numbers_without_the_full_patterns() -> None:
+def _extract_plain_numbers_without_the_full_patterns(original: Callable) -> Callable:
     """Give libphonenumber an `_extract_possible_number` that cuts `_PLAIN_NUMBER` text with string
     methods, with the same result.
 
@@ -123,9 +127,6 @@ def _extract_plain_numbers_without_the_full_patterns() -> None:
     reading processes' instructions a row went 245k → 237k. Any other text goes to libphonenumber's own
     function; a test checks both agree on every text of up to five characters from these and a few others.
     """
-    original = phonenumberutil._extract_possible_number
-    if getattr(original, "libphonenumber_original", None):
-        return
 
     def _extract_possible_number(number: str) -> str:
         if isinstance(number, str) and number.isascii() and _PLAIN_NUMBER.fullmatch(number):
@@ -133,16 +134,15 @@ def _extract_plain_numbers_without_the_full_patterns() -> None:
             return number[start.start() :].rstrip("+ ().-/") if start else ""
         return original(number)
 
-    _extract_possible_number.libphonenumber_original = original
-    phonenumberutil._extract_possible_number = _extract_possible_number
+    return _extract_possible_number
 
 
-_extract_plain_numbers_without_the_full_patterns()
+_install("_extract_possible_number", _extract_plain_numbers_without_the_full_patterns)
 
 _ANY_ASCII_LETTER = re.compile("[A-Za-z]")
 
 
-def _normalize_without_letters_at_once() -> None:
+def _normalize_without_letters_at_once(original: Callable) -> Callable:
     """Give libphonenumber a `_normalize` that goes straight to its digit normalisation for text without
     an ASCII letter, with the same result.
 
@@ -151,20 +151,16 @@ def _normalize_without_letters_at_once() -> None:
     that has none; a parse normalises twice. Text with a letter goes to libphonenumber's own function.
     The reading processes' instructions a row went 237k → 232k.
     """
-    original = phonenumberutil._normalize
-    if getattr(original, "libphonenumber_original", None):
-        return
 
     def _normalize(number: str) -> str:
         if isinstance(number, str) and _ANY_ASCII_LETTER.search(number) is None:
             return phonenumberutil.normalize_digits_only(number)
         return original(number)
 
-    _normalize.libphonenumber_original = original
-    phonenumberutil._normalize = _normalize
+    return _normalize
 
 
-_normalize_without_letters_at_once()
+_install("_normalize", _normalize_without_letters_at_once)
 
 UNKNOWN_TIME_ZONE = "Etc/Unknown"
 # Longer than any number written by hand; beyond it the cell is free text, not a number.
