@@ -18,6 +18,7 @@ from django.utils import timezone
 from calls.live_events import publish_call_event
 from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus
 from calls.services.state import transition_applied, transition_query
+from config.server_binding import Statement, server_bound_cursor
 
 
 class CallbackOutcome(enum.Enum):
@@ -104,26 +105,27 @@ def _event_insert_statement(connection: BaseDatabaseWrapper, *, guarded: bool = 
     return statement
 
 
-def _in_one_transaction(using: str, statements: list[tuple[str, list[object]]]) -> int:
-    """Run `statements` as one transaction; return how many rows the last one changed.
+def _insert_then_update(using: str, insert: Statement, update: Statement | None) -> int:
+    """Run the event's insert and then the call's UPDATE as one transaction; return the rows the UPDATE changed.
 
-    On PostgreSQL they go as one query string, which the server runs as one transaction (the simple
-    query protocol's implicit transaction, or the caller's own): one round trip instead of four
-    (BEGIN, each statement, COMMIT). Django's psycopg cursors bind parameters client-side, so several
-    statements may share a string. Elsewhere, `transaction.atomic` and a statement at a time.
+    On PostgreSQL they are one statement, the insert a data-modifying CTE ahead of the UPDATE (both
+    see the same snapshot, as the guard's read did before the UPDATE when they were two), with its
+    parameters bound by the server (`server_bound_cursor`): one round trip instead of four (BEGIN,
+    each statement, COMMIT). Elsewhere, `transaction.atomic` and a statement at a time.
     """
     connection = connections[using]
     if connection.vendor == "postgresql":
-        sql = "; ".join(statement for statement, _ in statements)
-        params = [param for _, statement_params in statements for param in statement_params]
-        with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        sql, params = insert
+        if update is not None:
+            sql, params = f"WITH event AS ({sql}) {update[0]}", [*params, *update[1]]
+        with transaction.mark_for_rollback_on_error(using), server_bound_cursor(connection) as cursor:
             cursor.execute(sql, params)
-            while cursor.nextset():  # to the last statement's result
-                pass
-            return cursor.rowcount
+            return cursor.rowcount if update is not None else 0
     with transaction.atomic(using), connection.cursor() as cursor:
-        for statement, params in statements:
-            cursor.execute(statement, params)
+        cursor.execute(*insert)
+        if update is None:
+            return 0
+        cursor.execute(*update)
         return cursor.rowcount
 
 
@@ -152,7 +154,7 @@ def call_record_status(
         if answered_by:
             fields["answered_by"] = answered_by
         fields = {name: value for name, value in fields.items() if value not in (None, "")}
-    # The common case is one round trip (see `_in_one_transaction`): the guarded insert-or-ignore of the
+    # The common case is one round trip (see `_insert_then_update`): the guarded insert-or-ignore of the
     # event and the conditional UPDATE (which also checks the CallSid). Only a callback that moves
     # nothing pays another statement, to tell a replay from an unknown call, for which the guard
     # wrote nothing. The call's own timestamps are our clock at arrival: Twilio's Timestamp has whole
@@ -163,12 +165,8 @@ def call_record_status(
     values = (call_id, CallEvent.Kind.STATUS, provider_event_id[:128], payload, occurred_at, timezone.now())
     params = [field.get_db_prep_save(value, connection) for field, value in zip(event_fields, values, strict=True)]
     params += [Call._meta.pk.get_db_prep_value(call_id, connection), "", call_sid]
-    statements = [(sql, params)]
     move = transition_query(connection, call_id=call_id, status=status, fields=fields, provider_call_id=call_sid)
-    if move is not None:
-        statements.append(move)
-    changed = _in_one_transaction(using, statements)  # by the last statement
-    moved = move is not None and changed == 1
+    moved = _insert_then_update(using, (sql, params), move) == 1
     if moved:
         transition_applied(call_id=call_id, status=status)
     elif not _claim_provider_call(call_id=call_id, call_sid=call_sid):

@@ -121,3 +121,48 @@ def test_a_thread_whose_connection_broke_answers_500_once_then_reconnects(placed
     assert status_callback(AsgiClient(), placed_call.pk, "ringing", 1).status_code == 500
     assert status_callback(AsgiClient(), placed_call.pk, "ringing", 1).status_code == 204
     assert Call.objects.get(pk=placed_call.pk).status == CallStatus.RINGING
+
+
+@pytest.mark.django_db
+def test_a_cached_url_match_is_not_served_after_the_urlconf_changes(placed_call, settings):
+    path = status_path(placed_call.pk)
+    assert status_callback(AsgiClient(), placed_call.pk, "initiated", 0).status_code == 204
+    assert webhook_asgi.lean_match.cache_info().currsize >= 1
+    settings.ROOT_URLCONF = "calls.tests.urls_without_webhooks"  # Django builds a new resolver for it
+    response = AsgiClient().post(path, {"CallSid": SID, "CallStatus": "ringing"})
+    assert response.status_code == 404  # Django's own 404: the cached match of the old URLconf is not used
+    assert Call.objects.get(pk=placed_call.pk).status == CallStatus.INITIATED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_thread_knows_the_servers_loop_so_async_to_sync_in_a_view_runs_there(
+    placed_call, webhook_threads, monkeypatch
+):
+    import asyncio
+
+    from asgiref.sync import async_to_sync
+
+    from calls import services
+
+    loops = {}
+
+    async def loop_of_the_publish() -> None:
+        loops["publish"] = asyncio.get_running_loop()
+
+    def record(**kwargs):
+        async_to_sync(loop_of_the_publish)()  # as a channel-layer publish from a view does
+        return services.CallbackOutcome.RECORDED
+
+    async def application_loop() -> None:
+        loops["server"] = asyncio.get_running_loop()
+
+    monkeypatch.setattr(services, "call_record_status", record)
+    original = webhook_asgi._respond_on_pool
+
+    async def respond_on_pool(*args):
+        await application_loop()
+        return await original(*args)
+
+    monkeypatch.setattr(webhook_asgi, "_respond_on_pool", respond_on_pool)
+    assert status_callback(AsgiClient(), placed_call.pk, "ringing", 1).status_code == 204
+    assert loops["publish"] is loops["server"]

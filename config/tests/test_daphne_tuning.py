@@ -1,4 +1,4 @@
-"""config.daphne_tuning: the same behaviour from daphne/autobahn/Twisted, without four per-message costs.
+"""config.daphne_tuning: the same behaviour from daphne/autobahn/Twisted, without six per-message costs.
 
 Each check runs in a fresh process, as daphne does: importing daphne's server installs Twisted's reactor,
 which must not leak into the test process.
@@ -127,3 +127,19 @@ def test_a_tcp_write_goes_out_at_once_when_nothing_waits_and_keeps_its_order_whe
         " 'registered': connection in reactor.getWriters()}))"
     )
     assert result == {"at_once": "headers|frame-1|", "overtook": "", "after": "queued|frame-2|", "registered": False}
+
+
+def test_twisteds_access_log_line_is_built_only_when_daphnes_verbosity_lets_it_be_seen():
+    result = probe(
+        "import io, json, daphne.server; from config import daphne_tuning; daphne_tuning.apply()\n"
+        "from daphne.http_protocol import HTTPFactory\n"
+        "written = {}\n"
+        "for verbosity in (0, 1, 2, 3):\n"
+        "    factory = HTTPFactory(type('Server', (), {'verbosity': verbosity})())\n"
+        "    factory._logFile = io.StringIO()\n"
+        "    factory._logFormatter = lambda timestamp, request: f'line for {request}'\n"
+        "    factory.log('a request')\n"
+        "    written[verbosity] = factory._logFile.getvalue()\n"
+        "print(json.dumps(written))"
+    )
+    assert result == {"0": "", "1": "", "2": "line for a request\n", "3": "line for a request\n"}
