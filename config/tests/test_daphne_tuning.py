@@ -1,4 +1,4 @@
-"""config.daphne_tuning: the same behaviour from daphne/autobahn/Twisted, without six per-message costs.
+"""config.daphne_tuning: the same behaviour from daphne/autobahn/Twisted, minus seven per-request and per-message costs.
 
 Each check runs in a fresh process, as daphne does: importing daphne's server installs Twisted's reactor,
 which must not leak into the test process.
@@ -143,3 +143,39 @@ def test_twisteds_access_log_line_is_built_only_when_daphnes_verbosity_lets_it_b
         "print(json.dumps(written))"
     )
     assert result == {"0": "", "1": "", "2": "line for a request\n", "3": "line for a request\n"}
+
+
+def test_a_finished_request_is_forgotten_at_once_and_its_applications_error_still_logged():
+    result = probe(
+        "import asyncio, json, logging, daphne.server; from config import daphne_tuning; daphne_tuning.apply()\n"
+        "from daphne.server import Server\n"
+        "async def app(scope, receive, send):\n"
+        "    await receive()\n"
+        "    if scope['path'] == '/fails/': raise ValueError('boom')\n"
+        "logged = []\n"
+        "class Remember(logging.Handler):\n"
+        "    def emit(self, record): logged.append(record.getMessage())\n"
+        "logging.getLogger('daphne.server').addHandler(Remember())\n"
+        "server = Server(application=app, endpoints=['tcp:port=0:interface=127.0.0.1'])\n"
+        "server.connections = {}  # as run() starts it\n"
+        "loop = asyncio.get_event_loop()\n"
+        "seen = {}\n"
+        "for path in ('/ok/', '/fails/'):\n"
+        "    protocol = object()\n"
+        "    server.protocol_connected(protocol)\n"
+        "    queue = server.create_application(protocol, {'type': 'http', 'path': path})\n"
+        "    server.protocol_disconnected(protocol)\n"
+        "    seen[path + ' disconnected'] = protocol in server.connections\n"
+        "    queue.put_nowait({'type': 'http.disconnect'})\n"
+        "    loop.run_until_complete(asyncio.sleep(0.05))\n"
+        "    seen[path + ' finished'] = protocol in server.connections\n"
+        "    server.protocol_disconnected(protocol)  # a second disconnect of a forgotten one is ignored\n"
+        "print(json.dumps({'kept': seen, 'logged': logged}))"
+    )
+    assert result["kept"] == {
+        "/ok/ disconnected": True,  # its application is still running
+        "/ok/ finished": False,
+        "/fails/ disconnected": True,
+        "/fails/ finished": False,
+    }
+    assert result["logged"] == ["Exception inside application: boom"]
