@@ -32,13 +32,15 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import parse_qsl
 
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
 from django.core.handlers.asgi import ASGIRequest, get_script_prefix
 from django.core.handlers.exception import response_for_exception
 from django.db import connections
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.urls import Resolver404, ResolverMatch, URLResolver, get_resolver, set_script_prefix
 
 from monitoring.metrics import WEBHOOK_SECONDS
@@ -167,12 +169,43 @@ def respond(scope: Scope, body: bytes, match: ResolverMatch) -> HttpResponse:
     request = ASGIRequest(scope, io.BytesIO(body))
     request.resolver_match = match
     try:
+        if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
+            request.POST = form_data(body, request.encoding or settings.DEFAULT_CHARSET)
         response = match.func(request, *match.args, **match.kwargs)
     except Exception as error:  # Django's own handler turns any exception into a logged 500, so do we
         response = response_for_exception(request, error)
     finally:
         release_broken_connections()
     return response
+
+
+def form_data(body: bytes, encoding: str) -> QueryDict:
+    """The QueryDict Django makes of a urlencoded POST body (`QueryDict(body)`), built in one pass.
+
+    Same fields in the same order, the same decoding (falling back to ISO-8859-1 as Django does), and
+    the same limit (more than DATA_UPLOAD_MAX_NUMBER_FIELDS raises TooManyFieldsSent, a 400). Django
+    stores each field through `appendlist` (four calls and two text conversions a field): 95 µs of a
+    status callback's ~780 µs of view CPU, where this takes less than half of that.
+    """
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError:
+        text = body.decode("iso-8859-1")
+    try:
+        pairs = parse_qsl(
+            text, keep_blank_values=True, encoding=encoding, max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        )
+    except ValueError as error:
+        raise TooManyFieldsSent(
+            "The number of GET/POST parameters exceeded settings.DATA_UPLOAD_MAX_NUMBER_FIELDS."
+        ) from error
+    fields: dict[str, list[str]] = {}
+    for name, value in pairs:
+        fields.setdefault(name, []).append(value)
+    form = QueryDict(mutable=True, encoding=encoding)
+    dict.update(form, fields)  # a MultiValueDict is a dict of value lists: what appendlist builds
+    form._mutable = False  # as QueryDict(body) leaves it: immutable
+    return form
 
 
 def release_broken_connections() -> None:

@@ -166,3 +166,33 @@ def test_a_pool_thread_knows_the_servers_loop_so_async_to_sync_in_a_view_runs_th
     monkeypatch.setattr(webhook_asgi, "_respond_on_pool", respond_on_pool)
     assert status_callback(AsgiClient(), placed_call.pk, "ringing", 1).status_code == 204
     assert loops["publish"] is loops["server"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"CallSid=CA1&CallStatus=ringing&SequenceNumber=0",
+        b"To=%2B12025550143&From=+12025550100&Note=caf%C3%A9+%26+co",  # percent-encoding, + as space
+        b"StatusCallbackEvent=initiated&StatusCallbackEvent=answered&Empty=&Flag",  # repeats and blanks
+        "Name=Jos\u00e9".encode("latin-1"),  # not UTF-8: Django falls back to ISO-8859-1
+        b"",
+    ],
+)
+def test_the_form_is_parsed_to_the_querydict_django_makes(body, settings):
+    from django.http import QueryDict
+
+    parsed, djangos = webhook_asgi.form_data(body, "utf-8"), QueryDict(body, encoding="utf-8")
+    assert list(parsed.lists()) == list(djangos.lists())
+    assert parsed.encoding == djangos.encoding
+    with pytest.raises(AttributeError, match="immutable"):
+        parsed["CallSid"] = "CA2"
+
+
+@pytest.mark.django_db
+def test_a_form_with_more_fields_than_allowed_gets_400_and_writes_nothing(placed_call, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    params = {"CallSid": SID, "CallStatus": "ringing", **{f"Extra{i}": "x" for i in range(10)}}
+    path = status_path(placed_call.pk)
+    response = AsgiClient().post(path, params, HTTP_X_TWILIO_SIGNATURE=sign(f"http://testserver{path}", params))
+    assert response.status_code == 400
+    assert not CallEvent.objects.exists()
