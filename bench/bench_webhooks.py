@@ -307,8 +307,8 @@ def main() -> None:
     notes = (
         f"daphne pinned to core 0, load generator to core 1, {CONCURRENCY} in flight; PostgreSQL and whatever "
         "else runs on the machine share both cores. Each callback: X-Twilio-Signature check (RequestValidator), "
-        "then one transaction: INSERT … ON CONFLICT DO NOTHING of the event and the conditional UPDATE of the "
-        "call (plus a SELECT only when the UPDATE moved nothing). "
+        "then one statement, bound server-side: the event's INSERT … ON CONFLICT DO NOTHING as a CTE ahead of the "
+        "call's conditional UPDATE (plus a SELECT only when the UPDATE moved nothing). "
         f"Samples — ours {[round(x) for x in results['ours']]}, empty view {[round(x) for x in results['empty']]}, "
         f"minimal same-work view {[round(x) for x in results['minimal']]} (through Django), "
         f"{[round(x) for x in results['minimal_short']]} (short path), "

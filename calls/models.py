@@ -122,7 +122,9 @@ class CallEvent(models.Model):
         MEDIA = "media", "Media stream"
         SYSTEM = "system", "Callwright"
 
-    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: `call_event_once` starts with the call, so it serves every lookup by call, and a
+    # second index would be one more entry written for every callback.
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     provider_event_id = models.CharField(
         max_length=128, help_text="Identifies the callback at the provider (e.g. status + SequenceNumber)."
