@@ -1,4 +1,4 @@
-"""config.daphne_tuning: the same behaviour from daphne/autobahn/Twisted, minus seven per-request and per-message costs.
+"""config.daphne_tuning: the same behaviour from daphne/autobahn/Twisted, minus eight per-request and per-message costs.
 
 Each check runs in a fresh process, as daphne does: importing daphne's server installs Twisted's reactor,
 which must not leak into the test process.
@@ -179,3 +179,14 @@ def test_a_finished_request_is_forgotten_at_once_and_its_applications_error_stil
         "/fails/ finished": False,
     }
     assert result["logged"] == ["Exception inside application: boom"]
+
+
+def test_daphnes_requests_call_twisteds_http_module_itself_not_its_deprecation_proxy():
+    result = probe(
+        "import json, sys, daphne.server; from config import daphne_tuning; daphne_tuning.apply()\n"
+        "from daphne import http_protocol\n"
+        "proxy = sys.modules['twisted.web.http']\n"
+        "print(json.dumps([type(proxy).__name__, type(http_protocol.http).__name__,"
+        " http_protocol.http.Request is proxy.Request]))"
+    )
+    assert result == ["_ModuleProxy", "module", True]
