@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TypeVar
 
 from contacts.importing.rules import Outcome, RowDecision, RowReader, StagedChunk, new_contact_location
-from contacts.importing.writers import stage_line
+from contacts.importing.writers import location_cells, stage_line
 from contacts.phone_numbers import ParsedPhoneNumber
 
 Rows = list[tuple[int, list[str]]]
@@ -135,6 +135,9 @@ def stage_rows(reader: RowReader, rows: Rows, *, with_decisions: bool = False) -
     ends: list[int] = []
     list_names: list[tuple[str, ...]] = []
     packed: list[Packed] = []
+    # A new contact's country and zones follow from its number's region and zones and the zone the row
+    # gives: a chunk has few of those, so each one's cells are made once (`new_contact_location` is rule 6's).
+    locations: dict[tuple[str, tuple[str, ...], str], tuple[str, str, str, str]] = {}
     end, has_consent = 0, False
     for index, decision in enumerate(reader.read(rows)):
         if decision.outcome == Outcome.REJECTED:
@@ -142,9 +145,11 @@ def stage_rows(reader: RowReader, rows: Rows, *, with_decisions: bool = False) -
             continue
         if with_decisions:
             packed.append(_pack(decision))
-        line = stage_line(
-            decision.phone, decision.fields, new_contact_location(decision), decision.list_names, decision.consent
-        )
+        key = (decision.parsed.region, decision.parsed.time_zones, decision.time_zone_given)
+        location = locations.get(key)
+        if location is None:
+            location = locations[key] = location_cells(new_contact_location(decision))
+        line = stage_line(decision.phone, decision.fields, location, decision.list_names, decision.consent)
         end += len(line)
         indexes.append(index)
         phones.append(decision.phone)

@@ -149,7 +149,9 @@ class PostgresCopyWriter:
             written = [d for d in batch.merged if d.outcome.is_written]
             if written:
                 self.has_stored = True
-                lines = [stage_line(d.phone, d.fields, d.fields, d.list_names, d.consent) for d in written]
+                lines = [
+                    stage_line(d.phone, d.fields, location_cells(d.fields), d.list_names, d.consent) for d in written
+                ]
                 with cursor.copy(COPY_STAGE) as copy:
                     copy.write("".join(lines))
         if batch.issues and self.job is not None:
@@ -269,12 +271,14 @@ NO_CONSENT = "\t\\N\t\\N\t\\N\t\\N\t\\N\n"
 encode_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
-def stage_line(phone: str, fields: dict, location: dict, list_names: tuple[str, ...], consent: dict | None) -> str:
+def stage_line(
+    phone: str, fields: dict, location: tuple[str, str, str, str], list_names: tuple[str, ...], consent: dict | None
+) -> str:
     """A contact's row of the staging table as a line of COPY text (what psycopg's `write_row` sends).
 
-    `location`: the country and zone fields, when they are not in `fields` (a new contact's, which the
-    reading processes format without copying its fields into one dict). Runs there for every row of a
-    big file, so the common case (no tab, newline or backslash in any value) is one join and one check.
+    `location`: the contact's country and zone fields as their cells (`location_cells`), which the reading
+    processes format once for all the numbers sharing them. Runs there for every row of a big file, so
+    the common case (no tab, newline or backslash in any value) is one join and one check.
     """
     custom = fields["custom_fields"]
     values = (
@@ -283,10 +287,7 @@ def stage_line(phone: str, fields: dict, location: dict, list_names: tuple[str, 
         fields["last_name"],
         fields["email"],
         fields["language"],
-        location["country"],
-        location["time_zone"],
-        zones_json(tuple(location["time_zone_candidates"])),
-        "t" if location["time_zone_ambiguous"] else "f",
+        *location,
         json_object(custom) if custom else "{}",
         list_array(list_names),
     )
@@ -299,6 +300,12 @@ def stage_line(phone: str, fields: dict, location: dict, list_names: tuple[str, 
     revoked_at = consent["revoked_at"]
     cells = (purpose, source, evidence, consent["given_at"].isoformat(), revoked_at.isoformat() if revoked_at else None)
     return "\t".join([line, *("\\N" if cell is None else cell.translate(COPY_ESCAPES) for cell in cells)]) + "\n"
+
+
+def location_cells(location: dict) -> tuple[str, str, str, str]:
+    """The country and zone fields of a contact (`location_fields`, or a contact's fields) as stage cells."""
+    zones = zones_json(tuple(location["time_zone_candidates"]))
+    return location["country"], location["time_zone"], zones, "t" if location["time_zone_ambiguous"] else "f"
 
 
 def json_object(values: dict) -> str:
