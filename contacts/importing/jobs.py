@@ -241,7 +241,11 @@ def _decide_and_write(
         # rows back read too, so that this process does not read them again to merge them.
         meeting_stored = [False]
         staged_chunks = stage_chunks(
-            chunks, reader=rules.reader, workers=workers, with_decisions=lambda: meeting_stored[0]
+            chunks,
+            reader=rules.reader,
+            workers=workers,
+            with_decisions=lambda: meeting_stored[0],
+            created_at=writer.begin(has_lists=has_lists, has_consents=has_consents),
         )
         # While chunks meet no stored contact, their numbers are not looked up: the INSERT of the new
         # contacts checks each against the unique index anyway, and says when one is stored (a chunk the

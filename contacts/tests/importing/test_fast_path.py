@@ -148,11 +148,14 @@ def insert_from_another_transaction_during_a_write(monkeypatch, *, at_write: int
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY writer is PostgreSQL's")
 @pytest.mark.django_db(transaction=True)
-def test_a_number_another_transaction_creates_during_an_unchecked_insert_is_updated_not_lost(run_import, monkeypatch):
-    """The first chunk's numbers are not looked up: its INSERT meets the number another import created and
-    committed meanwhile, and the chunk, decided again with the lookup, updates that contact."""
+@pytest.mark.parametrize("into_list", [True, False], ids=["staged", "copied-into-contacts"])
+def test_a_number_another_transaction_creates_during_an_unchecked_insert_is_updated_not_lost(
+    run_import, monkeypatch, into_list
+):
+    """The first chunk's numbers are not looked up: its INSERT (or COPY) meets the number another import
+    created and committed meanwhile, and the chunk, decided again with the lookup, updates that contact."""
     committer = insert_from_another_transaction_during_a_write(monkeypatch, at_write=1, phone="+13125550178")
-    clients = ContactList.objects.create(name="Clients")
+    clients = ContactList.objects.create(name="Clients") if into_list else None
     try:
         job = run_import(b"name,phone\nAda Byron,(202) 555-0143\nGrace Hopper,+1 312 555 0178\n", contact_list=clients)
     finally:
@@ -162,20 +165,23 @@ def test_a_number_another_transaction_creates_during_an_unchecked_insert_is_upda
         "+12025550143": "Ada",
         "+13125550178": "Grace",
     }
-    assert set(clients.contacts.values_list("phone", flat=True)) == {"+12025550143", "+13125550178"}
+    if into_list:
+        assert set(clients.contacts.values_list("phone", flat=True)) == {"+12025550143", "+13125550178"}
     assert (job.created_count, job.updated_count) == (1, 1)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY writer is PostgreSQL's")
 @pytest.mark.django_db(transaction=True)
-def test_a_number_another_transaction_creates_after_the_lookup_is_updated_not_lost(run_import, monkeypatch):
+@pytest.mark.parametrize("into_list", [True, False], ids=["staged", "copied-into-contacts"])
+def test_a_number_another_transaction_creates_after_the_lookup_is_updated_not_lost(run_import, monkeypatch, into_list):
     """After a chunk that met a stored contact the next chunk's numbers are looked up; one created by another
-    transaction after that lookup makes the INSERT meet a unique violation, and the upsert updates it."""
+    transaction after that lookup makes the INSERT (or COPY) meet a unique violation, and the upsert
+    updates it."""
     monkeypatch.setattr(jobs, "CHUNK_ROWS", 1)
     Contact.objects.create(phone="+12025550143", first_name="Ada")
     # Writes: chunk 1 unchecked (fails: Ada is stored), chunk 1 again, then chunk 2, looked up.
     committer = insert_from_another_transaction_during_a_write(monkeypatch, at_write=3, phone="+13125550178")
-    clients = ContactList.objects.create(name="Clients")
+    clients = ContactList.objects.create(name="Clients") if into_list else None
     try:
         job = run_import(
             b"name,phone\nAda Lovelace,(202) 555-0143\nGrace Hopper,+1 312 555 0178\n", contact_list=clients
@@ -187,7 +193,8 @@ def test_a_number_another_transaction_creates_after_the_lookup_is_updated_not_lo
         "+12025550143": "Lovelace",
         "+13125550178": "Hopper",
     }
-    assert set(clients.contacts.values_list("phone", flat=True)) == {"+12025550143", "+13125550178"}
+    if into_list:
+        assert set(clients.contacts.values_list("phone", flat=True)) == {"+12025550143", "+13125550178"}
     assert (job.created_count, job.updated_count) == (1, 1)  # the second counted as created: it was new when read
 
 
@@ -301,3 +308,36 @@ def test_tabs_newlines_backslashes_and_quotes_are_stored_as_written(run_import, 
     grace = Contact.objects.get(phone="+442079460958")
     assert grace.custom_fields == {"note": "\\N"}
     assert not grace.consents.exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_new_contacts_copied_straight_into_contacts_keep_what_was_written_and_one_creation_time(
+    run_import, monkeypatch, settings, workers
+):
+    """A file naming no list and no consent, into no list: its new contacts are copied into contacts
+    itself (on PostgreSQL), escaped as COPY needs and created at the import transaction's time, as the
+    staging path writes them."""
+    monkeypatch.setattr(jobs, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(jobs, "CHUNK_ROWS", 2)
+    settings.CONTACT_IMPORT_PARSE_WORKERS = workers
+    tricky = 'a\tb\\c\nd\r"e" Zoë'
+    quoted = '"' + tricky.replace('"', '""') + '"'
+    data = (
+        "First Name,Phone,Note,Time Zone\n"
+        f"{quoted},(202) 555-0143,{quoted},\n"
+        "Grace,+44 20 7946 0958,\\N,\n"
+        "Alan,(202) 555-0144,,Europe/Paris\n"
+        "Hedy,+1 312 555 0178,,\n"
+    ).encode()
+    job = run_import(data)
+    assert job.status == "done", job.error
+    assert job.created_count == 4
+    ada = Contact.objects.get(phone="+12025550143")
+    assert (ada.first_name, ada.custom_fields) == (tricky.strip(), {"note": tricky.strip()})
+    assert Contact.objects.get(phone="+442079460958").custom_fields == {"note": "\\N"}
+    alan = Contact.objects.get(phone="+12025550144")
+    assert (alan.country, alan.time_zone, alan.time_zone_candidates) == ("US", "Europe/Paris", ["America/New_York"])
+    if connection.vendor == "postgresql":  # the ORM writer stamps each chunk with its own time
+        times = set(Contact.objects.values_list("created_at", "updated_at"))
+        assert len(times) == 1
+        assert len(set(next(iter(times)))) == 1
