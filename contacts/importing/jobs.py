@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 5000
 # The smallest chunk the last rows of a big file are cut into (`_chunks`).
-MIN_CHUNK_ROWS = 500
+MIN_CHUNK_ROWS = 1000
 # Below this many rows a pool of parsing processes costs more than it saves.
 PARALLEL_MIN_ROWS = 20_000
 COUNTERS = {
