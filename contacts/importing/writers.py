@@ -2,10 +2,10 @@
 
 `OrmBulkWriter` works everywhere (SQLite for `make run`, and PostgreSQL): per chunk, one upsert of
 the contacts (`INSERT … ON CONFLICT (phone) DO UPDATE`), their list memberships and consents.
-`PostgresCopyWriter` streams each chunk's rows with COPY into a temporary table and inserts its new
-contacts at once, merging the rows that meet stored contacts at the end, all in the import's one
-transaction — the fast path on PostgreSQL. Both write exactly the values the row rules decided; neither
-decides anything.
+`PostgresCopyWriter` streams each chunk's new contacts with COPY, straight into contacts or (when lists or
+consents follow them) through a temporary table, merging the rows that meet stored contacts at the end,
+all in the import's one transaction — the fast path on PostgreSQL. Both write exactly the values the row
+rules decided; neither decides anything.
 """
 
 import functools
@@ -91,7 +91,8 @@ class OrmBulkWriter:
 
 
 class PostgresCopyWriter:
-    """COPY each chunk into a temporary table and write it into contacts, lists and consents at once.
+    """COPY each chunk's new contacts into contacts (straight, or through a temporary table when lists or
+    consents are written with them: `begin`), and its lists and consents, at once.
 
     It takes chunks as `ContactRowRules.decide_staged` leaves them (`write_staged`): the lines of new
     contacts come formatted by the reading processes, so this process only streams them on. A chunk's new
