@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TypeVar
 
 from contacts.importing.rules import Outcome, RowDecision, RowReader, StagedChunk, new_contact_location
-from contacts.importing.writers import stage_line
+from contacts.importing.writers import location_cells, new_contact_line, stage_line
 from contacts.phone_numbers import ParsedPhoneNumber
 
 Rows = list[tuple[int, list[str]]]
@@ -122,8 +122,11 @@ def _unpack(rows: Rows, packed: list[Packed]) -> list[RowDecision]:
     return decisions
 
 
-def stage_rows(reader: RowReader, rows: Rows, *, with_decisions: bool = False) -> StagedChunk:
-    """Rules 1–3 for a chunk, each row that passes them formatted as the stage line of a new contact.
+def stage_rows(
+    reader: RowReader, rows: Rows, *, with_decisions: bool = False, created_at: str | None = None
+) -> StagedChunk:
+    """Rules 1–3 for a chunk, each row that passes them formatted as the stage line of a new contact — or,
+    given `created_at`, as its line of contacts itself (`PostgresCopyWriter.begin`).
 
     What the COPY path sends back instead of decisions: one string of lines and a few flat lists, so the
     importing process unpickles a handful of objects a chunk, not a dozen a row, and formats nothing.
@@ -135,6 +138,9 @@ def stage_rows(reader: RowReader, rows: Rows, *, with_decisions: bool = False) -
     ends: list[int] = []
     list_names: list[tuple[str, ...]] = []
     packed: list[Packed] = []
+    # A new contact's country and zones follow from its number's region and zones and the zone the row
+    # gives: a chunk has few of those, so each one's cells are made once (`new_contact_location` is rule 6's).
+    locations: dict[tuple[str, tuple[str, ...], str], tuple[str, str, str, str]] = {}
     end, has_consent = 0, False
     for index, decision in enumerate(reader.read(rows)):
         if decision.outcome == Outcome.REJECTED:
@@ -142,9 +148,14 @@ def stage_rows(reader: RowReader, rows: Rows, *, with_decisions: bool = False) -
             continue
         if with_decisions:
             packed.append(_pack(decision))
-        line = stage_line(
-            decision.phone, decision.fields, new_contact_location(decision), decision.list_names, decision.consent
-        )
+        key = (decision.parsed.region, decision.parsed.time_zones, decision.time_zone_given)
+        location = locations.get(key)
+        if location is None:
+            location = locations[key] = location_cells(new_contact_location(decision))
+        if created_at is None:
+            line = stage_line(decision.phone, decision.fields, location, decision.list_names, decision.consent)
+        else:
+            line = new_contact_line(decision.phone, decision.fields, location, created_at)
         end += len(line)
         indexes.append(index)
         phones.append(decision.phone)
@@ -182,18 +193,28 @@ def read_chunks(chunks: Iterator[Rows], *, reader: RowReader, workers: int) -> I
 
 
 def stage_chunks(
-    chunks: Iterator[Rows], *, reader: RowReader, workers: int, with_decisions: Callable[[], bool]
+    chunks: Iterator[Rows],
+    *,
+    reader: RowReader,
+    workers: int,
+    with_decisions: Callable[[], bool],
+    created_at: str | None = None,
 ) -> Iterator[tuple[Rows, StagedChunk]]:
     """`read_chunks` for the COPY path: each chunk with its `stage_rows`, in file order.
 
     `with_decisions()`, asked as each chunk is sent out: whether the reading processes should also send
     its rows back read (a file whose numbers are mostly stored already, i.e. imported again).
+    `created_at`: `stage_rows`'.
     """
     if workers <= 1:
         for chunk in chunks:
-            yield chunk, stage_rows(reader, chunk)  # rows read again here find their numbers in the parse cache
+            # Rows read again here find their numbers in the parse cache.
+            yield chunk, stage_rows(reader, chunk, created_at=created_at)
         return
-    work = ((chunk, functools.partial(stage_rows, reader, with_decisions=with_decisions())) for chunk in chunks)
+    work = (
+        (chunk, functools.partial(stage_rows, reader, with_decisions=with_decisions(), created_at=created_at))
+        for chunk in chunks
+    )
     for chunk, staged in _in_order(work, workers):
         yield chunk, _with_read_again(chunk, staged)
 

@@ -279,14 +279,22 @@ class ContactRowRules:
         self._merge_with_stored([decision for decision in candidates if decision.outcome == Outcome.CREATE])
         return decisions
 
-    def decide_staged(self, rows: list[tuple[int, list[str]]], staged: StagedChunk) -> StagedBatch:
+    def decide_staged(
+        self, rows: list[tuple[int, list[str]]], staged: StagedChunk, *, look_up_stored: bool = True
+    ) -> StagedBatch:
         """`decide` for a chunk read by `parsing.stage_rows`, with the same rules and outcomes: rows for a new
         number keep the line the reading process formatted; rows meeting a stored contact are read again
-        here and merged with it (rule 6), as `decide` does."""
+        here and merged with it (rule 6), as `decide` does.
+
+        `look_up_stored=False`: rule 6 is left to the database — every number that goes on is taken for a
+        new one, to be written by a plain INSERT whose unique index checks each number anyway. Should one
+        be stored after all, that INSERT fails (`writers.NumbersAlreadyStored`) and the chunk is decided
+        again with the lookup; deciding a chunk twice gives the same outcomes (a row is its own first row).
+        """
         indexes, phones = staged.indexes, staged.phones
         skips = self.screen(phones, [rows[index][0] for index in indexes])
         going_on = [k for k, skip in enumerate(skips) if skip is None]
-        stored = self.stored_phones([phones[k] for k in going_on])
+        stored = self.stored_phones([phones[k] for k in going_on]) if look_up_stored else set()
         if staged.list_names is not None:
             self._list_ids({name for k in going_on for name in staged.list_names[k]})  # creates the new ones
         new = [k for k in going_on if phones[k] not in stored] if stored else going_on

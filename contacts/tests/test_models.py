@@ -1,9 +1,10 @@
 import datetime
 
 import pytest
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from contacts.forms import ContactAdminForm
 from contacts.models import Consent, ConsentPurpose, Contact, Suppression
 
 pytestmark = pytest.mark.django_db
@@ -13,6 +14,20 @@ def test_the_database_refuses_a_second_contact_with_the_same_phone(contact):
     with pytest.raises(IntegrityError), transaction.atomic():
         Contact.objects.create(first_name="Impostor", phone=contact.phone)
     assert Contact.objects.filter(phone=contact.phone).count() == 1
+
+
+def test_the_contact_form_says_the_number_belongs_to_a_contact_already(contact):
+    form = ContactAdminForm(data={"phone": contact.phone, "time_zone_candidates": "[]", "custom_fields": "{}"})
+    assert not form.is_valid()
+    assert form.errors["phone"] == ["Contact with this Phone (E.164) already exists."]
+
+
+def test_the_phone_column_has_one_index_the_unique_one():
+    # A second (pattern-ops) index on phone would cost every import's inserts and serve no query.
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Contact._meta.db_table)
+    on_phone = [facts for facts in constraints.values() if facts["columns"] == ["phone"]]
+    assert [facts["unique"] for facts in on_phone if facts["index"] or facts["unique"]] == [True]
 
 
 @pytest.mark.parametrize("phone", ["2025550143", "+0123456789", "+1 202 555 0143", "+12", "+1234567890123456", ""])

@@ -121,44 +121,117 @@ def test_a_second_import_of_an_edited_file_updates_as_the_preview_shows(run_impo
             assert {name: getattr(contact, name) for name in decision.fields} == decision.fields
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY writer is PostgreSQL's")
-@pytest.mark.django_db(transaction=True)
-def test_a_number_another_transaction_creates_during_the_merge_is_updated_not_lost(run_import, monkeypatch):
-    """Another import creates one of the file's numbers and commits while the chunk's merge runs: the
-    MERGE meets a unique violation, and the upsert that replaces it updates that contact."""
+def insert_from_another_transaction_during_a_write(monkeypatch, *, at_write: int, phone: str) -> threading.Timer:
+    """At the `at_write`-th `write_staged`, another session inserts a contact with `phone` and commits it
+    0.5 s later, while that write waits on the row; return the timer, to be joined."""
     original_write = writers.PostgresCopyWriter.write_staged
     other = connection.get_new_connection(connection.get_connection_params())
     other.autocommit = False  # its insert stays uncommitted until the timer commits it
-    committer = threading.Timer(0.5, other.commit)
+    committer = threading.Timer(0.5, lambda: (other.commit(), other.close()))
+    writes = []
 
     def write_while_another_transaction_inserts(writer, batch, **options):
-        other.execute(
-            "INSERT INTO contacts_contact (phone, first_name, last_name, email, language, country, time_zone, "
-            "time_zone_candidates, time_zone_ambiguous, custom_fields, created_at, updated_at) VALUES "
-            "('+13125550178', 'Meanwhile', '', '', '', 'US', '', '[]', false, '{}', now(), now())"
-        )
-        committer.start()  # the merge waits on this row, then finds it taken
+        writes.append(options)
+        if len(writes) == at_write:
+            other.execute(
+                "INSERT INTO contacts_contact (phone, first_name, last_name, email, language, country, time_zone, "
+                "time_zone_candidates, time_zone_ambiguous, custom_fields, created_at, updated_at) VALUES "
+                "(%s, 'Meanwhile', '', '', '', 'US', '', '[]', false, '{}', now(), now())",
+                [phone],
+            )
+            committer.start()  # the insert waits on this row, then finds it taken
         original_write(writer, batch, **options)
 
     monkeypatch.setattr(writers.PostgresCopyWriter, "write_staged", write_while_another_transaction_inserts)
-    clients = ContactList.objects.create(name="Clients")
+    return committer
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY writer is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("into_list", [True, False], ids=["staged", "copied-into-contacts"])
+def test_a_number_another_transaction_creates_during_an_unchecked_insert_is_updated_not_lost(
+    run_import, monkeypatch, into_list
+):
+    """The first chunk's numbers are not looked up: its INSERT (or COPY) meets the number another import
+    created and committed meanwhile, and the chunk, decided again with the lookup, updates that contact."""
+    committer = insert_from_another_transaction_during_a_write(monkeypatch, at_write=1, phone="+13125550178")
+    clients = ContactList.objects.create(name="Clients") if into_list else None
     try:
         job = run_import(b"name,phone\nAda Byron,(202) 555-0143\nGrace Hopper,+1 312 555 0178\n", contact_list=clients)
     finally:
         committer.join()
-        other.close()
     assert job.status == "done", job.error
     assert dict(Contact.objects.values_list("phone", "first_name")) == {
         "+12025550143": "Ada",
         "+13125550178": "Grace",
     }
-    assert set(clients.contacts.values_list("phone", flat=True)) == {"+12025550143", "+13125550178"}
+    if into_list:
+        assert set(clients.contacts.values_list("phone", flat=True)) == {"+12025550143", "+13125550178"}
+    assert (job.created_count, job.updated_count) == (1, 1)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY writer is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("into_list", [True, False], ids=["staged", "copied-into-contacts"])
+def test_a_number_another_transaction_creates_after_the_lookup_is_updated_not_lost(run_import, monkeypatch, into_list):
+    """After a chunk that met a stored contact the next chunk's numbers are looked up; one created by another
+    transaction after that lookup makes the INSERT (or COPY) meet a unique violation, and the upsert
+    updates it."""
+    monkeypatch.setattr(jobs, "CHUNK_ROWS", 1)
+    Contact.objects.create(phone="+12025550143", first_name="Ada")
+    # Writes: chunk 1 unchecked (fails: Ada is stored), chunk 1 again, then chunk 2, looked up.
+    committer = insert_from_another_transaction_during_a_write(monkeypatch, at_write=3, phone="+13125550178")
+    clients = ContactList.objects.create(name="Clients") if into_list else None
+    try:
+        job = run_import(
+            b"name,phone\nAda Lovelace,(202) 555-0143\nGrace Hopper,+1 312 555 0178\n", contact_list=clients
+        )
+    finally:
+        committer.join()
+    assert job.status == "done", job.error
+    assert dict(Contact.objects.values_list("phone", "last_name")) == {
+        "+12025550143": "Lovelace",
+        "+13125550178": "Hopper",
+    }
+    if into_list:
+        assert set(clients.contacts.values_list("phone", flat=True)) == {"+12025550143", "+13125550178"}
+    assert (job.created_count, job.updated_count) == (1, 1)  # the second counted as created: it was new when read
 
 
 SIX_ROWS = (
     b"name,phone,lists\nAda,(202) 555-0143,VIP\nGrace,(202) 555-0144,VIP\nAlan,(202) 555-0145,\n"
     b"Marie,(202) 555-0146,\nLise,(202) 555-0147,\nHedy,(202) 555-0148,VIP\n"
 )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_of_new_numbers_is_not_looked_up_until_one_is_stored(run_import, monkeypatch, settings, workers):
+    """Chunks of new numbers go to the INSERT without a lookup; the chunk meeting a stored contact is
+    decided again with one, as is the chunk after it; the outcomes are the preview's."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY writer is PostgreSQL's")
+    monkeypatch.setattr(jobs, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(jobs, "CHUNK_ROWS", 2)
+    settings.CONTACT_IMPORT_PARSE_WORKERS = workers
+    Contact.objects.create(phone="+12025550147", first_name="Stored")
+    lookups = []
+    original_stored_phones = jobs.ContactRowRules.stored_phones
+    monkeypatch.setattr(
+        jobs.ContactRowRules,
+        "stored_phones",
+        lambda rules, phones: lookups.append(sorted(phones)) or original_stored_phones(rules, phones),
+    )
+    data = SIX_ROWS + b"Emmy,(202) 555-0149,VIP\nAlan,(202) 555-0150,\nKath,(202) 555-0151,\nMary,(202) 555-0152,\n"
+    shown = preview_of(data)
+    job = run_import(data)
+    assert job.status == "done", job.error
+    # The third chunk meets the stored contact and the fourth is looked up after it; it met no one, so the
+    # fifth is not.
+    assert lookups == [["+12025550147", "+12025550148"], ["+12025550149", "+12025550150"]]
+    assert (job.created_count, job.updated_count) == (shown.count(jobs.Outcome.CREATE), 1) == (9, 1)
+    assert Contact.objects.get(phone="+12025550147").first_name == "Lise"
+    assert Contact.objects.filter(lists__name="VIP").count() == 4
+    assert Contact.objects.count() == 10
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY writer is PostgreSQL's")
@@ -235,3 +308,36 @@ def test_tabs_newlines_backslashes_and_quotes_are_stored_as_written(run_import, 
     grace = Contact.objects.get(phone="+442079460958")
     assert grace.custom_fields == {"note": "\\N"}
     assert not grace.consents.exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_new_contacts_copied_straight_into_contacts_keep_what_was_written_and_one_creation_time(
+    run_import, monkeypatch, settings, workers
+):
+    """A file naming no list and no consent, into no list: its new contacts are copied into contacts
+    itself (on PostgreSQL), escaped as COPY needs and created at the import transaction's time, as the
+    staging path writes them."""
+    monkeypatch.setattr(jobs, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(jobs, "CHUNK_ROWS", 2)
+    settings.CONTACT_IMPORT_PARSE_WORKERS = workers
+    tricky = 'a\tb\\c\nd\r"e" Zoë'
+    quoted = '"' + tricky.replace('"', '""') + '"'
+    data = (
+        "First Name,Phone,Note,Time Zone\n"
+        f"{quoted},(202) 555-0143,{quoted},\n"
+        "Grace,+44 20 7946 0958,\\N,\n"
+        "Alan,(202) 555-0144,,Europe/Paris\n"
+        "Hedy,+1 312 555 0178,,\n"
+    ).encode()
+    job = run_import(data)
+    assert job.status == "done", job.error
+    assert job.created_count == 4
+    ada = Contact.objects.get(phone="+12025550143")
+    assert (ada.first_name, ada.custom_fields) == (tricky.strip(), {"note": tricky.strip()})
+    assert Contact.objects.get(phone="+442079460958").custom_fields == {"note": "\\N"}
+    alan = Contact.objects.get(phone="+12025550144")
+    assert (alan.country, alan.time_zone, alan.time_zone_candidates) == ("US", "Europe/Paris", ["America/New_York"])
+    if connection.vendor == "postgresql":  # the ORM writer stamps each chunk with its own time
+        times = set(Contact.objects.values_list("created_at", "updated_at"))
+        assert len(times) == 1
+        assert len(set(next(iter(times)))) == 1

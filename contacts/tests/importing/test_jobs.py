@@ -45,10 +45,14 @@ def test_it_imports_good_rows_and_says_why_each_other_row_was_not(run_import, co
                                                                           "+442079460958"}  # fmt: skip
 
 
-def test_reimporting_the_same_file_changes_nothing(run_import, contact_list):
-    run_import(MESSY.encode(), contact_list=contact_list)
+@pytest.mark.parametrize("into_list", [True, False])
+def test_reimporting_the_same_file_changes_nothing(run_import, contact_list, into_list):
+    # Into no list, on PostgreSQL, the new contacts are copied into contacts without being looked up first:
+    # the second import's first chunk meets them there and is decided again, looking them up.
+    options = {"contact_list": contact_list if into_list else None}
+    run_import(MESSY.encode(), **options)
     before = list(Contact.objects.order_by("pk").values())
-    again = run_import(MESSY.encode(), contact_list=contact_list)
+    again = run_import(MESSY.encode(), **options)
     assert (again.created_count, again.updated_count, again.unchanged_count) == (0, 0, 3)
     assert list(Contact.objects.order_by("pk").values()) == before
 
@@ -236,3 +240,14 @@ def test_good_rows_spread_over_several_chunks_are_all_imported(run_import, monke
     job = run_import(("phone\n" + rows).encode())
     assert (job.created_count, job.skipped_count) == (30, 1)
     assert Contact.objects.count() == 30
+
+
+def test_with_several_reading_processes_the_last_chunks_are_smaller():
+    rows = [(number, ["+12025550100"]) for number in range(2, 100_002)]
+    sizes = [len(chunk) for chunk in jobs._chunks(iter(rows), total=100_001, workers=2)]
+    assert sizes[:17] == [jobs.CHUNK_ROWS] * 17  # until a 4th of the rows left fit in one chunk
+    assert sizes[:-1] == sorted(sizes[:-1], reverse=True)
+    assert min(sizes[:-1]) == jobs.MIN_CHUNK_ROWS
+    assert len(sizes) < 30
+    assert [row for chunk in jobs._chunks(iter(rows), total=100_001, workers=2) for row in chunk] == rows
+    assert {len(chunk) for chunk in jobs._chunks(iter(rows), total=100_001, workers=1)} == {jobs.CHUNK_ROWS}
