@@ -24,6 +24,7 @@ sync thread.
 """
 
 import asyncio
+import contextvars
 import functools
 import io
 import logging
@@ -42,6 +43,7 @@ from django.core.handlers.exception import response_for_exception
 from django.db import connections
 from django.http import HttpResponse, QueryDict
 from django.urls import Resolver404, ResolverMatch, URLResolver, get_resolver, set_script_prefix
+from django.utils.datastructures import MultiValueDict
 
 from monitoring.metrics import WEBHOOK_SECONDS
 
@@ -131,21 +133,24 @@ def _respond_thread_sensitively() -> Callable[..., Awaitable[HttpResponse]]:
 async def _respond_on_pool(executor: ThreadPoolExecutor, *request: Any) -> HttpResponse:
     """`respond` on a pool thread, handed over by the loop's own `run_in_executor`.
 
-    Not `sync_to_async`: it copies the context, re-homes asgiref's Locals into the worker and back,
-    and shields the future, which cost 7% of a callback's CPU, for a view that needs none of it (it
-    reads no context variable, and its database connection lives in the worker thread). The worker
-    is told the server's loop, as sync_to_async would, so an `async_to_sync` inside the view (a
-    channel-layer publish) runs there rather than on a loop of its own. If the request is cancelled,
-    the view still runs to its end on the pool thread; only the answer is not sent.
+    Not `sync_to_async`: besides what is kept here, it re-homes asgiref's Locals into the worker and
+    back and shields the future, which with the rest cost 7% of a callback's CPU. What is kept: the
+    view runs in a copy of the request's context (so an `activate()` of a language or time zone in one
+    request never leaks into the next on the same thread), and the worker is told the server's loop,
+    so an `async_to_sync` inside the view (a channel-layer publish) runs there rather than on a loop
+    of its own. If the request is cancelled, the view still runs to its end on the pool thread; only
+    the answer is not sent.
     """
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(executor, _respond_in_worker, loop, *request)
+    context = contextvars.copy_context()
+    return await loop.run_in_executor(executor, _respond_in_worker, loop, context, *request)
 
 
-def _respond_in_worker(loop: asyncio.AbstractEventLoop, *request: Any) -> HttpResponse:
+def _respond_in_worker(loop: asyncio.AbstractEventLoop, context: contextvars.Context, *request: Any) -> HttpResponse:
+    """On a pool thread: `respond` in `context`, with asgiref told which loop is the server's."""
     SyncToAsync.threadlocal.main_event_loop = loop
     SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
-    return respond(*request)
+    return context.run(respond, *request)
 
 
 async def read_body(receive: Receive, limit: int | None) -> bytes:
@@ -171,6 +176,7 @@ def respond(scope: Scope, body: bytes, match: ResolverMatch) -> HttpResponse:
     try:
         if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
             request.POST = form_data(body, request.encoding or settings.DEFAULT_CHARSET)
+            request._files = MultiValueDict()  # as Django sets it with POST; else FILES would parse again
         response = match.func(request, *match.args, **match.kwargs)
     except Exception as error:  # Django's own handler turns any exception into a logged 500, so do we
         response = response_for_exception(request, error)

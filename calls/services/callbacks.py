@@ -108,10 +108,11 @@ def _event_insert_statement(connection: BaseDatabaseWrapper, *, guarded: bool = 
 def _insert_then_update(using: str, insert: Statement, update: Statement | None) -> int:
     """Run the event's insert and then the call's UPDATE as one transaction; return the rows the UPDATE changed.
 
-    On PostgreSQL they are one statement, the insert a data-modifying CTE ahead of the UPDATE (both
-    see the same snapshot, as the guard's read did before the UPDATE when they were two), with its
-    parameters bound by the server (`server_bound_cursor`): one round trip instead of four (BEGIN,
-    each statement, COMMIT). Elsewhere, `transaction.atomic` and a statement at a time.
+    On PostgreSQL they are one statement, the insert a data-modifying CTE ahead of the UPDATE. Both now
+    see one snapshot (as two statements they took one each); the outcome is the same, since the UPDATE
+    re-checks its conditions on the row it locks, and the guard only reads the call's CallSid. Its
+    parameters are bound by the server (`server_bound_cursor`), and it is one round trip instead of
+    four (BEGIN, each statement, COMMIT). Elsewhere, `transaction.atomic` and a statement at a time.
     """
     connection = connections[using]
     if connection.vendor == "postgresql":

@@ -196,3 +196,24 @@ def test_a_form_with_more_fields_than_allowed_gets_400_and_writes_nothing(placed
     response = AsgiClient().post(path, params, HTTP_X_TWILIO_SIGNATURE=sign(f"http://testserver{path}", params))
     assert response.status_code == 400
     assert not CallEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_one_request_activates_on_a_pool_thread_does_not_leak_into_the_next(
+    placed_call, webhook_threads, monkeypatch
+):
+    from django.utils import translation
+
+    from calls import services
+
+    languages = []
+
+    def record(**kwargs):
+        languages.append(translation.get_language())
+        translation.activate("de")  # as a view might, for the length of its request
+        return services.CallbackOutcome.RECORDED
+
+    monkeypatch.setattr(services, "call_record_status", record)
+    for sequence in range(2):  # both on the one pool thread
+        assert status_callback(AsgiClient(), placed_call.pk, "ringing", sequence).status_code == 204
+    assert languages == ["en-us", "en-us"]
