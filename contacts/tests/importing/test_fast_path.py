@@ -204,12 +204,11 @@ SIX_ROWS = (
 )
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY writer is PostgreSQL's")
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_file_of_new_numbers_is_not_looked_up_until_one_is_stored(run_import, monkeypatch, settings, workers):
     """Chunks of new numbers go to the INSERT without a lookup; the chunk meeting a stored contact is
     decided again with one, as is the chunk after it; the outcomes are the preview's."""
-    if connection.vendor != "postgresql":
-        pytest.skip("the COPY writer is PostgreSQL's")
     monkeypatch.setattr(jobs, "PARALLEL_MIN_ROWS", 1)
     monkeypatch.setattr(jobs, "CHUNK_ROWS", 2)
     settings.CONTACT_IMPORT_PARSE_WORKERS = workers
