@@ -61,11 +61,12 @@ def call_event_record(
     """
     using = router.db_for_write(CallEvent)
     connection = connections[using]
-    sql, fields = _event_insert_statement(connection)
-    values = (call_id, kind, provider_event_id[:128], payload, occurred_at, timezone.now())
-    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
+    insert = _event_insert(
+        connection, call_id=call_id, kind=kind, provider_event_id=provider_event_id, payload=payload,
+        occurred_at=occurred_at,
+    )  # fmt: skip
     with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(*insert)
 
 
 _EVENT_COLUMNS = ("call", "kind", "provider_event_id", "payload", "occurred_at", "received_at")
@@ -103,6 +104,30 @@ def _event_insert_statement(connection: BaseDatabaseWrapper, *, guarded: bool = 
         sql = f"{insert} {ops.quote_name(meta.db_table)} ({columns}) {values} {suffix}".rstrip()
         statement = _event_inserts[key] = (sql, fields)
     return statement
+
+
+def _event_insert(
+    connection: BaseDatabaseWrapper,
+    *,
+    call_id: uuid.UUID,
+    kind: str,
+    provider_event_id: str,
+    payload: dict,
+    occurred_at: datetime.datetime | None,
+    guard_call_sid: str | None = None,
+) -> Statement:
+    """The insert-or-ignore of one event with its parameters, adapted by each field as the ORM would.
+
+    With `guard_call_sid`, the guarded form (see `_event_insert_statement`): nothing is inserted unless
+    the call exists with that CallSid or none yet.
+    """
+    guarded = guard_call_sid is not None
+    sql, fields = _event_insert_statement(connection, guarded=guarded)
+    values = (call_id, kind, provider_event_id[:128], payload, occurred_at, timezone.now())
+    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
+    if guarded:
+        params += [Call._meta.pk.get_db_prep_value(call_id, connection), "", guard_call_sid]
+    return sql, params
 
 
 def _insert_then_update(using: str, insert: Statement, update: Statement | None) -> int:
@@ -162,12 +187,12 @@ def call_record_status(
     # seconds only and would put answered_at before the started_at we set when placing the call.
     using = router.db_for_write(Call)
     connection = connections[using]
-    sql, event_fields = _event_insert_statement(connection, guarded=True)
-    values = (call_id, CallEvent.Kind.STATUS, provider_event_id[:128], payload, occurred_at, timezone.now())
-    params = [field.get_db_prep_save(value, connection) for field, value in zip(event_fields, values, strict=True)]
-    params += [Call._meta.pk.get_db_prep_value(call_id, connection), "", call_sid]
+    insert = _event_insert(
+        connection, call_id=call_id, kind=CallEvent.Kind.STATUS, provider_event_id=provider_event_id,
+        payload=payload, occurred_at=occurred_at, guard_call_sid=call_sid,
+    )  # fmt: skip
     move = transition_query(connection, call_id=call_id, status=status, fields=fields, provider_call_id=call_sid)
-    moved = _insert_then_update(using, (sql, params), move) == 1
+    moved = _insert_then_update(using, insert, move) == 1
     if moved:
         transition_applied(call_id=call_id, status=status)
     elif not _claim_provider_call(call_id=call_id, call_sid=call_sid):
