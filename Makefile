@@ -5,13 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format install migrate bench clean
+.PHONY: run test lint format install migrate bench clean lock
 
-# Recreate the virtualenv's packages whenever a requirements file changes.
-$(INSTALLED): requirements/base.txt requirements/production.txt requirements/local.txt
+# Reinstall the virtualenv's packages whenever the lock changes (`make lock` writes it from requirements/*.txt).
+$(INSTALLED): requirements/local.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/local.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/local.lock
 	@touch $(INSTALLED)
 
 install: $(INSTALLED)
@@ -44,3 +44,11 @@ format: install
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+
+## Re-pin every dependency, transitive ones included, from requirements/{production,local}.txt (pip-tools).
+lock: install
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links --output-file requirements/production.lock requirements/production.txt
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links --constraint requirements/production.lock --output-file requirements/local.lock \
+		requirements/local.txt
