@@ -11,7 +11,7 @@ from django.utils.dateparse import parse_datetime
 
 from campaigns import services
 from campaigns.exceptions import CampaignError
-from campaigns.forms import CampaignAdminForm
+from campaigns.forms import AgentAdminForm, CampaignAdminForm
 from campaigns.models import Agent, Campaign, CampaignTarget
 from campaigns.selectors import campaign_preview, campaign_progress
 
@@ -34,6 +34,7 @@ def lifecycle_action(service: Callable[..., object], verb: str, description: str
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
+    form = AgentAdminForm
     list_display = ("name", "language", "voice_provider", "llm_model", "campaign_count", "updated_at")
     list_filter = ("voice_provider", "language")
     search_fields = ("name", "system_prompt")
