@@ -47,8 +47,10 @@ EVENT_SUMMARY_KEYS = (
 class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """A call's page reads as the call went: the conversation first, then the facts, the raw events folded."""
 
-    # Few, narrow columns so the outcome stays in view beside the filters on a 1,400 px screen.
-    list_display = ("short_id", "created", "contact", "campaign", "status_line", "outcome", "duration")
+    # What happened first, in few narrow columns (names cut short by the list's CSS): the outcome stays in
+    # view beside the admin's navigation and filters on a 1,400 px screen.
+    list_display = ("short_id", "status_line", "outcome", "duration", "created", "contact", "campaign")
+    change_list_template = "admin/calls/call/change_list.html"
     list_filter = ("status", "answered_by", "direction", "provider", "campaign")
     search_fields = ("id", "provider_call_id", "to_phone", "contact__first_name", "contact__last_name", "outcome")
     date_hierarchy = "created_at"
@@ -100,7 +102,7 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_line(self, call: Call) -> str:
         if call.answered_by:
-            return f"{call.get_status_display()} ({call.get_answered_by_display().lower()})"
+            return f"{call.get_status_display()} · {call.get_answered_by_display().lower()}"
         return call.get_status_display()
 
     @admin.display(description="duration", ordering="duration_seconds")

@@ -68,5 +68,5 @@ def test_the_calls_list_shows_the_outcome_in_few_columns(admin_client, finished_
     assert len(CallAdmin.list_display) <= 7
     content = admin_client.get(reverse("admin:calls_call_changelist")).content.decode()
     assert "promised_to_pay" in content
-    assert "Completed (human)" in content
+    assert "Completed · human" in content
     assert "1:23" in content
