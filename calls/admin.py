@@ -27,13 +27,19 @@ def event_summary(event: CallEvent) -> str:
 
 
 def turn_note(turn: TranscriptTurn) -> str:
-    """What a turn's bubble says under it: whether the callee cut in, and how fast the reply came."""
+    """What a turn's bubble says under it: whether the callee cut in, and how soon each stage of the reply came."""
     notes = ["interrupted by the callee"] if turn.interrupted else []
-    if turn.first_audio_heard_ms is not None:
-        notes.append(f"reply heard {turn.first_audio_heard_ms} ms after the callee stopped")
-    elif turn.first_audio_sent_ms is not None:
-        notes.append(f"reply sent {turn.first_audio_sent_ms} ms after the callee stopped")
+    stages = [(label, getattr(turn, name)) for label, name in TURN_STAGES if getattr(turn, name) is not None]
+    if stages:
+        notes.append("after the callee stopped: " + ", ".join(f"{label} {ms} ms" for label, ms in stages))
     return " · ".join(notes)
+
+
+# A reply's latency stages, from the callee's end of speech (TranscriptTurn's fields).
+TURN_STAGES = (
+    ("STT final", "stt_final_ms"), ("LLM first token", "llm_first_token_ms"), ("TTS first byte", "tts_first_byte_ms"),
+    ("first audio sent", "first_audio_sent_ms"), ("heard", "first_audio_heard_ms"),
+)  # fmt: skip
 
 
 # The payload fields that say most about an event, in the order shown (Twilio's callbacks, then ours).

@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -26,6 +27,8 @@ from campaigns.scripts import (
 from contacts.forms import clean_phone_field
 
 WEEKDAYS = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun")]
+# The database's own integer bounds are validators too; they are no rule worth showing.
+DATABASE_INTEGER_LIMIT = 2**31 - 1
 SCRIPT_FIELDS = ("system_prompt", "first_message", "voicemail_message")
 
 
@@ -44,7 +47,23 @@ def clean_optional_phone(value: str) -> str:
         raise ValidationError(f"{error.messages[0]} Write it as E.164, e.g. +14155550123.") from error
 
 
-class AgentAdminForm(forms.ModelForm):
+class RangeInputsMixin:
+    """Number inputs carry the model's ranges as `min`/`max`, so the browser's own hint agrees with the rule
+    (a PositiveIntegerField alone would say "≥ 0" where the rule is "at least 1")."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if not isinstance(field.widget, forms.NumberInput):
+                continue
+            for validator in self._meta.model._meta.get_field(name).validators:
+                if isinstance(validator, MinValueValidator):
+                    field.widget.attrs["min"] = validator.limit_value
+                elif isinstance(validator, MaxValueValidator) and validator.limit_value < DATABASE_INTEGER_LIMIT:
+                    field.widget.attrs["max"] = validator.limit_value
+
+
+class AgentAdminForm(RangeInputsMixin, forms.ModelForm):
     transfer_number = phone_number_field("transfer number", Agent._meta.get_field("transfer_number").help_text)
 
     class Meta:
@@ -99,7 +118,7 @@ class AgentAdminForm(forms.ModelForm):
         return cleaned
 
 
-class CampaignAdminForm(forms.ModelForm):
+class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
     caller_id = phone_number_field("caller ID", Campaign._meta.get_field("caller_id").help_text)
     days_of_week = forms.TypedMultipleChoiceField(
         choices=WEEKDAYS,
@@ -113,6 +132,11 @@ class CampaignAdminForm(forms.ModelForm):
     class Meta:
         model = Campaign
         fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose what is shown
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "calls_per_second" in self.fields:  # "more than 0" at the field's 0.01 step
+            self.fields["calls_per_second"].widget.attrs["min"] = "0.01"
 
     def clean_caller_id(self) -> str:
         return clean_optional_phone(self.cleaned_data["caller_id"])

@@ -26,7 +26,7 @@ def finished_call(call) -> Call:
                                   started_at=ANSWERED + datetime.timedelta(seconds=7))  # fmt: skip
     TranscriptTurn.objects.create(
         call=call, index=2, role="agent", text="Thank you, goodbye.", interrupted=True,
-        started_at=ANSWERED + datetime.timedelta(seconds=12), first_audio_heard_ms=812,
+        started_at=ANSWERED + datetime.timedelta(seconds=12), stt_final_ms=150, first_audio_heard_ms=812,
     )  # fmt: skip
     call.refresh_from_db()
     return call
@@ -42,7 +42,7 @@ def test_the_call_page_shows_the_conversation_first_then_the_facts_then_the_even
     assert 'class="turn turn-agent"' in turns
     assert 'class="turn turn-contact"' in turns
     assert ">15:04:12</time>" in turns
-    assert "interrupted by the callee · reply heard 812 ms after the callee stopped" in turns
+    assert "interrupted by the callee · after the callee stopped: STT final 150 ms, heard 812 ms" in turns
 
 
 def test_the_call_page_gives_times_to_the_second(admin_client, finished_call):

@@ -219,6 +219,17 @@ def test_a_new_campaign_starts_with_monday_to_friday_ticked(admin_client):
     assert all(f'value="{day}" id="id_days_of_week_{day - 1}" checked' in content for day in range(1, 6))
 
 
+def test_number_inputs_carry_the_rule_so_the_browser_agrees(admin_client):
+    content = admin_client.get(CAMPAIGN_ADD).content.decode()
+    assert 'name="max_concurrent_calls" value="5" class="vIntegerField" min="1" required' in content
+    assert 'name="max_attempts" value="3" class="vIntegerField" min="1" required' in content
+    assert 'name="ring_timeout_seconds" value="30" class="vIntegerField" min="5" max="600" required' in content
+    assert 'name="calls_per_second" value="1" step="0.01" min="0.01" required' in content
+    assert (
+        'name="llm_temperature" value="0.7" step="0.01" min="0" max="2"' in admin_client.get(AGENT_ADD).content.decode()
+    )
+
+
 def test_a_valid_campaign_is_saved_with_its_caller_id_in_e164(admin_client, agent):
     response = admin_client.post(CAMPAIGN_ADD, campaign_data(agent, caller_id="(202) 555-0143"))
     assert response.status_code == 302
