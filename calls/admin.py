@@ -1,68 +1,122 @@
 """Calls are records of what happened: the admin shows them, it never edits them."""
 
+import datetime
+import json
+
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from calls.admin_actions import place_test_call
 from calls.models import Call, CallEvent, TranscriptTurn
 from contacts.admin import ContactAdmin, ReadOnlyAdminMixin
 
 
-class CallEventInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = CallEvent
-    fields = ("received_at", "kind", "provider_event_id", "occurred_at", "payload")
-    readonly_fields = fields
-    extra = 0
+def to_the_second(value: datetime.datetime | None) -> str:
+    """A stored instant as the operator reads it: local date and time to the second, with the zone."""
+    return date_format(timezone.localtime(value), "Y-m-d H:i:s T") if value else "–"
 
 
-class TranscriptTurnInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = TranscriptTurn
-    fields = (
-        "index",
-        "role",
-        "text",
-        "interrupted",
-        "stt_final_ms",
-        "llm_first_token_ms",
-        "tts_first_byte_ms",
-        "first_audio_sent_ms",
-        "first_audio_heard_ms",
-    )
-    readonly_fields = fields
-    extra = 0
+def event_summary(event: CallEvent) -> str:
+    """The few payload values that say what an event was ("CallStatus: ringing"), else its first ones."""
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    keys = [key for key in EVENT_SUMMARY_KEYS if payload.get(key) not in (None, "", {}, [])]
+    keys = keys or [key for key in payload if not isinstance(payload[key], dict | list)][:3]
+    return " · ".join(f"{key}: {payload[key]}" for key in keys)
+
+
+def turn_note(turn: TranscriptTurn) -> str:
+    """What a turn's bubble says under it: whether the callee cut in, and how soon each stage of the reply came."""
+    notes = ["interrupted by the callee"] if turn.interrupted else []
+    stages = [(label, getattr(turn, name)) for label, name in TURN_STAGES if getattr(turn, name) is not None]
+    if stages:
+        notes.append("after the callee stopped: " + ", ".join(f"{label} {ms} ms" for label, ms in stages))
+    return " · ".join(notes)
+
+
+# A reply's latency stages, from the callee's end of speech (TranscriptTurn's fields).
+TURN_STAGES = (
+    ("STT final", "stt_final_ms"), ("LLM first token", "llm_first_token_ms"), ("TTS first byte", "tts_first_byte_ms"),
+    ("first audio sent", "first_audio_sent_ms"), ("heard", "first_audio_heard_ms"),
+)  # fmt: skip
+
+
+# The payload fields that say most about an event, in the order shown (Twilio's callbacks, then ours).
+EVENT_SUMMARY_KEYS = (
+    "CallStatus", "AnsweredBy", "CallDuration", "ErrorCode", "ErrorMessage", "RecordingStatus",
+    "RecordingDuration", "reason", "tool", "arguments", "result", "error", "outcome",
+)  # fmt: skip
 
 
 @admin.register(Call)
 class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = (
-        "short_id",
-        "contact",
-        "campaign",
-        "status",
-        "answered_by",
-        "duration_seconds",
-        "outcome",
-        "provider",
-        "created_at",
-    )
+    """A call's page reads as the call went: the conversation first, then the facts, the raw events folded."""
+
+    # What happened first, in few narrow columns (names cut short by the list's CSS): the outcome stays in
+    # view beside the admin's navigation and filters on a 1,400 px screen.
+    list_display = ("short_id", "status_line", "outcome", "duration", "created", "contact", "campaign")
+    change_list_template = "admin/calls/call/change_list.html"
     list_filter = ("status", "answered_by", "direction", "provider", "campaign")
     search_fields = ("id", "provider_call_id", "to_phone", "contact__first_name", "contact__last_name", "outcome")
     date_hierarchy = "created_at"
     list_select_related = ("contact", "campaign")
-    inlines = (CallEventInline, TranscriptTurnInline)
+    change_form_template = "admin/calls/call/change_form.html"
+    readonly_fields = ("created", "started", "answered", "ended")
     fieldsets = (
+        ("Outcome", {"fields": ("outcome", "summary", "sentiment", "extracted_data")}),
         (None, {"fields": ("id", "status", "direction", "contact", "campaign", "agent", "target")}),
+        ("Timing", {"fields": ("created", "started", "answered", "ended", "duration_seconds")}),
         (
             "Telephony",
             {"fields": ("provider", "provider_call_id", "to_phone", "from_phone", "answered_by", "failure_reason")},
         ),
-        ("Timing", {"fields": ("created_at", "started_at", "answered_at", "ended_at", "duration_seconds")}),
-        ("Cost and recording", {"fields": ("price", "price_unit", "recording_url")}),
-        ("Outcome", {"fields": ("outcome", "summary", "sentiment", "extracted_data", "latency_stats")}),
+        ("Cost, recording and latency", {"fields": ("price", "price_unit", "recording_url", "latency_stats")}),
     )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        call = self.get_object(request, object_id)
+        if call is not None:
+            events = [(event, event_summary(event), json.dumps(event.payload, indent=2, ensure_ascii=False))
+                      for event in call.events.all()]  # fmt: skip
+            turns = [(turn, turn_note(turn)) for turn in call.turns.all()]
+            extra_context = {**(extra_context or {}), "turns": turns, "events": events}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="call", ordering="id")
     def short_id(self, call: Call) -> str:
         return str(call.id)[:8]
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, call: Call) -> str:
+        return to_the_second(call.created_at)
+
+    @admin.display(description="started")
+    def started(self, call: Call) -> str:
+        return to_the_second(call.started_at)
+
+    @admin.display(description="answered")
+    def answered(self, call: Call) -> str:
+        return to_the_second(call.answered_at)
+
+    @admin.display(description="ended")
+    def ended(self, call: Call) -> str:
+        return to_the_second(call.ended_at)
+
+    @admin.display(description="status", ordering="status")
+    def status_line(self, call: Call) -> str:
+        if call.answered_by:
+            return f"{call.get_status_display()} · {call.get_answered_by_display().lower()}"
+        return call.get_status_display()
+
+    @admin.display(description="duration", ordering="duration_seconds")
+    def duration(self, call: Call) -> str:
+        if call.duration_seconds is None:
+            return "–"
+        minutes, seconds = divmod(call.duration_seconds, 60)
+        return f"{minutes}:{seconds:02d}"
 
 
 @admin.register(CallEvent)

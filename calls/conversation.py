@@ -24,6 +24,7 @@ from django.db import transaction
 from calls.live_events import LIVE_CALLS_GROUP, call_group, event_message
 from calls.models import Call, CallEvent, TranscriptTurn
 from calls.services import call_event_record
+from contacts.selectors import contact_template_fields
 from monitoring.metrics import PROVIDER_ERRORS, TURN_STAGE_LATENCY
 from voice.pipeline import tools as tool_specs
 from voice.pipeline.conversation import ConversationSession
@@ -53,13 +54,7 @@ def conversation_context(*, call_id: str) -> tuple[ConversationContext, dict[str
     call = Call.objects.select_related("agent", "contact").get(pk=call_id)
     contact, agent = call.contact, call.agent
     variables = template_variables(
-        {
-            "first_name": contact.first_name,
-            "last_name": contact.last_name,
-            "full_name": contact.full_name,
-            "email": contact.email,
-            "language": contact.language,
-        },
+        contact_template_fields(contact=contact),
         contact.custom_fields if isinstance(contact.custom_fields, dict) else {},
     )
     scale = float(settings.SIMULATED_CARRIER_TIME_SCALE) if settings.TELEPHONY_PROVIDER == "simulated" else 1.0

@@ -1,5 +1,9 @@
+import datetime
+import functools
+import zoneinfo
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
@@ -7,13 +11,43 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaigns import services
 from campaigns.exceptions import CampaignError
-from campaigns.forms import CampaignAdminForm
+from campaigns.forms import AgentAdminForm, CampaignAdminForm
 from campaigns.models import Agent, Campaign, CampaignTarget
 from campaigns.selectors import campaign_preview, campaign_progress
+from contacts.models import Contact
+from monitoring.logging import mask_phone_numbers
+
+
+@functools.cache
+def time_zone_names() -> list[str]:
+    """Every IANA zone name, sorted (read once: listing them walks the tz database)."""
+    return sorted(zoneinfo.available_timezones())
+
+
+def preview_instant(text: str, zone_name: str) -> datetime.datetime | str | None:
+    """The preview's instant: None for now; a date-time without offset read in `zone_name`; else the reason.
+
+    A wall time the clocks skip (spring forward) is refused; one they pass twice (fall back) is the first.
+    """
+    if zone_name not in time_zone_names():
+        return f"“{zone_name}” is not a time zone; choose one from the list."
+    if not text:
+        return None
+    at = parse_datetime(text)
+    if at is None:
+        return f"“{text}” is not a date and time; pick one, e.g. 2026-11-24 15:00."
+    if at.tzinfo is not None:
+        return at
+    zone = zoneinfo.ZoneInfo(zone_name)
+    aware = at.replace(tzinfo=zone)
+    if aware.astimezone(datetime.UTC).astimezone(zone).replace(tzinfo=None) != at:
+        return f"{at:%Y-%m-%d %H:%M} does not exist in {zone_name}: the clocks skip it. Pick another time."
+    return aware
 
 
 def lifecycle_action(service: Callable[..., object], verb: str, description: str) -> Callable:
@@ -34,6 +68,7 @@ def lifecycle_action(service: Callable[..., object], verb: str, description: str
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
+    form = AgentAdminForm
     list_display = ("name", "language", "voice_provider", "llm_model", "campaign_count", "updated_at")
     list_filter = ("voice_provider", "language")
     search_fields = ("name", "system_prompt")
@@ -142,20 +177,42 @@ class CampaignAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{added} new targets from the added lists.", messages.INFO)
 
     def preview_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
-        """The dial preview: the same gate the dispatcher runs, at now or a chosen instant, writing nothing."""
+        """The dial preview: the same gate the dispatcher runs, at now or a chosen instant, writing nothing.
+
+        The instant comes from a date-time picker (`at`, no offset) read in the chosen time zone (`tz`):
+        the page preselects the browser's zone, and settings.TIME_ZONE without JavaScript. An ISO-8601
+        instant with an offset (as the management command takes) is accepted as it is.
+        """
         campaign = self.get_object(request, str(campaign_id))
         if campaign is None or not self.has_view_permission(request, campaign):
             raise PermissionDenied
         at_param = request.GET.get("at", "").strip()
-        at = parse_datetime(at_param) if at_param else None
+        zone_name = request.GET.get("tz", "").strip() or settings.TIME_ZONE
         context = {**self.admin_site.each_context(request), "opts": self.opts, "campaign": campaign,
-                   "title": f"Dial preview: {campaign}", "at_param": at_param}  # fmt: skip
-        if at_param and (at is None or at.tzinfo is None):
-            context["error"] = f"“{at_param}” is not an ISO-8601 instant with a UTC offset."
-        else:
-            report = campaign_preview(campaign_id=campaign.pk, at=at)
-            context |= {"report": report, "not_now": report.as_dict()["not_now"]}
-        return TemplateResponse(request, "admin/campaigns/campaign/preview.html", context)
+                   "title": f"Dial preview: {campaign}", "zone_name": zone_name, "zone_chosen": "tz" in request.GET,
+                   "settings_time_zone": settings.TIME_ZONE,
+                   "zones": time_zone_names()}  # fmt: skip
+        at = preview_instant(at_param, zone_name)
+        if isinstance(at, str):
+            context |= {"error": at, "at_value": at_param}
+            return TemplateResponse(request, "admin/campaigns/campaign/preview.html", context)
+        zone = zoneinfo.ZoneInfo(zone_name)
+        report = campaign_preview(campaign_id=campaign.pk, at=at)
+        local_at = timezone.localtime(report.at, zone)
+        contacts = Contact.objects.in_bulk([row["contact"] for row in report.would_dial_sample])
+        would_dial = [
+            {"contact": contacts.get(row["contact"]), "phone": mask_phone_numbers(str(row["phone"]))}
+            for row in report.would_dial_sample
+        ]
+        not_now = [
+            {"reason": reason, "targets": count, "next_allowed_at": report.next_allowed.get(reason)}
+            for reason, count in report.by_reason.most_common()
+        ]
+        at_value = f"{local_at:%Y-%m-%dT%H:%M}" if at_param else ""
+        context |= {"report": report, "local_at": local_at, "at_value": at_value, "not_now": not_now,
+                    "would_dial": would_dial}  # fmt: skip
+        with timezone.override(zone):  # the page's times in the chosen zone
+            return TemplateResponse(request, "admin/campaigns/campaign/preview.html", context).render()
 
     @admin.display(description="progress")
     def progress(self, campaign: Campaign) -> str:

@@ -1,15 +1,180 @@
-from django import forms
+"""The admin's agent and campaign forms: every rule said in words, on the field it is about.
 
-from campaigns.models import Campaign
+The database constraints stay the last word (campaigns/models.py maps each one to its field); these
+forms add what a constraint cannot know — the time now, how people write phone numbers, what a JSON
+Schema is, which `{{variables}}` exist — and normalise what they can (numbers to E.164).
+"""
+
+import datetime
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils import timezone
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from campaigns.models import EARLIEST_CALL_TIME, LATEST_CALL_TIME, Agent, Campaign
+from campaigns.policies import default_days_of_week
+from campaigns.scripts import (
+    DISCLOSURE_RULE,
+    discloses_automation,
+    known_variable_names,
+    unknown_variables,
+    unknown_variables_message,
+)
+from contacts.forms import clean_phone_field
 
 WEEKDAYS = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun")]
+# The database's own integer bounds are validators too; they are no rule worth showing.
+DATABASE_INTEGER_LIMIT = 2**31 - 1
+SCRIPT_FIELDS = ("system_prompt", "first_message", "voicemail_message")
 
 
-class CampaignAdminForm(forms.ModelForm):
+def phone_number_field(model_field: str, help_text: str) -> forms.CharField:
+    """A number as people write it ("(415) 555-0123"), stored as E.164; wider than the stored 16 chars."""
+    return forms.CharField(label=model_field, max_length=64, required=False, help_text=help_text)
+
+
+def clean_optional_phone(value: str) -> str:
+    """E.164 for a number in any format, "" for nothing; the reason in words when it is no number."""
+    if not value.strip():
+        return ""
+    try:
+        return clean_phone_field(value).e164
+    except ValidationError as error:
+        raise ValidationError(f"{error.messages[0]} Write it as E.164, e.g. +14155550123.") from error
+
+
+class RangeInputsMixin:
+    """Number inputs carry the model's ranges as `min`/`max`, so the browser's own hint agrees with the rule
+    (a PositiveIntegerField alone would say "≥ 0" where the rule is "at least 1")."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if not isinstance(field.widget, forms.NumberInput):
+                continue
+            for validator in self._meta.model._meta.get_field(name).validators:
+                if isinstance(validator, MinValueValidator):
+                    field.widget.attrs["min"] = validator.limit_value
+                elif isinstance(validator, MaxValueValidator) and validator.limit_value < DATABASE_INTEGER_LIMIT:
+                    field.widget.attrs["max"] = validator.limit_value
+
+
+class AgentAdminForm(RangeInputsMixin, forms.ModelForm):
+    transfer_number = phone_number_field("transfer number", Agent._meta.get_field("transfer_number").help_text)
+
+    class Meta:
+        model = Agent
+        fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose what is shown
+
+    def clean_transfer_number(self) -> str:
+        return clean_optional_phone(self.cleaned_data["transfer_number"])
+
+    def clean_first_message(self) -> str:
+        message = self.cleaned_data["first_message"]
+        if not discloses_automation(message):
+            raise ValidationError(DISCLOSURE_RULE, code="no_disclosure")
+        return message
+
+    def clean_outcome_schema(self) -> Any:
+        schema = self.cleaned_data["outcome_schema"]
+        if schema in (None, ""):
+            return {}
+        if not isinstance(schema, dict):
+            raise ValidationError(
+                "The outcome schema is a JSON object, e.g. "
+                '{"type": "object", "properties": {"paid": {"type": "boolean"}}}; {} extracts nothing.',
+                code="invalid_schema",
+            )
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as error:
+            where = error.json_path.removeprefix("$").lstrip(".") or "the top level"
+            raise ValidationError(
+                f"Not a valid JSON Schema (draft 2020-12): at {where}, {error.message}.", code="invalid_schema"
+            ) from error
+        return schema
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        texts = {name: cleaned[name] for name in SCRIPT_FIELDS if cleaned.get(name)}
+        if texts:
+            known = known_variable_names()
+            for name, text in texts.items():
+                unknown = unknown_variables(text, known)
+                if unknown:
+                    self.add_error(name, ValidationError(unknown_variables_message(unknown, known), code="unknown"))
+        if cleaned.get("can_transfer") and "transfer_number" in cleaned and not cleaned["transfer_number"]:
+            self.add_error(
+                "transfer_number",
+                ValidationError(
+                    "To transfer, give the human's number (e.g. +14155550123), or untick “transfer to a human”.",
+                    code="required",
+                ),
+            )
+        return cleaned
+
+
+class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
+    caller_id = phone_number_field("caller ID", Campaign._meta.get_field("caller_id").help_text)
     days_of_week = forms.TypedMultipleChoiceField(
-        choices=WEEKDAYS, coerce=int, widget=forms.CheckboxSelectMultiple, help_text="Callee-local weekdays."
+        choices=WEEKDAYS,
+        coerce=int,
+        initial=default_days_of_week,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Callee-local weekdays; Monday to Friday unless you choose.",
+        error_messages={"required": "Tick at least one weekday."},
     )
 
     class Meta:
         model = Campaign
         fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose what is shown
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "calls_per_second" in self.fields:  # "more than 0" at the field's 0.01 step
+            self.fields["calls_per_second"].widget.attrs["min"] = "0.01"
+
+    def clean_caller_id(self) -> str:
+        return clean_optional_phone(self.cleaned_data["caller_id"])
+
+    def clean_ends_at(self) -> datetime.datetime | None:
+        ends_at = self.cleaned_data["ends_at"]
+        # A campaign that already ended may be saved again unchanged; a new or moved end must lie ahead.
+        if ends_at and ("ends_at" in self.changed_data or self.instance.pk is None) and ends_at <= timezone.now():
+            shown = timezone.localtime(ends_at).strftime("%Y-%m-%d %H:%M")
+            raise ValidationError(
+                f"The end ({shown}) is in the past: choose a later time, or leave it empty to run until done.",
+                code="in_the_past",
+            )
+        return ends_at
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        start, end = cleaned.get("window_start"), cleaned.get("window_end")
+        earliest, latest = f"{EARLIEST_CALL_TIME:%H:%M}", f"{LATEST_CALL_TIME:%H:%M}"
+        if start and start < EARLIEST_CALL_TIME:
+            self.add_error(
+                "window_start",
+                ValidationError(
+                    f"Calls may start at {earliest} callee-local time at the earliest (allowed: {earliest}–{latest}).",
+                    code="too_early",
+                ),
+            )
+        if end and end > LATEST_CALL_TIME:
+            self.add_error(
+                "window_end",
+                ValidationError(
+                    f"Calls may end at {latest} callee-local time at the latest (allowed: {earliest}–{latest}).",
+                    code="too_late",
+                ),
+            )
+        elif start and end and start >= end and start >= EARLIEST_CALL_TIME:
+            self.add_error(
+                "window_end",
+                ValidationError(f"The window must end after it starts ({start:%H:%M}).", code="ends_before_start"),
+            )
+        return cleaned

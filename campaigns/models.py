@@ -1,7 +1,10 @@
 """Who speaks (Agent), to whom and when (Campaign), and each person's place in a campaign (CampaignTarget)."""
 
 import datetime
+from collections.abc import Mapping
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -13,7 +16,36 @@ EARLIEST_CALL_TIME = datetime.time(8, 0)
 LATEST_CALL_TIME = datetime.time(21, 0)
 
 
-class Agent(models.Model):
+class ConstraintErrorsOnFieldsMixin:
+    """Model validation that reports a violated CheckConstraint on the field it is about.
+
+    Django reports every CheckConstraint as an error of the whole form. Each constraint here carries
+    its own words (`violation_error_message`) and its name as `violation_error_code`; `CONSTRAINT_FIELDS`
+    says which field the operator must change, so the admin marks that field and says the rule there.
+    The database keeps the constraints: this only changes where the words appear.
+    """
+
+    CONSTRAINT_FIELDS: Mapping[str, str] = {}
+
+    def validate_constraints(self, exclude: set[str] | None = None) -> None:
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            errors: dict[str, list[ValidationError]] = {}
+            for field, messages in error.error_dict.items():
+                for message in messages:
+                    target = self.CONSTRAINT_FIELDS.get(message.code, field) if field == NON_FIELD_ERRORS else field
+                    errors.setdefault(target, []).append(message)
+            raise ValidationError(errors) from error
+
+
+def check(condition: Q, *, name: str, message: str) -> models.CheckConstraint:
+    """A CheckConstraint that says what it wants in words; its name is its error code."""
+    return models.CheckConstraint(condition=condition, name=name, violation_error_message=message,
+                                  violation_error_code=name)  # fmt: skip
+
+
+class Agent(ConstraintErrorsOnFieldsMixin, models.Model):
     """The AI caller: its voice, its prompt, and what it may do on a call."""
 
     class VoiceProvider(models.TextChoices):
@@ -24,23 +56,49 @@ class Agent(models.Model):
     language = models.CharField(max_length=16, default="en-US")
     system_prompt = models.TextField()
     first_message = models.TextField(
-        help_text="Spoken first. May use {{variables}}; must say the call is automated (AI)."
+        help_text="Spoken first. May use {{variables}}; must say the call is automated: "
+        "“automated”, “AI”, “virtual assistant” or “artificial intelligence” "
+        "(Spanish: “automatizado”, “asistente virtual”, “inteligencia artificial”)."
     )
     voicemail_message = models.TextField(blank=True, help_text="Left after the beep; empty: hang up on voicemail.")
     voice_provider = models.CharField(max_length=16, choices=VoiceProvider.choices, default=VoiceProvider.ELEVENLABS)
     voice_id = models.CharField(max_length=100, blank=True)
     voice_model = models.CharField(max_length=100, default="eleven_flash_v2_5")
-    voice_speed = models.DecimalField(max_digits=3, decimal_places=2, default=1)
+    voice_speed = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        default=1,
+        validators=[
+            MinValueValidator(0.5, "Voice speed is between 0.5 and 2 (1 = normal)."),
+            MaxValueValidator(2, "Voice speed is between 0.5 and 2 (1 = normal)."),
+        ],
+        help_text="0.5 to 2; 1 = normal.",
+    )
     llm_model = models.CharField(max_length=100, default="gpt-4o-mini")
-    llm_temperature = models.DecimalField(max_digits=3, decimal_places=2, default=0.7)
+    llm_temperature = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        default=0.7,
+        validators=[
+            MinValueValidator(0, "Temperature is between 0 and 2 (0 = most predictable)."),
+            MaxValueValidator(2, "Temperature is between 0 and 2 (0 = most predictable)."),
+        ],
+        help_text="0 to 2; lower is more predictable.",
+    )
     can_end_call = models.BooleanField("tool: end the call", default=True)
     can_opt_out = models.BooleanField("tool: opt the callee out", default=True)
     can_transfer = models.BooleanField("tool: transfer to a human", default=False)
-    transfer_number = models.CharField(max_length=16, blank=True, help_text="E.164 number of the human to transfer to.")
+    transfer_number = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="The human's number; any format, stored as E.164 (+14155550123). Needed to transfer.",
+    )
     can_record_outcome = models.BooleanField("tool: record an outcome field", default=True)
     can_schedule_callback = models.BooleanField("tool: schedule a callback", default=True)
     outcome_schema = models.JSONField(
-        default=dict, blank=True, help_text="JSON Schema of the fields to extract from each call."
+        default=dict,
+        blank=True,
+        help_text="JSON Schema (draft 2020-12) of the fields to extract from each call; {} extracts nothing.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -48,23 +106,35 @@ class Agent(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(voice_speed__gte=0.5) & Q(voice_speed__lte=2), name="agent_voice_speed_range"
+            check(
+                Q(voice_speed__gte=0.5) & Q(voice_speed__lte=2),
+                name="agent_voice_speed_range",
+                message="Voice speed is between 0.5 and 2 (1 = normal).",
             ),
-            models.CheckConstraint(
-                condition=Q(llm_temperature__gte=0) & Q(llm_temperature__lte=2), name="agent_temperature_range"
+            check(
+                Q(llm_temperature__gte=0) & Q(llm_temperature__lte=2),
+                name="agent_temperature_range",
+                message="Temperature is between 0 and 2 (0 = most predictable).",
             ),
-            models.CheckConstraint(
-                condition=Q(can_transfer=False) | Q(transfer_number__regex=E164_REGEX),
+            check(
+                Q(can_transfer=False) | Q(transfer_number__regex=E164_REGEX),
                 name="agent_transfer_needs_e164_number",
+                message="To transfer, give the human's number in E.164 (e.g. +14155550123), "
+                "or untick “transfer to a human”.",
             ),
         ]
+
+    CONSTRAINT_FIELDS = {
+        "agent_voice_speed_range": "voice_speed",
+        "agent_temperature_range": "llm_temperature",
+        "agent_transfer_needs_e164_number": "transfer_number",
+    }
 
     def __str__(self) -> str:
         return self.name
 
 
-class Campaign(models.Model):
+class Campaign(ConstraintErrorsOnFieldsMixin, models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         SCHEDULED = "scheduled", "Scheduled"
@@ -85,24 +155,52 @@ class Campaign(models.Model):
     requires_consent = models.BooleanField(
         default=False, help_text="Dial only contacts with active consent for this campaign's purpose."
     )
-    caller_id = models.CharField(max_length=16, blank=True, help_text="E.164 number calls come from.")
+    caller_id = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="The number calls come from; any format, stored as E.164 (+14155550123). "
+        "Empty: the TWILIO_FROM_NUMBER setting.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
-    window_start = models.TimeField(default=datetime.time(9, 0), help_text="Callee-local; never before 08:00.")
-    window_end = models.TimeField(default=datetime.time(20, 0), help_text="Callee-local; never after 21:00.")
+    window_start = models.TimeField(
+        default=datetime.time(9, 0), help_text="Callee-local; 08:00 at the earliest, before the window's end."
+    )
+    window_end = models.TimeField(default=datetime.time(20, 0), help_text="Callee-local; 21:00 at the latest.")
     days_of_week = models.JSONField(
         default=default_days_of_week, help_text="ISO weekdays callees may be called on (1 = Monday … 7 = Sunday)."
     )
-    max_concurrent_calls = models.PositiveIntegerField(default=5)
-    calls_per_second = models.DecimalField(max_digits=5, decimal_places=2, default=1)
+    max_concurrent_calls = models.PositiveIntegerField(
+        default=5,
+        validators=[MinValueValidator(1, "At least 1 call at a time.")],
+        help_text="At least 1: calls of this campaign in progress at once.",
+    )
+    calls_per_second = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=1,
+        help_text="More than 0, e.g. 0.5 (one call every 2 seconds) or 1; your carrier's limit applies.",
+    )
     retry_policy = models.JSONField(
         default=default_retry_policy,
         help_text="Per outcome (busy, no_answer, failed, voicemail): delay_minutes and max_attempts.",
     )
-    max_attempts = models.PositiveIntegerField(default=3, help_text="Lifetime attempts per target.")
-    max_attempts_per_24h = models.PositiveIntegerField(default=2)
-    max_attempts_per_7d = models.PositiveIntegerField(default=3)
+    max_attempts = models.PositiveIntegerField(
+        default=3,
+        validators=[MinValueValidator(1, "At least 1 attempt, or no one is ever called.")],
+        help_text="At least 1: lifetime attempts per target.",
+    )
+    max_attempts_per_24h = models.PositiveIntegerField(
+        default=2,
+        validators=[MinValueValidator(1, "At least 1 attempt, or no one is ever called.")],
+        help_text="At least 1: attempts per target in any 24 hours.",
+    )
+    max_attempts_per_7d = models.PositiveIntegerField(
+        default=3,
+        validators=[MinValueValidator(1, "At least 1 attempt, or no one is ever called.")],
+        help_text="At least 1: attempts per target in any 7 days.",
+    )
     enforce_seven_in_seven = models.BooleanField(
         "enforce Reg F 7-in-7",
         default=False,
@@ -115,36 +213,73 @@ class Campaign(models.Model):
         max_length=16, choices=AnsweringMachinePolicy.choices, default=AnsweringMachinePolicy.LEAVE_VOICEMAIL
     )
     record_calls = models.BooleanField(default=False)
-    ring_timeout_seconds = models.PositiveIntegerField(default=30)
-    max_call_duration_seconds = models.PositiveIntegerField(default=600)
+    ring_timeout_seconds = models.PositiveIntegerField(
+        default=30,
+        validators=[
+            MinValueValidator(5, "Ring for 5 to 600 seconds."),
+            MaxValueValidator(600, "Ring for 5 to 600 seconds."),
+        ],
+        help_text="5 to 600 seconds.",
+    )
+    max_call_duration_seconds = models.PositiveIntegerField(
+        default=600,
+        validators=[MinValueValidator(10, "A call may last at least 10 seconds.")],
+        help_text="At least 10 seconds; the call is ended after it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["draft", "scheduled", "running", "paused", "completed", "cancelled"]),
+            check(
+                Q(status__in=["draft", "scheduled", "running", "paused", "completed", "cancelled"]),
                 name="campaign_status_valid",
+                message="Status is one of draft, scheduled, running, paused, completed, cancelled.",
             ),
-            models.CheckConstraint(
-                condition=Q(window_start__gte=EARLIEST_CALL_TIME)
+            check(
+                Q(window_start__gte=EARLIEST_CALL_TIME)
                 & Q(window_end__lte=LATEST_CALL_TIME)
                 & Q(window_start__lt=F("window_end")),
                 name="campaign_window_within_legal_hours",
+                message="Calling hours lie within 08:00–21:00 callee-local time and end after they start.",
             ),
-            models.CheckConstraint(
-                condition=Q(ends_at__isnull=True) | Q(starts_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+            check(
+                Q(ends_at__isnull=True) | Q(starts_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
                 name="campaign_ends_after_start",
+                message="The end must come after the start.",
             ),
-            models.CheckConstraint(condition=Q(max_concurrent_calls__gte=1), name="campaign_concurrency_positive"),
-            models.CheckConstraint(condition=Q(calls_per_second__gt=0), name="campaign_cps_positive"),
-            models.CheckConstraint(
-                condition=Q(ring_timeout_seconds__gte=5) & Q(ring_timeout_seconds__lte=600),
+            check(
+                Q(max_concurrent_calls__gte=1),
+                name="campaign_concurrency_positive",
+                message="At least 1 call at a time.",
+            ),
+            check(
+                Q(calls_per_second__gt=0),
+                name="campaign_cps_positive",
+                message="Calls per second must be more than 0, e.g. 0.5 (one call every 2 seconds) or 1.",
+            ),
+            check(
+                Q(ring_timeout_seconds__gte=5) & Q(ring_timeout_seconds__lte=600),
                 name="campaign_ring_timeout_range",
+                message="Ring for 5 to 600 seconds.",
             ),
-            models.CheckConstraint(condition=Q(max_call_duration_seconds__gte=10), name="campaign_call_duration_min"),
+            check(
+                Q(max_call_duration_seconds__gte=10),
+                name="campaign_call_duration_min",
+                message="A call may last at least 10 seconds.",
+            ),
         ]
+
+    CONSTRAINT_FIELDS = {
+        "campaign_status_valid": "status",
+        "campaign_window_within_legal_hours": "window_end",
+        "campaign_ends_after_start": "ends_at",
+        "campaign_concurrency_positive": "max_concurrent_calls",
+        "campaign_cps_positive": "calls_per_second",
+        "campaign_ring_timeout_range": "ring_timeout_seconds",
+        "campaign_call_duration_min": "max_call_duration_seconds",
+    }
 
     def __str__(self) -> str:
         return self.name

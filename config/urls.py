@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from monitoring.views import health
@@ -7,6 +8,7 @@ from monitoring.views import health
 urlpatterns = [
     # First: Twilio's callbacks are most of the traffic, and Django tries patterns in order.
     path("", include("calls.urls")),  # /twilio/… webhooks
+    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),  # "View site" lands in the admin
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_router")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

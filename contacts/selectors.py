@@ -145,3 +145,35 @@ def contact_personal_data(*, contact: Contact) -> dict[str, object]:
 
 def _iso(value: datetime.datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+# The contact's own fields a script may name as `{{variables}}`, beside its custom fields.
+CONTACT_TEMPLATE_FIELDS = ("first_name", "last_name", "full_name", "email", "language")
+
+
+def contact_template_fields(*, contact: Contact) -> dict[str, object]:
+    """The values of `CONTACT_TEMPLATE_FIELDS` for one contact (custom fields come separately)."""
+    return {name: getattr(contact, name) for name in CONTACT_TEMPLATE_FIELDS}
+
+
+def custom_field_names() -> list[str]:
+    """Every name any contact's custom fields hold, sorted: the other names a script may use.
+
+    One query that reads the JSON keys in the database (PostgreSQL's `jsonb_object_keys`, SQLite's
+    `json_each`), not every contact's fields in Python.
+    """
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    if connection.vendor == "postgresql":
+        sql = (f"SELECT DISTINCT jsonb_object_keys(custom_fields) FROM {table} "  # noqa: S608 - table name, no input
+               "WHERE jsonb_typeof(custom_fields) = 'object'")  # fmt: skip
+    elif connection.vendor == "sqlite":
+        sql = (f"SELECT DISTINCT field.key FROM {table}, json_each({table}.custom_fields) AS field "  # noqa: S608
+               f"WHERE json_type({table}.custom_fields) = 'object'")  # fmt: skip
+    else:
+        names = set()
+        for fields in Contact.objects.values_list("custom_fields", flat=True).iterator():
+            names.update(fields if isinstance(fields, dict) else ())
+        return sorted(names)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return sorted(row[0] for row in cursor.fetchall())

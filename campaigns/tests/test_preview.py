@@ -90,7 +90,50 @@ def test_the_admin_preview_page_shows_the_same_figures(admin_client, mixed_campa
 
 def test_the_admin_preview_page_explains_a_bad_instant(admin_client, mixed_campaign):
     url = reverse("admin:campaigns_campaign_preview", args=[mixed_campaign.pk])
-    assert "is not an ISO-8601 instant" in admin_client.get(url, {"at": "noon"}).content.decode()
+    content = admin_client.get(url, {"at": "noon"}).content.decode()
+    assert '<p class="errornote">“noon” is not a date and time; pick one, e.g. 2026-11-24 15:00.</p>' in content
+
+
+def test_the_preview_picker_reads_a_local_time_in_the_chosen_zone(admin_client, mixed_campaign):
+    url = reverse("admin:campaigns_campaign_preview", args=[mixed_campaign.pk])
+    # 10:00 in New York on Monday 23 November 2026 is 15:00 UTC: the New York contact is in hours.
+    response = admin_client.get(url, {"at": "2026-11-23T10:00", "tz": "America/New_York"})
+    assert response.context["report"].at == MONDAY_10_NEW_YORK
+    content = response.content.decode()
+    assert '<input id="preview-at" type="datetime-local" name="at" value="2026-11-23T10:00">' in content
+    assert '<option value="America/New_York" selected>' in content
+    assert '<strong id="preview-instant">2026-11-23 10:00:00 EST</strong>' in content
+    assert '<strong id="would-dial">1</strong> of 3' in content
+    # Los Angeles opens at 09:00 its time, 12:00 in New York: said in the operator's zone.
+    assert "<td>Outside callee-local calling hours</td><td>1</td><td>2026-11-23 12:00 EST</td>" in content
+
+
+def test_the_preview_picker_defaults_to_the_server_zone_without_a_choice(admin_client, mixed_campaign):
+    url = reverse("admin:campaigns_campaign_preview", args=[mixed_campaign.pk])
+    response = admin_client.get(url, {"at": "2026-11-23T15:00"})
+    assert response.context["report"].at == MONDAY_10_NEW_YORK
+    assert 'data-chosen="0"' in response.content.decode()
+
+
+def test_the_preview_refuses_a_wall_time_the_clocks_skip(admin_client, mixed_campaign):
+    url = reverse("admin:campaigns_campaign_preview", args=[mixed_campaign.pk])
+    content = admin_client.get(url, {"at": "2026-03-08T02:30", "tz": "America/New_York"}).content.decode()
+    assert "2026-03-08 02:30 does not exist in America/New_York: the clocks skip it. Pick another time." in content
+
+
+def test_the_preview_refuses_an_unknown_zone(admin_client, mixed_campaign):
+    url = reverse("admin:campaigns_campaign_preview", args=[mixed_campaign.pk])
+    content = admin_client.get(url, {"at": "2026-11-23T10:00", "tz": "Mars/Olympus"}).content.decode()
+    assert "“Mars/Olympus” is not a time zone; choose one from the list." in content
+
+
+def test_the_preview_lists_names_beside_masked_numbers(admin_client, mixed_campaign):
+    url = reverse("admin:campaigns_campaign_preview", args=[mixed_campaign.pk])
+    content = admin_client.get(url, {"at": MONDAY_10_NEW_YORK.isoformat()}).content.decode()
+    ada = Contact.objects.get(phone="+12025550143")
+    change_url = reverse("admin:contacts_contact_change", args=[ada.pk])
+    assert f'<tr><td><a href="{change_url}">Ada Byron</a></td><td>+***0143</td></tr>' in content
+    assert "+12025550143" not in content
 
 
 def test_the_admin_preview_page_is_for_staff_only(client, mixed_campaign):
