@@ -21,6 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from calls.hooks import request_callback
 from calls.live_events import LIVE_CALLS_GROUP, call_group, event_message
 from calls.models import Call, CallEvent, TranscriptTurn
 from calls.services import call_event_record
@@ -132,16 +133,13 @@ def suppression_add_opt_out(*, phone: str, reason: str) -> None:
 
 
 def call_schedule_callback(*, call_id: str, at: datetime.datetime, when: str) -> bool:
-    """Ask for the call's target to be dialled again at `at`; False when the call has no target.
+    """Ask for the call's callee to be dialled again at `at`; False when nothing registered can do it.
 
-    The target is reached through the Call's foreign key (data, not an import of campaigns).
+    The campaign that made the call does it, through the hook it registered (calls/hooks.py).
     """
-    target_model = Call._meta.get_field("target").related_model
     with transaction.atomic():
-        target_id = Call.objects.filter(pk=call_id).values_list("target_id", flat=True).first()
-        if target_id is None:
+        if not request_callback(call_id, at):
             return False
-        target_model.objects.filter(pk=target_id).update(next_attempt_at=at)
         Call.objects.filter(pk=call_id).update(outcome="callback_requested")
         payload = {"tool": tool_specs.SCHEDULE_CALLBACK, "when": when, "at": at.isoformat()}
         call_event_record(

@@ -1,11 +1,17 @@
-"""How `calls` tells higher apps that a call ended, without importing them.
+"""How `calls` tells higher apps what happened on a call, without importing them.
 
-`campaigns` registers a handler in its AppConfig.ready(); `calls` runs every handler after the
-transaction that made a call terminal commits, with the call's id. Handlers must be idempotent:
-a replayed terminal callback never calls them twice (the transition happens once), but a crash
-between commit and handler is possible, so the reaper may call them again.
+`campaigns` registers its handlers in its AppConfig.ready().
+
+- Call finished: `calls` runs every handler after the transaction that made a call terminal commits,
+  with the call's id. Handlers must be idempotent: a replayed terminal callback never calls them
+  twice (the transition happens once), but a crash between commit and handler is possible, so the
+  reaper may call them again.
+- Callback requested (the conversation's schedule_callback tool): `calls` asks the registered
+  handler, inside its own transaction, to dial the call's callee again at a given time; the handler
+  returns whether it did (False: the call belongs to nothing that can call back).
 """
 
+import datetime
 import logging
 import uuid
 from collections.abc import Callable
@@ -35,3 +41,17 @@ def notify_call_finished_on_commit(call_id: uuid.UUID) -> None:
                 logger.exception("call-finished handler %s failed for call %s", handler.__qualname__, call_id)
 
     transaction.on_commit(run_handlers)
+
+
+CallbackRequestHandler = Callable[[uuid.UUID | str, datetime.datetime], bool]
+_callback_request_handlers: list[CallbackRequestHandler] = []
+
+
+def register_callback_requested(handler: CallbackRequestHandler) -> None:
+    if handler not in _callback_request_handlers:
+        _callback_request_handlers.append(handler)
+
+
+def request_callback(call_id: uuid.UUID | str, at: datetime.datetime) -> bool:
+    """Ask the registered handlers to call this call's callee again at `at`; True at the first that will."""
+    return any(handler(call_id, at) for handler in list(_callback_request_handlers))

@@ -18,6 +18,8 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from calls.hooks import register_call_finished
+        from calls.hooks import register_call_finished, register_callback_requested
+        from campaigns.services import target_schedule_callback
 
         register_call_finished(enqueue_target_settlement)
+        register_callback_requested(target_schedule_callback)

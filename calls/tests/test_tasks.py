@@ -16,13 +16,14 @@ def refreshed(call: Call) -> Call:
     return Call.objects.get(pk=call.pk)
 
 
-def test_placing_sends_the_campaigns_limits_and_stores_the_call_sid(call, twilio_settings, fake_twilio):
-    call.campaign.ring_timeout_seconds = 20
-    call.campaign.max_call_duration_seconds = 120
-    call.campaign.answering_machine_policy = "leave_voicemail"
-    call.campaign.record_calls = True
-    call.campaign.caller_id = "+12025550100"
-    call.campaign.save()
+def test_placing_sends_the_calls_own_settings_and_stores_the_call_sid(call, twilio_settings, fake_twilio):
+    Call.objects.filter(pk=call.pk).update(
+        ring_timeout_seconds=20,
+        max_duration_seconds=120,
+        answering_machine_policy="leave_voicemail",
+        record=True,
+        from_phone="+12025550100",
+    )
     place_call(str(call.pk))
     (sent,) = fake_twilio.requests
     assert sent.value("Timeout") == "20"
