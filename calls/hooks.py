@@ -29,6 +29,12 @@ def register_call_finished(handler: CallFinishedHandler) -> None:
         _call_finished_handlers.append(handler)
 
 
+def unregister_call_finished(handler: CallFinishedHandler) -> None:
+    """Stop calling `handler` (a no-op if it was not registered)."""
+    if handler in _call_finished_handlers:
+        _call_finished_handlers.remove(handler)
+
+
 def notify_call_finished_on_commit(call_id: uuid.UUID) -> None:
     """Schedule every registered handler for after the current transaction commits."""
 
@@ -50,6 +56,12 @@ _callback_request_handlers: list[CallbackRequestHandler] = []
 def register_callback_requested(handler: CallbackRequestHandler) -> None:
     if handler not in _callback_request_handlers:
         _callback_request_handlers.append(handler)
+
+
+def unregister_callback_requested(handler: CallbackRequestHandler) -> None:
+    """Stop asking `handler` (a no-op if it was not registered)."""
+    if handler in _callback_request_handlers:
+        _callback_request_handlers.remove(handler)
 
 
 def request_callback(call_id: uuid.UUID | str, at: datetime.datetime) -> bool:

@@ -67,7 +67,7 @@ def test_a_permanent_error_fails_the_call_with_its_reason_and_notifies(
         with django_capture_on_commit_callbacks(execute=True):
             place_call(str(call.pk))
     finally:
-        hooks._call_finished_handlers.remove(seen.append)
+        hooks.unregister_call_finished(seen.append)
     failed = refreshed(call)
     assert failed.status == CallStatus.FAILED
     assert "21211" in failed.failure_reason

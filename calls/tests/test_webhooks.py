@@ -188,7 +188,7 @@ def test_a_terminal_callback_notifies_the_campaign_once(client, placed_call, dja
             post(client, url("status", placed_call.pk), LIFECYCLE[3])
         assert seen == [placed_call.pk]
     finally:
-        hooks._call_finished_handlers.remove(seen.append)
+        hooks.unregister_call_finished(seen.append)
 
 
 def test_behind_a_tls_proxy_the_https_url_twilio_signed_is_accepted(client, placed_call, settings):
