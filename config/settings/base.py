@@ -128,9 +128,9 @@ REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    # channels_redis' layer on a pool that waits for a free connection (config/channel_layer.py).
+    # channels_redis' layer on a pool that waits for a free connection (calls/channel_layer.py).
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "config.channel_layer.WaitingRedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {"BACKEND": "calls.channel_layer.WaitingRedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
     }
 else:
     # A file cache is shared by web, worker and beat, unlike a per-process memory cache.
