@@ -6,6 +6,8 @@
   with the call's id. Handlers must be idempotent: a replayed terminal callback never calls them
   twice (the transition happens once), but a crash between commit and handler is possible, so the
   reaper may call them again.
+- Call script: what the agent of a call says and may do (`CallScript`), by the agent's id; the app
+  that owns agents loads it, `calls` reads no agent field itself.
 - Callback requested (the conversation's schedule_callback tool): `calls` asks the registered
   handler, inside its own transaction, to dial the call's callee again at a given time; the handler
   returns whether it did (False: the call belongs to nothing that can call back).
@@ -15,6 +17,7 @@ import datetime
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import transaction
 
@@ -67,3 +70,43 @@ def unregister_callback_requested(handler: CallbackRequestHandler) -> None:
 def request_callback(call_id: uuid.UUID | str, at: datetime.datetime) -> bool:
     """Ask the registered handlers to call this call's callee again at `at`; True at the first that will."""
     return any(handler(call_id, at) for handler in list(_callback_request_handlers))
+
+
+@dataclass(frozen=True)
+class CallScript:
+    """What a call's agent says and may do, as the conversation needs it."""
+
+    system_prompt: str
+    first_message: str
+    voicemail_message: str = ""
+    language: str = "en-US"
+    voice_id: str = ""
+    voice_model: str = ""
+    voice_speed: float = 1.0
+    llm_model: str = ""
+    llm_temperature: float = 0.7
+    can_end_call: bool = True
+    can_opt_out: bool = True
+    can_transfer: bool = False
+    transfer_number: str = ""
+    can_record_outcome: bool = False
+    can_schedule_callback: bool = False
+    outcome_fields: tuple[str, ...] = ()
+
+
+CallScriptLoader = Callable[[int], CallScript | None]
+_call_script_loaders: list[CallScriptLoader] = []
+
+
+def register_call_script(loader: CallScriptLoader) -> None:
+    if loader not in _call_script_loaders:
+        _call_script_loaders.append(loader)
+
+
+def call_script(agent_id: int) -> CallScript | None:
+    """The script of agent `agent_id`, from the first registered loader that knows it; None if none does."""
+    for loader in list(_call_script_loaders):
+        script = loader(agent_id)
+        if script is not None:
+            return script
+    return None

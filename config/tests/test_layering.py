@@ -6,6 +6,7 @@ Imports inside functions count too: a late import is still a dependency.
 """
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,6 +84,26 @@ def test_the_rule_catches_an_upward_import_and_an_import_of_config():
     assert not allowed("contacts", "monitoring.health")
     assert allowed("campaigns", "calls.tasks.place_call")
     assert allowed("voice", "monitoring.metrics.PLAYOUT_LAG")
+
+
+# Reaching into a higher app's rows through a foreign key or a reverse relation (`call.campaign.status`,
+# `campaign__status`, `contact.calls.all()`) is reading its fields without importing it: also upward.
+REACHES_UP = {
+    "calls": re.compile(r"\b(campaign|target|agent)(__|\.)[a-z]"),
+    "voice": re.compile(r"\b(campaign|target|agent)(__|\.)[a-z]|get_model\("),
+    "contacts": re.compile(r"\b(calls|campaign_targets|campaigns)(__|\.)[a-z]|get_model\("),
+}
+
+
+@pytest.mark.parametrize("app", sorted(REACHES_UP))
+def test_an_app_does_not_reach_into_a_higher_apps_rows(app):
+    wrong = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in source_files(app)
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if REACHES_UP[app].search(line.split("#")[0])
+    ]
+    assert wrong == [], f"{app} reads a higher app's data through a relation:\n" + "\n".join(wrong)
 
 
 def find_cycles(graph: dict[str, set[str]]) -> list[str]:
