@@ -10,7 +10,7 @@ from django.utils.formats import date_format
 
 from calls.admin_actions import place_test_call
 from calls.models import Call, CallEvent, TranscriptTurn
-from contacts.admin import ContactAdmin, ReadOnlyAdminMixin
+from contacts.admin import ReadOnlyAdminMixin, register_contact_action
 
 
 def to_the_second(value: datetime.datetime | None) -> str:
@@ -139,6 +139,5 @@ class TranscriptTurnAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("call",)
 
 
-# The contacts page offers "Place a test call". It is attached from here because calls may know
-# contacts, never the reverse (DESIGN.md §1); contacts' admin is registered before ours.
-ContactAdmin.actions = (*ContactAdmin.actions, place_test_call)
+# The contacts page offers "Place a test call": calls may know contacts, never the reverse (DESIGN.md §1).
+register_contact_action(place_test_call)

@@ -1,4 +1,4 @@
-"""Admin actions on calls that other apps' pages offer; calls/admin.py attaches them (calls may know contacts)."""
+"""Admin actions on calls that other apps' pages offer; calls/admin.py registers them (calls may know contacts)."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet

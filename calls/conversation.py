@@ -2,7 +2,7 @@
 
 `conversation_session()` is the default `VOICE_SESSION_FACTORY`: a `voice.pipeline.conversation.
 ConversationSession` whose host is a `CallConversationHost`. The host reads the call's context once at
-stream start (agent, contact variables, enabled tools, AMD verdict so far), writes at turn boundaries
+stream start (the agent's script, contact variables, enabled tools, AMD verdict so far), writes at turn boundaries
 only (TranscriptTurn rows, CallEvents for tools and provider failures) and at the end (latency summary,
 outcome, what failed), always through `database_sync_to_async`. It publishes live events to the
 `call.<uuid>` and `calls.live` groups, and listens on `call.<uuid>` for the AMD verdict that the AMD
@@ -21,6 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from calls.hooks import call_script, request_callback
 from calls.live_events import LIVE_CALLS_GROUP, call_group, event_message
 from calls.models import Call, CallEvent, TranscriptTurn
 from calls.services import call_event_record
@@ -50,43 +51,45 @@ def conversation_session() -> ConversationSession:
 
 
 def conversation_context(*, call_id: str) -> tuple[ConversationContext, dict[str, str]]:
-    """The call's context, and facts the host keeps (phone, CallSid, transfer number): one query."""
-    call = Call.objects.select_related("agent", "contact").get(pk=call_id)
-    contact, agent = call.contact, call.agent
+    """The call's context, and facts the host keeps (phone, CallSid, transfer number).
+
+    What the agent says and may do comes from the app that owns agents, through `calls.hooks.call_script`.
+    """
+    call = Call.objects.select_related("contact").get(pk=call_id)
+    contact = call.contact
+    script = call_script(call.agent_id) if call.agent_id is not None else None
     variables = template_variables(
         contact_template_fields(contact=contact),
         contact.custom_fields if isinstance(contact.custom_fields, dict) else {},
     )
     scale = float(settings.SIMULATED_CARRIER_TIME_SCALE) if settings.TELEPHONY_PROVIDER == "simulated" else 1.0
     facts = {"phone": call.to_phone, "call_sid": call.provider_call_id, "transfer_number": "", "caller_id": ""}
-    if agent is None:
+    if script is None:
         tools = frozenset({tool_specs.END_CALL, tool_specs.OPT_OUT})
         return ConversationContext(
             DEFAULT_SYSTEM_PROMPT, DEFAULT_FIRST_MESSAGE, variables=variables, tools=tools,
             answered_by=call.answered_by, time_zone=contact.time_zone, time_scale=scale,
         ), facts  # fmt: skip
     enabled = {
-        tool_specs.END_CALL: agent.can_end_call,
-        tool_specs.OPT_OUT: agent.can_opt_out,
-        tool_specs.TRANSFER: agent.can_transfer and bool(agent.transfer_number),
-        tool_specs.RECORD_OUTCOME: agent.can_record_outcome,
-        tool_specs.SCHEDULE_CALLBACK: agent.can_schedule_callback and call.target_id is not None,
+        tool_specs.END_CALL: script.can_end_call,
+        tool_specs.OPT_OUT: script.can_opt_out,
+        tool_specs.TRANSFER: script.can_transfer and bool(script.transfer_number),
+        tool_specs.RECORD_OUTCOME: script.can_record_outcome,
+        tool_specs.SCHEDULE_CALLBACK: script.can_schedule_callback and call.target_id is not None,
     }
-    schema = agent.outcome_schema if isinstance(agent.outcome_schema, dict) else {}
-    properties = schema.get("properties")
-    facts |= {"transfer_number": agent.transfer_number, "caller_id": call.from_phone}
+    facts |= {"transfer_number": script.transfer_number, "caller_id": call.from_phone}
     return ConversationContext(
-        system_prompt=agent.system_prompt,
-        first_message=agent.first_message,
-        voicemail_message=agent.voicemail_message,
+        system_prompt=script.system_prompt,
+        first_message=script.first_message,
+        voicemail_message=script.voicemail_message,
         variables=variables,
         voice=VoiceSpec(
-            voice_id=agent.voice_id, model=agent.voice_model, speed=float(agent.voice_speed), language=agent.language
+            voice_id=script.voice_id, model=script.voice_model, speed=script.voice_speed, language=script.language
         ),
-        llm_model=agent.llm_model,
-        llm_temperature=float(agent.llm_temperature),
+        llm_model=script.llm_model,
+        llm_temperature=script.llm_temperature,
         tools=frozenset(name for name, on in enabled.items() if on),
-        outcome_fields=tuple(properties) if isinstance(properties, dict) else (),
+        outcome_fields=script.outcome_fields,
         answered_by=call.answered_by,
         time_zone=contact.time_zone,
         time_scale=scale,
@@ -127,16 +130,13 @@ def suppression_add_opt_out(*, phone: str, reason: str) -> None:
 
 
 def call_schedule_callback(*, call_id: str, at: datetime.datetime, when: str) -> bool:
-    """Ask for the call's target to be dialled again at `at`; False when the call has no target.
+    """Ask for the call's callee to be dialled again at `at`; False when nothing registered can do it.
 
-    The target is reached through the Call's foreign key (data, not an import of campaigns).
+    The campaign that made the call does it, through the hook it registered (calls/hooks.py).
     """
-    target_model = Call._meta.get_field("target").related_model
     with transaction.atomic():
-        target_id = Call.objects.filter(pk=call_id).values_list("target_id", flat=True).first()
-        if target_id is None:
+        if not request_callback(call_id, at):
             return False
-        target_model.objects.filter(pk=target_id).update(next_attempt_at=at)
         Call.objects.filter(pk=call_id).update(outcome="callback_requested")
         payload = {"tool": tool_specs.SCHEDULE_CALLBACK, "when": when, "at": at.isoformat()}
         call_event_record(

@@ -1,14 +1,23 @@
-"""How `calls` tells higher apps that a call ended, without importing them.
+"""How `calls` tells higher apps what happened on a call, without importing them.
 
-`campaigns` registers a handler in its AppConfig.ready(); `calls` runs every handler after the
-transaction that made a call terminal commits, with the call's id. Handlers must be idempotent:
-a replayed terminal callback never calls them twice (the transition happens once), but a crash
-between commit and handler is possible, so the reaper may call them again.
+`campaigns` registers its handlers in its AppConfig.ready().
+
+- Call finished: `calls` runs every handler after the transaction that made a call terminal commits,
+  with the call's id. Handlers must be idempotent: a replayed terminal callback never calls them
+  twice (the transition happens once), but a crash between commit and handler is possible, so the
+  reaper may call them again.
+- Call script: what the agent of a call says and may do (`CallScript`), by the agent's id; the app
+  that owns agents loads it, `calls` reads no agent field itself.
+- Callback requested (the conversation's schedule_callback tool): `calls` asks the registered
+  handler, inside its own transaction, to dial the call's callee again at a given time; the handler
+  returns whether it did (False: the call belongs to nothing that can call back).
 """
 
+import datetime
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import transaction
 
@@ -23,6 +32,12 @@ def register_call_finished(handler: CallFinishedHandler) -> None:
         _call_finished_handlers.append(handler)
 
 
+def unregister_call_finished(handler: CallFinishedHandler) -> None:
+    """Stop calling `handler` (a no-op if it was not registered)."""
+    if handler in _call_finished_handlers:
+        _call_finished_handlers.remove(handler)
+
+
 def notify_call_finished_on_commit(call_id: uuid.UUID) -> None:
     """Schedule every registered handler for after the current transaction commits."""
 
@@ -35,3 +50,63 @@ def notify_call_finished_on_commit(call_id: uuid.UUID) -> None:
                 logger.exception("call-finished handler %s failed for call %s", handler.__qualname__, call_id)
 
     transaction.on_commit(run_handlers)
+
+
+CallbackRequestHandler = Callable[[uuid.UUID | str, datetime.datetime], bool]
+_callback_request_handlers: list[CallbackRequestHandler] = []
+
+
+def register_callback_requested(handler: CallbackRequestHandler) -> None:
+    if handler not in _callback_request_handlers:
+        _callback_request_handlers.append(handler)
+
+
+def unregister_callback_requested(handler: CallbackRequestHandler) -> None:
+    """Stop asking `handler` (a no-op if it was not registered)."""
+    if handler in _callback_request_handlers:
+        _callback_request_handlers.remove(handler)
+
+
+def request_callback(call_id: uuid.UUID | str, at: datetime.datetime) -> bool:
+    """Ask the registered handlers to call this call's callee again at `at`; True at the first that will."""
+    return any(handler(call_id, at) for handler in list(_callback_request_handlers))
+
+
+@dataclass(frozen=True)
+class CallScript:
+    """What a call's agent says and may do, as the conversation needs it."""
+
+    system_prompt: str
+    first_message: str
+    voicemail_message: str = ""
+    language: str = "en-US"
+    voice_id: str = ""
+    voice_model: str = ""
+    voice_speed: float = 1.0
+    llm_model: str = ""
+    llm_temperature: float = 0.7
+    can_end_call: bool = True
+    can_opt_out: bool = True
+    can_transfer: bool = False
+    transfer_number: str = ""
+    can_record_outcome: bool = False
+    can_schedule_callback: bool = False
+    outcome_fields: tuple[str, ...] = ()
+
+
+CallScriptLoader = Callable[[int], CallScript | None]
+_call_script_loaders: list[CallScriptLoader] = []
+
+
+def register_call_script(loader: CallScriptLoader) -> None:
+    if loader not in _call_script_loaders:
+        _call_script_loaders.append(loader)
+
+
+def call_script(agent_id: int) -> CallScript | None:
+    """The script of agent `agent_id`, from the first registered loader that knows it; None if none does."""
+    for loader in list(_call_script_loaders):
+        script = loader(agent_id)
+        if script is not None:
+            return script
+    return None

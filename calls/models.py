@@ -43,6 +43,20 @@ class AnsweredBy(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+class AnsweringMachinePolicy(models.TextChoices):
+    """What the carrier does about answering machines on one call (set by whoever creates the call)."""
+
+    OFF = "off", "No detection"
+    HANG_UP = "hang_up", "Detect and hang up"
+    LEAVE_VOICEMAIL = "leave_voicemail", "Detect and leave the agent's voicemail message"
+
+
+# What a carrier accepts (Twilio's `Timeout` is 5–600 s; a `TimeLimit` under 10 s cuts off the greeting).
+MIN_RING_TIMEOUT_SECONDS = 5
+MAX_RING_TIMEOUT_SECONDS = 600
+MIN_DURATION_SECONDS = 10
+
+
 class CallQuerySet(models.QuerySet):
     def open(self) -> "CallQuerySet":
         return self.exclude(status__in=TERMINAL_STATUSES)
@@ -65,6 +79,14 @@ class Call(models.Model):
     direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.OUTBOUND)
     to_phone = models.CharField(max_length=16, help_text="E.164 number dialled, as it was at dial time.")
     from_phone = models.CharField(max_length=16, blank=True)
+    # How to place it: copied from its campaign when the campaign creates it (calls never reads the
+    # campaign); the defaults are those of a call outside any campaign (the admin's test call).
+    ring_timeout_seconds = models.PositiveIntegerField(default=30, help_text="Seconds to ring before no answer.")
+    max_duration_seconds = models.PositiveIntegerField(default=600, help_text="The carrier ends the call after this.")
+    answering_machine_policy = models.CharField(
+        max_length=16, choices=AnsweringMachinePolicy.choices, default=AnsweringMachinePolicy.OFF
+    )
+    record = models.BooleanField(default=False, help_text="Ask the carrier to record the call.")
     provider = models.CharField(max_length=32, help_text="Telephony adapter that placed the call.")
     provider_call_id = models.CharField(max_length=64, blank=True, help_text="Twilio CallSid, once known.")
     status = models.CharField(max_length=16, choices=CallStatus.choices, default=CallStatus.QUEUED)
@@ -100,6 +122,18 @@ class Call(models.Model):
                 fields=["provider", "provider_call_id"],
                 condition=~Q(provider_call_id=""),
                 name="call_provider_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(ring_timeout_seconds__gte=MIN_RING_TIMEOUT_SECONDS)
+                & Q(ring_timeout_seconds__lte=MAX_RING_TIMEOUT_SECONDS),
+                name="call_ring_timeout_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_duration_seconds__gte=MIN_DURATION_SECONDS), name="call_max_duration_min"
+            ),
+            models.CheckConstraint(
+                condition=Q(answering_machine_policy__in=AnsweringMachinePolicy.values),
+                name="call_answering_machine_policy_valid",
             ),
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="call_status_created")]

@@ -8,14 +8,42 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, Min, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from calls.hooks import CallScript
 from calls.models import TERMINAL_STATUSES, Call
 from campaigns.gate import GateTarget, evaluate, gate_targets, load_gate_context
-from campaigns.models import Campaign, CampaignTarget
+from campaigns.models import Agent, Campaign, CampaignTarget
 from contacts.models import Contact
 
 PREVIEW_CHUNK = 1000
 PREVIEW_LIST_LIMIT = 50
 RETRY_DELAY = "retry_delay"
+
+
+def agent_call_script(agent_id: int) -> CallScript | None:
+    """calls' call-script hook: what agent `agent_id` says and may do on a call; None if it does not exist."""
+    agent = Agent.objects.filter(pk=agent_id).first()
+    if agent is None:
+        return None
+    schema = agent.outcome_schema if isinstance(agent.outcome_schema, dict) else {}
+    properties = schema.get("properties")
+    return CallScript(
+        system_prompt=agent.system_prompt,
+        first_message=agent.first_message,
+        voicemail_message=agent.voicemail_message,
+        language=agent.language,
+        voice_id=agent.voice_id,
+        voice_model=agent.voice_model,
+        voice_speed=float(agent.voice_speed),
+        llm_model=agent.llm_model,
+        llm_temperature=float(agent.llm_temperature),
+        can_end_call=agent.can_end_call,
+        can_opt_out=agent.can_opt_out,
+        can_transfer=agent.can_transfer,
+        transfer_number=agent.transfer_number,
+        can_record_outcome=agent.can_record_outcome,
+        can_schedule_callback=agent.can_schedule_callback,
+        outcome_fields=tuple(properties) if isinstance(properties, dict) else (),
+    )
 
 
 def campaign_list() -> QuerySet[Campaign]:

@@ -19,6 +19,8 @@ import time
 import uuid
 from collections.abc import Callable
 
+from campaigns.tasks import settle_targets as settle_targets_task
+
 logger = logging.getLogger(__name__)
 
 Publish = Callable[[list[str]], None]
@@ -76,9 +78,7 @@ class SettlementBatcher:
 
 
 def _publish_settle_targets(call_ids: list[str]) -> None:
-    from campaigns.tasks import settle_targets
-
-    settle_targets.delay(call_ids)
+    settle_targets_task.delay(call_ids)
 
 
 _batcher: SettlementBatcher | None = None

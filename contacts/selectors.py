@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 from contacts.models import Consent, Contact, ContactImportJob, Suppression
+from contacts.personal_data import personal_data_holders
 
 
 def in_values(values: Iterable[object]) -> object:
@@ -78,35 +79,8 @@ def import_job_progress(*, job: ContactImportJob) -> dict[str, object]:
 
 
 def contact_personal_data(*, contact: Contact) -> dict[str, object]:
-    """Everything Callwright holds about one person (GDPR Art. 15): contact, consents, calls, transcripts.
-
-    Calls and their turns are read through the reverse relations the calls app declares on Contact,
-    so this module imports nothing from `calls` (it sits above contacts).
-    """
-    calls = []
-    for call in contact.calls.order_by("created_at").prefetch_related("turns"):
-        calls.append(
-            {
-                "id": str(call.id),
-                "campaign": str(call.campaign) if call.campaign_id else None,
-                "direction": call.direction,
-                "to_phone": call.to_phone,
-                "from_phone": call.from_phone,
-                "status": call.status,
-                "created_at": _iso(call.created_at),
-                "answered_at": _iso(call.answered_at),
-                "ended_at": _iso(call.ended_at),
-                "duration_seconds": call.duration_seconds,
-                "recording_url": call.recording_url,
-                "outcome": call.outcome,
-                "summary": call.summary,
-                "extracted_data": call.extracted_data,
-                "transcript": [
-                    {"index": turn.index, "role": turn.role, "text": turn.text, "started_at": _iso(turn.started_at)}
-                    for turn in call.turns.all()
-                ],
-            }
-        )
+    """Everything Callwright holds about one person (GDPR Art. 15): contact, consents, suppressions, and
+    what each app above contacts holds (calls and transcripts), from its registered `PersonalDataHolder`."""
     return {
         "contact": {
             "id": contact.pk,
@@ -139,7 +113,7 @@ def contact_personal_data(*, contact: Contact) -> dict[str, object]:
         ]
         if contact.phone
         else [],
-        "calls": calls,
+        **{holder.section: holder.export(contact) for holder in personal_data_holders()},
     }
 
 

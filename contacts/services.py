@@ -4,7 +4,6 @@ import itertools
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
@@ -13,6 +12,7 @@ from django.utils import timezone
 from contacts.importing.columns import map_columns
 from contacts.importing.files import open_table
 from contacts.models import Contact, ContactList, OperatorAction, Suppression
+from contacts.personal_data import personal_data_holders
 from contacts.phone_numbers import ParsedPhoneNumber, parse_phone_number, parse_phone_number_or_reason
 from contacts.selectors import contact_personal_data, suppressed_phones
 
@@ -157,8 +157,9 @@ def contact_erase(*, contact: Contact, actor: AbstractBaseUser | None) -> Contac
 
     The number goes on the do-not-call list first (an existing suppression is kept as it is); then
     the contact is anonymised in place (it stays as a tombstone so calls keep their foreign key),
-    its consents lose their evidence text, and its calls lose the dialled number, recording links,
-    summaries, extracted data, provider payloads and transcripts. Erasing twice does nothing more.
+    its consents lose their evidence text, and every registered `PersonalDataHolder` erases what its
+    app holds (calls: the dialled number, recording links, summaries, extracted data, provider payloads
+    and transcripts). Erasing twice does nothing more.
     """
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     if contact.erased_at is not None:
@@ -170,13 +171,8 @@ def contact_erase(*, contact: Contact, actor: AbstractBaseUser | None) -> Contac
             source=Suppression.Source.ERASURE,
             created_by=actor if actor is not None and actor.is_authenticated else None,
         )
-    # Call data is addressed by model label, as a string foreign key would be: contacts imports no
-    # code from calls, which depends on contacts and not the other way round.
-    call_model = apps.get_model("calls", "Call")
-    calls = call_model.objects.filter(contact=contact)
-    apps.get_model("calls", "TranscriptTurn").objects.filter(call__in=calls).delete()
-    apps.get_model("calls", "CallEvent").objects.filter(call__in=calls).update(payload={})
-    call_count = calls.update(to_phone="", recording_url="", summary="", extracted_data={}, sentiment="")
+    # What the apps above contacts hold (calls, transcripts) is erased by them, through their holders.
+    erased = {f"{holder.section}_anonymised": holder.erase(contact) for holder in personal_data_holders()}
     contact.consents.update(evidence="")
     contact.lists.clear()
     Contact.objects.filter(pk=contact.pk).update(
@@ -192,9 +188,7 @@ def contact_erase(*, contact: Contact, actor: AbstractBaseUser | None) -> Contac
         erased_at=timezone.now(),
         updated_at=timezone.now(),
     )
-    operator_action_record(
-        actor=actor, action=OperatorAction.Action.ERASE, target=contact, details={"calls_anonymised": call_count}
-    )
+    operator_action_record(actor=actor, action=OperatorAction.Action.ERASE, target=contact, details=erased)
     contact.refresh_from_db()
     return contact
 

@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from celery import current_app
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from config.celery import app as celery_app
 from monitoring.metrics import HEALTH_CHECK_FAILURES
 
 HEARTBEAT_CACHE_KEY = "callwright:worker-heartbeat"
@@ -44,7 +44,8 @@ def check_cache() -> None:
 
 
 def check_broker() -> None:
-    with celery_app.connection_for_write() as conn:
+    """The project's Celery app (the current one: monitoring imports no configuration module) reaches its broker."""
+    with current_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
 
 

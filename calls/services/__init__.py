@@ -16,19 +16,17 @@ from calls.services.callbacks import (
 )
 from calls.services.placing import (
     MACHINE_DETECTION_BY_POLICY,
-    STOPPED_CAMPAIGN_STATUSES,
     call_create_test,
     call_hang_up,
-    call_limits,
     call_place,
     call_reap,
+    calls_withdraw_queued,
     place_call_request,
 )
 from calls.services.state import allowed_predecessors, call_create, call_create_batch, call_transition
 
 __all__ = [
     "MACHINE_DETECTION_BY_POLICY",
-    "STOPPED_CAMPAIGN_STATUSES",
     "CallbackOutcome",
     "allowed_predecessors",
     "call_create",
@@ -36,7 +34,6 @@ __all__ = [
     "call_create_test",
     "call_event_record",
     "call_hang_up",
-    "call_limits",
     "call_place",
     "call_reap",
     "call_record_amd",
@@ -45,5 +42,6 @@ __all__ = [
     "call_record_recording",
     "call_record_status",
     "call_transition",
+    "calls_withdraw_queued",
     "place_call_request",
 ]

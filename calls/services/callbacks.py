@@ -16,7 +16,7 @@ from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from calls.live_events import publish_call_event
-from calls.models import TERMINAL_STATUSES, Call, CallEvent, CallStatus
+from calls.models import TERMINAL_STATUSES, AnsweringMachinePolicy, Call, CallEvent, CallStatus
 from calls.services.state import transition_applied, transition_query
 from config.server_binding import Statement, server_bound_cursor
 
@@ -201,7 +201,7 @@ def call_record_status(
 
 
 def call_record_amd(*, call_id: uuid.UUID, call_sid: str, answered_by: str, payload: dict) -> CallbackOutcome:
-    """Record the answering-machine verdict; a machine on a hang-up campaign is hung up after commit."""
+    """Record the answering-machine verdict; a machine on a call whose policy is hang-up is hung up after commit."""
     with transaction.atomic():
         if not _claim_provider_call(call_id=call_id, call_sid=call_sid):
             return CallbackOutcome.UNKNOWN_CALL
@@ -210,8 +210,8 @@ def call_record_amd(*, call_id: uuid.UUID, call_sid: str, answered_by: str, payl
         if moved:
             # A conversation already under way hears the verdict (a voicemail greeting ends with a beep).
             transaction.on_commit(lambda: publish_call_event(call_id, {"kind": "amd", "answered_by": answered_by}))
-        policy = Call.objects.filter(pk=call_id).values_list("campaign__answering_machine_policy", flat=True).first()
-        if moved and answered_by.startswith("machine") and policy == "hang_up":
+        policy = Call.objects.filter(pk=call_id).values_list("answering_machine_policy", flat=True).first()
+        if moved and answered_by.startswith("machine") and policy == AnsweringMachinePolicy.HANG_UP:
             from calls.tasks import hang_up_call
 
             hang_up_call.delay_on_commit(str(call_id))

@@ -6,9 +6,10 @@ import uuid
 from django.conf import settings
 from django.db import transaction
 
-from calls.models import Call, CallEvent, CallStatus
+from calls.models import AnsweringMachinePolicy, Call, CallEvent, CallStatus
 from calls.services.callbacks import call_event_record
 from calls.services.state import call_create, call_transition
+from calls.tasks import place_call as place_call_task
 from voice.providers.base import MachineDetection, PlaceCallRequest, ProviderError
 from voice.providers.selection import telephony
 
@@ -16,56 +17,27 @@ logger = logging.getLogger(__name__)
 
 
 MACHINE_DETECTION_BY_POLICY = {
-    "off": MachineDetection.OFF,
-    "hang_up": MachineDetection.ENABLE,
-    "leave_voicemail": MachineDetection.DETECT_MESSAGE_END,
+    AnsweringMachinePolicy.OFF: MachineDetection.OFF,
+    AnsweringMachinePolicy.HANG_UP: MachineDetection.ENABLE,
+    AnsweringMachinePolicy.LEAVE_VOICEMAIL: MachineDetection.DETECT_MESSAGE_END,
 }
 
 
-def call_limits(call: Call) -> tuple[int, int]:
-    """(ring timeout, max duration) in seconds: the campaign's, or the defaults for test calls."""
-    if call.campaign is not None:
-        return call.campaign.ring_timeout_seconds, call.campaign.max_call_duration_seconds
-    return settings.CALLS_DEFAULT_RING_TIMEOUT_SECONDS, settings.CALLS_DEFAULT_MAX_DURATION_SECONDS
-
-
 def place_call_request(call: Call) -> PlaceCallRequest:
+    """The carrier request for `call`, from the call's own settings (its creator copied them onto it)."""
     from calls.twiml import webhook_url
 
-    ring_timeout, max_duration = call_limits(call)
-    campaign = call.campaign
     return PlaceCallRequest(
         to=call.to_phone,
-        from_=call.from_phone or (campaign.caller_id if campaign else "") or settings.TWILIO_FROM_NUMBER,
+        from_=call.from_phone or settings.TWILIO_FROM_NUMBER,
         twiml_url=webhook_url("voice", call.pk),
         status_callback_url=webhook_url("status", call.pk),
         amd_callback_url=webhook_url("amd", call.pk),
         recording_callback_url=webhook_url("recording", call.pk),
-        ring_timeout_seconds=ring_timeout,
-        time_limit_seconds=max_duration,
-        machine_detection=MACHINE_DETECTION_BY_POLICY[campaign.answering_machine_policy]
-        if campaign
-        else MachineDetection.OFF,
-        record=bool(campaign and campaign.record_calls),
-    )
-
-
-# Campaign statuses (by value: calls does not import campaigns) in which no new call may start.
-STOPPED_CAMPAIGN_STATUSES = ("paused", "cancelled", "completed")
-
-
-def _withdraw_if_campaign_stopped(call_id: uuid.UUID) -> bool:
-    campaign_status = (
-        Call.objects.filter(pk=call_id, status=CallStatus.QUEUED, campaign__isnull=False)
-        .values_list("campaign__status", flat=True)
-        .first()
-    )
-    if campaign_status not in STOPPED_CAMPAIGN_STATUSES:
-        return False
-    return call_transition(
-        call_id=call_id,
-        status=CallStatus.CANCELED,
-        fields={"failure_reason": f"Withdrawn before it was placed: the campaign is {campaign_status}"},
+        ring_timeout_seconds=call.ring_timeout_seconds,
+        time_limit_seconds=call.max_duration_seconds,
+        machine_detection=MACHINE_DETECTION_BY_POLICY[AnsweringMachinePolicy(call.answering_machine_policy)],
+        record=call.record,
     )
 
 
@@ -75,14 +47,12 @@ def call_place(*, call_id: uuid.UUID) -> None:
     The claim (queued → initiated, a conditional UPDATE) makes a redelivered task a no-op. A permanent
     provider error fails the call (the call-finished hook fires). Any other error leaves it open with
     the reason: the carrier may have placed it, so its callbacks — or else the reaper — settle it.
-    A campaign call whose campaign stopped running (paused, cancelled) since it was queued is
-    withdrawn instead: cancelled with no provider request, so a pause takes effect at once.
+    A call withdrawn while queued (`calls_withdraw_queued`) is canceled, so the claim fails and nothing
+    is placed.
     """
-    if _withdraw_if_campaign_stopped(call_id):
-        return
     if not call_transition(call_id=call_id, status=CallStatus.INITIATED):
         return
-    call = Call.objects.select_related("campaign").get(pk=call_id)
+    call = Call.objects.get(pk=call_id)
     try:
         placed = telephony().place(place_call_request(call))
     except ProviderError as error:
@@ -101,6 +71,19 @@ def call_place(*, call_id: uuid.UUID) -> None:
     Call.objects.filter(pk=call_id, provider_call_id="").update(provider_call_id=placed.provider_call_id)
 
 
+def calls_withdraw_queued(*, campaign_id: int, reason: str) -> int:
+    """Cancel every call of campaign `campaign_id` not yet handed to the carrier; return how many.
+
+    For a campaign that stops dialling (paused, cancelled, completed): it tells calls, calls never
+    asks. Each call moves queued → canceled by a conditional UPDATE, so one that `call_place` already
+    claimed is left to finish, and a withdrawn one is never placed (its claim needs a queued call).
+    The call-finished hooks run for each withdrawn call after commit.
+    """
+    queued = Call.objects.filter(campaign_id=campaign_id, status=CallStatus.QUEUED).values_list("pk", flat=True)
+    fields = {"failure_reason": reason[:255]}
+    return sum(call_transition(call_id=pk, status=CallStatus.CANCELED, fields=fields) for pk in list(queued))
+
+
 def call_hang_up(*, call_id: uuid.UUID) -> None:
     """Ask the carrier to end an open call; its status callbacks then close it."""
     sid = Call.objects.open().filter(pk=call_id).values_list("provider_call_id", flat=True).first()
@@ -113,16 +96,17 @@ def call_hang_up(*, call_id: uuid.UUID) -> None:
 
 
 def call_create_test(*, contact_id: int, to_phone: str) -> Call:
-    """A one-off call to a contact outside any campaign (the admin's "Place a test call"), placed on commit."""
-    from calls.tasks import place_call
+    """A one-off call to a contact outside any campaign (the admin's "Place a test call"), placed on commit.
 
+    It rings, lasts and treats answering machines as `Call`'s defaults say.
+    """
     call = call_create(
         contact_id=contact_id,
         to_phone=to_phone,
         provider=settings.TELEPHONY_PROVIDER,
         from_phone=settings.TWILIO_FROM_NUMBER,
     )
-    place_call.delay_on_commit(str(call.pk))
+    place_call_task.delay_on_commit(str(call.pk))
     return call
 
 

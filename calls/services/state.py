@@ -171,8 +171,21 @@ def call_create(
     agent_id: int | None = None,
     target_id: int | None = None,
     from_phone: str = "",
+    ring_timeout_seconds: int | None = None,
+    max_duration_seconds: int | None = None,
+    answering_machine_policy: str | None = None,
+    record: bool = False,
 ) -> Call:
-    """Create a queued Call row. It exists before any provider request, so a call is never placed untracked."""
+    """Create a queued Call row. It exists before any provider request, so a call is never placed untracked.
+
+    How it is placed (ring timeout, duration, answering machines, recording) is the caller's to say;
+    what is not given takes `Call`'s defaults, those of a call outside any campaign.
+    """
+    placing = {
+        "ring_timeout_seconds": ring_timeout_seconds,
+        "max_duration_seconds": max_duration_seconds,
+        "answering_machine_policy": answering_machine_policy,
+    }
     return Call.objects.create(
         contact_id=contact_id,
         to_phone=to_phone,
@@ -181,4 +194,6 @@ def call_create(
         campaign_id=campaign_id,
         agent_id=agent_id,
         target_id=target_id,
+        record=record,
+        **{name: value for name, value in placing.items() if value is not None},
     )

@@ -93,7 +93,7 @@ def test_handlers_learn_of_a_terminal_call_after_commit_and_only_once(call, djan
             call_transition(call_id=call.pk, status=CallStatus.COMPLETED)  # ignored: already terminal
         assert seen == [call.pk]
     finally:
-        hooks._call_finished_handlers.remove(seen.append)
+        hooks.unregister_call_finished(seen.append)
 
 
 def test_a_failing_handler_does_not_stop_the_others(call, django_capture_on_commit_callbacks):
@@ -110,8 +110,8 @@ def test_a_failing_handler_does_not_stop_the_others(call, django_capture_on_comm
             call_transition(call_id=call.pk, status=CallStatus.FAILED)
         assert seen == [call.pk]
     finally:
-        hooks._call_finished_handlers.remove(broken)
-        hooks._call_finished_handlers.remove(seen.append)
+        hooks.unregister_call_finished(broken)
+        hooks.unregister_call_finished(seen.append)
 
 
 def test_stage_times_never_run_backwards_when_a_callback_is_stamped_to_the_second(call):

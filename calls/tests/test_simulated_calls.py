@@ -22,6 +22,7 @@ from django.db import connection
 
 from calls.models import Call, CallEvent, CallStatus
 from calls.services import call_create, call_place
+from campaigns.services.dispatch import call_settings
 from voice.providers.simulated.carrier import SimulatedCarrier, command_key
 from voice.providers.simulated.personas import PERSONAS
 
@@ -135,6 +136,7 @@ def place(contact, campaign=None, *, persona: str) -> Call:
         to_phone=contact.phone,
         provider="simulated",
         campaign_id=campaign.pk if campaign else None,
+        **(call_settings(campaign) if campaign else {}),
     )
     django_settings.SIMULATED_CARRIER_PERSONA = persona
     call_place(call_id=call.pk)

@@ -11,6 +11,7 @@ import pytest
 from calls.models import Call, CallEvent, CallStatus, TranscriptTurn
 from calls.services import call_create, call_place
 from calls.tests.test_simulated_calls import carrier_settings, live_server_url, settled  # noqa: F401 - fixtures
+from campaigns.services.dispatch import call_settings
 from contacts.models import Suppression
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("carrier_settings")]
@@ -23,6 +24,7 @@ def converse(contact, campaign, *, persona: str, settings) -> Call:
         provider="simulated",
         campaign_id=campaign.pk,
         agent_id=campaign.agent_id,
+        **call_settings(campaign),
     )
     settings.SIMULATED_CARRIER_PERSONA = persona
     call_place(call_id=call.pk)

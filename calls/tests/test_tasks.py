@@ -16,13 +16,14 @@ def refreshed(call: Call) -> Call:
     return Call.objects.get(pk=call.pk)
 
 
-def test_placing_sends_the_campaigns_limits_and_stores_the_call_sid(call, twilio_settings, fake_twilio):
-    call.campaign.ring_timeout_seconds = 20
-    call.campaign.max_call_duration_seconds = 120
-    call.campaign.answering_machine_policy = "leave_voicemail"
-    call.campaign.record_calls = True
-    call.campaign.caller_id = "+12025550100"
-    call.campaign.save()
+def test_placing_sends_the_calls_own_settings_and_stores_the_call_sid(call, twilio_settings, fake_twilio):
+    Call.objects.filter(pk=call.pk).update(
+        ring_timeout_seconds=20,
+        max_duration_seconds=120,
+        answering_machine_policy="leave_voicemail",
+        record=True,
+        from_phone="+12025550100",
+    )
     place_call(str(call.pk))
     (sent,) = fake_twilio.requests
     assert sent.value("Timeout") == "20"
@@ -66,7 +67,7 @@ def test_a_permanent_error_fails_the_call_with_its_reason_and_notifies(
         with django_capture_on_commit_callbacks(execute=True):
             place_call(str(call.pk))
     finally:
-        hooks._call_finished_handlers.remove(seen.append)
+        hooks.unregister_call_finished(seen.append)
     failed = refreshed(call)
     assert failed.status == CallStatus.FAILED
     assert "21211" in failed.failure_reason

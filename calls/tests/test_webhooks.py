@@ -188,7 +188,7 @@ def test_a_terminal_callback_notifies_the_campaign_once(client, placed_call, dja
             post(client, url("status", placed_call.pk), LIFECYCLE[3])
         assert seen == [placed_call.pk]
     finally:
-        hooks._call_finished_handlers.remove(seen.append)
+        hooks.unregister_call_finished(seen.append)
 
 
 def test_behind_a_tls_proxy_the_https_url_twilio_signed_is_accepted(client, placed_call, settings):
@@ -247,11 +247,10 @@ def test_the_amd_verdict_is_recorded_once(client, placed_call):
     assert placed_call.events.filter(kind=CallEvent.Kind.AMD).count() == 1
 
 
-def test_a_machine_on_a_hang_up_campaign_is_hung_up(
+def test_a_machine_on_a_hang_up_call_is_hung_up(
     client, placed_call, twilio_settings, fake_twilio, django_capture_on_commit_callbacks
 ):
-    placed_call.campaign.answering_machine_policy = "hang_up"
-    placed_call.campaign.save()
+    Call.objects.filter(pk=placed_call.pk).update(answering_machine_policy="hang_up")
     params = {"CallSid": SID, "AnsweredBy": "machine_start"}
     path = url("amd", placed_call.pk)
     with django_capture_on_commit_callbacks(execute=True):
@@ -262,11 +261,10 @@ def test_a_machine_on_a_hang_up_campaign_is_hung_up(
     assert hang_up.form == [("Status", "completed")]
 
 
-def test_a_human_on_a_hang_up_campaign_is_not_hung_up(
+def test_a_human_on_a_hang_up_call_is_not_hung_up(
     client, placed_call, twilio_settings, fake_twilio, django_capture_on_commit_callbacks
 ):
-    placed_call.campaign.answering_machine_policy = "hang_up"
-    placed_call.campaign.save()
+    Call.objects.filter(pk=placed_call.pk).update(answering_machine_policy="hang_up")
     params = {"CallSid": SID, "AnsweredBy": "human"}
     path = url("amd", placed_call.pk)
     with django_capture_on_commit_callbacks(execute=True):

@@ -9,7 +9,12 @@ from campaigns.services.lifecycle import (
     campaign_resume,
     campaign_schedule,
 )
-from campaigns.services.targets import campaign_sync_targets, target_settle, targets_settle_stragglers
+from campaigns.services.targets import (
+    campaign_sync_targets,
+    target_schedule_callback,
+    target_settle,
+    targets_settle_stragglers,
+)
 
 __all__ = [
     "DispatchResult",
@@ -22,6 +27,7 @@ __all__ = [
     "campaign_schedule",
     "campaign_sync_targets",
     "dispatch_due",
+    "target_schedule_callback",
     "target_settle",
     "targets_settle_stragglers",
 ]

@@ -26,8 +26,9 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from calls.models import Call
+from calls.models import AnsweringMachinePolicy, Call
 from calls.services import call_create_batch
+from calls.tasks import place_call as place_call_task
 from campaigns.exceptions import CampaignError
 from campaigns.gate import (
     GATE_TARGET_FIELDS,
@@ -51,11 +52,30 @@ MAX_BATCHES_PER_TICK = 20  # bounds one tick's work when most due targets are tu
 CallEnqueuer = Callable[[str], None]
 
 
+# What the carrier does about answering machines, per campaign policy, on each call the campaign makes.
+MACHINE_POLICY_FOR_CALL = {
+    Campaign.AnsweringMachinePolicy.OFF: AnsweringMachinePolicy.OFF,
+    Campaign.AnsweringMachinePolicy.HANG_UP: AnsweringMachinePolicy.HANG_UP,
+    Campaign.AnsweringMachinePolicy.LEAVE_VOICEMAIL: AnsweringMachinePolicy.LEAVE_VOICEMAIL,
+}
+
+
 def enqueue_place_call(call_id: str) -> None:
     """Place the call once the transaction that created it has committed."""
-    from calls.tasks import place_call  # calls' task; imported late as Celery tasks are interfaces
+    transaction.on_commit(partial(place_call_task.delay, call_id))
 
-    transaction.on_commit(partial(place_call.delay, call_id))
+
+def call_settings(campaign: Campaign) -> dict[str, object]:
+    """What each call of `campaign` needs of it, copied onto the Call: calls never reads the campaign."""
+    return {
+        "from_phone": campaign.caller_id or settings.TWILIO_FROM_NUMBER,
+        "ring_timeout_seconds": campaign.ring_timeout_seconds,
+        "max_duration_seconds": campaign.max_call_duration_seconds,
+        "answering_machine_policy": MACHINE_POLICY_FOR_CALL[
+            Campaign.AnsweringMachinePolicy(campaign.answering_machine_policy)
+        ],
+        "record": campaign.record_calls,
+    }
 
 
 @dataclass
@@ -180,13 +200,13 @@ def _start_dials(
     )
     if moved != len(ids):
         raise RuntimeError(f"{len(ids) - moved} claimed targets changed under the dispatcher; batch rolled back")
-    from_phone = campaign.caller_id or settings.TWILIO_FROM_NUMBER
+    per_call = call_settings(campaign)
     calls = call_create_batch(
         calls=[
             {
+                **per_call,
                 "contact_id": target.contact_id,
                 "to_phone": target.phone,
-                "from_phone": from_phone,
                 "provider": settings.TELEPHONY_PROVIDER,
                 "campaign_id": campaign.pk,
                 "agent_id": campaign.agent_id,

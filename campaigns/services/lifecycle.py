@@ -9,6 +9,7 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from calls.services import calls_withdraw_queued
 from campaigns.exceptions import CampaignError
 from campaigns.models import Campaign, CampaignTarget
 from campaigns.services.targets import campaign_sync_targets
@@ -59,10 +60,12 @@ def campaign_launch(*, campaign_id: int, now: datetime.datetime | None = None) -
     return campaign_sync_targets(campaign_id=campaign_id, now=now)
 
 
+@transaction.atomic
 def campaign_pause(*, campaign_id: int) -> None:
-    """Running → paused: no new dial starts from the next dispatch on; calls in progress finish."""
+    """Running → paused: no new dial starts and queued ones are withdrawn; calls in progress finish."""
     if not _move(campaign_id, allowed_from=(Status.RUNNING,), to=Status.PAUSED):
         raise _refuse(campaign_id, "pause")
+    _withdraw_queued_calls(campaign_id, "paused")
 
 
 def campaign_resume(*, campaign_id: int) -> None:
@@ -72,11 +75,13 @@ def campaign_resume(*, campaign_id: int) -> None:
 
 @transaction.atomic
 def campaign_cancel(*, campaign_id: int, now: datetime.datetime | None = None) -> None:
-    """Any open state → cancelled. Pending targets close as skipped; calls in progress finish."""
+    """Any open state → cancelled. Pending targets close as skipped, queued calls are withdrawn; calls in
+    progress finish."""
     now = now or timezone.now()
     if not _move(campaign_id, allowed_from=OPEN_STATES, to=Status.CANCELLED, finished_at=now):
         raise _refuse(campaign_id, "cancel")
     _close_pending(campaign_id, "Campaign cancelled")
+    _withdraw_queued_calls(campaign_id, "cancelled")
 
 
 @transaction.atomic
@@ -86,7 +91,16 @@ def campaign_complete(*, campaign_id: int, reason: str, now: datetime.datetime |
     if not _move(campaign_id, allowed_from=(Status.RUNNING, Status.PAUSED), to=Status.COMPLETED, finished_at=now):
         return False
     _close_pending(campaign_id, reason)
+    _withdraw_queued_calls(campaign_id, "completed")
     return True
+
+
+def _withdraw_queued_calls(campaign_id: int, status: str) -> None:
+    """Calls queued but not yet placed are withdrawn, so stopping a campaign takes effect at once.
+
+    Their targets go back to pending with the attempt given back (`target_settle`), after commit.
+    """
+    calls_withdraw_queued(campaign_id=campaign_id, reason=f"Withdrawn before it was placed: the campaign is {status}")
 
 
 def _close_pending(campaign_id: int, reason: str) -> None:

@@ -47,6 +47,18 @@ def call_outcome(status: str, answered_by: str) -> str:
     return {CallStatus.BUSY: "busy", CallStatus.NO_ANSWER: "no_answer"}.get(status, "failed")
 
 
+def target_schedule_callback(call_id: uuid.UUID | str, at: datetime.datetime) -> bool:
+    """calls' callback-requested hook: dial the target of call `call_id` again at `at`; False if it has none.
+
+    The target stays `in_progress` until its call ends; `target_settle` then keeps this time (the
+    call's outcome says a callback was requested).
+    """
+    target_id = Call.objects.filter(pk=call_id).values_list("target_id", flat=True).first()
+    if target_id is None:
+        return False
+    return CampaignTarget.objects.filter(pk=target_id).update(next_attempt_at=at) == 1
+
+
 @transaction.atomic
 def target_settle(*, call_id: uuid.UUID) -> str | None:
     """Apply a finished call to its target: done, retry later, or exhausted. Returns the new state.

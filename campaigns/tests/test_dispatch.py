@@ -10,7 +10,7 @@ from django.db.models import Count
 from calls.models import Call, CallStatus
 from campaigns.models import Campaign, CampaignTarget
 from campaigns.pacing import InProcessTokenBucket
-from campaigns.services import campaign_dispatch, campaign_launch, dispatch_due
+from campaigns.services import campaign_cancel, campaign_dispatch, campaign_launch, campaign_pause, dispatch_due
 from campaigns.services.dispatch import DispatchResult, _dispatch_batch
 from contacts.models import Contact, Suppression
 
@@ -54,6 +54,36 @@ def test_a_tick_dials_due_targets_and_enqueues_each_call_after_commit(
     assert list(CampaignTarget.objects.values_list("state", "attempts").distinct()) == [(State.IN_PROGRESS, 1)]
     call = Call.objects.first()
     assert (call.campaign_id, call.agent_id, call.provider) == (campaign.pk, agent.pk, "simulated")
+
+
+@pytest.mark.django_db
+def test_each_call_carries_its_campaigns_placing_settings(agent, contact_list, settings):
+    campaign = make_campaign(
+        agent,
+        contact_list,
+        phones=numbers(1),
+        caller_id="+12025550100",
+        ring_timeout_seconds=20,
+        max_call_duration_seconds=120,
+        answering_machine_policy=Campaign.AnsweringMachinePolicy.HANG_UP,
+        record_calls=True,
+    )
+    campaign_dispatch(
+        campaign_id=campaign.pk, now=MONDAY_10_NEW_YORK, bucket=fresh_bucket(), enqueue_call=lambda _id: None
+    )
+    call = Call.objects.get()
+    assert (call.from_phone, call.ring_timeout_seconds, call.max_duration_seconds) == ("+12025550100", 20, 120)
+    assert (call.answering_machine_policy, call.record) == ("hang_up", True)
+
+
+@pytest.mark.django_db
+def test_without_a_caller_id_calls_come_from_the_default_number(agent, contact_list, settings):
+    settings.TWILIO_FROM_NUMBER = "+12025550111"
+    campaign = make_campaign(agent, contact_list, phones=numbers(1))
+    campaign_dispatch(
+        campaign_id=campaign.pk, now=MONDAY_10_NEW_YORK, bucket=fresh_bucket(), enqueue_call=lambda _id: None
+    )
+    assert Call.objects.get().from_phone == "+12025550111"
 
 
 @pytest.mark.django_db
@@ -229,11 +259,28 @@ def test_a_dial_queued_before_a_pause_is_withdrawn_and_its_attempt_given_back(
     campaign = make_campaign(agent, contact_list, phones=numbers(1))
     with django_capture_on_commit_callbacks(execute=False):
         [call_id] = campaign_dispatch(campaign_id=campaign.pk, now=MONDAY_10_NEW_YORK, bucket=fresh_bucket()).call_ids
-    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.PAUSED)
     with django_capture_on_commit_callbacks(execute=True):
-        call_place(call_id=call_id)  # the place-call task runs after the pause
+        campaign_pause(campaign_id=campaign.pk)
+    call_place(call_id=call_id)  # the place-call task, queued before the pause, runs after it
     call = Call.objects.get(pk=call_id)
     assert (call.status, call.provider_call_id, call.started_at) == (CallStatus.CANCELED, "", None)
     assert "campaign is paused" in call.failure_reason
     target = CampaignTarget.objects.get()
     assert (target.state, target.attempts) == (State.PENDING, 0)
+
+
+@pytest.mark.django_db
+def test_cancelling_withdraws_queued_calls_and_leaves_placed_ones_to_finish(agent, contact_list):
+    from calls.services import call_transition
+
+    campaign = make_campaign(agent, contact_list, phones=numbers(2))
+    result = campaign_dispatch(
+        campaign_id=campaign.pk, now=MONDAY_10_NEW_YORK, bucket=fresh_bucket(), enqueue_call=lambda _id: None
+    )
+    placed, queued = result.call_ids
+    call_transition(call_id=placed, status=CallStatus.INITIATED)
+    campaign_cancel(campaign_id=campaign.pk)
+    assert Call.objects.get(pk=placed).status == CallStatus.INITIATED
+    withdrawn = Call.objects.get(pk=queued)
+    assert withdrawn.status == CallStatus.CANCELED
+    assert withdrawn.failure_reason == "Withdrawn before it was placed: the campaign is cancelled"

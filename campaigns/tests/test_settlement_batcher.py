@@ -12,6 +12,7 @@ class Recorder:
 
     def __init__(self, fail_first: int = 0) -> None:
         self.batches: list[list[str]] = []
+        self.threads: list[threading.Thread] = []
         self.fail_first = fail_first
         self.published = threading.Event()
 
@@ -20,6 +21,7 @@ class Recorder:
             self.fail_first -= 1
             raise ConnectionError("broker unreachable")
         self.batches.append(ids)
+        self.threads.append(threading.current_thread())
         self.published.set()
 
 
@@ -29,7 +31,7 @@ def test_with_no_window_each_call_is_published_at_once_on_the_callers_thread():
     call_id = uuid.uuid4()
     batcher.add(call_id)
     assert recorder.batches == [[str(call_id)]]
-    assert batcher._thread is None
+    assert recorder.threads == [threading.current_thread()]
 
 
 def test_calls_that_end_within_the_window_are_published_as_one_batch():

@@ -129,9 +129,9 @@ REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    # channels_redis' layer on a pool that waits for a free connection (config/channel_layer.py).
+    # channels_redis' layer on a pool that waits for a free connection (calls/channel_layer.py).
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "config.channel_layer.WaitingRedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {"BACKEND": "calls.channel_layer.WaitingRedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
     }
 else:
     # A file cache is shared by web, worker and beat, unlike a per-process memory cache.
@@ -249,8 +249,6 @@ SIMULATED_CARRIER_CHAOS = env.bool("SIMULATED_CARRIER_CHAOS", default=False)  # 
 SIMULATED_CARRIER_TIME_SCALE = env.float("SIMULATED_CARRIER_TIME_SCALE", default=1.0)  # <1: faster than real time
 # Calls open longer than ring timeout + max duration + this margin are closed by the reaper.
 CALLS_REAPER_MARGIN_SECONDS = env.int("CALLS_REAPER_MARGIN_SECONDS", default=300)
-CALLS_DEFAULT_RING_TIMEOUT_SECONDS = 30  # for calls without a campaign (test calls)
-CALLS_DEFAULT_MAX_DURATION_SECONDS = 600
 MEDIA_STREAM_TOKEN_MAX_AGE_SECONDS = 2 * 60 * 60
 # Who converses on a media stream: a zero-argument callable returning a voice.sessions.VoiceSession.
 # The default holds the conversation (STT → LLM → TTS) and persists it to the call;

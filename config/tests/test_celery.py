@@ -2,8 +2,8 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from campaigns.periodic_tasks import PERIODIC_TASKS
 from config import celery_app
-from config.periodic_tasks import PERIODIC_TASKS
 
 
 def test_the_celery_app_is_configured_for_idempotent_late_acked_tasks():

@@ -2,13 +2,13 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from config.periodic_tasks import PERIODIC_TASKS
+from campaigns.periodic_tasks import PERIODIC_TASKS
 
 MANAGED_MARKER = "[managed by setup_periodic_tasks]"
 
 
 class Command(BaseCommand):
-    help = "Create or update beat's periodic tasks from config/periodic_tasks.py. Safe to run again."
+    help = "Create or update beat's periodic tasks from campaigns/periodic_tasks.py. Safe to run again."
 
     @transaction.atomic
     def handle(self, *args: object, **options: object) -> None:

@@ -34,7 +34,7 @@ class FakeCarrier:
         self.cleared = 0
         self._loop = asyncio.get_running_loop()
         self._play_until = 0.0
-        self._pending: list[asyncio.TimerHandle] = []
+        self._pending: list[tuple[asyncio.TimerHandle, str]] = []
         self._echoes: set[asyncio.Task] = set()
 
     async def send_audio(self, payload: bytes) -> None:
@@ -45,7 +45,7 @@ class FakeCarrier:
     async def send_mark(self, name: str) -> None:
         self.sent.append((self._loop.time(), "mark", name))
         handle = self._loop.call_at(self._play_until, self._echo, name)
-        self._pending.append(handle)
+        self._pending.append((handle, name))
 
     def _echo(self, name: str) -> None:
         task = asyncio.ensure_future(self.session.on_mark(name))
@@ -56,10 +56,10 @@ class FakeCarrier:
         self.cleared += 1
         self.sent.append((self._loop.time(), "clear", None))
         self._play_until = self._loop.time()
-        for handle in self._pending:
+        for handle, name in self._pending:
             if not handle.cancelled() and handle.when() > self._loop.time():
                 handle.cancel()
-                self._echo(handle._args[0])  # Twilio returns the cleared marks at once
+                self._echo(name)  # Twilio returns the cleared marks at once
         self._pending.clear()
 
     async def hang_up(self) -> None:

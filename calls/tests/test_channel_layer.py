@@ -1,4 +1,4 @@
-"""config.channel_layer: a burst of live events larger than the Redis pool waits for connections, and arrives."""
+"""calls.channel_layer: a burst of live events larger than the Redis pool waits for connections, and arrives."""
 
 import asyncio
 import os
@@ -7,7 +7,7 @@ import pytest
 from channels_redis.core import RedisChannelLayer
 from redis.exceptions import MaxConnectionsError
 
-from config.channel_layer import WaitingRedisChannelLayer
+from calls.channel_layer import WaitingRedisChannelLayer
 
 pytestmark = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a Redis server (REDIS_URL), as in CI")
 
@@ -47,4 +47,4 @@ def test_channels_redis_own_pool_fails_the_same_burst():
 
 
 def test_the_configured_layer_is_the_waiting_one(settings):
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "config.channel_layer.WaitingRedisChannelLayer"
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "calls.channel_layer.WaitingRedisChannelLayer"

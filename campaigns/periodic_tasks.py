@@ -1,7 +1,7 @@
 """The periodic tasks beat runs, in one table; `manage.py setup_periodic_tasks` writes it to the database.
 
-Tasks are named by their registered name, so this table imports no app. Later issues add the
-dialer's `dispatch_due` and the telephony reaper here.
+It lives with the dialer, whose tick is most of it. Tasks are named by their registered name, so the
+table imports no app, and lists the lower apps' sweeps (calls' reaper, monitoring's heartbeat) too.
 """
 
 from dataclasses import dataclass

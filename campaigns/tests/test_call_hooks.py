@@ -1,0 +1,39 @@
+"""What campaigns answers through calls' hooks: an agent's script, and a callback the callee asked for."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from calls.hooks import call_script, request_callback
+from calls.models import Call
+from campaigns.models import CampaignTarget
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_calls_script_is_its_agents(agent):
+    agent.can_transfer, agent.transfer_number = True, "+12025550199"
+    agent.outcome_schema = {"type": "object", "properties": {"paid": {"type": "boolean"}, "amount": {}}}
+    agent.save()
+    script = call_script(agent.pk)
+    assert (script.system_prompt, script.first_message) == (agent.system_prompt, agent.first_message)
+    assert (script.can_transfer, script.transfer_number) == (True, "+12025550199")
+    assert script.outcome_fields == ("paid", "amount")
+
+
+def test_an_unknown_agent_has_no_script(agent):
+    assert call_script(agent.pk + 1000) is None
+
+
+def test_a_callback_asked_for_on_a_campaign_call_moves_its_targets_next_attempt(campaign, contact):
+    target = CampaignTarget.objects.create(campaign=campaign, contact=contact, state=CampaignTarget.State.IN_PROGRESS)
+    call = Call.objects.create(contact=contact, campaign=campaign, target=target, to_phone=contact.phone, provider="x")
+    at = timezone.now() + datetime.timedelta(days=1)
+    assert request_callback(call.pk, at) is True
+    assert CampaignTarget.objects.get(pk=target.pk).next_attempt_at == at
+
+
+def test_a_callback_asked_for_on_a_call_outside_any_campaign_is_refused(call):
+    Call.objects.filter(pk=call.pk).update(target=None)
+    assert request_callback(call.pk, timezone.now()) is False
