@@ -32,7 +32,7 @@ from monitoring.metrics import CONTACT_IMPORT_ROWS
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 5000
-# The smallest chunk the last rows of a big file are cut into (`_chunks`).
+# The smallest chunk the last rows of a big file are cut into (`chunks_of`).
 MIN_CHUNK_ROWS = 1000
 # Below this many rows, sending chunks to chunk tasks costs more than it saves.
 PARALLEL_MIN_ROWS = 20_000
@@ -136,7 +136,7 @@ def _import(job: ContactImportJob) -> dict[str, int]:
             writer.transaction() if holds_transaction else contextlib.nullcontext(),
             progress_recorder(job, own_connection=holds_transaction) as record_progress,
         ):
-            chunks = _chunks(table.rows, total=total, workers=workers)
+            chunks = chunks_of(table.rows, total=total, workers=workers)
             for chunk, by_outcome in _decide_and_write(chunks, rules, writer, workers, phases):
                 for name, value in _count(by_outcome).items():
                     counts[name] += value
@@ -203,7 +203,7 @@ def estimate_rows(stream: BinaryIO, *, file_format: str, sheet: str) -> int:
     return max(lines, 1)
 
 
-def _chunks(
+def chunks_of(
     rows: Iterator[tuple[int, list[str]]], *, total: int = 0, workers: int = 1
 ) -> Iterator[list[tuple[int, list[str]]]]:
     """The rows in chunks of `CHUNK_ROWS`; with chunks read by several chunk tasks, smaller ones towards the end.

@@ -244,10 +244,10 @@ def test_good_rows_spread_over_several_chunks_are_all_imported(run_import, monke
 
 def test_with_several_reading_processes_the_last_chunks_are_smaller():
     rows = [(number, ["+12025550100"]) for number in range(2, 100_002)]
-    sizes = [len(chunk) for chunk in jobs._chunks(iter(rows), total=100_001, workers=2)]
+    sizes = [len(chunk) for chunk in jobs.chunks_of(iter(rows), total=100_001, workers=2)]
     assert sizes[:17] == [jobs.CHUNK_ROWS] * 17  # until a 4th of the rows left fit in one chunk
     assert sizes[:-1] == sorted(sizes[:-1], reverse=True)
     assert min(sizes[:-1]) == jobs.MIN_CHUNK_ROWS
     assert len(sizes) < 30
-    assert [row for chunk in jobs._chunks(iter(rows), total=100_001, workers=2) for row in chunk] == rows
-    assert {len(chunk) for chunk in jobs._chunks(iter(rows), total=100_001, workers=1)} == {jobs.CHUNK_ROWS}
+    assert [row for chunk in jobs.chunks_of(iter(rows), total=100_001, workers=2) for row in chunk] == rows
+    assert {len(chunk) for chunk in jobs.chunks_of(iter(rows), total=100_001, workers=1)} == {jobs.CHUNK_ROWS}
