@@ -114,6 +114,7 @@ def celery_app():
     app.finalize()
     yield app
     project_app.set_current()
+    project_app.set_default()  # `start_worker` made the test app the default of every thread
 
 
 @pytest.fixture
@@ -128,12 +129,18 @@ def queued_job(db, django_capture_on_commit_callbacks, monkeypatch, settings):
         return jobs.contact_import_job_create(file_name=stored, original_name="chunks.csv", file_format="csv")
 
 
-def chunk_tasks_run() -> list[str]:
+@pytest.fixture
+def chunk_tasks_run():
+    """The chunk tasks a worker ran to success during the test."""
     ran = []
-    signals.task_success.connect(
-        lambda sender, **_: ran.append(sender.name) if sender.name.endswith("chunk_read") else None, weak=False
-    )
-    return ran
+
+    def record(sender, **_):
+        if sender.name.endswith("chunk_read"):
+            ran.append(sender.name)
+
+    signals.task_success.connect(record)
+    yield ran
+    signals.task_success.disconnect(record)
 
 
 def assert_messy_imported(job) -> None:
@@ -144,19 +151,19 @@ def assert_messy_imported(job) -> None:
     assert Contact.objects.count() == 3
 
 
-def test_a_worker_reads_the_chunks_it_is_sent_and_the_job_takes_them_back_in_order(celery_app, queued_job):
-    ran = chunk_tasks_run()
+def test_a_worker_reads_the_chunks_it_is_sent_and_the_job_takes_them_back_in_order(
+    celery_app, queued_job, chunk_tasks_run
+):
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
         job = jobs.contact_import_job_execute(job_id=queued_job.pk)
     assert_messy_imported(job)
-    assert ran  # the chunks the job did not find queued were read by the worker
+    assert chunk_tasks_run  # the chunks the job did not find queued were read by the worker
 
 
-def test_without_a_free_worker_the_job_reads_its_queued_chunks_itself(celery_app, queued_job):
-    ran = chunk_tasks_run()
+def test_without_a_free_worker_the_job_reads_its_queued_chunks_itself(celery_app, queued_job, chunk_tasks_run):
     job = jobs.contact_import_job_execute(job_id=queued_job.pk)  # no worker: every chunk stays queued
     assert_messy_imported(job)
-    assert ran == []
+    assert chunk_tasks_run == []
 
 
 def failing_on_row_4(read):
