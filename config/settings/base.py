@@ -166,6 +166,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True  # tasks write their results to the database
+# Except an import's chunk tasks, whose results their job collects (contacts/importing/parsing.py); without
+# Redis there is no result backend, and an import reads its chunks in its own task.
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_RESULT_EXPIRES = 60 * 60  # a chunk's result is forgotten once collected; this is for a job that died
 # Every task is idempotent, so a task whose worker dies mid-run is delivered again.
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -209,7 +213,8 @@ IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True  # per-row admin log entries cost minutes on big files
 # Contact files are streamed, never held whole in memory; this limit is a policy on top.
 CONTACT_IMPORT_MAX_FILE_MB = env.int("CONTACT_IMPORT_MAX_FILE_MB", default=100)
-# Processes that parse phone numbers of big imports (libphonenumber is the bottleneck); 1 parses inline.
+# Chunk tasks that read a big import's rows on the workers, 2 × this in flight (libphonenumber is the
+# bottleneck); 1 reads inline in the job's own task.
 CONTACT_IMPORT_PARSE_WORKERS = env.int("CONTACT_IMPORT_PARSE_WORKERS", default=2)
 
 # PROMETHEUS

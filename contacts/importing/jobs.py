@@ -16,7 +16,13 @@ from django.utils import timezone
 
 from contacts.importing.columns import map_columns
 from contacts.importing.files import ImportFileError, check_file_size, open_table
-from contacts.importing.parsing import collect_chunk_garbage, garbage_collected_by_chunk, read_chunks, stage_chunks
+from contacts.importing.parsing import (
+    ChunkReadFailed,
+    collect_chunk_garbage,
+    garbage_collected_by_chunk,
+    read_chunks,
+    stage_chunks,
+)
 from contacts.importing.rules import ContactRowRules, Outcome
 from contacts.importing.writers import NumbersAlreadyStored, OrmBulkWriter, PostgresCopyWriter, writer_for
 from contacts.models import ContactImportIssue, ContactImportJob, ContactList, OperatorAction
@@ -26,9 +32,9 @@ from monitoring.metrics import CONTACT_IMPORT_ROWS
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 5000
-# The smallest chunk the last rows of a big file are cut into (`_chunks`).
+# The smallest chunk the last rows of a big file are cut into (`chunks_of`).
 MIN_CHUNK_ROWS = 1000
-# Below this many rows a pool of parsing processes costs more than it saves.
+# Below this many rows, sending chunks to chunk tasks costs more than it saves.
 PARALLEL_MIN_ROWS = 20_000
 COUNTERS = {
     Outcome.CREATE: "created_count",
@@ -50,7 +56,7 @@ def contact_import_job_create(
     created_by: AbstractBaseUser | None = None,
 ) -> ContactImportJob:
     """Record a confirmed import of a file already in the default storage, and queue it after commit."""
-    from contacts.tasks import contact_import_job_run as contact_import_job_run_task
+    from contacts.tasks import contact_import_job_run
 
     job = ContactImportJob.objects.create(
         file_name=file_name,
@@ -63,17 +69,18 @@ def contact_import_job_create(
     operator_action_record(
         actor=created_by, action=OperatorAction.Action.IMPORT, target=job, details={"file": original_name}
     )
-    transaction.on_commit(lambda: contact_import_job_run_task.delay(job.pk))
+    transaction.on_commit(lambda: contact_import_job_run.delay(job.pk))
     return job
 
 
-def contact_import_job_run(*, job_id: int) -> ContactImportJob | None:
+def contact_import_job_execute(*, job_id: int) -> ContactImportJob | None:
     """Import the job's file; return the job, or None when it was not queued (already run or running).
 
     Idempotent: the job is claimed by a conditional UPDATE (queued → running), so a task delivered
     twice runs once. Rows that cannot be imported become `ContactImportIssue`s with their reason;
     every other row is imported. A file-level problem (no phone column, unreadable file) fails the job
-    with a message before any contact is written. The file is deleted from storage at the end.
+    with a message before any contact is written; so does a chunk that could not be read (on PostgreSQL
+    the import is one transaction: nothing of it is kept). The file is deleted from storage at the end.
     """
     now = timezone.now()
     claimed = ContactImportJob.objects.filter(pk=job_id, status=ContactImportJob.Status.QUEUED).update(
@@ -87,6 +94,10 @@ def contact_import_job_run(*, job_id: int) -> ContactImportJob | None:
         counts = _import(job)
     except ImportFileError as error:
         _finish(job, ContactImportJob.Status.FAILED, error=str(error))
+    except ChunkReadFailed as error:
+        logger.exception("Contact import %s failed", job.pk)
+        kept = "nothing was imported" if connection.vendor == "postgresql" else "the rows before them were imported"
+        _finish(job, ContactImportJob.Status.FAILED, error=f"{error} The import stopped; {kept}.")
     except Exception:
         logger.exception("Contact import %s failed", job.pk)
         _finish(job, ContactImportJob.Status.FAILED, error="The import failed unexpectedly; nothing was imported.")
@@ -118,14 +129,14 @@ def _import(job: ContactImportJob) -> dict[str, int]:
         counts = dict.fromkeys(COUNTERS.values(), 0)
         processed = 0
         workers = settings.CONTACT_IMPORT_PARSE_WORKERS if total >= PARALLEL_MIN_ROWS else 1
-        # Where the time goes, for the log: the worker-side reading shows as waiting for rows.
+        # Where the time goes, for the log: the chunk tasks' reading shows as waiting for rows.
         phases = dict.fromkeys(("rows", "decide", "write", "merge"), 0.0)
         holds_transaction = isinstance(writer, PostgresCopyWriter)
         with (
             writer.transaction() if holds_transaction else contextlib.nullcontext(),
             progress_recorder(job, own_connection=holds_transaction) as record_progress,
         ):
-            chunks = _chunks(table.rows, total=total, workers=workers)
+            chunks = chunks_of(table.rows, total=total, workers=workers)
             for chunk, by_outcome in _decide_and_write(chunks, rules, writer, workers, phases):
                 for name, value in _count(by_outcome).items():
                     counts[name] += value
@@ -136,7 +147,7 @@ def _import(job: ContactImportJob) -> dict[str, int]:
             writer.finish()
             phases["merge"] = time.perf_counter() - clock
         logger.info(
-            "Contact import %s: %s rows, %s reading processes; seconds waiting for rows %.1f, deciding %.1f, "
+            "Contact import %s: %s rows, %s chunk tasks in flight; seconds waiting for rows %.1f, deciding %.1f, "
             "writing %.1f, merging %.1f",
             job.pk, sum(counts.values()), workers, phases["rows"], phases["decide"], phases["write"], phases["merge"],
         )  # fmt: skip
@@ -192,12 +203,12 @@ def estimate_rows(stream: BinaryIO, *, file_format: str, sheet: str) -> int:
     return max(lines, 1)
 
 
-def _chunks(
+def chunks_of(
     rows: Iterator[tuple[int, list[str]]], *, total: int = 0, workers: int = 1
 ) -> Iterator[list[tuple[int, list[str]]]]:
-    """The rows in chunks of `CHUNK_ROWS`; with several reading processes, smaller ones towards the end.
+    """The rows in chunks of `CHUNK_ROWS`; with chunks read by several chunk tasks, smaller ones towards the end.
 
-    With `workers` processes reading, the last chunks are cut to a `2 × workers`-th of the rows still
+    With `workers` chunk tasks reading, the last chunks are cut to a `2 × workers`-th of the rows still
     expected (`total`, an estimate), down to `MIN_CHUNK_ROWS`: otherwise one process reads the last whole
     chunk while the other waits, then this process writes it while both wait — a fifth of a second of
     two idle cores in a 100k-row import, for a few more (cheap) chunks.
@@ -223,7 +234,7 @@ def _decide_and_write(
 ) -> Iterator[tuple[list, dict[Outcome, int]]]:
     """Read, decide and write the file chunk by chunk; yield each chunk with the count of each outcome.
 
-    On PostgreSQL the reading processes format the stage lines themselves (`stage_chunks`), so this
+    On PostgreSQL the chunk tasks format the stage lines themselves (`stage_chunks`), so this
     process only decides what is file-wide (repeats, suppression, stored contacts) and streams them on.
     """
     clock = time.perf_counter()
@@ -237,7 +248,7 @@ def _decide_and_write(
     if isinstance(writer, PostgresCopyWriter):
         columns = rules.reader.columns
         has_lists, has_consents = "lists" in columns.known, columns.has_consent
-        # A file imported again meets stored contacts on most rows: then the reading processes send those
+        # A file imported again meets stored contacts on most rows: then the chunk tasks send those
         # rows back read too, so that this process does not read them again to merge them.
         meeting_stored = [False]
         staged_chunks = stage_chunks(

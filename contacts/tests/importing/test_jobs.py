@@ -215,7 +215,7 @@ def test_the_file_is_deleted_from_storage_when_the_job_ends(run_import):
 
 def test_a_job_runs_once_however_often_its_task_is_delivered(run_import):
     job = run_import(b"phone\n+12025550143\n")
-    assert jobs.contact_import_job_run(job_id=job.pk) is None
+    assert jobs.contact_import_job_execute(job_id=job.pk) is None
     assert Contact.objects.count() == 1
 
 
@@ -225,7 +225,7 @@ def test_the_import_is_recorded_in_the_audit_log(run_import, admin_user):
     assert (entry.actor, entry.target_id) == (admin_user, str(job.pk))
 
 
-def test_parsing_in_worker_processes_gives_the_same_result_as_inline(run_import, monkeypatch, settings):
+def test_reading_in_chunk_tasks_gives_the_same_result_as_inline(run_import, monkeypatch, settings):
     monkeypatch.setattr(jobs, "PARALLEL_MIN_ROWS", 1)
     monkeypatch.setattr(jobs, "CHUNK_ROWS", 2)
     settings.CONTACT_IMPORT_PARSE_WORKERS = 2
@@ -244,10 +244,10 @@ def test_good_rows_spread_over_several_chunks_are_all_imported(run_import, monke
 
 def test_with_several_reading_processes_the_last_chunks_are_smaller():
     rows = [(number, ["+12025550100"]) for number in range(2, 100_002)]
-    sizes = [len(chunk) for chunk in jobs._chunks(iter(rows), total=100_001, workers=2)]
+    sizes = [len(chunk) for chunk in jobs.chunks_of(iter(rows), total=100_001, workers=2)]
     assert sizes[:17] == [jobs.CHUNK_ROWS] * 17  # until a 4th of the rows left fit in one chunk
     assert sizes[:-1] == sorted(sizes[:-1], reverse=True)
     assert min(sizes[:-1]) == jobs.MIN_CHUNK_ROWS
     assert len(sizes) < 30
-    assert [row for chunk in jobs._chunks(iter(rows), total=100_001, workers=2) for row in chunk] == rows
-    assert {len(chunk) for chunk in jobs._chunks(iter(rows), total=100_001, workers=1)} == {jobs.CHUNK_ROWS}
+    assert [row for chunk in jobs.chunks_of(iter(rows), total=100_001, workers=2) for row in chunk] == rows
+    assert {len(chunk) for chunk in jobs.chunks_of(iter(rows), total=100_001, workers=1)} == {jobs.CHUNK_ROWS}
