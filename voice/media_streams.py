@@ -14,9 +14,10 @@ import json
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-FRAME_BYTES = 160  # 20 ms of 8 kHz μ-law
-FRAME_SECONDS = 0.02
-MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
+from voice.codec import FRAME_MS, SAMPLE_RATE
+
+FRAME_SECONDS = FRAME_MS / 1000
+MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": SAMPLE_RATE, "channels": 1}
 
 
 class ProtocolError(ValueError):

@@ -11,8 +11,8 @@ from channels.db import database_sync_to_async
 
 from calls.models import CallEvent
 from calls.services import call_event_record
-from voice import audio
 from voice.sessions import MediaSender, StreamInfo, VoiceSession
+from voice.synthetic_audio import tone_ulaw
 
 PLAYED_SECONDS = 1.0  # agent audio before the first mark
 DROPPED_SECONDS = 3.0  # agent audio after it, dropped by `clear`
@@ -21,9 +21,9 @@ DROPPED_SECONDS = 3.0  # agent audio after it, dropped by `clear`
 class MarkProbeSession(VoiceSession):
     async def start(self, info: StreamInfo, sender: MediaSender) -> None:
         self.info, self.sender, self.started = info, sender, time.monotonic()
-        await sender.send_audio(audio.tone(440, PLAYED_SECONDS))
+        await sender.send_audio(tone_ulaw(440, round(PLAYED_SECONDS * 1000)))
         await sender.send_mark("played")
-        await sender.send_audio(audio.tone(440, DROPPED_SECONDS))
+        await sender.send_audio(tone_ulaw(440, round(DROPPED_SECONDS * 1000)))
         await sender.send_mark("dropped")
 
     async def on_media(self, payload: bytes) -> None:
