@@ -12,6 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from calls.live_events import LIVE_CALLS_GROUP
 from calls.media_tokens import PARAMETER, media_token_valid
 from calls.services import call_record_media_start, call_record_media_stop
 from monitoring.metrics import ACTIVE_CALLS
@@ -20,16 +21,11 @@ from voice.sessions import VoiceSession, stream_info
 
 logger = logging.getLogger(__name__)
 
-LIVE_CALLS_GROUP = "calls.live"
 # Close codes of the media stream (4000–4999 are the application's own).
 CLOSE_PROTOCOL_ERROR = 4400
 CLOSE_UNAUTHORIZED = 4401  # no or wrong media token in `start`
 CLOSE_FORBIDDEN = 4403  # X-Twilio-Signature does not sign this stream's URL
 CLOSE_UNKNOWN_CALL = 4404  # no such call, another CallSid, or the call has ended
-
-
-def call_group(call_id: object) -> str:
-    return f"call.{call_id}"
 
 
 def preload() -> None:
