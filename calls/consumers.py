@@ -32,8 +32,8 @@ def preload() -> None:
     """Import what a media stream needs (the session factory's pipeline, the adapters the settings choose)
     before the server takes its first call; `config.asgi` calls this.
 
-    Left to the first stream, these imports — ~300 modules, the μ-law tables among them — ran on the event loop
-    while the first calls were already talking: 0.6 s of stall at 100 calls (py-spy, bench voice_calls).
+    Left to the first stream, these imports — hundreds of modules, the μ-law tables among them — would run on
+    the event loop while the first calls are already talking, and every call's audio would stall meanwhile.
     Nothing is built or connected here, so settings changed later (tests) still take effect.
     """
     from voice.providers.selection import telephony_module
