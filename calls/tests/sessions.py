@@ -12,10 +12,11 @@ from channels.db import database_sync_to_async
 from calls.models import CallEvent
 from calls.services import call_event_record
 from voice.sessions import MediaSender, StreamInfo, VoiceSession
-from voice.synthetic_audio import tone_ulaw
+from voice.synthetic_audio import silence_ulaw, tone_ulaw
 
 PLAYED_SECONDS = 1.0  # agent audio before the first mark
-DROPPED_SECONDS = 3.0  # agent audio after it, dropped by `clear`
+# Agent audio after it, dropped by `clear`: longer than the whole call, so only `clear` can return its mark.
+DROPPED_SECONDS = 60.0
 
 
 class MarkProbeSession(VoiceSession):
@@ -23,7 +24,7 @@ class MarkProbeSession(VoiceSession):
         self.info, self.sender, self.started = info, sender, time.monotonic()
         await sender.send_audio(tone_ulaw(440, round(PLAYED_SECONDS * 1000)))
         await sender.send_mark("played")
-        await sender.send_audio(tone_ulaw(440, round(DROPPED_SECONDS * 1000)))
+        await sender.send_audio(silence_ulaw(round(DROPPED_SECONDS * 1000)))  # only its length matters
         await sender.send_mark("dropped")
 
     async def on_media(self, payload: bytes) -> None:
