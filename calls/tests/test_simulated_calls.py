@@ -22,6 +22,7 @@ from django.db import connection
 
 from calls.models import Call, CallEvent, CallStatus
 from calls.services import call_create, call_place
+from voice import media_streams
 from voice.providers.simulated.carrier import SimulatedCarrier, command_key
 from voice.providers.simulated.personas import PERSONAS
 from voice.tests.waiting import wait_until
@@ -182,10 +183,10 @@ def test_marks_come_back_after_their_audio_has_played_and_at_once_on_clear(probe
     # The dropped audio outlasts the whole call: its mark can only come back through `clear`.
     assert persona.ring_seconds + sum(getattr(step, "seconds", 0) for step in persona.script) < DROPPED_SECONDS
     call = settled(place(contact, persona="answers_and_talks"))
-    marks = {e.provider_event_id: e.payload["seconds_after_start"] for e in call.events.filter(kind="system")}
+    marks = {e.provider_event_id: e.payload["inbound_frames_before"] for e in call.events.filter(kind="system")}
     assert list(marks) == ["mark:played", "mark:dropped"]
-    scale = probe_carrier_settings.SIMULATED_CARRIER_TIME_SCALE
-    assert marks["mark:played"] >= PLAYED_SECONDS * scale  # not before the second of audio had played
+    # On the carrier's clock (it sends one inbound frame per 20 ms it plays): not before that audio had played.
+    assert marks["mark:played"] >= PLAYED_SECONDS / media_streams.FRAME_SECONDS
 
 
 def test_a_busy_callee_ends_busy_without_a_stream(carrier_settings, contact):
