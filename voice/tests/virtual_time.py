@@ -5,13 +5,16 @@ its next timer instead of waiting for it. Pacing, timeouts and latencies measure
 become exact — what the code decided, not how busy the machine was. Code that waits on real I/O or on
 a thread (nothing the pipeline tests run) still works, but virtual timers may fire before it answers.
 
-A test opts in with `@pytest.mark.virtual_time` (the conftest's `pytest_asyncio_loop_factories` hook
-gives it this loop). `advance()` stands for a loop that is blocked (a slow neighbour): the clock moves
-while nothing runs.
+A test opts in with `@on_virtual_time` on its `async def` (no asyncio marker): the decorator runs it to
+the end on a fresh loop of this kind. `advance()` stands for a loop that is blocked (a slow neighbour):
+the clock moves while nothing runs.
 """
 
 import asyncio
+import functools
 import selectors
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 
 class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
@@ -41,3 +44,14 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def advance(self, seconds: float) -> None:
         self.virtual_now += seconds
+
+
+def on_virtual_time(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Turn an async test into a sync one that runs it on a `VirtualTimeLoop` (fixtures pass through)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
+            runner.run(test(*args, **kwargs))
+
+    return run

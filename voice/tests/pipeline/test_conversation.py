@@ -20,9 +20,9 @@ from voice.providers.speech import LanguageModel, TextDelta, ToolCall
 from voice.providers.speech_selection import SpeechProviders
 from voice.sessions import StreamInfo
 from voice.synthetic_audio import silence_ulaw, speech_like_ulaw
+from voice.tests.virtual_time import on_virtual_time
 from voice.tests.waiting import until, within
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.virtual_time]
 SCALE = 0.1  # the carrier plays ten times faster than real time
 ALL_TOOLS = frozenset({"end_call", "opt_out", "transfer_to_human", "schedule_callback", "record_outcome"})
 
@@ -143,6 +143,7 @@ async def agent_done(host: StaticHost, count: int = 1) -> None:
     await until(lambda: len([t for t in host.turns if t.role == "agent"]) >= count, what=f"{count} agent turn(s)")
 
 
+@on_virtual_time
 async def test_the_opener_is_rendered_with_variables_and_sent_as_paced_160_byte_frames_with_a_mark_per_chunk():
     host = StaticHost(context())
     session, carrier = await started(host, providers())
@@ -164,6 +165,7 @@ async def test_the_opener_is_rendered_with_variables_and_sent_as_paced_160_byte_
     await session.stop()
 
 
+@on_virtual_time
 async def test_a_turn_gets_a_reply_and_the_latency_breakdown_from_the_end_of_speech():
     host = StaticHost(context())
     session, _carrier = await started(host, providers(["Yes, this is me speaking."]))
@@ -182,6 +184,7 @@ async def test_a_turn_gets_a_reply_and_the_latency_breakdown_from_the_end_of_spe
     assert host.summary.latency["first_audio_sent"]["n"] == 1
 
 
+@on_virtual_time
 async def test_barge_in_clears_the_carrier_and_keeps_only_what_was_heard():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["Sorry, who is this?"]))
@@ -201,6 +204,7 @@ async def test_barge_in_clears_the_carrier_and_keeps_only_what_was_heard():
     await session.stop()
 
 
+@on_virtual_time
 async def test_a_greeting_over_the_opener_does_not_stop_it():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["Hello?"]))
@@ -213,6 +217,7 @@ async def test_a_greeting_over_the_opener_does_not_stop_it():
     await session.stop()
 
 
+@on_virtual_time
 async def test_dtmf_reaches_the_model_as_text():
     class Recording(SimulatedLanguageModel):
         seen: list[str] = []
@@ -232,6 +237,7 @@ async def test_dtmf_reaches_the_model_as_text():
     await session.stop()
 
 
+@on_virtual_time
 async def test_opt_out_suppresses_says_a_short_goodbye_and_hangs_up():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["Please stop calling me and take me off your list."]))
@@ -244,6 +250,7 @@ async def test_opt_out_suppresses_says_a_short_goodbye_and_hangs_up():
     assert host.summary.outcome == "opted_out"
 
 
+@on_virtual_time
 async def test_end_call_says_goodbye_then_hangs_up():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["No, that's all. Thank you, bye."]))
@@ -257,6 +264,7 @@ async def test_end_call_says_goodbye_then_hangs_up():
     await session.stop()
 
 
+@on_virtual_time
 async def test_schedule_callback_passes_a_resolved_time_to_the_host():
     host = StaticHost(context())
     session, _ = await started(host, providers(["I'm driving right now, can you call me back tomorrow afternoon?"]))
@@ -271,6 +279,7 @@ async def test_schedule_callback_passes_a_resolved_time_to_the_host():
     await session.stop()
 
 
+@on_virtual_time
 async def test_transfer_is_carried_out_by_the_host_after_the_words_are_heard():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["Can I talk to a real person please?"]))
@@ -298,6 +307,7 @@ class ScriptedLanguageModel(LanguageModel):
             yield event
 
 
+@on_virtual_time
 async def test_invalid_tool_json_goes_back_to_the_model_as_an_error_and_the_call_goes_on():
     llm = ScriptedLanguageModel(
         [ToolCall.parse("c1", "record_outcome", '{"field": "paid", "value": ')],
@@ -316,6 +326,7 @@ async def test_invalid_tool_json_goes_back_to_the_model_as_an_error_and_the_call
     await session.stop()
 
 
+@on_virtual_time
 async def test_record_outcome_reaches_the_host_and_bad_fields_are_refused():
     llm = ScriptedLanguageModel(
         [ToolCall.parse("c1", "record_outcome", '{"field": "colour", "value": "red"}')],
@@ -349,6 +360,7 @@ class StallingTTS(SimulatedTextToSpeech):
             yield piece
 
 
+@on_virtual_time
 async def test_a_stalled_voice_gets_the_hold_phrase_within_a_second_then_the_secondary_voice():
     secondary = SimulatedTextToSpeech()
     secondary.name = "secondary"
@@ -380,6 +392,7 @@ class StallingSpeechToText(SimulatedSpeechToText):
         await asyncio.sleep(3600)
 
 
+@on_virtual_time
 async def test_a_stalled_transcription_gets_the_hold_phrase_within_a_second_then_a_request_to_repeat():
     host = StaticHost(context())
     config = SessionConfig(stt_timeout_s=1.5)
@@ -405,6 +418,7 @@ class FailingLanguageModel(LanguageModel):
         yield  # pragma: no cover
 
 
+@on_virtual_time
 async def test_an_unrecoverable_provider_gets_the_goodbye_and_a_clean_hang_up():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["Yes, this is me speaking."], llm=FailingLanguageModel()))
@@ -417,6 +431,7 @@ async def test_an_unrecoverable_provider_gets_the_goodbye_and_a_clean_hang_up():
     assert host.failures[0][:2] == ("llm", "down")
 
 
+@on_virtual_time
 async def test_a_machine_after_the_beep_gets_the_voicemail_message_and_a_hang_up():
     host = StaticHost(context(answered_by="machine_end_beep"))
     session, carrier = await started(host, providers())
@@ -428,6 +443,7 @@ async def test_a_machine_after_the_beep_gets_the_voicemail_message_and_a_hang_up
     assert host.summary.outcome == "voicemail"
 
 
+@on_virtual_time
 async def test_a_verdict_arriving_mid_opener_switches_to_the_voicemail_message():
     host = StaticHost(context())
     session, carrier = await started(host, providers())
@@ -440,6 +456,7 @@ async def test_a_verdict_arriving_mid_opener_switches_to_the_voicemail_message()
     assert host.summary.outcome == "voicemail"
 
 
+@on_virtual_time
 async def test_a_human_verdict_changes_nothing():
     host = StaticHost(context(answered_by="human"))
     session, carrier = await started(host, providers())
@@ -450,6 +467,7 @@ async def test_a_human_verdict_changes_nothing():
     await session.stop()
 
 
+@on_virtual_time
 async def test_words_still_being_said_when_the_line_drops_are_transcribed():
     host = StaticHost(context())
     session, _ = await started(host, providers(["Okay, goodbye."]))
@@ -460,6 +478,7 @@ async def test_words_still_being_said_when_the_line_drops_are_transcribed():
     assert turns(host)[-1].text == "Okay, goodbye."
 
 
+@on_virtual_time
 async def test_frames_of_the_wrong_size_are_reframed_not_fatal():
     host = StaticHost(context())
     session, _ = await started(host, providers())

@@ -10,9 +10,9 @@ from prometheus_client import REGISTRY
 
 from voice import codec
 from voice.pipeline.playout import Playout
+from voice.tests.virtual_time import on_virtual_time
 from voice.tests.waiting import within
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.virtual_time]
 FRAME = bytes([codec.ULAW_SILENCE]) * codec.FRAME_BYTES
 
 
@@ -55,6 +55,7 @@ async def play(sender: RecordingSender, frames: int, *, lead_frames: int = 2) ->
     await playout.close()
 
 
+@on_virtual_time
 async def test_frames_follow_an_absolute_schedule_after_the_lead_and_each_lag_is_observed():
     sender = RecordingSender()
     before = lag_samples()
@@ -66,6 +67,7 @@ async def test_frames_follow_an_absolute_schedule_after_the_lead_and_each_lag_is
     assert [round(at - start, 6) for at in sender.times[2:]] == [round(0.02 * k, 6) for k in range(10)]
 
 
+@on_virtual_time
 async def test_a_stalled_loop_shows_as_late_frames_and_the_schedule_catches_up_without_drift():
     sender = RecordingSender(stall_at=4, stall_s=0.08)
     late_before = lag_samples(above_s=0.05)
