@@ -7,11 +7,13 @@ times faster than real time (SIMULATED_CARRIER_TIME_SCALE).
 
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import typing
 import urllib.request
 from pathlib import Path
 
@@ -32,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
-    """A free port in 8200–8299, the range this project's test servers may use."""
-    for port in range(8200, 8300):
+    """A free port in 8200–8299, the range this project's test servers may use; tried in random order, so test
+    runs side by side on one machine rarely reach for the same one."""
+    for port in random.sample(range(8200, 8300), 100):
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -56,6 +59,27 @@ def serve_daphne(django_db_blocker, **extra_env: str):
     """daphne serving config.asgi on a free port, on the test database; yields its base URL."""
     with django_db_blocker.unblock():
         url = database_url()
+    for _attempt in range(5):  # another process may take the port between the probe and daphne's bind
+        server, log, base = start_daphne(url, extra_env)
+        if server.poll() is None:
+            break
+        log.seek(0)
+        said = log.read().decode()
+        log.close()
+    else:
+        raise RuntimeError(f"daphne could not hold a port in 8200–8299: {said}")
+    yield base
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # a daphne stuck in shutdown must not outlive the test run
+        server.kill()
+        server.wait(timeout=10)
+    log.close()
+
+
+def start_daphne(url: str, extra_env: dict[str, str]) -> tuple[subprocess.Popen, typing.IO[bytes], str]:
+    """Start daphne and wait until the port answers; the caller checks the answer came from this daphne."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = os.environ | {
@@ -85,17 +109,19 @@ def serve_daphne(django_db_blocker, **extra_env: str):
             break  # it answered (503 is fine: no broker here)
         except OSError:
             if server.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(log.read().decode()) from None
+                break
             time.sleep(0.2)
-    yield base
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # a daphne stuck in shutdown must not outlive the test run
-        server.kill()
-        server.wait(timeout=10)
-    log.close()
+
+    def bound() -> bool:  # daphne logs one or the other as it tries to listen, before it serves anything
+        log.seek(0)
+        said = log.read()
+        return b"Listening on TCP address" in said or b"Listen failure" in said or server.poll() is not None
+
+    wait_until(bound, what=f"daphne to say whether it holds port {port}")
+    log.seek(0)
+    if b"Listening on TCP address" not in log.read():
+        server.wait(timeout=10)  # it lost the port to another process; the caller tries another one
+    return server, log, base
 
 
 @pytest.fixture(scope="session")
