@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests: builders for the domain, and API clients."""
 
 import datetime
+from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -11,6 +12,7 @@ from rest_framework.test import APIClient
 from calls.models import Call
 from campaigns.models import Agent, Campaign
 from contacts.models import Contact, ContactList
+from voice.tests.fake_twilio import FakeTwilio, start_fake_twilio
 
 
 @pytest.fixture
@@ -65,3 +67,11 @@ def token_client(api_user) -> APIClient:
 @pytest.fixture
 def an_hour_ago() -> datetime.datetime:
     return timezone.now() - datetime.timedelta(hours=1)
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """Twilio's REST API faked on loopback (the provider boundary), for the real adapter and SDK."""
+    fake = start_fake_twilio()
+    yield fake
+    fake.stop()

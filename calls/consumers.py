@@ -12,6 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from calls.live_events import LIVE_CALLS_GROUP
 from calls.media_tokens import PARAMETER, media_token_valid
 from calls.services import call_record_media_start, call_record_media_stop
 from monitoring.metrics import ACTIVE_CALLS
@@ -20,7 +21,6 @@ from voice.sessions import VoiceSession, stream_info
 
 logger = logging.getLogger(__name__)
 
-LIVE_CALLS_GROUP = "calls.live"
 # Close codes of the media stream (4000–4999 are the application's own).
 CLOSE_PROTOCOL_ERROR = 4400
 CLOSE_UNAUTHORIZED = 4401  # no or wrong media token in `start`
@@ -28,16 +28,12 @@ CLOSE_FORBIDDEN = 4403  # X-Twilio-Signature does not sign this stream's URL
 CLOSE_UNKNOWN_CALL = 4404  # no such call, another CallSid, or the call has ended
 
 
-def call_group(call_id: object) -> str:
-    return f"call.{call_id}"
-
-
 def preload() -> None:
     """Import what a media stream needs (the session factory's pipeline, the adapters the settings choose)
     before the server takes its first call; `config.asgi` calls this.
 
-    Left to the first stream, these imports — ~300 modules, the μ-law tables among them — ran on the event loop
-    while the first calls were already talking: 0.6 s of stall at 100 calls (py-spy, bench voice_calls).
+    Left to the first stream, these imports — hundreds of modules, the μ-law tables among them — would run on
+    the event loop while the first calls are already talking, and every call's audio would stall meanwhile.
     Nothing is built or connected here, so settings changed later (tests) still take effect.
     """
     from voice.providers.selection import telephony_module

@@ -133,11 +133,11 @@ def campaign_preview(*, campaign_id: int, at: datetime.datetime | None = None) -
                 if len(report.would_dial_sample) < PREVIEW_LIST_LIMIT:
                     report.would_dial_sample.append({"contact": target.contact_id, "phone": target.phone})
             else:
-                _count(report, decision.detail or decision.reason, decision.next_attempt_at)
+                _tally_reason(report, decision.detail or decision.reason, decision.next_attempt_at)
     return report
 
 
-def _count(report: PreviewReport, reason: str, next_at: datetime.datetime | None) -> None:
+def _tally_reason(report: PreviewReport, reason: str, next_at: datetime.datetime | None) -> None:
     report.by_reason[reason] += 1
     if next_at and (reason not in report.next_allowed or next_at < report.next_allowed[reason]):
         report.next_allowed[reason] = next_at
@@ -163,7 +163,7 @@ def _preview_chunks(campaign: Campaign, at: datetime.datetime, report: PreviewRe
     pending = CampaignTarget.objects.filter(campaign=campaign, state=CampaignTarget.State.PENDING)
     for target in pending.filter(next_attempt_at__gt=at).only("next_attempt_at").iterator(chunk_size=PREVIEW_CHUNK):
         report.evaluated += 1
-        _count(report, "Waiting for its retry delay", target.next_attempt_at)
+        _tally_reason(report, "Waiting for its retry delay", target.next_attempt_at)
     due = pending.exclude(next_attempt_at__gt=at).select_related("contact").order_by("next_attempt_at", "pk")
     chunk_targets: list[CampaignTarget] = []
     for target in due.iterator(chunk_size=PREVIEW_CHUNK):

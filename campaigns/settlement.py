@@ -1,11 +1,10 @@
 """Handing finished calls to the settle task: many calls that end together become one task.
 
-A terminal status callback used to publish one Celery message per call from the webhook thread: about
-0.45 ms of the webhook process's CPU per message (Celery's send path and a new Redis client each time),
-a third of what a terminal callback cost on top of its own database work, and it came in bursts,
-since a campaign's calls end together (measured with py-spy under `make bench ONLY=webhooks`). Now the
-call-finished hook only appends the call's id; a thread publishes what arrived within
-`SETTLEMENT_BATCH_SECONDS` as one `campaigns.settle_targets` task.
+A Celery publish per finished call would cost each terminal status callback a large share of its CPU
+beyond its own database work (Celery's send path and a new Redis client each time), and those
+callbacks come in bursts, since a campaign's calls end together. So the call-finished hook only appends
+the call's id; a thread publishes what arrived within `SETTLEMENT_BATCH_SECONDS` as one
+`campaigns.settle_targets` task (BENCHMARKS.md has the figures).
 
 Nothing is lost that was not already at risk: an id waits here at most one window (pending ones are
 published at interpreter exit), and a publish that fails, or a process killed in between, leaves the

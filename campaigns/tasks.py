@@ -10,9 +10,9 @@ logger = logging.getLogger(__name__)
 @shared_task(name="campaigns.dispatch_due", ignore_result=True, soft_time_limit=30, time_limit=60)
 def dispatch_due() -> None:
     """Beat's dialer tick (every DIALER_TICK_SECONDS)."""
-    from campaigns.services import dispatch_due as dispatch_due_service
+    from campaigns.services import campaigns_dispatch_due
 
-    dispatch_due_service()
+    campaigns_dispatch_due()
 
 
 @shared_task(name="campaigns.settle_targets", ignore_result=True)

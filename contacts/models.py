@@ -64,7 +64,7 @@ class Contact(models.Model):
             # One contact per number. A constraint rather than `unique=True`, which on PostgreSQL also
             # builds a second index on phone (varchar_pattern_ops, for LIKE 'prefix%' outside the C
             # locale) that nothing here queries — admin search is `icontains`, lookups are equality —
-            # and that every insert paid for: a fifth of PostgreSQL's CPU writing a 100k-row import.
+            # and that every insert would pay for, a large share of PostgreSQL's work in a big import.
             models.UniqueConstraint(fields=["phone"], name="contact_phone_unique"),
         ]
 

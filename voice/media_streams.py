@@ -14,9 +14,10 @@ import json
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-FRAME_BYTES = 160  # 20 ms of 8 kHz μ-law
-FRAME_SECONDS = 0.02
-MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
+from voice.codec import FRAME_MS, SAMPLE_RATE
+
+FRAME_SECONDS = FRAME_MS / 1000
+MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": SAMPLE_RATE, "channels": 1}
 
 
 class ProtocolError(ValueError):
@@ -41,7 +42,7 @@ class Start:
 
 class Media(NamedTuple):
     """Immutable like the other messages; a named tuple because one is built per inbound frame (50 a second
-    per call) and a frozen dataclass costs ~3× as much to construct."""
+    per call) and a frozen dataclass costs several times as much to construct."""
 
     track: str
     chunk: int
@@ -130,7 +131,7 @@ def parse_inbound(text: str | bytes) -> InboundMessage:
 
 def media_message(stream_sid: str, payload: bytes) -> str:
     """`{"event": "media", "streamSid": …, "media": {"payload": …}}`, assembled around the base64 text:
-    it goes out 50 times a second per call, and `json.dumps` of the nested dict costs ~15× as much."""
+    it goes out 50 times a second per call, and `json.dumps` of the nested dict costs an order of magnitude more."""
     return f'{_media_prefix(stream_sid)}{base64.b64encode(payload).decode()}"}}}}'
 
 

@@ -1,4 +1,4 @@
-"""Procedural speech-like audio: voiced syllables in the telephone band, as 8 kHz μ-law.
+"""Procedural telephone audio as 8 kHz μ-law: speech-like syllables, voiced noise, tones and silence.
 
 No TTS engine is guaranteed on these machines, and the offline default must still *sound* like turns
 taking place: the simulated TTS, the offline fallback phrases, the tests and the benchmarks all use this.
@@ -7,10 +7,14 @@ a pitch chosen from the syllable's text, with formant-like boosts near 700 Hz an
 raised-cosine envelope; words and punctuation leave gaps. webrtcvad reads it as speech, and its length
 follows the text (about 165 words per minute), so timing-dependent logic (barge-in, marks) is exercised.
 Deterministic: the same text always gives the same bytes.
+
+The simulated carrier's callee, which has no text to say, speaks `voiced_noise_ulaw` (wavering tones
+under noise, seeded) and answers a voicemail with `tone_ulaw`. Everything is encoded by `voice.codec`.
 """
 
 import functools
 import math
+import random
 import re
 import struct
 import zlib
@@ -99,3 +103,28 @@ def speech_like_ulaw(text: str, **options: float) -> bytes:
 
 def silence_ulaw(ms: int) -> bytes:
     return bytes([codec.ULAW_SILENCE]) * (ms * codec.SAMPLE_RATE // 1000)
+
+
+def tone_ulaw(frequency_hz: float, ms: int, *, amplitude: int = 8000) -> bytes:
+    """A pure tone (a voicemail beep, a test signal) of `ms` milliseconds."""
+    count = ms * codec.SAMPLE_RATE // 1000
+    step = 2 * math.pi * frequency_hz / codec.SAMPLE_RATE
+    samples = [int(amplitude * math.sin(step * n)) for n in range(count)]
+    return codec.pcm16_to_ulaw(struct.pack(f"<{count}h", *samples))
+
+
+def voiced_noise_ulaw(ms: int, *, seed: int = 0) -> bytes:
+    """A voice-band stand-in for speech without text: two wavering tones under noise, loud enough for any VAD.
+
+    Deterministic for a given `seed`; about three syllables a second.
+    """
+    rng = random.Random(seed)  # noqa: S311 - test audio, not cryptography
+    count = ms * codec.SAMPLE_RATE // 1000
+    samples = []
+    for n in range(count):
+        t = n / codec.SAMPLE_RATE
+        envelope = 0.6 + 0.4 * math.sin(2 * math.pi * 3 * t)
+        value = 5000 * math.sin(2 * math.pi * (180 + 40 * math.sin(2 * math.pi * 2 * t)) * t)
+        value += 2500 * math.sin(2 * math.pi * 720 * t) + rng.uniform(-1500, 1500)
+        samples.append(int(envelope * value))
+    return codec.pcm16_to_ulaw(struct.pack(f"<{count}h", *samples))

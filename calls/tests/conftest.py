@@ -2,16 +2,6 @@ import pytest
 from django.conf import settings
 from twilio.request_validator import RequestValidator
 
-from voice.tests.fake_twilio import start_fake_twilio
-
-
-@pytest.fixture
-def fake_twilio():
-    fake = start_fake_twilio()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-
 
 @pytest.fixture
 def twilio_settings(settings, fake_twilio):

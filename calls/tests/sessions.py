@@ -5,29 +5,28 @@ returned each mark after its audio had played and returned the rest at once on `
 session must not touch the database per frame; marks are rare, and this is a test.)
 """
 
-import time
-
 from channels.db import database_sync_to_async
 
 from calls.models import CallEvent
 from calls.services import call_event_record
-from voice import audio
 from voice.sessions import MediaSender, StreamInfo, VoiceSession
+from voice.synthetic_audio import silence_ulaw, tone_ulaw
 
 PLAYED_SECONDS = 1.0  # agent audio before the first mark
-DROPPED_SECONDS = 3.0  # agent audio after it, dropped by `clear`
+# Agent audio after it, dropped by `clear`: longer than the whole call, so only `clear` can return its mark.
+DROPPED_SECONDS = 60.0
 
 
 class MarkProbeSession(VoiceSession):
     async def start(self, info: StreamInfo, sender: MediaSender) -> None:
-        self.info, self.sender, self.started = info, sender, time.monotonic()
-        await sender.send_audio(audio.tone(440, PLAYED_SECONDS))
+        self.info, self.sender, self.inbound_frames = info, sender, 0
+        await sender.send_audio(tone_ulaw(440, round(PLAYED_SECONDS * 1000)))
         await sender.send_mark("played")
-        await sender.send_audio(audio.tone(440, DROPPED_SECONDS))
+        await sender.send_audio(silence_ulaw(round(DROPPED_SECONDS * 1000)))  # only its length matters
         await sender.send_mark("dropped")
 
     async def on_media(self, payload: bytes) -> None:
-        pass
+        self.inbound_frames += 1  # the carrier's clock: one inbound frame per 20 ms it plays
 
     async def on_mark(self, name: str) -> None:
         if name == "played":
@@ -36,5 +35,5 @@ class MarkProbeSession(VoiceSession):
             call_id=self.info.call_id,
             kind=CallEvent.Kind.SYSTEM,
             provider_event_id=f"mark:{name}",
-            payload={"seconds_after_start": round(time.monotonic() - self.started, 3)},
+            payload={"inbound_frames_before": self.inbound_frames},
         )

@@ -5,7 +5,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from calls.consumers import LIVE_CALLS_GROUP
+from calls.live_events import LIVE_CALLS_GROUP
 from config.asgi import application
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]

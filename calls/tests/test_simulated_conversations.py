@@ -4,8 +4,6 @@ The carrier tells the simulated STT what its persona says (`caller_script`); eve
 production path: the media consumer, the conversation session, the calls-side host and the database.
 """
 
-import time
-
 import pytest
 
 from calls.models import Call, CallEvent, CallStatus, TranscriptTurn
@@ -13,6 +11,7 @@ from calls.services import call_create, call_place
 from calls.tests.test_simulated_calls import carrier_settings, live_server_url, settled  # noqa: F401 - fixtures
 from campaigns.services.dispatch import call_settings
 from contacts.models import Suppression
+from voice.tests.waiting import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("carrier_settings")]
 
@@ -29,11 +28,11 @@ def converse(contact, campaign, *, persona: str, settings) -> Call:
     settings.SIMULATED_CARRIER_PERSONA = persona
     call_place(call_id=call.pk)
     call = settled(call)
-    # The conversation's last writes follow the stream's end; give them a moment.
-    deadline = time.monotonic() + 10
-    while not CallEvent.objects.filter(call=call, provider_event_id="conversation-end").exists():
-        assert time.monotonic() < deadline, "the conversation never recorded its end"
-        time.sleep(0.05)
+    # The conversation's last writes follow the stream's end.
+    wait_until(
+        CallEvent.objects.filter(call=call, provider_event_id="conversation-end").exists,
+        what="the conversation to record its end",
+    )
     return Call.objects.get(pk=call.pk)
 
 

@@ -1,6 +1,6 @@
 """Writes to campaigns: lifecycle, targets, dispatch and settlement (one topic module each)."""
 
-from campaigns.services.dispatch import DispatchResult, campaign_dispatch, dispatch_due
+from campaigns.services.dispatch import DispatchResult, campaign_dispatch, campaigns_dispatch_due
 from campaigns.services.lifecycle import (
     campaign_cancel,
     campaign_complete,
@@ -26,7 +26,7 @@ __all__ = [
     "campaign_resume",
     "campaign_schedule",
     "campaign_sync_targets",
-    "dispatch_due",
+    "campaigns_dispatch_due",
     "target_schedule_callback",
     "target_settle",
     "targets_settle_stragglers",

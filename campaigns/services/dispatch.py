@@ -88,7 +88,7 @@ class DispatchResult:
     skipped_reason: str = ""
 
 
-def dispatch_due(
+def campaigns_dispatch_due(
     *,
     now: datetime.datetime | None = None,
     bucket: TokenBucket | None = None,

@@ -14,7 +14,7 @@ from calls.models import Call, CallStatus
 from calls.tests.test_simulated_calls import carrier_settings, live_server_url  # noqa: F401 - fixtures
 from campaigns.models import Campaign, CampaignTarget
 from campaigns.pacing import InProcessTokenBucket
-from campaigns.services import campaign_launch, dispatch_due
+from campaigns.services import campaign_launch, campaigns_dispatch_due
 from contacts.models import Contact, Suppression
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,7 +56,7 @@ def test_a_launched_campaign_dials_settles_and_retries_by_outcome(carrier_settin
     campaign.contact_lists.add(contact_list)
     campaign_launch(campaign_id=campaign.pk)
 
-    [result] = dispatch_due(bucket=InProcessTokenBucket())
+    [result] = campaigns_dispatch_due(bucket=InProcessTokenBucket())
     assert len(result.call_ids) == 3
     assert result.turned_away == {"suppressed": 1}
     wait_for_settlement(campaign)
@@ -74,7 +74,7 @@ def test_a_launched_campaign_dials_settles_and_retries_by_outcome(carrier_settin
         [CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.NO_ANSWER]
     )
     # Nothing is due again yet: the next tick dials no one, and the campaign keeps running.
-    [again] = dispatch_due(bucket=InProcessTokenBucket())
+    [again] = campaigns_dispatch_due(bucket=InProcessTokenBucket())
     assert again.call_ids == []
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.RUNNING

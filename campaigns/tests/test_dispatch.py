@@ -10,7 +10,13 @@ from django.db.models import Count
 from calls.models import Call, CallStatus
 from campaigns.models import Campaign, CampaignTarget
 from campaigns.pacing import InProcessTokenBucket
-from campaigns.services import campaign_cancel, campaign_dispatch, campaign_launch, campaign_pause, dispatch_due
+from campaigns.services import (
+    campaign_cancel,
+    campaign_dispatch,
+    campaign_launch,
+    campaign_pause,
+    campaigns_dispatch_due,
+)
 from campaigns.services.dispatch import DispatchResult, _dispatch_batch
 from contacts.models import Contact, Suppression
 
@@ -47,7 +53,7 @@ def test_a_tick_dials_due_targets_and_enqueues_each_call_after_commit(
 ):
     campaign = make_campaign(agent, contact_list, phones=numbers(3), max_concurrent_calls=10, calls_per_second=5)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        [result] = dispatch_due(now=MONDAY_10_NEW_YORK, bucket=fresh_bucket())
+        [result] = campaigns_dispatch_due(now=MONDAY_10_NEW_YORK, bucket=fresh_bucket())
     assert len(result.call_ids) == 3
     assert len(callbacks) == 3  # one place_call per Call, only after commit
     assert set(Call.objects.values_list("status", flat=True)) == {CallStatus.QUEUED}
@@ -91,7 +97,7 @@ def test_a_paused_campaign_dials_nothing(agent, contact_list, django_capture_on_
     campaign = make_campaign(agent, contact_list, phones=numbers(2))
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.PAUSED)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert dispatch_due(now=MONDAY_10_NEW_YORK, bucket=fresh_bucket()) == []
+        assert campaigns_dispatch_due(now=MONDAY_10_NEW_YORK, bucket=fresh_bucket()) == []
     assert not Call.objects.exists()
     assert not callbacks
 
@@ -142,7 +148,7 @@ def test_the_gate_runs_at_dial_time_and_records_why(agent, contact_list, django_
 def test_a_campaign_completes_when_no_target_is_left(agent, contact_list):
     campaign = make_campaign(agent, contact_list, phones=numbers(1))
     CampaignTarget.objects.update(state=State.DONE)
-    dispatch_due(now=MONDAY_10_NEW_YORK, bucket=fresh_bucket())
+    campaigns_dispatch_due(now=MONDAY_10_NEW_YORK, bucket=fresh_bucket())
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.COMPLETED
 
@@ -152,7 +158,7 @@ def test_a_campaign_completes_at_its_end_time(agent, contact_list):
     campaign = make_campaign(
         agent, contact_list, phones=numbers(2), ends_at=MONDAY_10_NEW_YORK + datetime.timedelta(hours=1)
     )
-    dispatch_due(now=MONDAY_10_NEW_YORK + datetime.timedelta(hours=2), bucket=fresh_bucket())
+    campaigns_dispatch_due(now=MONDAY_10_NEW_YORK + datetime.timedelta(hours=2), bucket=fresh_bucket())
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.COMPLETED
     assert set(CampaignTarget.objects.values_list("state", flat=True)) == {State.SKIPPED}
@@ -166,9 +172,9 @@ def test_a_scheduled_campaign_starts_at_its_start_time(agent, contact_list, djan
     )
     campaign.contact_lists.add(contact_list)
     with django_capture_on_commit_callbacks(execute=False):
-        dispatch_due(now=MONDAY_10_NEW_YORK - datetime.timedelta(minutes=1), bucket=fresh_bucket())
+        campaigns_dispatch_due(now=MONDAY_10_NEW_YORK - datetime.timedelta(minutes=1), bucket=fresh_bucket())
         assert not CampaignTarget.objects.exists()
-        dispatch_due(now=MONDAY_10_NEW_YORK, bucket=fresh_bucket())
+        campaigns_dispatch_due(now=MONDAY_10_NEW_YORK, bucket=fresh_bucket())
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.RUNNING
     assert Call.objects.count() == 1

@@ -258,7 +258,7 @@ MEDIA_STREAM_TOKEN_MAX_AGE_SECONDS = 2 * 60 * 60
 # Who converses on a media stream: a zero-argument callable returning a voice.sessions.VoiceSession.
 # The default holds the conversation (STT → LLM → TTS) and persists it to the call;
 # "voice.sessions.ListeningSession" listens and says nothing.
-VOICE_SESSION_FACTORY = env("VOICE_SESSION_FACTORY", default="calls.conversation.conversation_session")
+VOICE_SESSION_FACTORY = env("VOICE_SESSION_FACTORY", default="calls.conversation_host.conversation_session")
 
 # VOICE: details of the speech adapters (voice/providers/speech_selection.py)
 # ------------------------------------------------------------------------------

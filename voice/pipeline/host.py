@@ -1,6 +1,6 @@
 """What a conversation needs from the application around it, and what it reports back — plain data only.
 
-voice/ knows no models: `calls` implements `ConversationHost` (calls/conversation.py), loading the call's
+voice/ knows no models: `calls` implements `ConversationHost` (calls/conversation_host.py), loading the call's
 context once at stream start and persisting what the session reports at turn boundaries and at the end.
 Tests and benchmarks use `StaticHost`, which keeps everything in memory.
 """

@@ -79,7 +79,7 @@ _NO_EVENTS: tuple[TurnEvent, ...] = ()
 
 # A frame's energy (sum of squared samples) without a Python-level loop: each code's square split into its
 # four bytes, one 256-entry translate table per byte plane, and `sum()` over each translated frame (C loops).
-# Exact, and about twice as fast as summing a table lookup per sample.
+# Exact, and cheaper than summing a table lookup per sample in Python: this runs for every inbound frame.
 _SQUARE_PLANES = tuple(
     bytes(((value * value) >> (8 * plane)) & 0xFF for value in codec.ULAW_TO_LINEAR) for plane in range(4)
 )

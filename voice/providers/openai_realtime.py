@@ -118,6 +118,11 @@ class RealtimeTranscription(SpeechStream):
         self._closed = False
         self.connections = 0  # opened so far (tests, logs)
 
+    @property
+    def connected(self) -> bool:
+        """A connection is open or opening (tests, logs); it is dropped on a failure and reopened by audio."""
+        return self._link is not None
+
     # ---- SpeechStream (inline, never blocking) -------------------------------------------------
 
     def push(self, ulaw: bytes) -> None:

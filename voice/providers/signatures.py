@@ -4,8 +4,8 @@
 "since signature generation on Twilio's back end is inconsistent" — and accepts either. The URL as
 given is always one of those two, so when its own signature matches, `validate` would have said yes;
 only when it does not is `validate` asked, with every variant it knows. Status callbacks are the
-busiest request the web process serves, and the second HMAC (with its sorting of the parameters)
-was ~4% of a callback's CPU (py-spy, `make bench ONLY=webhooks`).
+busiest request the web process serves, and the second HMAC (with its sorting of the parameters) is
+work it does not need.
 """
 
 import hmac

@@ -1,12 +1,13 @@
 """A local fake of Twilio's REST API (the provider boundary), on loopback, for the real `twilio` SDK.
 
 It records every request (method, path, form fields in order, repeated ones kept) and answers from
-a script of responses, else like Twilio would for a successful request.
+a script of responses, else like Twilio would for a successful request. A scripted response can be held
+back until the fake stops, so a client's timeout is what ends the request, however slow the machine.
+The `fake_twilio` fixture (the top-level conftest.py) starts one per test.
 """
 
 import json
 import threading
-import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ class Recorded:
 class Scripted:
     status: int
     body: dict
-    delay_seconds: float = 0.0
+    held: bool = False  # answered only when the fake stops: the client has given up by then
 
 
 @dataclass
@@ -40,18 +41,24 @@ class FakeTwilio:
     requests: list[Recorded] = field(default_factory=list)
     script: list[Scripted] = field(default_factory=list)
     call_status: dict = field(default_factory=dict)  # what GET /Calls/<sid>.json answers
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def base_url(self) -> str:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def then(self, status: int, body: dict | None = None, *, delay_seconds: float = 0.0) -> "FakeTwilio":
-        self.script.append(Scripted(status, body or {}, delay_seconds))
+    def then(self, status: int, body: dict | None = None, *, held: bool = False) -> "FakeTwilio":
+        self.script.append(Scripted(status, body or {}, held))
         return self
 
     def error(self, status: int, code: int, message: str = "error") -> "FakeTwilio":
         return self.then(status, {"code": code, "message": message, "status": status})
+
+    def stop(self) -> None:
+        self.stopping.set()  # releases any held response
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def call_resource(sid: str, **fields: object) -> dict:
@@ -81,7 +88,8 @@ def start_fake_twilio() -> FakeTwilio:
             fake.requests.append(Recorded(self.command, path, urllib.parse.parse_qsl(body, keep_blank_values=True)))
             if fake.script:
                 scripted = fake.script.pop(0)
-                time.sleep(scripted.delay_seconds)
+                if scripted.held:
+                    fake.stopping.wait()
                 status, payload = scripted.status, scripted.body
             elif self.command == "POST" and path.endswith("/Calls.json"):
                 status, payload = 201, call_resource("CA" + uuid.uuid4().hex)

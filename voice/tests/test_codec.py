@@ -44,12 +44,40 @@ def test_every_code_survives_decode_then_encode():
     assert round_trip == codes.replace(b"\x7f", b"\xff")
 
 
-def test_encoding_is_bit_exact_with_audioop_for_every_16_bit_sample():
+def reference_audioop():
+    """The stdlib's C G.711 codec, used here only as a reference: deprecated in 3.11, gone in 3.13."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        audioop = pytest.importorskip("audioop")
-    every_sample = struct.pack("<65536h", *range(-32768, 32768))
-    assert codec.pcm16_to_ulaw(every_sample) == audioop.lin2ulaw(every_sample, 2)
+        return pytest.importorskip("audioop")
+
+
+EVERY_SAMPLE = struct.pack("<65536h", *range(-32768, 32768))
+
+
+def test_encoding_is_bit_exact_with_audioop_for_every_16_bit_sample():
+    assert codec.pcm16_to_ulaw(EVERY_SAMPLE) == reference_audioop().lin2ulaw(EVERY_SAMPLE, 2)
+
+
+def test_decoding_is_bit_exact_with_audioop_for_all_256_codes():
+    codes = bytes(range(256))
+    assert codec.ulaw_to_pcm16(codes) == reference_audioop().ulaw2lin(codes, 2)
+
+
+def test_every_sample_lands_on_the_nearest_g711_level_the_14_bit_encoder_can_see():
+    """G.711 puts each reconstruction level in the middle of its decision interval, so the error is at most
+    half a step of the sample's segment, plus the two low bits the 14-bit encoder drops; beyond the largest
+    level (±32,124) samples clip to it. Independent of audioop, so this holds where audioop is gone."""
+    codes = codec.pcm16_to_ulaw(EVERY_SAMPLE)
+    decoded = memoryview(codec.ulaw_to_pcm16(codes)).cast("h")
+    previous = -32768
+    for sample, code, level in zip(range(-32768, 32768), codes, decoded, strict=True):
+        segment = (~code >> 4) & 0x07
+        if abs(sample) <= 32124:
+            assert abs(level - sample) <= (4 << segment) + 3, (sample, hex(code), level)
+        else:
+            assert abs(level) == 32124, (sample, hex(code), level)
+        assert level >= previous, f"the encoder is not monotonic at {sample}"
+        previous = level
 
 
 def test_encode_then_decode_keeps_a_tone_within_the_g711_quantisation_error():

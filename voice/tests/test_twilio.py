@@ -109,7 +109,7 @@ def test_a_5xx_on_placing_is_not_retried_and_is_temporary(fake_twilio):
 
 
 def test_a_timeout_on_placing_is_not_retried_and_is_temporary(fake_twilio):
-    fake_twilio.then(201, {"sid": "CAlate", "status": "queued"}, delay_seconds=1.0)
+    fake_twilio.then(201, {"sid": "CAlate", "status": "queued"}, held=True)
     with pytest.raises(ProviderError) as raised:
         adapter(fake_twilio, timeout_seconds=0.2).place(request())
     assert not raised.value.permanent

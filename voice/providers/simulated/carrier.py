@@ -44,9 +44,10 @@ from django.conf import settings
 from django.core.cache import cache
 from twilio.request_validator import RequestValidator
 
-from voice import audio, media_streams
+from voice import codec, media_streams
 from voice.providers.base import CallState, CallStatusReport, MachineDetection, PlaceCallRequest
 from voice.providers.simulated.personas import Beep, Interrupt, Pause, Persona, PressKey, Say, Step, persona_for
+from voice.synthetic_audio import silence_ulaw, tone_ulaw, voiced_noise_ulaw
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class Playback:
     def tick(self) -> list[str]:
         """Play 20 ms; return the marks whose audio has now been heard."""
         marks: list[str] = []
-        budget = media_streams.FRAME_BYTES
+        budget = codec.FRAME_BYTES
         while self.items and isinstance(self.items[0], str):
             marks.append(self.items.popleft())
         played = False
@@ -531,7 +532,7 @@ class CalleeStream:
     async def _pace(self) -> None:
         """Every 20 ms: send one frame of the callee's audio (silence when quiet) and play 20 ms of ours."""
         interval = media_streams.FRAME_SECONDS * self.call.config.time_scale
-        silent = audio.silence(media_streams.FRAME_SECONDS)
+        silent = silence_ulaw(codec.FRAME_MS)
         loop = asyncio.get_running_loop()
         started = loop.time()
         chunk = 0
@@ -560,10 +561,10 @@ class CalleeStream:
 
     async def _step(self, step: Step, *, seed: int) -> None:
         if isinstance(step, Say):
-            self.inbound.extend(audio.frames(audio.speech_like(step.seconds, seed=seed)))
+            self.inbound.extend(codec.reframe([voiced_noise_ulaw(round(step.seconds * 1000), seed=seed)]))
             await self._sleep(step.seconds)
         elif isinstance(step, Beep):
-            self.inbound.extend(audio.frames(audio.tone(1400, step.seconds)))
+            self.inbound.extend(codec.reframe([tone_ulaw(1400, round(step.seconds * 1000))]))
             await self._sleep(step.seconds)
         elif isinstance(step, Pause):
             await self._sleep(step.seconds)

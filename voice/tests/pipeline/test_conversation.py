@@ -1,5 +1,8 @@
 """The conversation session against a fake carrier (a MediaSender that plays in real time and echoes marks)
-and the simulated speech providers; failing providers are faked at the port boundary only."""
+and the simulated speech providers; failing providers are faked at the port boundary only.
+
+The tests run on virtual time (voice/tests/virtual_time.py): pacing, timeouts and latencies on the loop
+clock are what the session scheduled, whatever else the machine is doing."""
 
 import asyncio
 import json
@@ -17,8 +20,9 @@ from voice.providers.speech import LanguageModel, TextDelta, ToolCall
 from voice.providers.speech_selection import SpeechProviders
 from voice.sessions import StreamInfo
 from voice.synthetic_audio import silence_ulaw, speech_like_ulaw
+from voice.tests.virtual_time import on_virtual_time
+from voice.tests.waiting import until, within
 
-pytestmark = pytest.mark.asyncio
 SCALE = 0.1  # the carrier plays ten times faster than real time
 ALL_TOOLS = frozenset({"end_call", "opt_out", "transfer_to_human", "schedule_callback", "record_outcome"})
 
@@ -34,7 +38,7 @@ class FakeCarrier:
         self.cleared = 0
         self._loop = asyncio.get_running_loop()
         self._play_until = 0.0
-        self._pending: list[tuple[asyncio.TimerHandle, str]] = []
+        self._pending: list[tuple[asyncio.TimerHandle, str]] = []  # each mark's echo, with its name
         self._echoes: set[asyncio.Task] = set()
 
     async def send_audio(self, payload: bytes) -> None:
@@ -68,6 +72,13 @@ class FakeCarrier:
 
     def events(self, kind: str) -> list:
         return [item for item in self.sent if item[1] == kind]
+
+    def frames_after_mark(self, name: str) -> int:
+        """How many frames were sent after the mark `name` (0 while it has not been sent)."""
+        kinds = [(kind, payload) for _, kind, payload in self.sent]
+        if ("mark", name) not in kinds:
+            return 0
+        return sum(1 for kind, _ in kinds[kinds.index(("mark", name)) + 1 :] if kind == "media")
 
 
 def context(**overrides) -> ConversationContext:
@@ -124,20 +135,15 @@ async def quiet(session: ConversationSession, ms: int) -> None:
     await say(session, "", trailing_silence_ms=ms)
 
 
-async def until(predicate, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
-
-
 def turns(host: StaticHost) -> list:
     return sorted(host.turns, key=lambda turn: turn.index)
 
 
-async def agent_done(host: StaticHost, count: int = 1, timeout: float = 5.0) -> None:
-    await until(lambda: len([t for t in host.turns if t.role == "agent"]) >= count, timeout)
+async def agent_done(host: StaticHost, count: int = 1) -> None:
+    await until(lambda: len([t for t in host.turns if t.role == "agent"]) >= count, what=f"{count} agent turn(s)")
 
 
+@on_virtual_time
 async def test_the_opener_is_rendered_with_variables_and_sent_as_paced_160_byte_frames_with_a_mark_per_chunk():
     host = StaticHost(context())
     session, carrier = await started(host, providers())
@@ -151,9 +157,7 @@ async def test_the_opener_is_rendered_with_variables_and_sent_as_paced_160_byte_
     assert {len(payload) for _, _, payload in frames} == {160}
     # Paced: after the lead, one frame per (scaled) 20 ms, on an absolute schedule.
     times = [at for at, _, _ in frames]
-    span = times[-1] - times[3]
-    expected = (len(times) - 4) * 0.02 * SCALE
-    assert expected * 0.9 <= span <= expected * 1.3
+    assert times[-1] - times[3] == pytest.approx((len(times) - 4) * 0.02 * SCALE)
     marks = [name for _, _, name in carrier.events("mark")]
     chunk_marks = [m for m in marks if not m.endswith(":start")]
     assert len(chunk_marks) == 4  # "Hi Maria," early, then three sentences: a mark after each chunk
@@ -161,6 +165,7 @@ async def test_the_opener_is_rendered_with_variables_and_sent_as_paced_160_byte_
     await session.stop()
 
 
+@on_virtual_time
 async def test_a_turn_gets_a_reply_and_the_latency_breakdown_from_the_end_of_speech():
     host = StaticHost(context())
     session, _carrier = await started(host, providers(["Yes, this is me speaking."]))
@@ -179,11 +184,11 @@ async def test_a_turn_gets_a_reply_and_the_latency_breakdown_from_the_end_of_spe
     assert host.summary.latency["first_audio_sent"]["n"] == 1
 
 
+@on_virtual_time
 async def test_barge_in_clears_the_carrier_and_keeps_only_what_was_heard():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["Sorry, who is this?"]))
-    await until(lambda: any(name == "1:0" for _, _, name in carrier.events("mark")))
-    await asyncio.sleep(0.05)
+    await until(lambda: carrier.frames_after_mark("1:0"), what="the opener's second chunk to play")
     await say(session, "Sorry, who is this?")
     await agent_done(host, 2)
     opener = turns(host)[0]
@@ -199,10 +204,11 @@ async def test_barge_in_clears_the_carrier_and_keeps_only_what_was_heard():
     await session.stop()
 
 
+@on_virtual_time
 async def test_a_greeting_over_the_opener_does_not_stop_it():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["Hello?"]))
-    await until(lambda: carrier.events("media"))
+    await until(lambda: carrier.events("media"), what="the first frame")
     await say(session, "Hello?")
     await agent_done(host)
     assert not turns(host)[0].interrupted
@@ -211,6 +217,7 @@ async def test_a_greeting_over_the_opener_does_not_stop_it():
     await session.stop()
 
 
+@on_virtual_time
 async def test_dtmf_reaches_the_model_as_text():
     class Recording(SimulatedLanguageModel):
         seen: list[str] = []
@@ -230,24 +237,26 @@ async def test_dtmf_reaches_the_model_as_text():
     await session.stop()
 
 
+@on_virtual_time
 async def test_opt_out_suppresses_says_a_short_goodbye_and_hangs_up():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["Please stop calling me and take me off your list."]))
     await agent_done(host)
     await say(session, "Please stop calling me and take me off your list.")
-    await asyncio.wait_for(carrier.hung_up.wait(), 5)
+    await within(carrier.hung_up.wait(), what="the session to hang up")
     assert [name for name, _ in host.tools] == ["opt_out"]
     assert "don't call you again" in turns(host)[-1].text
     await session.stop()
     assert host.summary.outcome == "opted_out"
 
 
+@on_virtual_time
 async def test_end_call_says_goodbye_then_hangs_up():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["No, that's all. Thank you, bye."]))
     await agent_done(host)
     await say(session, "No, that's all. Thank you, bye.")
-    await asyncio.wait_for(carrier.hung_up.wait(), 5)
+    await within(carrier.hung_up.wait(), what="the session to hang up")
     assert host.tools == [("end_call", {"reason": "caller said goodbye"})]
     hangup_at = carrier.events("hangup")[0][0]
     last_mark_at = carrier.events("mark")[-1][0]
@@ -255,12 +264,13 @@ async def test_end_call_says_goodbye_then_hangs_up():
     await session.stop()
 
 
+@on_virtual_time
 async def test_schedule_callback_passes_a_resolved_time_to_the_host():
     host = StaticHost(context())
     session, _ = await started(host, providers(["I'm driving right now, can you call me back tomorrow afternoon?"]))
     await agent_done(host)
     await say(session, "I'm driving right now, can you call me back tomorrow afternoon?")
-    await until(lambda: host.tools)
+    await until(lambda: host.tools, what="a tool call")
     name, arguments = host.tools[0]
     assert name == "schedule_callback"
     assert arguments["when"] == "tomorrow afternoon"
@@ -269,12 +279,13 @@ async def test_schedule_callback_passes_a_resolved_time_to_the_host():
     await session.stop()
 
 
+@on_virtual_time
 async def test_transfer_is_carried_out_by_the_host_after_the_words_are_heard():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["Can I talk to a real person please?"]))
     await agent_done(host)
     await say(session, "Can I talk to a real person please?")
-    await until(lambda: host.tools)
+    await until(lambda: host.tools, what="a tool call")
     assert host.tools == [("transfer_to_human", {})]
     assert not carrier.hung_up.is_set()  # the carrier takes the call over; we do not hang up
     await session.stop()
@@ -296,6 +307,7 @@ class ScriptedLanguageModel(LanguageModel):
             yield event
 
 
+@on_virtual_time
 async def test_invalid_tool_json_goes_back_to_the_model_as_an_error_and_the_call_goes_on():
     llm = ScriptedLanguageModel(
         [ToolCall.parse("c1", "record_outcome", '{"field": "paid", "value": ')],
@@ -314,6 +326,7 @@ async def test_invalid_tool_json_goes_back_to_the_model_as_an_error_and_the_call
     await session.stop()
 
 
+@on_virtual_time
 async def test_record_outcome_reaches_the_host_and_bad_fields_are_refused():
     llm = ScriptedLanguageModel(
         [ToolCall.parse("c1", "record_outcome", '{"field": "colour", "value": "red"}')],
@@ -347,6 +360,7 @@ class StallingTTS(SimulatedTextToSpeech):
             yield piece
 
 
+@on_virtual_time
 async def test_a_stalled_voice_gets_the_hold_phrase_within_a_second_then_the_secondary_voice():
     secondary = SimulatedTextToSpeech()
     secondary.name = "secondary"
@@ -358,7 +372,7 @@ async def test_a_stalled_voice_gets_the_hold_phrase_within_a_second_then_the_sec
     await agent_done(host)
     tts.stalled = True  # after the opener
     await say(session, "Okay, that sounds good to me.")
-    await agent_done(host, 2, timeout=10)
+    await agent_done(host, 2)
     reply = turns(host)[-1]
     assert reply.text.startswith("One moment, please.")
     assert reply.latency_ms["first_audio_sent"] < 1000
@@ -378,6 +392,7 @@ class StallingSpeechToText(SimulatedSpeechToText):
         await asyncio.sleep(3600)
 
 
+@on_virtual_time
 async def test_a_stalled_transcription_gets_the_hold_phrase_within_a_second_then_a_request_to_repeat():
     host = StaticHost(context())
     config = SessionConfig(stt_timeout_s=1.5)
@@ -386,9 +401,9 @@ async def test_a_stalled_transcription_gets_the_hold_phrase_within_a_second_then
     before = len(carrier.events("media"))
     await say(session, "Yes, this is me speaking.")
     ended = asyncio.get_running_loop().time()
-    await until(lambda: len(carrier.events("media")) > before, timeout=2)
+    await until(lambda: len(carrier.events("media")) > before, what="the hold phrase")
     assert carrier.events("media")[before][0] - ended < 1.0
-    await agent_done(host, 3, timeout=5)
+    await agent_done(host, 3)
     said = [turn.text for turn in turns(host) if turn.role == "agent"]
     assert said[1:] == ["One moment, please.", fallback.DEFAULT_PHRASES["repeat"]]
     assert host.failures[0][:2] == ("stt", "stalling-stt")
@@ -403,22 +418,24 @@ class FailingLanguageModel(LanguageModel):
         yield  # pragma: no cover
 
 
+@on_virtual_time
 async def test_an_unrecoverable_provider_gets_the_goodbye_and_a_clean_hang_up():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["Yes, this is me speaking."], llm=FailingLanguageModel()))
     await agent_done(host)
     await say(session, "Yes, this is me speaking.")
-    await asyncio.wait_for(carrier.hung_up.wait(), 5)
+    await within(carrier.hung_up.wait(), what="the session to hang up")
     assert turns(host)[-1].text == fallback.DEFAULT_PHRASES["goodbye"]
     await session.stop()
     assert host.summary.outcome == "provider_failure"
     assert host.failures[0][:2] == ("llm", "down")
 
 
+@on_virtual_time
 async def test_a_machine_after_the_beep_gets_the_voicemail_message_and_a_hang_up():
     host = StaticHost(context(answered_by="machine_end_beep"))
     session, carrier = await started(host, providers())
-    await asyncio.wait_for(carrier.hung_up.wait(), 5)
+    await within(carrier.hung_up.wait(), what="the session to hang up")
     assert [t.text for t in turns(host)] == [
         "Hi Maria, this is an automated assistant from Acme Dental. Please call us back."
     ]
@@ -426,18 +443,20 @@ async def test_a_machine_after_the_beep_gets_the_voicemail_message_and_a_hang_up
     assert host.summary.outcome == "voicemail"
 
 
+@on_virtual_time
 async def test_a_verdict_arriving_mid_opener_switches_to_the_voicemail_message():
     host = StaticHost(context())
     session, carrier = await started(host, providers())
-    await until(lambda: carrier.events("media"))
+    await until(lambda: carrier.events("media"), what="the first frame")
     host.on_answered_by("machine_end_beep")
-    await asyncio.wait_for(carrier.hung_up.wait(), 5)
+    await within(carrier.hung_up.wait(), what="the session to hang up")
     assert turns(host)[-1].text.endswith("Please call us back.")
     assert carrier.cleared == 1
     await session.stop()
     assert host.summary.outcome == "voicemail"
 
 
+@on_virtual_time
 async def test_a_human_verdict_changes_nothing():
     host = StaticHost(context(answered_by="human"))
     session, carrier = await started(host, providers())
@@ -448,6 +467,7 @@ async def test_a_human_verdict_changes_nothing():
     await session.stop()
 
 
+@on_virtual_time
 async def test_words_still_being_said_when_the_line_drops_are_transcribed():
     host = StaticHost(context())
     session, _ = await started(host, providers(["Okay, goodbye."]))
@@ -458,6 +478,7 @@ async def test_words_still_being_said_when_the_line_drops_are_transcribed():
     assert turns(host)[-1].text == "Okay, goodbye."
 
 
+@on_virtual_time
 async def test_frames_of_the_wrong_size_are_reframed_not_fatal():
     host = StaticHost(context())
     session, _ = await started(host, providers())

@@ -15,6 +15,7 @@ from voice.providers.simulated_speech import SimulatedSpeechStream, SimulatedSpe
 from voice.providers.speech import SpeechStream, Transcript
 from voice.tests.pipeline.test_conversation import agent_done, context, providers, say, started, turns
 from voice.tests.providers.fake_realtime import FakeRealtimeServer
+from voice.tests.waiting import within
 
 pytestmark = pytest.mark.asyncio
 LINES = ("Yes, this is me speaking.", "Sorry to cut you off, who is this?", "No, that's all. Thank you, bye.")
@@ -52,7 +53,7 @@ async def converse(stt) -> StaticHost:
     for count, line in enumerate(LINES, start=2):
         await say(session, line)
         await agent_done(host, count)
-    await asyncio.wait_for(carrier.hung_up.wait(), 5)
+    await within(carrier.hung_up.wait(), what="the session to hang up after the last line")
     await session.stop()
     return host
 

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture(autouse=True)
 def conversation(settings):
-    settings.VOICE_SESSION_FACTORY = "calls.conversation.conversation_session"
+    settings.VOICE_SESSION_FACTORY = "calls.conversation_host.conversation_session"
     settings.TELEPHONY_PROVIDER = "simulated"
     settings.SIMULATED_CARRIER_TIME_SCALE = 0.1
     fallback.clear_cache()
@@ -140,7 +140,7 @@ class UnreachableLayer:
 
 async def test_without_a_reachable_channel_layer_the_call_still_speaks_and_records_its_end(call, settings, caplog):
     """The layer only carries AMD verdicts and live-view events: losing it is logged, the call goes on."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "calls.tests.test_conversation_stream.UnreachableLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "calls.tests.test_conversation_host.UnreachableLayer"}}
     communicator = await opened(call.pk)
     await communicator.send_to(text_data=start(call.pk))
     first_chunk = await outbound(communicator)
