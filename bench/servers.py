@@ -1,13 +1,14 @@
-"""The processes a benchmark starts: free loopback ports, core pinning, a daphne server, its CPU time."""
+"""The processes a benchmark starts: free loopback ports, core pinning, the project's server, its CPU time."""
 
 import os
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.parse
 from pathlib import Path
+
+from config.server import APP as PROJECT
+from config.server import command, wait_until_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,41 +42,21 @@ def ensure_database(url: str) -> None:
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
-SERVER_COMMANDS = {
-    "daphne": ["-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", "{port}"],
-    # A peer only (local requirements): uvicorn with uvloop, httptools and websockets.
-    "uvicorn": ["-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--loop", "uvloop", "--http", "httptools",
-                "--ws", "websockets", "--no-access-log", "--log-level", "warning"],
-}  # fmt: skip
-
-
-def start_server(app: str, port: int, env: dict[str, str], kind: str = "daphne") -> subprocess.Popen:
-    """`app` served by daphne (the project's server) or uvicorn, pinned to core 0; returns once it listens."""
+def start_server(port: int, env: dict[str, str], app: str = PROJECT) -> subprocess.Popen:
+    """`app` (an application factory; the project unless told) served as in production — `config.server`, uvicorn
+    with uvloop and httptools, one worker — pinned to core 0; returns once it listens."""
     # Not a pipe: an unread pipe that fills up blocks the server. The file lives as long as the server.
     log = tempfile.TemporaryFile()  # noqa: SIM115
-    arguments = [argument.format(port=port) for argument in SERVER_COMMANDS[kind]]
     server = subprocess.Popen(
-        [*pinned(0), sys.executable, *arguments, app], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log
-    )
+        [*pinned(0), *command(port=port, app=app)], cwd=ROOT, env=env | {"WEB_CONCURRENCY": "1"},
+        stdout=subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
     try:
-        wait_for_port(port, server, seconds=30)
-    except RuntimeError:
+        wait_until_listening(port, server, seconds=60)
+    except RuntimeError as error:
         log.seek(0)
-        raise RuntimeError(f"{kind} serving {app} did not start: {log.read().decode()}") from None
+        raise RuntimeError(f"{app} did not start: {error}: {log.read().decode()}") from None
     return server
-
-
-def wait_for_port(port: int, process: subprocess.Popen, *, seconds: float) -> None:
-    """Return once something listens on loopback `port`; RuntimeError if `process` exits or time runs out."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        if process.poll() is not None:
-            raise RuntimeError(f"the process meant to listen on {port} exited with {process.returncode}")
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port} after {seconds} s")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -93,4 +74,4 @@ def measured(server: subprocess.Popen, run) -> tuple[dict, float]:
 
 def stop_server(server: subprocess.Popen) -> None:
     server.terminate()
-    server.wait(timeout=15)
+    server.wait(timeout=30)

@@ -1,4 +1,4 @@
-"""End to end: the simulated carrier places calls against the app served by a real daphne process.
+"""End to end: the simulated carrier places calls against the app served as in production (config.server, uvicorn).
 
 The carrier runs in this (the placing) process and reaches the server over loopback exactly as
 Twilio would: signed TwiML fetch, media WebSocket, signed status and AMD callbacks. Calls run ten
@@ -9,10 +9,8 @@ import contextlib
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from django.db import connection
 
 from calls.models import Call, CallEvent, CallStatus
 from calls.services import call_create, call_place
+from config.server import command, wait_until_listening
 from voice.providers.simulated.carrier import SimulatedCarrier, command_key
 from voice.providers.simulated.personas import PERSONAS
 
@@ -50,8 +49,11 @@ def database_url() -> str:
 
 
 @contextlib.contextmanager
-def serve_daphne(django_db_blocker, **extra_env: str):
-    """daphne serving config.asgi on a free port, on the test database; yields its base URL."""
+def serve_live(django_db_blocker, **extra_env: str):
+    """The project served by `config.server` (as in production) on a free port, on the test database.
+
+    Yields its base URL once it accepts connections; stops it (SIGTERM, then SIGKILL) at exit.
+    """
     with django_db_blocker.unblock():
         url = database_url()
     port = free_port()
@@ -65,48 +67,38 @@ def serve_daphne(django_db_blocker, **extra_env: str):
         "SIMULATED_CARRIER_TIME_SCALE": "0.1",
         **extra_env,
     }
+    env.pop("WEB_CONCURRENCY", None)  # one worker: the tests read what that process did
     # A file, not a pipe: nobody reads the server's log while it runs, and a full pipe would block it.
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed after the server, at teardown
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/health/", timeout=1)  # noqa: S310 - our own loopback server
-            break
-        except urllib.error.HTTPError:
-            break  # it answered (503 is fine: no broker here)
-        except OSError:
-            if server.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(log.read().decode()) from None
-            time.sleep(0.2)
-    yield base
-    server.terminate()
+    server = subprocess.Popen(command(port=port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # a daphne stuck in shutdown must not outlive the test run
-        server.kill()
-        server.wait(timeout=10)
-    log.close()
+        try:
+            wait_until_listening(port, server, seconds=60)
+        except RuntimeError as error:
+            log.seek(0)
+            raise RuntimeError(f"{error}: {log.read().decode()}") from None
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a server stuck in shutdown must not outlive the test run
+            server.kill()
+            server.wait(timeout=10)
+        log.close()
 
 
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup, django_db_blocker):
     """The app as deployed: the conversation session talks on every answered call."""
-    with serve_daphne(django_db_blocker) as base:
+    with serve_live(django_db_blocker) as base:
         yield base
 
 
 @pytest.fixture(scope="session")
 def probe_server_url(django_db_setup, django_db_blocker):
     """The app with a probe session that plays audio with marks, for the carrier's mark and clear tests."""
-    with serve_daphne(django_db_blocker, VOICE_SESSION_FACTORY="calls.tests.sessions.MarkProbeSession") as base:
+    with serve_live(django_db_blocker, VOICE_SESSION_FACTORY="calls.tests.sessions.MarkProbeSession") as base:
         yield base
 
 
