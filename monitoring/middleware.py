@@ -4,7 +4,7 @@ Under ASGI Django runs the middleware chain async wherever it can. An async-capa
 then runs each of its hooks through `sync_to_async` (a thread hop), and every switch between sync and
 async middleware (WhiteNoise is sync-only) adds another. Every view we serve is synchronous, so the
 cheapest chain is a fully synchronous one: marking the outermost and innermost middleware sync-only
-makes Django adapt the whole chain once. Measured on daphne (bench/bench_webhooks.py): an empty view
+makes Django adapt the whole chain once. Measured under ASGI (bench/bench_webhooks.py): an empty view
 went from about 3.2 to 1.8 ms of CPU per request; the metrics are the same.
 """
 
