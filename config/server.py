@@ -43,9 +43,10 @@ GRACEFUL_SHUTDOWN_SECONDS = 20
 def tune_interpreter() -> None:
     """The interpreter settings of a serving process; `served_application` applies them once the app is loaded.
 
-    - `gc.freeze()`: everything imported at start-up (Django, the voice pipeline, the adapters: ~150,000
-      objects) lives as long as the process. Frozen, it is never walked again; otherwise every full
-      collection walks all of it, a stop of the event loop during which no call's audio frame leaves.
+    - `gc.freeze()`: everything imported at start-up (Django, the voice pipeline, the adapters: over a
+      hundred thousand objects) lives as long as the process. Frozen, it is never walked again; otherwise
+      every full collection walks all of it, a stop of the event loop of several frames' length during
+      which no call's audio leaves. The one setting measured to matter whatever the server is.
     - `gc.set_threshold(7000, 10, 10)`: a young collection promotes what is alive at that moment — the
       requests and frames in flight — and the promotions set off older-generation collections, each a
       stop of the loop. The server makes almost no cyclic garbage, so collecting ten times less often
@@ -54,8 +55,8 @@ def tune_interpreter() -> None:
       synchronous work (webhook views, `database_sync_to_async`). While one of them runs Python, a frame
       that falls due waits for the GIL up to this interval: 5 ms by default, a quarter of a frame.
 
-    BENCHMARKS.md has what each measures on uvicorn. Only a serving process should call this: it changes
-    the whole interpreter (tests importing `config.asgi` keep Python's defaults).
+    Figures are in BENCHMARKS.md. Only a serving process should call this: it changes the whole interpreter
+    (tests importing `config.asgi` keep Python's defaults).
     """
     gc.collect()  # what start-up left as garbage goes now, not frozen with the rest
     gc.freeze()
