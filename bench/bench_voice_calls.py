@@ -41,7 +41,7 @@ from pathlib import Path
 
 from bench.harness import DEFAULT_BENCH_DATABASE_URL, Figure, median, percentile, write_result
 from bench.servers import cpu_seconds, ensure_database, free_port, pinned, start_server, stop_server
-from config.server import wait_until_listening
+from config.server import reserve, wait_until_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADLINE = 100
@@ -125,8 +125,9 @@ def steady_cpu_share(samples: list[tuple[float, float]]) -> float:
 
 def run_calls(count: int, env: dict[str, str]) -> dict:
     calls = create_calls(count)
-    port = free_port(8100, 8199)
-    server = start_server(port, env | {"PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"})
+    reserved = reserve()
+    port = reserved.getsockname()[1]
+    server = start_server(reserved, env | {"PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"})
     affinity = sorted(os.sched_getaffinity(server.pid))
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -201,8 +202,9 @@ def run_server_ceiling(count: int, env: dict[str, str]) -> dict:
     import uuid
 
     calls = [{"id": str(uuid.uuid4()), "sid": f"CA{index:032d}", "token": "-"} for index in range(count)]
-    port = free_port(8100, 8199)
-    server = start_server(port, env, "bench.voice_ceiling_asgi:served")
+    reserved = reserve()
+    port = reserved.getsockname()[1]
+    server = start_server(reserved, env, "bench.voice_ceiling_asgi:served")
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump(calls, handle)

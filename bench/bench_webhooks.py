@@ -22,9 +22,9 @@ import tempfile
 import urllib.parse
 
 from bench.harness import DEFAULT_BENCH_DATABASE_URL, Figure, median, percentile, write_result
-from bench.servers import ROOT, ensure_database, free_port, measured, pinned, start_server, stop_server
+from bench.servers import ROOT, ensure_database, measured, pinned, start_server, stop_server
+from config.server import reserve
 
-PORTS = (8200, 8299)
 REPEATS = 3
 SECONDS = 8.0
 CONCURRENCY = 16
@@ -139,7 +139,8 @@ def throughput(result: dict) -> float:
 def main() -> None:
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_BENCH_DATABASE_URL)
     ensure_database(database_url)
-    port = free_port(*PORTS)
+    reserved = reserve()
+    port = reserved.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "bench.webhooks_settings",
@@ -166,7 +167,7 @@ def main() -> None:
     rate_probe = 700 * SECONDS * 1.5  # callbacks enough for 8 s at 700/s: fresh calls for every measured one
     calls = Calls(int(REPEATS * rate_probe / 4 * 4 + REPEATS * TARGET_RATE * SECONDS / 4 + REPLAY_CALLS + 1500))
     token = settings.SIMULATED_CARRIER_AUTH_TOKEN
-    server = start_server(port, env)
+    server = start_server(reserved, env)
     results: dict[str, list] = {
         "ours": [],
         "empty": [],
@@ -223,8 +224,9 @@ def main() -> None:
     stored = CallEvent.objects.filter(call_id__in=replay_ids).count()
     duplicates = stored - len(replay_ids) * len(LIFECYCLE)
     not_completed = Call.objects.filter(pk__in=replay_ids).exclude(status="completed").count()
-    bare_port = free_port(*PORTS, exclude=port)
-    bare = start_server(bare_port, env, "bench.bare_asgi:served")
+    reserved = reserve()
+    bare_port = reserved.getsockname()[1]
+    bare = start_server(reserved, env, "bench.bare_asgi:served")
     try:
         for _ in range(REPEATS):
             results["bare"].append(throughput(load(bare_port, empty_requests(60_000, "a=b"), mode="closed")))

@@ -8,7 +8,7 @@ import urllib.parse
 from pathlib import Path
 
 from config.server import APP as PROJECT
-from config.server import command, wait_until_listening
+from config.server import spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,21 +42,17 @@ def ensure_database(url: str) -> None:
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
-def start_server(port: int, env: dict[str, str], app: str = PROJECT) -> subprocess.Popen:
+def start_server(reserved: socket.socket, env: dict[str, str], app: str = PROJECT) -> subprocess.Popen:
     """`app` (an application factory; the project unless told) served as in production — `config.server`, uvicorn
-    with uvloop and httptools, one worker — pinned to core 0; returns once it listens."""
+    with uvloop and httptools, one worker — on the `reserved` socket (`config.server.reserve`: bound before the
+    server starts, so no other process takes the port), pinned to core 0; returns once it listens."""
     # Not a pipe: an unread pipe that fills up blocks the server. The file lives as long as the server.
     log = tempfile.TemporaryFile()  # noqa: SIM115
-    server = subprocess.Popen(
-        [*pinned(0), *command(port=port, app=app)], cwd=ROOT, env=env | {"WEB_CONCURRENCY": "1"},
-        stdout=subprocess.DEVNULL, stderr=log,
-    )  # fmt: skip
     try:
-        wait_until_listening(port, server, seconds=60)
+        return spawn(reserved, env=env, app=app, prefix=pinned(0), stderr=log)
     except RuntimeError as error:
         log.seek(0)
         raise RuntimeError(f"{app} did not start: {error}: {log.read().decode()}") from None
-    return server
 
 
 def cpu_seconds(pid: int) -> float:

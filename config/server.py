@@ -3,7 +3,9 @@
 `python -m config.server` is the one command that serves the project: `make run` (Procfile), the Docker
 image (docker/start-web), the end-to-end tests and every benchmark start it, so they all run the same
 server with the same options. Only where it listens and how many worker processes it runs are chosen
-by the caller (`--host`, `--port`, `--workers`/`WEB_CONCURRENCY`).
+by the caller (`--host`, `--port` or `--fd`, `--workers`/`WEB_CONCURRENCY`). Tests and benchmarks start it
+with `reserve` and `spawn`: the socket is bound before the server starts, so no other process can take
+the port while it loads.
 
 The options, and why:
 - uvloop and httptools: the event loop and HTTP parser in C. A call's media stream is 50 messages a
@@ -32,7 +34,11 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parent.parent
 
 APP = "config.server:served_application"
 DEFAULT_HOST = "127.0.0.1"
@@ -76,11 +82,12 @@ def served_application() -> Any:
     return application
 
 
-def uvicorn_options(*, host: str, port: int, workers: int, access_log: bool) -> dict[str, Any]:
+def uvicorn_options(*, host: str, port: int, fd: int | None, workers: int, access_log: bool) -> dict[str, Any]:
     """uvicorn.run's keyword arguments for serving the project (see the module docstring for each one)."""
     return {
         "host": host,
         "port": port,
+        "fd": fd,
         "workers": workers,
         "factory": True,
         "loop": "uvloop",
@@ -94,18 +101,56 @@ def uvicorn_options(*, host: str, port: int, workers: int, access_log: bool) -> 
     }
 
 
-def command(*, port: int, host: str = DEFAULT_HOST, workers: int = 1, app: str = APP) -> list[str]:
-    """The command line that serves `app` (the project unless told) on `host:port`, as a child process."""
-    options = [f"--host={host}", f"--port={port}", f"--workers={workers}", f"--app={app}"]
-    return [sys.executable, "-m", "config.server", *options]
+def command(*, fd: int, workers: int = 1, app: str = APP) -> list[str]:
+    """The command line that serves `app` (the project unless told) on the inherited socket `fd`."""
+    return [sys.executable, "-m", "config.server", f"--fd={fd}", f"--workers={workers}", f"--app={app}"]
+
+
+def reserve() -> socket.socket:
+    """A loopback TCP socket on a port the system picks, bound but not listening: the port is taken, yet
+    connections to it are refused until a server started on it by `spawn` listens."""
+    reserved = socket.socket()
+    reserved.bind(("127.0.0.1", 0))
+    return reserved
+
+
+def spawn(
+    reserved: socket.socket,
+    *,
+    env: dict[str, str],
+    app: str = APP,
+    prefix: Sequence[str] = (),
+    stderr: IO[bytes] | None = None,
+    seconds: float = 60,
+) -> subprocess.Popen:
+    """Serve `app` with one worker in a child process on `reserved` (closed here once handed over).
+
+    `prefix` goes before the command (`taskset -c 0`, say). Returns once the server listens; RuntimeError
+    if it exits first or does not listen within `seconds`. Nothing else can have bound the port meanwhile.
+    """
+    fd = reserved.fileno()
+    port = reserved.getsockname()[1]
+    try:
+        process = subprocess.Popen(  # noqa: S603 - this interpreter running this module
+            [*prefix, *command(fd=fd, app=app)],
+            cwd=ROOT, env=env, pass_fds=(fd,), stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    finally:
+        reserved.close()
+    try:
+        wait_until_listening(port, process, seconds=seconds)
+    except RuntimeError:
+        process.kill()
+        process.wait(timeout=30)
+        raise
+    return process
 
 
 def wait_until_listening(port: int, process: subprocess.Popen, *, seconds: float) -> None:
     """Return once something accepts connections on loopback `port`.
 
-    RuntimeError if `process` exits first or nothing listens within `seconds`. uvicorn binds its socket
-    only after the app has loaded, so a single-worker server is ready when this returns; with several
-    workers the parent binds first and connections wait in the backlog until a worker is up.
+    RuntimeError if `process` exits first or nothing listens within `seconds`. uvicorn listens only
+    after the app has loaded, so a single-worker server is ready when this returns.
     """
     deadline = time.monotonic() + seconds
     while True:
@@ -123,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m config.server", description="Serve Callwright on uvicorn.")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT})")
+    parser.add_argument("--fd", type=int, help="serve on this inherited, bound socket instead of --host/--port")
     parser.add_argument(
         "--workers",
         type=int,
@@ -145,7 +191,11 @@ def main(argv: list[str] | None = None) -> None:
     uvicorn.run(
         arguments.app,
         **uvicorn_options(
-            host=arguments.host, port=arguments.port, workers=arguments.workers, access_log=arguments.access_log
+            host=arguments.host,
+            port=arguments.port,
+            fd=arguments.fd,
+            workers=arguments.workers,
+            access_log=arguments.access_log,
         ),
     )
 

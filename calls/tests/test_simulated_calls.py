@@ -7,11 +7,9 @@ times faster than real time (SIMULATED_CARRIER_TIME_SCALE).
 
 import contextlib
 import os
-import socket
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -20,24 +18,11 @@ from django.db import connection
 
 from calls.models import Call, CallEvent, CallStatus
 from calls.services import call_create, call_place
-from config.server import command, wait_until_listening
+from config.server import reserve, spawn
 from voice.providers.simulated.carrier import SimulatedCarrier, command_key
 from voice.providers.simulated.personas import PERSONAS
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    """A free port in 8200–8299, the range this project's test servers may use."""
-    for port in range(8200, 8300):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8200–8299")
 
 
 def database_url() -> str:
@@ -50,14 +35,14 @@ def database_url() -> str:
 
 @contextlib.contextmanager
 def serve_live(django_db_blocker, **extra_env: str):
-    """The project served by `config.server` (as in production) on a free port, on the test database.
+    """The project served by `config.server` (as in production) on a port of its own, on the test database.
 
-    Yields its base URL once it accepts connections; stops it (SIGTERM, then SIGKILL) at exit.
+    Yields its base URL once it listens; stops it (SIGTERM, then SIGKILL) at exit.
     """
     with django_db_blocker.unblock():
         url = database_url()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    reserved = reserve()
+    base = f"http://127.0.0.1:{reserved.getsockname()[1]}"
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "calls.tests.live_settings",
         "DATABASE_URL": url,
@@ -67,25 +52,22 @@ def serve_live(django_db_blocker, **extra_env: str):
         "SIMULATED_CARRIER_TIME_SCALE": "0.1",
         **extra_env,
     }
-    env.pop("WEB_CONCURRENCY", None)  # one worker: the tests read what that process did
     # A file, not a pipe: nobody reads the server's log while it runs, and a full pipe would block it.
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed after the server, at teardown
-    server = subprocess.Popen(command(port=port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    try:
+    with tempfile.TemporaryFile() as log:
         try:
-            wait_until_listening(port, server, seconds=60)
+            server = spawn(reserved, env=env, stderr=log)
         except RuntimeError as error:
             log.seek(0)
             raise RuntimeError(f"{error}: {log.read().decode()}") from None
-        yield base
-    finally:
-        server.terminate()
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # a server stuck in shutdown must not outlive the test run
-            server.kill()
-            server.wait(timeout=10)
-        log.close()
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a server stuck in shutdown must not outlive the test run
+                server.kill()
+                server.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

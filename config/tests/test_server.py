@@ -1,8 +1,11 @@
 """config.server: the one way the project is served, and the interpreter settings of a serving process."""
 
+import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -45,12 +48,39 @@ def test_importing_the_asgi_module_leaves_the_interpreter_as_python_set_it():
     assert words == ["0", "0.005", "700"]
 
 
-def test_the_command_serves_this_project_through_the_launcher_with_the_callers_host_port_and_workers():
-    command = server.command(port=8765, host="0.0.0.0", workers=3)  # noqa: S104 - a command line, nothing binds
+def test_a_reserved_port_is_taken_but_refuses_connections_until_a_server_listens_on_it():
+    reserved = server.reserve()
+    port = reserved.getsockname()[1]
+    try:
+        with socket.socket() as other, pytest.raises(OSError, match="Address already in use"):
+            other.bind(("127.0.0.1", port))
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
+    finally:
+        reserved.close()
 
-    assert command[1:] == [
-        "-m", "config.server", "--host=0.0.0.0", "--port=8765", "--workers=3", "--app=config.server:served_application"
-    ]  # fmt: skip
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - our own loopback server
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_spawned_server_serves_the_project_on_its_reserved_port_and_shuts_down_on_sigterm():
+    reserved = server.reserve()
+    port = reserved.getsockname()[1]
+    process = server.spawn(reserved, env=ENV, stderr=subprocess.PIPE)
+    try:
+        # The test settings have no broker: 503 proves as well as 200 that Django answered.
+        assert status_of(f"http://127.0.0.1:{port}/health/") in (200, 503)
+    finally:
+        process.terminate()
+        _, log = process.communicate(timeout=30)
+    assert reserved.fileno() == -1  # handed over, and closed in this process
+    assert "Shutting down" in log.decode()
+    assert process.returncode == -signal.SIGTERM  # uvicorn re-raises the signal once shut down
 
 
 def test_the_launcher_refuses_fewer_than_one_worker_in_words(capsys):
