@@ -19,7 +19,8 @@ install: $(INSTALLED)
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-## The demo: SQLite, simulated providers, web (daphne) + Celery worker + beat. Ctrl-C stops all.
+## The demo: SQLite, simulated providers, web (uvicorn via config.server, 127.0.0.1:8000) + Celery worker + beat.
+## Ctrl-C stops all. This (not `manage.py runserver`, plain Django without WebSockets) serves the media streams.
 run: migrate
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py setup_periodic_tasks

@@ -1,6 +1,7 @@
 """Concurrent voice calls in one server process on one core: outbound jitter and pipeline-added latency.
 
-The real path: one daphne process, pinned to core 0 (taskset → sched_setaffinity), serves the project's
+The real path: one uvicorn process started as production starts it (config.server: uvloop, httptools,
+websockets-sansio, one worker), pinned to core 0 (taskset → sched_setaffinity), serves the project's
 ASGI app — the media-stream consumer, `ConversationSession` with its `CallConversationHost` on
 PostgreSQL (BENCH_DATABASE_URL) and the Redis channel layer (BENCH_REDIS_URL) — with the simulated
 STT, LLM and TTS selected by the provider settings and given fixed delays (SIMULATED_*_MS: STT 150 ms
@@ -20,16 +21,14 @@ Measured per N (a sweep; N = 100 is the headline):
   over loopback) is reported beside it;
 - the ceiling: a bare asyncio process on the same core pacing N × 50 frames/s with the same `Playout`,
   each frame serialised to the same JSON and written to a socket (bench/voice_calls_ceiling.py);
-- the server's ceiling: daphne itself serving a bare Media Streams agent (bench/voice_ceiling_asgi.py:
+- the server's ceiling: the same uvicorn serving a bare Media Streams agent (bench/voice_ceiling_asgi.py:
   parse every inbound message, speak in turns through the same `Playout`, no Django) to N duplex callers
-  (`voice_calls_load --duplex`), once per headline run;
-- the server's CPU share of its core (sampled over the middle half of each run).
+  (`voice_calls_load --duplex`), at every N of the sweep and once more per extra headline run;
+- the server's CPU share of its core (sampled over the middle half of each run), and that share per call.
 The headline (N = 100) is the median of BENCH_VOICE_REPEATS runs (default 3), each beside its own
-ceiling. When uvicorn is importable (it is not a project requirement) the same app is also served by
-uvicorn (uvloop, httptools, websockets) at N = 100, as a peer for the server's own per-message cost.
+ceilings.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -41,12 +40,13 @@ import urllib.request
 from pathlib import Path
 
 from bench.harness import DEFAULT_BENCH_DATABASE_URL, Figure, median, percentile, write_result
-from bench.servers import cpu_seconds, ensure_database, free_port, pinned, start_server, stop_server, wait_for_port
+from bench.servers import cpu_seconds, ensure_database, free_port, pinned, start_server, stop_server
+from config.server import reserve, wait_until_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADLINE = 100
 HEADLINE_REPEATS = int(os.environ.get("BENCH_VOICE_REPEATS", "3"))
-SWEEP = tuple(int(n) for n in os.environ.get("BENCH_VOICE_SWEEP", "20,50,100,150,200").split(","))
+SWEEP = tuple(int(n) for n in os.environ.get("BENCH_VOICE_SWEEP", "50,100,150,200").split(","))
 TURNS = int(os.environ.get("BENCH_VOICE_TURNS", "2"))
 STT_MS, LLM_MS, TTS_MS = 150, 200, 100
 SILENCE_MS = 600  # TurnTakingConfig.silence_ms, the endpointing silence
@@ -123,12 +123,11 @@ def steady_cpu_share(samples: list[tuple[float, float]]) -> float:
     return (middle[-1][1] - middle[0][1]) / (middle[-1][0] - middle[0][0])
 
 
-def run_calls(count: int, env: dict[str, str], server_kind: str = "daphne") -> dict:
+def run_calls(count: int, env: dict[str, str]) -> dict:
     calls = create_calls(count)
-    port = free_port(8100, 8199)
-    server = start_server(
-        "config.asgi:application", port, env | {"PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}, server_kind
-    )
+    reserved = reserve()
+    port = reserved.getsockname()[1]
+    server = start_server(reserved, env | {"PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"})
     affinity = sorted(os.sched_getaffinity(server.pid))
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
@@ -199,12 +198,13 @@ def jitter_summary(buckets: dict[float, float]) -> dict[str, float]:
 
 
 def run_server_ceiling(count: int, env: dict[str, str]) -> dict:
-    """daphne serving a bare Media Streams agent (bench/voice_ceiling_asgi.py) to N duplex callers."""
+    """The same server serving a bare Media Streams agent (bench/voice_ceiling_asgi.py) to N duplex callers."""
     import uuid
 
     calls = [{"id": str(uuid.uuid4()), "sid": f"CA{index:032d}", "token": "-"} for index in range(count)]
-    port = free_port(8100, 8199)
-    server = start_server("bench.voice_ceiling_asgi:application", port, env)
+    reserved = reserve()
+    port = reserved.getsockname()[1]
+    server = start_server(reserved, env, "bench.voice_ceiling_asgi:served")
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump(calls, handle)
@@ -229,7 +229,7 @@ def run_ceiling(count: int) -> dict:
         [*pinned(1), sys.executable, "-m", "bench.voice_calls_ceiling", f"--port={port}", "--sink"], cwd=ROOT
     )
     try:
-        wait_for_port(port, sink, seconds=10)
+        wait_until_listening(port, sink, seconds=10)
         output = subprocess.run(
             [*pinned(0), sys.executable, "-m", "bench.voice_calls_ceiling", f"--port={port}", f"--calls={count}",
              f"--seconds={CEILING_SECONDS}"],
@@ -277,28 +277,27 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE calls_callevent, calls_transcriptturn, calls_call CASCADE")
     load_before = os.getloadavg()
-    runs, ceilings = {}, {}
+    runs, ceilings, server_ceilings = {}, {}, {}
     for count in SWEEP:
         runs[count] = run_calls(count, env)
+        server_ceilings[count] = run_server_ceiling(count, env)
         ceilings[count] = run_ceiling(count)
-        print(json.dumps({"ours": runs[count], "ceiling": ceilings[count]}), flush=True)
+        both = {"ours": runs[count], "server": server_ceilings[count], "ceiling": ceilings[count]}
+        print(json.dumps(both), flush=True)
     # The headline is the median of HEADLINE_REPEATS runs (the sweep's one included), each beside its ceiling.
     repeats = [(runs[HEADLINE], ceilings[HEADLINE])] if HEADLINE in runs else []
     while repeats and len(repeats) < HEADLINE_REPEATS:
         repeats.append((run_calls(HEADLINE, env), run_ceiling(HEADLINE)))
         print(json.dumps({"repeat": repeats[-1][0], "ceiling": repeats[-1][1]}), flush=True)
-    # The server's own ceiling: daphne with a bare Media Streams agent, as many times as the headline ran.
-    server_ceilings = [run_server_ceiling(HEADLINE, env) for _ in range(max(1, len(repeats)))]
-    print(json.dumps({"server_ceiling": server_ceilings}), flush=True)
-    # A peer, when uvicorn is importable (it is not a project requirement): the same app, the same load.
-    peer = run_calls(HEADLINE, env, "uvicorn") if importlib.util.find_spec("uvicorn") else None
-    if peer is not None:
-        print(json.dumps({"uvicorn": peer}), flush=True)
+    # The server's own ceiling (the bare agent on the same server), as many times as the headline ran.
+    top = HEADLINE if HEADLINE in runs else max(runs)
+    headline_servers = [server_ceilings[top]]
+    while len(headline_servers) < len(repeats):
+        headline_servers.append(run_server_ceiling(HEADLINE, env))
+        print(json.dumps({"server_ceiling": headline_servers[-1]}), flush=True)
     load_after = os.getloadavg()
-    figures = headline_figures(
-        runs, ceilings, repeats or [(runs[max(runs)], ceilings[max(runs)])], peer, server_ceilings
-    )
-    notes = sweep_notes(runs, ceilings, repeats, peer, load_before, load_after, server_ceilings)
+    figures = headline_figures(runs, ceilings, repeats or [(runs[top], ceilings[top])], headline_servers)
+    notes = sweep_notes(runs, ceilings, server_ceilings, repeats, load_before, load_after, headline_servers)
     path = write_result("voice_calls", "Voice calls (one process, one core)", figures, notes)
     print(path.read_text())
 
@@ -317,7 +316,6 @@ def headline_figures(
     runs: dict[int, dict],
     ceilings: dict[int, dict],
     repeats: list[tuple[dict, dict]],
-    peer: dict | None,
     server_ceilings: list[dict],
 ) -> list[Figure]:
     count = repeats[0][0]["calls"]
@@ -349,9 +347,9 @@ def headline_figures(
             peer=ceiling["jitter_p99_ms"], target="< 10 ms", met=ours["jitter_p99_ms"] < 10, higher_is_better=False,
         ),
         Figure(
-            metric=f"outbound frame-send jitter p99, {count} calls, vs daphne serving a bare Media Streams agent",
+            metric=f"outbound frame-send jitter p99, {count} calls, vs uvicorn serving a bare Media Streams agent",
             unit="ms", ours=ours["jitter_p99_ms"], samples=ours_of("jitter_p99_ms"),
-            peer_name="daphne + bare agent, same traffic (the server's ceiling)",
+            peer_name="uvicorn + bare agent, same traffic (the server's ceiling)",
             peer=median([c["jitter_p99_ms"] for c in server_ceilings]), higher_is_better=False,
         ),
         Figure(
@@ -379,74 +377,64 @@ def headline_figures(
             higher_is_better=False,
         ),
         Figure(
+            metric=f"server CPU per call, {count} calls",
+            unit="% of a core", ours=ours["server_cpu_share"] * 100 / count,
+            peer_name="uvicorn + bare agent, same traffic (the server's ceiling)",
+            peer=median([c["cpu_share"] for c in server_ceilings]) * 100 / count, higher_is_better=False,
+        ),
+        Figure(
             metric="most concurrent calls meeting both targets (sweep " + "/".join(map(str, sorted(runs))) + ")",
             unit="calls", ours=float(max(held, default=0)), target="≥ 100", met=max(held, default=0) >= 100,
         ),
     ]  # fmt: skip
-    if peer is not None:
-        figures += [
-            Figure(
-                metric=f"jitter p99, {peer['calls']} calls, the same app on uvicorn (not our server)",
-                unit="ms", ours=ours["jitter_p99_ms"], peer_name="uvicorn + uvloop", peer=peer["jitter_p99_ms"],
-                higher_is_better=False,
-            ),
-            Figure(
-                metric=f"added latency p95, {peer['calls']} calls, the same app on uvicorn (not our server)",
-                unit="ms", ours=ours["added_p95_ms"], peer_name="uvicorn + uvloop", peer=peer["added_p95_ms"],
-                higher_is_better=False,
-            ),
-            Figure(
-                metric=f"server CPU share, {peer['calls']} calls, the same app on uvicorn (not our server)",
-                unit="%", ours=ours["server_cpu_share"] * 100, peer_name="uvicorn + uvloop",
-                peer=peer["server_cpu_share"] * 100, higher_is_better=False,
-            ),
-        ]  # fmt: skip
     return figures
 
 
-def row(r: dict, c: dict | None = None) -> str:
-    """One run in words (with its ceiling when there is one)."""
+def row(r: dict, c: dict | None = None, server: dict | None = None) -> str:
+    """One run in words (with its ceilings when there are some)."""
     ceiling = f" (ceiling {c['jitter_p50_ms']:.2f}/{c['jitter_p99_ms']:.2f})" if c else ""
     late = f" (ceiling {c['late_over_10ms']:.2%})" if c else ""
     cpu = f" (ceiling {c['cpu_share']:.0%})" if c else ""
+    bare = (
+        f"; the bare agent on the same server: jitter p50/p99 {server['jitter_p50_ms']:.2f}/"
+        f"{server['jitter_p99_ms']:.2f} ms, frames >10 ms late {server['late_over_10ms']:.2%}, CPU "
+        f"{server['cpu_share']:.0%} of its core ({server['cpu_share'] / server['calls']:.2%} a call)"
+        if server
+        else ""
+    )
     return (
         f"N={r['calls']}: jitter p50/p99 {r['jitter_p50_ms']:.2f}/{r['jitter_p99_ms']:.2f} ms{ceiling}, frames "
         f">10 ms late {r['late_over_10ms']:.2%}{late}, added p50/p95 {r['added_p50_ms']}/{r['added_p95_ms']} ms "
         f"(callers' view {fmt(r['client_p50_ms'])}/{fmt(r['client_p95_ms'])}), stages p50 {r['stages_p50_ms']}, "
         f"turns {r['turns_persisted']}/{r['turns_expected']} persisted, {r['error_count']} caller errors, server "
-        f"CPU {r['server_cpu_share']:.0%} of its core{cpu}, load generator {r['load_cpu_share']:.0%} of core 1, "
-        f"its tick lateness p99 {fmt(r['load_tick_lateness_ms']['p99'])} ms"
+        f"CPU {r['server_cpu_share']:.0%} of its core{cpu} ({r['server_cpu_share'] / r['calls']:.2%} a call), "
+        f"load generator {r['load_cpu_share']:.0%} of core 1, its tick lateness p99 "
+        f"{fmt(r['load_tick_lateness_ms']['p99'])} ms{bare}"
     )
 
 
 def sweep_notes(
     runs: dict,
     ceilings: dict,
+    server_ceilings: dict,
     repeats: list[tuple[dict, dict]],
-    peer: dict | None,
     load_before: tuple,
     load_after: tuple,
-    server_ceilings: list[dict],
+    headline_servers: list[dict],
 ) -> str:
     return (
-        f"daphne pinned to core {runs[min(runs)]['server_affinity']}, callers to core 1; PostgreSQL and Redis "
+        f"uvicorn (config.server: uvloop, httptools, websockets-sansio, one worker) pinned to core "
+        f"{runs[min(runs)]['server_affinity']}, callers to core 1; PostgreSQL and Redis "
         f"share the cores. Fake providers: STT {STT_MS} ms, LLM first token {LLM_MS} ms, TTS first byte "
         f"{TTS_MS} ms; endpointing silence {SILENCE_MS} ms (not counted in the added latency); {TURNS} turns per "
         f"call after the opener. Load average before/after: {load_before[0]:.2f}/{load_after[0]:.2f}. "
-        + "; ".join(row(runs[n], ceilings[n]) for n in sorted(runs))
+        + "; ".join(row(runs[n], ceilings[n], server_ceilings[n]) for n in sorted(runs))
         + (
-            f". Headline repeats (medians above): {'; '.join(row(r, c) for r, c in repeats[1:])}"
+            ". Headline repeats (medians above): "
+            + "; ".join(row(r, c, server) for (r, c), server in zip(repeats[1:], headline_servers[1:], strict=True))
             if len(repeats) > 1
             else ""
         )
-        + ". Server ceiling, daphne serving a bare Media Streams agent (bench/voice_ceiling_asgi.py) to the same "
-        + "number of duplex callers: "
-        + "; ".join(
-            f"jitter p50/p99 {c['jitter_p50_ms']:.2f}/{c['jitter_p99_ms']:.2f} ms, frames >10 ms late "
-            f"{c['late_over_10ms']:.2%}, server CPU {c['cpu_share']:.0%}"
-            for c in server_ceilings
-        )
-        + (f". Peer, uvicorn (uvloop, httptools, websockets) serving the same app: {row(peer)}" if peer else "")
         + ". Errors (first few): "
         + json.dumps({n: runs[n]["errors"] for n in runs if runs[n]["errors"]})
     )

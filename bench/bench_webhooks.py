@@ -1,9 +1,9 @@
-"""Status callbacks/s with signature check, dedupe and state update, on PostgreSQL, served by daphne.
+"""Status callbacks/s with signature check, dedupe and state update, on PostgreSQL, served by uvicorn.
 
-One daphne process (pinned to core 0) serves the project's ASGI application on PostgreSQL
+One uvicorn process (config.server, pinned to core 0) serves the project's ASGI application on PostgreSQL
 (BENCH_DATABASE_URL); the load comes from a separate process pinned to core 1 over loopback,
 Twilio-shaped signed form bodies, 16 requests in flight. Measured in the same run:
-- ours at saturation (closed loop) → callbacks/s, beside an empty Django view on the same daphne
+- ours at saturation (closed loop) → callbacks/s, beside an empty Django view on the same server
   (Django's ceiling here), the same work done minimally through Django and on the webhooks' own short
   ASGI path (this work's ceiling as the product serves it), and a bare ASGI app (the server's ceiling);
 - ours at fixed offered rates (open loop, latency from each request's scheduled time) → p99: at the
@@ -22,9 +22,9 @@ import tempfile
 import urllib.parse
 
 from bench.harness import DEFAULT_BENCH_DATABASE_URL, Figure, median, percentile, write_result
-from bench.servers import ROOT, ensure_database, free_port, measured, pinned, start_server, stop_server
+from bench.servers import ROOT, ensure_database, measured, pinned, start_server, stop_server
+from config.server import reserve
 
-PORTS = (8200, 8299)
 REPEATS = 3
 SECONDS = 8.0
 CONCURRENCY = 16
@@ -139,7 +139,8 @@ def throughput(result: dict) -> float:
 def main() -> None:
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_BENCH_DATABASE_URL)
     ensure_database(database_url)
-    port = free_port(*PORTS)
+    reserved = reserve()
+    port = reserved.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "bench.webhooks_settings",
@@ -166,7 +167,7 @@ def main() -> None:
     rate_probe = 700 * SECONDS * 1.5  # callbacks enough for 8 s at 700/s: fresh calls for every measured one
     calls = Calls(int(REPEATS * rate_probe / 4 * 4 + REPEATS * TARGET_RATE * SECONDS / 4 + REPLAY_CALLS + 1500))
     token = settings.SIMULATED_CARRIER_AUTH_TOKEN
-    server = start_server("config.asgi:application", port, env)
+    server = start_server(reserved, env)
     results: dict[str, list] = {
         "ours": [],
         "empty": [],
@@ -223,8 +224,9 @@ def main() -> None:
     stored = CallEvent.objects.filter(call_id__in=replay_ids).count()
     duplicates = stored - len(replay_ids) * len(LIFECYCLE)
     not_completed = Call.objects.filter(pk__in=replay_ids).exclude(status="completed").count()
-    bare_port = free_port(*PORTS, exclude=port)
-    bare = start_server("bench.bare_asgi:application", bare_port, env)
+    reserved = reserve()
+    bare_port = reserved.getsockname()[1]
+    bare = start_server(reserved, env, "bench.bare_asgi:served")
     try:
         for _ in range(REPEATS):
             results["bare"].append(throughput(load(bare_port, empty_requests(60_000, "a=b"), mode="closed")))
@@ -234,18 +236,18 @@ def main() -> None:
     ours = median(results["ours"])
     ceilings = (
         ("minimal", "status callbacks/s vs the same work done minimally (raw SQL, no checks) through Django",
-         "minimal same-work Django view, same daphne"),
+         "minimal same-work Django view, same uvicorn"),
         ("minimal_short", "status callbacks/s vs the same work done minimally on the same short ASGI path",
          "minimal same-work view, short path"),
-        ("bare", "status callbacks/s vs a bare ASGI app", "bare ASGI app on daphne"),
+        ("bare", "status callbacks/s vs a bare ASGI app", "bare ASGI app on uvicorn"),
     )  # fmt: skip
     figures = [
         Figure(
-            metric="status callbacks/s at saturation (one daphne process)",
+            metric="status callbacks/s at saturation (one uvicorn process)",
             unit="req/s",
             ours=ours,
             samples=results["ours"],
-            peer_name="empty Django view, same daphne",
+            peer_name="empty Django view, same uvicorn",
             peer=median(results["empty"]),
             target="≥ 500",
             met=ours >= 500,
@@ -257,11 +259,11 @@ def main() -> None:
             for k, metric, peer in ceilings
         ),
         Figure(
-            metric="daphne CPU per status callback",
+            metric="uvicorn CPU per status callback",
             unit="ms",
             ours=median(results["ours_cpu"]),
             samples=results["ours_cpu"],
-            peer_name="empty Django view, same daphne",
+            peer_name="empty Django view, same uvicorn",
             peer=median(results["empty_cpu"]),
             higher_is_better=False,
         ),
@@ -305,7 +307,7 @@ def main() -> None:
         ),
     ]
     notes = (
-        f"daphne pinned to core 0, load generator to core 1, {CONCURRENCY} in flight; PostgreSQL and whatever "
+        f"uvicorn pinned to core 0, load generator to core 1, {CONCURRENCY} in flight; PostgreSQL and whatever "
         "else runs on the machine share both cores. Each callback: X-Twilio-Signature check (RequestValidator), "
         "then one statement, bound server-side: the event's INSERT … ON CONFLICT DO NOTHING as a CTE ahead of the "
         "call's conditional UPDATE (plus a SELECT only when the UPDATE moved nothing). "
@@ -315,7 +317,7 @@ def main() -> None:
         f"bare ASGI {[round(x) for x in results['bare']]} req/s; open-loop p99 ours "
         f"{[round(x, 1) for x in results['ours_open']]}, empty view {[round(x, 1) for x in results['empty_open']]} ms "
         f"at {rate}/s; ours {[round(x, 1) for x in results['ours_target_rate']]} ms at {TARGET_RATE}/s. "
-        f"daphne CPU ms/request — ours {[round(x, 2) for x in results['ours_cpu']]}, empty view "
+        f"uvicorn CPU ms/request — ours {[round(x, 2) for x in results['ours_cpu']]}, empty view "
         f"{[round(x, 2) for x in results['empty_cpu']]}, minimal same-work view "
         f"{[round(x, 2) for x in results['minimal_cpu']]} (through Django), "
         f"{[round(x, 2) for x in results['minimal_short_cpu']]} (short path) (PostgreSQL's own CPU is not included). "

@@ -1,13 +1,14 @@
-"""The processes a benchmark starts: free loopback ports, core pinning, a daphne server, its CPU time."""
+"""The processes a benchmark starts: free loopback ports, core pinning, the project's server, its CPU time."""
 
 import os
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.parse
 from pathlib import Path
+
+from config.server import APP as PROJECT
+from config.server import spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,41 +42,17 @@ def ensure_database(url: str) -> None:
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
-SERVER_COMMANDS = {
-    "daphne": ["-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", "{port}"],
-    # A peer only (local requirements): uvicorn with uvloop, httptools and websockets.
-    "uvicorn": ["-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--loop", "uvloop", "--http", "httptools",
-                "--ws", "websockets", "--no-access-log", "--log-level", "warning"],
-}  # fmt: skip
-
-
-def start_server(app: str, port: int, env: dict[str, str], kind: str = "daphne") -> subprocess.Popen:
-    """`app` served by daphne (the project's server) or uvicorn, pinned to core 0; returns once it listens."""
+def start_server(reserved: socket.socket, env: dict[str, str], app: str = PROJECT) -> subprocess.Popen:
+    """`app` (an application factory; the project unless told) served as in production — `config.server`, uvicorn
+    with uvloop and httptools, one worker — on the `reserved` socket (`config.server.reserve`: bound before the
+    server starts, so no other process takes the port), pinned to core 0; returns once it listens."""
     # Not a pipe: an unread pipe that fills up blocks the server. The file lives as long as the server.
     log = tempfile.TemporaryFile()  # noqa: SIM115
-    arguments = [argument.format(port=port) for argument in SERVER_COMMANDS[kind]]
-    server = subprocess.Popen(
-        [*pinned(0), sys.executable, *arguments, app], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log
-    )
     try:
-        wait_for_port(port, server, seconds=30)
-    except RuntimeError:
+        return spawn(reserved, env=env, app=app, prefix=pinned(0), stderr=log)
+    except RuntimeError as error:
         log.seek(0)
-        raise RuntimeError(f"{kind} serving {app} did not start: {log.read().decode()}") from None
-    return server
-
-
-def wait_for_port(port: int, process: subprocess.Popen, *, seconds: float) -> None:
-    """Return once something listens on loopback `port`; RuntimeError if `process` exits or time runs out."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        if process.poll() is not None:
-            raise RuntimeError(f"the process meant to listen on {port} exited with {process.returncode}")
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port} after {seconds} s")
+        raise RuntimeError(f"{app} did not start: {error}: {log.read().decode()}") from None
 
 
 def cpu_seconds(pid: int) -> float:
@@ -93,4 +70,4 @@ def measured(server: subprocess.Popen, run) -> tuple[dict, float]:
 
 def stop_server(server: subprocess.Popen) -> None:
     server.terminate()
-    server.wait(timeout=15)
+    server.wait(timeout=30)

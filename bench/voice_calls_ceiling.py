@@ -4,7 +4,7 @@
 Otherwise: N `voice.pipeline.playout.Playout`s — the product's pacing, unchanged — each with
 `SECONDS` of audio queued and starting at a random phase within the first 20 ms × 50, each frame
 turned into the same `media` JSON message (base64) and written to its own socket to the sink.
-No Django, no daphne, no inbound audio, no STT/LLM/TTS: what is left is the event loop's own jitter
+No Django, no ASGI server, no inbound audio, no STT/LLM/TTS: what is left is the event loop's own jitter
 at N × 50 frames/s on this core, read from the same `callwright_playout_lag_seconds` histogram.
 Prints {"buckets": {le: count}, "count": n, "sum": s, "cpu_s": …} as JSON.
 """

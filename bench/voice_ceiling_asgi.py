@@ -1,11 +1,12 @@
-"""The server's own ceiling beside bench_voice_calls: daphne serving a bare Media Streams agent (no Django).
+"""The server's own ceiling beside bench_voice_calls: uvicorn serving a bare Media Streams agent (no Django).
 
 Per WebSocket: every inbound message goes through `media_streams.parse_inbound` (JSON, base64) and is
 otherwise dropped; from `start` on, the product's `Playout` speaks in turns — TALK_S of audio, a mark
 after each second of it, then PAUSE_S of silence, as an agent does between its replies — until `stop`.
-No Django, no database, no VAD, no STT/LLM/TTS: what is left is daphne's per-message cost plus the
+No Django, no database, no VAD, no STT/LLM/TTS: what is left is the server's per-message cost plus the
 product's pacing and framing, at the same frame rates as the real run. GET /metrics serves the
-`callwright_playout_lag_seconds` histogram, read the same way as the real server's.
+`callwright_playout_lag_seconds` histogram, read the same way as the real server's. Served like the
+project (`config.server --app=bench.voice_ceiling_asgi:served`): same uvicorn options, same interpreter settings.
 """
 
 import asyncio
@@ -13,6 +14,7 @@ import contextlib
 
 from prometheus_client import generate_latest
 
+from config.server import tune_interpreter
 from voice import codec, media_streams
 from voice.pipeline.playout import Playout
 
@@ -90,3 +92,9 @@ async def application(scope: dict, receive, send) -> None:
         await media_stream(receive, send)
     elif scope["type"] == "http":
         await metrics(receive, send)
+
+
+def served():
+    """The application factory config.server runs: this app, in an interpreter tuned as the project's is."""
+    tune_interpreter()
+    return application

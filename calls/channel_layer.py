@@ -14,7 +14,7 @@ class WaitingRedisChannelLayer(RedisChannelLayer):
     channels_redis builds a plain asyncio `ConnectionPool`, which raises `MaxConnectionsError` the moment
     all of its 100 connections are in use. Each live call publishes its events through the layer, so a
     burst — 150 calls starting within a second on a busy event loop — made group adds and sends fail, and
-    with them the calls (daphne closed their media streams with 1011). This pool waits instead, up to
+    with them the calls (the server closed their media streams with 1011). This pool waits instead, up to
     `POOL_TIMEOUT_S`. A host given as a URL may set `max_connections` and `timeout` itself; hosts given
     otherwise (sentinels) keep channels_redis' own pool.
     """

@@ -1,4 +1,4 @@
-"""WSGI entry point, for management tooling only: Callwright is served by daphne (config.asgi)."""
+"""WSGI entry point, for management tooling only: Callwright is served by uvicorn (config.server, config.asgi)."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""A test client that sends requests through the project's ASGI application, as daphne would.
+"""A test client that sends requests through the project's ASGI application, as uvicorn would.
 
 Twilio's webhooks are served on a short ASGI path (`calls.webhook_asgi`) that Django's test
 `Client` never enters, so their tests post through `config.asgi.application` instead. Tests stay

@@ -37,7 +37,7 @@ async def opened(call_id) -> WebsocketCommunicator:
 async def closed(communicator: WebsocketCommunicator) -> int | None:
     """Skip what we were still sending (frames queued before the close); the close code."""
     async with asyncio.timeout(10):
-        while (output := await communicator.receive_output())["type"] != "websocket.close":
+        while (output := await communicator.receive_output(timeout=10))["type"] != "websocket.close":
             pass
     return output.get("code")
 

@@ -1,4 +1,4 @@
-"""End to end: the simulated carrier places calls against the app served by a real daphne process.
+"""End to end: the simulated carrier places calls against the app served as in production (config.server, uvicorn).
 
 The carrier runs in this (the placing) process and reaches the server over loopback exactly as
 Twilio would: signed TwiML fetch, media WebSocket, signed status and AMD callbacks. Calls run ten
@@ -7,15 +7,9 @@ times faster than real time (SIMULATED_CARRIER_TIME_SCALE).
 
 import contextlib
 import os
-import random
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import typing
-import urllib.request
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -25,26 +19,13 @@ from django.db import connection
 from calls.models import Call, CallEvent, CallStatus
 from calls.services import call_create, call_place
 from campaigns.services.dispatch import call_settings
+from config.server import reserve, spawn
 from voice import media_streams
 from voice.providers.simulated.carrier import SimulatedCarrier, command_key
 from voice.providers.simulated.personas import PERSONAS
 from voice.tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    """A free port in 8200–8299, the range this project's test servers may use; tried in random order, so test
-    runs side by side on one machine rarely reach for the same one."""
-    for port in random.sample(range(8200, 8300), 100):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8200–8299")
 
 
 def database_url() -> str:
@@ -56,33 +37,15 @@ def database_url() -> str:
 
 
 @contextlib.contextmanager
-def serve_daphne(django_db_blocker, **extra_env: str):
-    """daphne serving config.asgi on a free port, on the test database; yields its base URL."""
+def serve_live(django_db_blocker, **extra_env: str):
+    """The project served by `config.server` (as in production) on a port of its own, on the test database.
+
+    Yields its base URL once it listens; stops it (SIGTERM, then SIGKILL) at exit.
+    """
     with django_db_blocker.unblock():
         url = database_url()
-    for _attempt in range(5):  # another process may take the port between the probe and daphne's bind
-        server, log, base = start_daphne(url, extra_env)
-        if server.poll() is None:
-            break
-        log.seek(0)
-        said = log.read().decode()
-        log.close()
-    else:
-        raise RuntimeError(f"daphne could not hold a port in 8200–8299: {said}")
-    yield base
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # a daphne stuck in shutdown must not outlive the test run
-        server.kill()
-        server.wait(timeout=10)
-    log.close()
-
-
-def start_daphne(url: str, extra_env: dict[str, str]) -> tuple[subprocess.Popen, typing.IO[bytes], str]:
-    """Start daphne and wait until the port answers; the caller checks the answer came from this daphne."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    reserved = reserve()
+    base = f"http://127.0.0.1:{reserved.getsockname()[1]}"
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "calls.tests.live_settings",
         "DATABASE_URL": url,
@@ -93,49 +56,34 @@ def start_daphne(url: str, extra_env: dict[str, str]) -> tuple[subprocess.Popen,
         **extra_env,
     }
     # A file, not a pipe: nobody reads the server's log while it runs, and a full pipe would block it.
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed after the server, at teardown
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    with tempfile.TemporaryFile() as log:
         try:
-            urllib.request.urlopen(f"{base}/health/", timeout=1)  # noqa: S310 - our own loopback server
-            break
-        except urllib.error.HTTPError:
-            break  # it answered (503 is fine: no broker here)
-        except OSError:
-            if server.poll() is not None:
-                break
-            time.sleep(0.2)
-
-    def bound() -> bool:  # daphne logs one or the other as it tries to listen, before it serves anything
-        log.seek(0)
-        said = log.read()
-        return b"Listening on TCP address" in said or b"Listen failure" in said or server.poll() is not None
-
-    wait_until(bound, what=f"daphne to say whether it holds port {port}")
-    log.seek(0)
-    if b"Listening on TCP address" not in log.read():
-        server.wait(timeout=10)  # it lost the port to another process; the caller tries another one
-    return server, log, base
+            server = spawn(reserved, env=env, stderr=log)
+        except RuntimeError as error:
+            log.seek(0)
+            raise RuntimeError(f"{error}: {log.read().decode()}") from None
+        try:
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a server stuck in shutdown must not outlive the test run
+                server.kill()
+                server.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
 def live_server_url(django_db_setup, django_db_blocker):
     """The app as deployed: the conversation session talks on every answered call."""
-    with serve_daphne(django_db_blocker) as base:
+    with serve_live(django_db_blocker) as base:
         yield base
 
 
 @pytest.fixture(scope="session")
 def probe_server_url(django_db_setup, django_db_blocker):
     """The app with a probe session that plays audio with marks, for the carrier's mark and clear tests."""
-    with serve_daphne(django_db_blocker, VOICE_SESSION_FACTORY="calls.tests.sessions.MarkProbeSession") as base:
+    with serve_live(django_db_blocker, VOICE_SESSION_FACTORY="calls.tests.sessions.MarkProbeSession") as base:
         yield base
 
 

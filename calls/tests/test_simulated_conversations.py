@@ -1,4 +1,4 @@
-"""End to end: real conversations on the simulated carrier, served by daphne, with simulated STT/LLM/TTS.
+"""End to end: real conversations on the simulated carrier, served by uvicorn, with simulated STT/LLM/TTS.
 
 The carrier tells the simulated STT what its persona says (`caller_script`); everything else is the
 production path: the media consumer, the conversation session, the calls-side host and the database.

@@ -17,7 +17,7 @@ SID = "CA" + "a" * 32
 
 @pytest.fixture
 def client() -> AsgiClient:
-    """Requests go through the ASGI application, as daphne serves them: the webhooks' own short path."""
+    """Requests go through the ASGI application, as uvicorn serves them: the webhooks' own short path."""
     return AsgiClient()
 
 

@@ -1,7 +1,8 @@
-"""A campaign end to end: launch, dispatch, the simulated carrier over a real daphne, settlement.
+"""A campaign end to end: launch, dispatch, the simulated carrier over the real server, settlement.
 
-The carrier places each call from this process against the app served by daphne on the test
-database; status callbacks there settle the targets (Celery runs eagerly in that process).
+The carrier places each call from this process against the app served as in production (uvicorn,
+config.server) on the test database; status callbacks there settle the targets (Celery runs eagerly
+in that process).
 """
 
 import datetime

@@ -28,5 +28,5 @@ MEDIA_ROOT = str(VAR_DIR / "test-media")
 # that has no live server then fails fast instead of calling whatever listens on 127.0.0.1:8000.
 PUBLIC_BASE_URL = "http://testserver"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # A file, not memory: end-to-end tests serve the test database from a separate daphne process.
+    # A file, not memory: end-to-end tests serve the test database from a separate server process.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-callwright.sqlite3")}

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def hops_for_one_request(monkeypatch, path: str) -> tuple[int, int]:
-    """(sync_to_async hops, status) for one GET served through Django's async handler, as under daphne."""
+    """(sync_to_async hops, status) for one GET served through Django's async handler, as under uvicorn."""
     hops = 0
     original = asgiref.sync.SyncToAsync.__call__
 
