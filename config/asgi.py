@@ -18,7 +18,6 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from calls import consumers  # noqa: E402
 from calls.routing import websocket_urlpatterns  # noqa: E402
-from calls.webhook_asgi import TwilioWebhookRouter  # noqa: E402
 from config import daphne_tuning  # noqa: E402
 
 daphne_tuning.apply()  # daphne without per-message costs in its WebSocket and HTTP layers (see the module)
@@ -26,8 +25,7 @@ consumers.preload()  # the voice pipeline imported now, not on the event loop un
 
 application = ProtocolTypeRouter(
     {
-        # Twilio's webhooks take a short path past Django's middleware (see calls.webhook_asgi).
-        "http": TwilioWebhookRouter(django_asgi_app),
+        "http": django_asgi_app,
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
