@@ -60,11 +60,11 @@ def call_transition(
         changes.setdefault("answered_at", _not_before(at, "started_at"))
     elif status in TERMINAL_STATUSES:
         changes.setdefault("ended_at", _not_before(at, "started_at", "answered_at"))
-    calls = Call.objects.filter(pk=call_id, status__in=predecessors)
+    conditions: dict[str, object] = {"pk": call_id, "status__in": predecessors}
     if provider_call_id:
-        calls = calls.filter(provider_call_id__in=["", provider_call_id])
+        conditions["provider_call_id__in"] = ["", provider_call_id]
         changes["provider_call_id"] = provider_call_id
-    moved = calls.update(**changes) == 1
+    moved = Call.objects.filter(**conditions).update(**changes) == 1
     if moved:
         CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()
         if status in TERMINAL_STATUSES:

@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import HttpCommunicator
+from django.db import connection
 from django.test import Client
 from prometheus_client import REGISTRY
 
@@ -404,3 +405,19 @@ def test_served_as_asgi_a_host_we_do_not_serve_gets_400(placed_call):
     response = asgi_post(path, LIFECYCLE[1], host="evil.example.com", signed_url=f"http://evil.example.com{path}")
     assert response["status"] == 400
     assert not CallEvent.objects.exists()
+
+
+def database_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="Django's connection pool is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_served_as_asgi_each_request_gives_its_database_connection_back_to_the_pool(placed_call):
+    pool_size = connection.settings_dict["OPTIONS"]["pool"]["max_size"]
+    before = database_sessions()
+    for sequence in range(pool_size + 4):  # each on a fresh thread of Django's handler
+        assert asgi_post(url("status", placed_call.pk), status_params("ringing", sequence))["status"] == 204
+    assert database_sessions() <= before + pool_size  # one session kept per thread would be pool_size + 4 more
