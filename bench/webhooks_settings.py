@@ -1,4 +1,4 @@
-"""Settings of the server process the webhook benchmark measures: the project's own, plus one empty view."""
+"""Settings of the server process the webhook benchmark measures: the project's own, plus its reference views."""
 
 from config.settings.local import *  # noqa: F403
 

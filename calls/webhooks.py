@@ -9,6 +9,7 @@ views serve the simulated carrier, which signs with its own token.
 import contextlib
 import email.utils
 import functools
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
@@ -22,11 +23,12 @@ from calls import services
 from calls.models import Call, CallStatus
 from calls.services import CallbackOutcome
 from calls.twiml import hang_up_twiml, public_url, stream_twiml
-from calls.webhook_asgi import LEAN_ATTRIBUTE
+from monitoring.logging import mask_phone_numbers
 from monitoring.metrics import WEBHOOK_REQUESTS
 from voice.providers.base import CallState
 from voice.providers.selection import telephony
 
+logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "HTTP_X_TWILIO_SIGNATURE"
 View = Callable[[HttpRequest, uuid.UUID], HttpResponse]
 
@@ -51,6 +53,20 @@ def signed_url_candidates(request: HttpRequest) -> Iterator[str]:
             yield arrived
 
 
+def log_refused_signature(request: HttpRequest, kind: str, call_id: uuid.UUID, signature: str) -> None:
+    """A warning that says why a callback was refused and what it claimed, with its phone numbers masked."""
+    reason = "its X-Twilio-Signature does not sign this URL and form" if signature else "no X-Twilio-Signature"
+    logger.warning(
+        "Twilio %s webhook for call %s refused (403): %s; CallSid %r, From %s, To %s",
+        kind,
+        call_id,
+        reason,
+        request.POST.get("CallSid", ""),
+        mask_phone_numbers(request.POST.get("From", "")) or "-",
+        mask_phone_numbers(request.POST.get("To", "")) or "-",
+    )
+
+
 def twilio_webhook(kind: str) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @csrf_exempt
@@ -63,6 +79,7 @@ def twilio_webhook(kind: str) -> Callable[[View], View]:
                 carrier.validate_signature(url, request.POST, signature) for url in signed_url_candidates(request)
             ):
                 WEBHOOK_REQUESTS.labels(kind=kind, result="forbidden").inc()
+                log_refused_signature(request, kind, call_id, signature)
                 return HttpResponse("invalid signature", status=403, content_type="text/plain")
             try:
                 response = view(request, call_id)
@@ -72,7 +89,6 @@ def twilio_webhook(kind: str) -> Callable[[View], View]:
             WEBHOOK_REQUESTS.labels(kind=kind, result=str(response.status_code)).inc()
             return response
 
-        setattr(wrapper, LEAN_ATTRIBUTE, True)  # served by calls.webhook_asgi, not Django's full cycle
         return wrapper
 
     return decorate

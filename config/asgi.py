@@ -16,14 +16,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from calls import consumers  # noqa: E402
 from calls.routing import websocket_urlpatterns  # noqa: E402
-from calls.webhook_asgi import TwilioWebhookRouter  # noqa: E402
 
 consumers.preload()  # the voice pipeline imported now, not on the event loop under the first calls
 
 application = ProtocolTypeRouter(
     {
-        # Twilio's webhooks take a short path past Django's middleware (see calls.webhook_asgi).
-        "http": TwilioWebhookRouter(django_asgi_app),
+        "http": django_asgi_app,
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -16,12 +16,6 @@ ACTIVE_CALLS = Gauge(
 WEBHOOK_REQUESTS = Counter(
     "callwright_webhook_requests_total", "Provider webhooks received, by kind and result.", ["kind", "result"]
 )
-WEBHOOK_SECONDS = Histogram(
-    "callwright_webhook_seconds",
-    "Time to answer a provider webhook on its short ASGI path (they skip the middleware that times requests).",
-    ["view"],
-    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-)
 DIAL_GATE_DECISIONS = Counter(
     "callwright_dial_gate_decisions_total", "Dial-time gate verdicts, by verdict and reason.", ["verdict", "reason"]
 )

@@ -9,16 +9,11 @@ import enum
 import uuid
 from decimal import Decimal
 
-from django.db import connections, router, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field
-from django.db.models.constants import OnConflict
-from django.utils import timezone
+from django.db import transaction
 
 from calls.live_events import publish_call_event
 from calls.models import TERMINAL_STATUSES, AnsweringMachinePolicy, Call, CallEvent, CallStatus
-from calls.services.state import transition_applied, transition_query
-from config.server_binding import Statement, server_bound_cursor
+from calls.services.state import call_transition
 
 
 class CallbackOutcome(enum.Enum):
@@ -52,107 +47,21 @@ def call_event_record(
 ) -> None:
     """Store one provider event; a replay of a stored one is ignored by the unique constraint.
 
-    The same statement `CallEvent.objects.bulk_create([...], ignore_conflicts=True)` runs (an
-    `INSERT … ON CONFLICT DO NOTHING`, `INSERT OR IGNORE` on SQLite), but as SQL built once per
-    database backend: it runs for every status callback, and the ORM compiling it and the call's
-    UPDATE on each one took `call_record_status` from 1.7 to 3.3 ms of CPU (in-process, PostgreSQL,
-    2026-11-23). Values still go through each field's own adaptation (`get_db_prep_save`), as the ORM's.
-    Outside a transaction it is one autocommitted statement (bulk_create wrapped it in BEGIN/COMMIT).
+    An insert-or-ignore (`INSERT … ON CONFLICT DO NOTHING`; `INSERT OR IGNORE` on SQLite), never
+    check-then-insert, so two copies of one callback racing each other still store it once.
     """
-    using = router.db_for_write(CallEvent)
-    connection = connections[using]
-    insert = _event_insert(
-        connection, call_id=call_id, kind=kind, provider_event_id=provider_event_id, payload=payload,
-        occurred_at=occurred_at,
-    )  # fmt: skip
-    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
-        cursor.execute(*insert)
-
-
-_EVENT_COLUMNS = ("call", "kind", "provider_event_id", "payload", "occurred_at", "received_at")
-_event_inserts: dict[tuple[str, bool], tuple[str, tuple[Field, ...]]] = {}  # by backend vendor and guard
-
-
-def _event_insert_statement(connection: BaseDatabaseWrapper, *, guarded: bool = False) -> tuple[str, tuple[Field, ...]]:
-    """The insert-or-ignore of one CallEvent on this backend, with its fields in parameter order.
-
-    Table and column names come from the model's `_meta`, the insert-or-ignore syntax from the
-    backend's operations, as `bulk_create(ignore_conflicts=True)` builds them. Cached by vendor, not
-    by connection: under ASGI every request runs on a new thread, with a connection object of its own.
-
-    `guarded`: the row is inserted only if its call exists with the given CallSid or none yet, so a
-    callback for an unknown call or another CallSid writes nothing without a rollback. Its three more
-    parameters follow the fields': the call's pk, "" and the CallSid.
-    """
-    key = (connection.vendor, guarded)
-    statement = _event_inserts.get(key)
-    if statement is None:
-        ops = connection.ops
-        meta = CallEvent._meta
-        fields = tuple(meta.get_field(name) for name in _EVENT_COLUMNS)
-        columns = ", ".join(ops.quote_name(field.column) for field in fields)
-        insert = ops.insert_statement(on_conflict=OnConflict.IGNORE)
-        suffix = ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None)
-        placeholders = ", ".join(["%s"] * len(fields))
-        values = f"VALUES ({placeholders})"
-        if guarded:
-            call = Call._meta
-            sid = ops.quote_name(call.get_field("provider_call_id").column)
-            exists = f"SELECT 1 FROM {ops.quote_name(call.db_table)} WHERE {ops.quote_name(call.pk.column)} = %s"  # noqa: S608
-            values = f"SELECT {placeholders} WHERE EXISTS ({exists} AND {sid} IN (%s, %s))"
-        # Only quoted names from `_meta` and placeholders: every value is a parameter.
-        sql = f"{insert} {ops.quote_name(meta.db_table)} ({columns}) {values} {suffix}".rstrip()
-        statement = _event_inserts[key] = (sql, fields)
-    return statement
-
-
-def _event_insert(
-    connection: BaseDatabaseWrapper,
-    *,
-    call_id: uuid.UUID,
-    kind: str,
-    provider_event_id: str,
-    payload: dict,
-    occurred_at: datetime.datetime | None,
-    guard_call_sid: str | None = None,
-) -> Statement:
-    """The insert-or-ignore of one event with its parameters, adapted by each field as the ORM would.
-
-    With `guard_call_sid`, the guarded form (see `_event_insert_statement`): nothing is inserted unless
-    the call exists with that CallSid or none yet.
-    """
-    guarded = guard_call_sid is not None
-    sql, fields = _event_insert_statement(connection, guarded=guarded)
-    values = (call_id, kind, provider_event_id[:128], payload, occurred_at, timezone.now())
-    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
-    if guarded:
-        params += [Call._meta.pk.get_db_prep_value(call_id, connection), "", guard_call_sid]
-    return sql, params
-
-
-def _insert_then_update(using: str, insert: Statement, update: Statement | None) -> int:
-    """Run the event's insert and then the call's UPDATE as one transaction; return the rows the UPDATE changed.
-
-    On PostgreSQL they are one statement, the insert a data-modifying CTE ahead of the UPDATE. Both now
-    see one snapshot (as two statements they took one each); the outcome is the same, since the UPDATE
-    re-checks its conditions on the row it locks, and the guard only reads the call's CallSid. Its
-    parameters are bound by the server (`server_bound_cursor`), and it is one round trip instead of
-    four (BEGIN, each statement, COMMIT). Elsewhere, `transaction.atomic` and a statement at a time.
-    """
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        sql, params = insert
-        if update is not None:
-            sql, params = f"WITH event AS ({sql}) {update[0]}", [*params, *update[1]]
-        with transaction.mark_for_rollback_on_error(using), server_bound_cursor(connection) as cursor:
-            cursor.execute(sql, params)
-            return cursor.rowcount if update is not None else 0
-    with transaction.atomic(using), connection.cursor() as cursor:
-        cursor.execute(*insert)
-        if update is None:
-            return 0
-        cursor.execute(*update)
-        return cursor.rowcount
+    CallEvent.objects.bulk_create(
+        [
+            CallEvent(
+                call_id=call_id,
+                kind=kind,
+                provider_event_id=provider_event_id[:128],
+                payload=payload,
+                occurred_at=occurred_at,
+            )
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def call_record_status(
@@ -172,7 +81,8 @@ def call_record_status(
 
     A terminal status also stores duration, answered-by and price when the callback carries them.
     Replays and late, out-of-order callbacks are stored (once) but never move the call back. The
-    provider's Timestamp is kept on the event (`occurred_at`).
+    provider's Timestamp is kept on the event (`occurred_at`). A callback for an unknown call, or
+    for a CallSid that is not the call's, writes nothing.
     """
     fields: dict[str, object] = {}
     if status in TERMINAL_STATUSES:
@@ -180,23 +90,23 @@ def call_record_status(
         if answered_by:
             fields["answered_by"] = answered_by
         fields = {name: value for name, value in fields.items() if value not in (None, "")}
-    # The common case is one round trip (see `_insert_then_update`): the guarded insert-or-ignore of the
-    # event and the conditional UPDATE (which also checks the CallSid). Only a callback that moves
-    # nothing pays another statement, to tell a replay from an unknown call, for which the guard
-    # wrote nothing. The call's own timestamps are our clock at arrival: Twilio's Timestamp has whole
-    # seconds only and would put answered_at before the started_at we set when placing the call.
-    using = router.db_for_write(Call)
-    connection = connections[using]
-    insert = _event_insert(
-        connection, call_id=call_id, kind=CallEvent.Kind.STATUS, provider_event_id=provider_event_id,
-        payload=payload, occurred_at=occurred_at, guard_call_sid=call_sid,
-    )  # fmt: skip
-    move = transition_query(connection, call_id=call_id, status=status, fields=fields, provider_call_id=call_sid)
-    moved = _insert_then_update(using, insert, move) == 1
-    if moved:
-        transition_applied(call_id=call_id, status=status)
-    elif not _claim_provider_call(call_id=call_id, call_sid=call_sid):
-        return CallbackOutcome.UNKNOWN_CALL
+    # The common case is two statements in one transaction: the call's conditional UPDATE (which also
+    # checks the CallSid, so a move proves the call is this callback's) and then the event's
+    # insert-or-ignore. Only a callback that moves nothing pays a SELECT, to tell a replay or a late
+    # status (stored) from an unknown call (nothing written).
+    with transaction.atomic():
+        # The call's own timestamps are our clock at arrival: Twilio's Timestamp has whole seconds
+        # only and would put answered_at before the started_at we set when placing the call.
+        moved = call_transition(call_id=call_id, status=status, fields=fields, provider_call_id=call_sid)
+        if not moved and not _claim_provider_call(call_id=call_id, call_sid=call_sid):
+            return CallbackOutcome.UNKNOWN_CALL
+        call_event_record(
+            call_id=call_id,
+            kind=CallEvent.Kind.STATUS,
+            provider_event_id=provider_event_id,
+            payload=payload,
+            occurred_at=occurred_at,
+        )
     return CallbackOutcome.APPLIED if moved else CallbackOutcome.RECORDED
 
 

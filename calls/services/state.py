@@ -2,8 +2,8 @@
 
 import datetime
 
-from django.db import connections, router, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from calls.hooks import notify_call_finished_on_commit
@@ -24,6 +24,12 @@ def allowed_predecessors(status: CallStatus) -> list[str]:
     ]
 
 
+def _not_before(at: datetime.datetime, *earlier_fields: str) -> Greatest:
+    """`at`, or the latest of the call's earlier stage times if one is later (NULLs ignored on every database)."""
+    moment = Value(at, output_field=DateTimeField())
+    return Greatest(moment, *(Coalesce(F(name), moment) for name in earlier_fields))
+
+
 def call_transition(
     *,
     call_id: object,
@@ -34,127 +40,39 @@ def call_transition(
 ) -> bool:
     """Move call `call_id` to `status` if that is forward; return whether it moved.
 
-    Sets the timestamp the status implies (started, answered, ended) and any extra `fields`
-    (duration, answered_by, price…: plain values, not expressions) in the same UPDATE; nothing is
-    written when the call is already at or past `status`. With `provider_call_id`, only a call with
-    that id (or none yet, which then gets it) moves: a callback for another CallSid moves nothing. A
-    stage's time is never earlier than the stages before it: carriers stamp callbacks to the whole
-    second, so "answered" may read a few hundred ms before our own "started".
-
-    The UPDATE is SQL built once per shape (see `_transition_statement`), not compiled by the ORM
-    on each call: this runs for every status callback, and compiling it (with the stage-time clamps)
-    was the largest single cost of the webhook's own work in cProfile (see `call_event_record`).
+    One conditional UPDATE (`filter(pk=…, status__in=allowed_predecessors(status)).update(...)`): it
+    sets the timestamp the status implies (started, answered, ended) and any extra `fields`
+    (duration, answered_by, price…) in the same statement; nothing is written when the call is
+    already at or past `status`. With `provider_call_id`, only a call with that id (or none yet,
+    which then gets it) moves: a callback for another CallSid moves nothing. A stage's time is never
+    earlier than the stages before it: carriers stamp callbacks to the whole second, so "answered"
+    may read a few hundred ms before our own "started".
     """
     status = CallStatus(status)
-    using = router.db_for_write(Call)
-    connection = connections[using]
-    query = transition_query(
-        connection, call_id=call_id, status=status, at=at, fields=fields, provider_call_id=provider_call_id
-    )
-    if query is None:
-        return False  # nothing moves to the first status (the ORM would not query either)
-    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
-        cursor.execute(*query)
-        moved = cursor.rowcount == 1
+    predecessors = _PREDECESSORS[status]
+    if not predecessors:
+        return False  # nothing moves to the first status
+    at = at or timezone.now()
+    changes: dict[str, object] = {"status": status.value, **(fields or {})}
+    if status == CallStatus.INITIATED:
+        changes.setdefault("started_at", at)
+    elif status == CallStatus.IN_PROGRESS:
+        changes.setdefault("answered_at", _not_before(at, "started_at"))
+    elif status in TERMINAL_STATUSES:
+        changes.setdefault("ended_at", _not_before(at, "started_at", "answered_at"))
+    conditions: dict[str, object] = {"pk": call_id, "status__in": predecessors}
+    if provider_call_id:
+        conditions["provider_call_id__in"] = ["", provider_call_id]
+        changes["provider_call_id"] = provider_call_id
+    moved = Call.objects.filter(**conditions).update(**changes) == 1
     if moved:
-        transition_applied(call_id=call_id, status=status)
+        CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()
+        if status in TERMINAL_STATUSES:
+            notify_call_finished_on_commit(call_id)
     return moved
 
 
-def transition_query(
-    connection: BaseDatabaseWrapper,
-    *,
-    call_id: object,
-    status: CallStatus,
-    at: datetime.datetime | None = None,
-    fields: dict[str, object] | None = None,
-    provider_call_id: str = "",
-) -> tuple[str, list[object]] | None:
-    """`call_transition`'s UPDATE and its parameters, to run on `connection`; None if nothing can move.
-
-    For a caller that sends it together with other statements; after it moved the call (one row
-    updated) that caller must call `transition_applied`.
-    """
-    status = CallStatus(status)
-    at = at or timezone.now()
-    fields = fields or {}
-    predecessors = _PREDECESSORS[status]
-    if not predecessors:
-        return None
-    sql, stage, stage_times = _transition_statement(connection, status, tuple(fields), bool(provider_call_id))
-    meta = Call._meta
-    params: list[object] = [status.value]
-    params += [meta.get_field(name).get_db_prep_save(value, connection) for name, value in fields.items()]
-    if stage_times:
-        params += [meta.get_field(stage).get_db_prep_save(at, connection)] * stage_times
-    if provider_call_id:
-        params.append(provider_call_id)
-    params.append(meta.pk.get_db_prep_value(call_id, connection))
-    params += predecessors
-    if provider_call_id:
-        params += ["", provider_call_id]
-    return sql, params
-
-
-def transition_applied(*, call_id: object, status: CallStatus) -> None:
-    """What follows a move: the metric, and for a terminal status the call-finished hooks after commit."""
-    CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()
-    if status in TERMINAL_STATUSES:
-        notify_call_finished_on_commit(call_id)
-
-
-# The stage time a status sets, and the earlier stages it may not precede.
-_STAGES = {
-    CallStatus.INITIATED: ("started_at", ()),
-    CallStatus.IN_PROGRESS: ("answered_at", ("started_at",)),
-    **dict.fromkeys(TERMINAL_STATUSES, ("ended_at", ("started_at", "answered_at"))),
-}
 _PREDECESSORS = {status: allowed_predecessors(status) for status in CallStatus}
-_transitions: dict[tuple[str, CallStatus, tuple[str, ...], bool], tuple[str, str, int]] = {}
-
-
-def _transition_statement(
-    connection: BaseDatabaseWrapper, status: CallStatus, field_names: tuple[str, ...], with_sid: bool
-) -> tuple[str, str, int]:
-    """The conditional UPDATE for one shape of transition, its stage field and how often it takes its time.
-
-    It is what `Call.objects.filter(pk=…, status__in=allowed_predecessors(status)
-    [, provider_call_id__in=["", sid]]).update(status=…, **fields, <stage>_at=…[, provider_call_id=sid])`
-    compiles to, the stage time being `GREATEST(at, COALESCE(<earlier stage>, at), …)` (MAX on SQLite).
-    Parameters, in order: status, the fields' values, the stage time (repeated), [the CallSid], the
-    pk, the predecessors, ["" and the CallSid]. Table and column names come from the model's `_meta`.
-    Cached by vendor, not connection: under ASGI every request has a connection object of its own.
-    """
-    key = (connection.vendor, status, field_names, with_sid)
-    statement = _transitions.get(key)
-    if statement is not None:
-        return statement
-    meta = Call._meta
-    quote = connection.ops.quote_name
-
-    def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
-
-    assignments = [f"{column('status')} = %s", *(f"{column(name)} = %s" for name in field_names)]
-    stage, stage_times = "", 0
-    if status in _STAGES and _STAGES[status][0] not in field_names:
-        stage, earlier = _STAGES[status]
-        if earlier:
-            greatest = "MAX" if connection.vendor == "sqlite" else "GREATEST"
-            bounds = ", ".join(f"COALESCE({column(name)}, %s)" for name in earlier)
-            assignments.append(f"{column(stage)} = {greatest}(%s, {bounds})")
-        else:
-            assignments.append(f"{column(stage)} = %s")
-        stage_times = 1 + len(earlier)
-    conditions = [f"{quote(meta.pk.column)} = %s"]
-    conditions.append(f"{column('status')} IN ({', '.join(['%s'] * len(_PREDECESSORS[status]))})")
-    if with_sid:
-        assignments.append(f"{column('provider_call_id')} = %s")
-        conditions.append(f"{column('provider_call_id')} IN (%s, %s)")
-    # Only quoted names from `_meta` and placeholders: every value is a parameter.
-    sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}"  # noqa: S608
-    statement = _transitions[key] = (sql, stage, stage_times)
-    return statement
 
 
 def call_create_batch(*, calls: list[dict[str, object]]) -> list[Call]:

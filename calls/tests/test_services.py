@@ -132,15 +132,15 @@ def test_a_later_stage_time_is_kept_as_given(call):
     assert call.ended_at == started + datetime.timedelta(seconds=30)
 
 
-def test_a_status_callback_that_moves_a_call_is_one_round_trip_on_postgresql(call, django_assert_num_queries):
-    from django.db import connection
-
+def test_a_status_callback_that_moves_a_call_is_an_update_and_an_insert_in_one_transaction(
+    call, django_assert_num_queries
+):
     from calls.services import call_record_status
 
     Call.objects.filter(pk=call.pk).update(provider_call_id="CA" + "c" * 32)
-    # PostgreSQL: the event's insert and the call's UPDATE share one query string (one implicit transaction).
-    # Elsewhere: two statements in an atomic block, here a savepoint and its release in the test's transaction.
-    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 4):
+    # The call's conditional UPDATE, then the event's insert-or-ignore: no SELECT when the call moved.
+    # Inside the test's transaction the atomic block is a savepoint and its release.
+    with django_assert_num_queries(4):
         outcome = call_record_status(
             call_id=call.pk,
             call_sid="CA" + "c" * 32,

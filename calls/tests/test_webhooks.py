@@ -1,24 +1,29 @@
-"""Twilio's webhooks: what every good and bad callback gets, and what it leaves in the database."""
+"""Twilio's webhooks: what every good and bad callback gets, and what it leaves in the database.
 
+Requests go through Django's own handler with the project's middleware: Django's test client
+(its handler, on the test's thread and inside its transaction) for most, and the project's ASGI
+application, as uvicorn serves it, where the served path itself is what is tested.
+"""
+
+import logging
 import random
+import urllib.parse
 import uuid
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import HttpCommunicator
+from django.db import connection
+from django.test import Client
+from prometheus_client import REGISTRY
 
 from calls.media_tokens import media_token_valid
 from calls.models import Call, CallEvent, CallStatus
-from calls.tests.asgi_client import AsgiClient
 from calls.tests.conftest import sign
 
 pytestmark = pytest.mark.django_db
 SID = "CA" + "a" * 32
-
-
-@pytest.fixture
-def client() -> AsgiClient:
-    """Requests go through the ASGI application, as uvicorn serves them: the webhooks' own short path."""
-    return AsgiClient()
 
 
 def url(kind: str, call_id: object) -> str:
@@ -26,7 +31,7 @@ def url(kind: str, call_id: object) -> str:
 
 
 def post(
-    client: AsgiClient, path: str, params: dict, *, signed_url: str | None = None, signature: str | None = None, **extra
+    client: Client, path: str, params: dict, *, signed_url: str | None = None, signature: str | None = None, **extra
 ):
     if signature is None:
         signature = sign(signed_url or f"http://testserver{path}", params)
@@ -285,3 +290,132 @@ def test_a_completed_recording_stores_its_url(client, placed_call):
 
 def test_with_twilio_active_the_simulated_carriers_signature_is_refused(client, placed_call, twilio_settings):
     assert post(client, url("status", placed_call.pk), LIFECYCLE[1]).status_code == 403
+
+
+def test_a_forged_signature_is_logged_with_its_reason_and_the_numbers_masked(client, placed_call, caplog):
+    params = {**LIFECYCLE[1], "From": "+12025550100", "To": "+14155550143"}
+    with caplog.at_level(logging.WARNING, logger="calls.webhooks"):
+        post(client, url("status", placed_call.pk), params, signature="Zm9yZ2VkIQ==")
+    (record,) = [r for r in caplog.records if r.name == "calls.webhooks"]
+    message = record.getMessage()
+    assert f"status webhook for call {placed_call.pk} refused (403)" in message
+    assert "does not sign this URL and form" in message
+    assert SID in message
+    assert "From +***0100, To +***0143" in message
+    assert "5550100" not in message
+
+
+def test_a_missing_signature_is_logged_as_missing(client, placed_call, caplog):
+    with caplog.at_level(logging.WARNING, logger="calls.webhooks"):
+        client.post(url("status", placed_call.pk), LIFECYCLE[1])
+    assert any("no X-Twilio-Signature" in r.getMessage() for r in caplog.records if r.name == "calls.webhooks")
+
+
+def test_a_host_we_do_not_serve_gets_400_and_writes_nothing(client, placed_call, settings):
+    settings.ALLOWED_HOSTS = ["calls.example.com"]
+    path = url("status", placed_call.pk)
+    response = post(
+        client, path, LIFECYCLE[1], signed_url=f"http://evil.example.com{path}", HTTP_HOST="evil.example.com"
+    )
+    assert response.status_code == 400  # DisallowedHost, raised by Django's CommonMiddleware
+    assert not CallEvent.objects.exists()
+
+
+def test_a_twilio_path_that_names_no_webhook_gets_404(client):
+    assert client.post("/twilio/nothing/", {}).status_code == 404
+
+
+def test_a_get_is_told_to_post(client, placed_call):
+    assert client.get(url("status", placed_call.pk))["Allow"] == "POST"
+
+
+def test_a_body_over_the_upload_limit_gets_400_and_writes_nothing(client, placed_call, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    params = {**LIFECYCLE[1], "Padding": "x" * 2000}
+    assert post(client, url("status", placed_call.pk), params).status_code == 400  # Django's RequestDataTooBig
+    assert not CallEvent.objects.exists()
+
+
+def test_a_form_with_more_fields_than_allowed_gets_400_and_writes_nothing(client, placed_call, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    params = {**LIFECYCLE[1], **{f"Extra{i}": "x" for i in range(10)}}
+    assert post(client, url("status", placed_call.pk), params).status_code == 400
+    assert not CallEvent.objects.exists()
+
+
+def test_an_error_in_the_view_gets_500_is_logged_and_the_next_callback_is_served(placed_call, monkeypatch, caplog):
+    from calls import services
+
+    client = Client(raise_request_exception=False)  # as a server answers: Django's 500, not the exception
+    monkeypatch.setattr(services, "call_record_status", lambda **kwargs: 1 / 0)
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        assert post(client, url("status", placed_call.pk), LIFECYCLE[1]).status_code == 500
+    assert any(r.exc_info and r.exc_info[0] is ZeroDivisionError for r in caplog.records if r.name == "django.request")
+    monkeypatch.undo()
+    assert post(client, url("status", placed_call.pk), LIFECYCLE[1]).status_code == 204
+
+
+def requests_counted(view: str) -> float:
+    """POSTs to `view` django-prometheus has counted (its middleware is the project's first and last)."""
+    labels = {"view": view, "transport": "http", "method": "POST"}
+    return REGISTRY.get_sample_value("django_http_requests_total_by_view_transport_method_total", labels) or 0.0
+
+
+def test_webhooks_go_through_the_projects_middleware(client, placed_call):
+    before = requests_counted("calls:twilio-status")
+    response = post(client, url("status", placed_call.pk), LIFECYCLE[1])
+    assert response.status_code == 204
+    assert response["X-Frame-Options"] == "DENY"  # XFrameOptionsMiddleware, the last of Django's own
+    assert requests_counted("calls:twilio-status") == before + 1
+
+
+def asgi_post(path: str, params: dict, *, host: str = "testserver", signed_url: str | None = None) -> dict:
+    """POST through `config.asgi.application`, as uvicorn serves it; the ASGI response messages."""
+    from config.asgi import application
+
+    body = urllib.parse.urlencode(params).encode()
+    headers = [
+        (b"host", host.encode()),
+        (b"content-type", b"application/x-www-form-urlencoded"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-twilio-signature", sign(signed_url or f"http://testserver{path}", params).encode()),
+    ]
+    communicator = HttpCommunicator(application, "POST", path, body=body, headers=headers)
+    communicator.scope["server"] = ("testserver", 80)
+    return async_to_sync(communicator.get_response)(timeout=10)
+
+
+@pytest.mark.django_db(transaction=True)  # the view runs on a thread (and connection) of Django's handler
+def test_served_as_asgi_callbacks_are_applied_through_the_middleware_and_counted(placed_call):
+    before = requests_counted("calls:twilio-status")
+    for params in LIFECYCLE:
+        response = asgi_post(url("status", placed_call.pk), params)
+        assert response["status"] == 204
+        assert (b"X-Frame-Options", b"DENY") in response["headers"]
+    assert Call.objects.get(pk=placed_call.pk).status == CallStatus.COMPLETED
+    assert CallEvent.objects.filter(call=placed_call).count() == 4
+    assert requests_counted("calls:twilio-status") == before + 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_served_as_asgi_a_host_we_do_not_serve_gets_400(placed_call):
+    path = url("status", placed_call.pk)
+    response = asgi_post(path, LIFECYCLE[1], host="evil.example.com", signed_url=f"http://evil.example.com{path}")
+    assert response["status"] == 400
+    assert not CallEvent.objects.exists()
+
+
+def database_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="Django's connection pool is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_served_as_asgi_each_request_gives_its_database_connection_back_to_the_pool(placed_call):
+    pool_size = connection.settings_dict["OPTIONS"]["pool"]["max_size"]
+    before = database_sessions()
+    for sequence in range(pool_size + 4):  # each on a fresh thread of Django's handler
+        assert asgi_post(url("status", placed_call.pk), status_params("ringing", sequence))["status"] == 204
+    assert database_sessions() <= before + pool_size  # one session kept per thread would be pool_size + 4 more

@@ -243,9 +243,6 @@ TWILIO_HTTP_TIMEOUT_SECONDS = env.float("TWILIO_HTTP_TIMEOUT_SECONDS", default=1
 TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="")
 # The simulated carrier signs its callbacks with this token; webhooks accept it only when
 # TELEPHONY_PROVIDER=simulated (with Twilio they check TWILIO_AUTH_TOKEN), so it is not a secret.
-# Threads (each with its own database connection) that run Twilio's webhook views (calls/webhook_asgi.py);
-# 0 runs them on the calling thread, as the tests need.
-WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=4)
 SIMULATED_CARRIER_AUTH_TOKEN = env("SIMULATED_CARRIER_AUTH_TOKEN", default="simulated-carrier-auth-token")
 SIMULATED_CARRIER_ACCOUNT_SID = "AC" + "0" * 32
 SIMULATED_CARRIER_PERSONA = env("SIMULATED_CARRIER_PERSONA", default="")  # empty: chosen by the number

@@ -19,8 +19,6 @@ if not REDIS_URL:
 
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
-# Webhook views on the test's own thread, inside its transaction (calls/tests/asgi_client.py).
-WEBHOOK_THREADS = 0
 SETTLEMENT_BATCH_SECONDS = 0  # settled as the call ends, so a test sees it at once
 MEDIA_ROOT = str(VAR_DIR / "test-media")
 

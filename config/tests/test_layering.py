@@ -25,9 +25,6 @@ MAY_IMPORT = {
     "monitoring": set(),
 }
 PROJECT_PACKAGES = {*APPS, "config"}
-# TRANSITIONAL (issue 15): the webhook work deletes config/server_binding.py and this import with it.
-# Remove this entry then; never add one.
-PENDING_REMOVAL = {("calls/services/callbacks.py", "config.server_binding")}
 
 
 def module_name(path: Path) -> str:
@@ -73,7 +70,6 @@ def test_an_app_imports_only_the_apps_below_it(app):
         for path in source_files(app)
         for line, imported in imports(path)
         if not allowed(app, imported)
-        and (str(path.relative_to(ROOT)), imported.rpartition(".")[0]) not in PENDING_REMOVAL
     ]
     may = ", ".join(sorted(MAY_IMPORT[app])) or "nothing of the project"
     assert wrong == [], f"{app} may import only {may} (DESIGN.md §1):\n" + "\n".join(wrong)
