@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer
 from channels.testing import WebsocketCommunicator
 
 from calls.consumers import CLOSE_PROTOCOL_ERROR, CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN_CALL
@@ -114,17 +115,19 @@ async def test_a_stream_with_the_calls_token_reaches_the_voice_session_and_is_re
     assert await events(call) == ["start:MZ1", "stop:MZ1"]
 
 
+class ChannellessLayer(InMemoryChannelLayer):
+    """The in-memory layer, refusing to hand out a channel: a consumer that asks for one fails the test."""
+
+    async def new_channel(self, prefix="specific."):
+        raise AssertionError("the media stream asked the channel layer for a channel")
+
+
 async def test_the_stream_needs_no_channel_layer_channel_and_ends_cleanly_when_the_socket_drops(
-    call, recording_session, monkeypatch
+    call, recording_session, settings
 ):
     """Nobody sends to a media stream through the channel layer, so it must not wait on a layer channel (that
     costs a task and an `asyncio.wait` per frame); a dropped socket still ends the session and is recorded."""
-    from channels.layers import InMemoryChannelLayer
-
-    async def no_channel(self, prefix="specific."):
-        raise AssertionError("the media stream asked the channel layer for a channel")
-
-    monkeypatch.setattr(InMemoryChannelLayer, "new_channel", no_channel)
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "calls.tests.test_media_consumer.ChannellessLayer"}}
     communicator = await opened(call.pk)
     await communicator.send_to(text_data=start(call.pk))
     assert json.loads(await communicator.receive_from())["event"] == "media"

@@ -1,38 +1,57 @@
-"""The request-metrics middleware keeps an ASGI request to a couple of thread hops and still counts it."""
+"""The request-metrics middleware keeps an ASGI request's middleware chain synchronous, and still counts it."""
+
+import logging
 
 import asgiref.sync
 import pytest
-from django.test import AsyncClient
+from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
+from django.test import AsyncClient, override_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def hops_for_one_request(monkeypatch, path: str) -> tuple[int, int]:
-    """(sync_to_async hops, status) for one GET served through Django's async handler, as under uvicorn."""
-    hops = 0
-    original = asgiref.sync.SyncToAsync.__call__
+def adaptations_under_asgi(middleware: list[str]) -> list[str]:
+    """What Django says (logger `django.request`, with DEBUG on) it adapts while it builds the ASGI chain."""
+    said: list[str] = []
 
-    async def counting(self, *args, **kwargs):
-        nonlocal hops
-        hops += 1
-        return await original(self, *args, **kwargs)
+    class Remember(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
 
-    monkeypatch.setattr(asgiref.sync.SyncToAsync, "__call__", counting)
-    response = asgiref.sync.async_to_sync(AsyncClient().get)(path)
-    return hops, response.status_code
-
-
-def test_an_asgi_request_runs_the_middleware_chain_in_one_thread_hop(monkeypatch):
-    # Measured: 6 with the synchronous chain (the chain, the view inside Django's async core, the
-    # request signals and the test client's own), 18 with django-prometheus' async-capable middleware,
-    # whose every MiddlewareMixin hook then costs a hop of its own.
-    hops, status = hops_for_one_request(monkeypatch, "/metrics")
-    assert status == 200
-    assert hops <= 8, f"{hops} sync_to_async hops for one request"
+    logger, handler = logging.getLogger("django.request"), Remember(level=logging.DEBUG)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with override_settings(DEBUG=True, MIDDLEWARE=middleware):
+            ASGIHandler()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return [line for line in said if "adapted" in line]
 
 
-def test_request_metrics_are_still_recorded_under_asgi(monkeypatch):
-    hops_for_one_request(monkeypatch, "/metrics")
+def test_an_asgi_request_crosses_from_async_to_sync_once_below_the_whole_chain():
+    # Every hook of an async-capable MiddlewareMixin, and every switch between async and sync middleware,
+    # is a thread hop per request; a fully synchronous chain is adapted once, at its innermost end.
+    assert adaptations_under_asgi(settings.MIDDLEWARE) == [
+        "Asynchronous handler adapted for middleware monitoring.middleware.PrometheusAfterMiddleware."
+    ]
+
+
+def test_django_prometheus_own_middleware_would_split_the_chain():
+    """The reason for the subclasses: with django-prometheus' async-capable classes the chain switches mode."""
+    stock = [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        *settings.MIDDLEWARE[1:-1],
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ]
+    assert adaptations_under_asgi(stock) != adaptations_under_asgi(settings.MIDDLEWARE)
+
+
+def test_request_metrics_are_still_recorded_under_asgi():
+    asgiref.sync.async_to_sync(AsyncClient().get)("/metrics")
     text = asgiref.sync.async_to_sync(AsyncClient().get)("/metrics").content.decode()
     line = next(line for line in text.splitlines() if line.startswith("django_http_requests_total_by_transport_total"))
     assert float(line.rsplit(" ", 1)[1]) >= 1
