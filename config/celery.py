@@ -4,15 +4,22 @@ Run with `celery -A config worker` and `celery -A config beat` (the DatabaseSche
 django-celery-beat; schedules come from `manage.py setup_periodic_tasks`).
 """
 
+import contextlib
+import logging
 import os
+import sqlite3
 from logging.config import dictConfig
-from pathlib import Path
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import beat_init, setup_logging, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
+# The line each worker and beat logs (at INFO) once it consumes or schedules; `manage.py run_demo`
+# waits for it before printing the login, so that the login is the last line on the screen.
+READY_MARKER = "ready to work"
+
+logger = logging.getLogger(__name__)
 app = Celery("callwright")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
@@ -20,18 +27,35 @@ app.autodiscover_tasks()
 
 @setup_logging.connect
 def configure_logging(**_kwargs: object) -> None:
-    """Use Django's LOGGING (with its phone-number masking) in workers and beat too."""
+    """Use Django's LOGGING (with its phone-number masking and LOG_LEVEL) in workers and beat too."""
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
 
 
-def ensure_filesystem_broker_folders() -> None:
-    """Create the folders of kombu's file-system transport; it expects them to exist."""
-    options = app.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "control_folder"):
-        if options.get(key):
-            Path(options[key]).mkdir(parents=True, exist_ok=True)
+@worker_ready.connect
+def announce_worker_ready(sender: object, **_kwargs: object) -> None:
+    logger.info("worker %s is %s", getattr(sender, "hostname", "?"), READY_MARKER)
 
 
-app.on_after_configure.connect(lambda **_kwargs: ensure_filesystem_broker_folders(), weak=False)
+@beat_init.connect
+def announce_beat_ready(**_kwargs: object) -> None:
+    logger.info("beat is %s", READY_MARKER)
+
+
+def ensure_sqlite_broker_in_wal_mode() -> None:
+    """Put the embedded broker's SQLite file in WAL mode (a no-op for any other broker).
+
+    WAL lets the web process, beat and the workers read the queue while one of them writes, instead
+    of waiting on each other's locks. The mode is stored in the file, so setting it once, before
+    kombu opens the file, covers every later connection; kombu creates its tables itself.
+    """
+    url = app.conf.broker_url or ""
+    prefix = next((p for p in ("sqla+sqlite:///", "sqlalchemy+sqlite:///") if url.startswith(p)), None)
+    if prefix is None or url == prefix or ":memory:" in url:
+        return
+    with contextlib.closing(sqlite3.connect(url.removeprefix(prefix), timeout=30)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
+app.on_after_configure.connect(lambda **_kwargs: ensure_sqlite_broker_in_wal_mode(), weak=False)
