@@ -12,6 +12,7 @@ from logging.config import dictConfig
 
 from celery import Celery
 from celery.signals import beat_init, setup_logging, worker_ready
+from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -43,12 +44,14 @@ def announce_beat_ready(**_kwargs: object) -> None:
     logger.info("beat is %s", READY_MARKER)
 
 
-def ensure_sqlite_broker_in_wal_mode() -> None:
-    """Put the embedded broker's SQLite file in WAL mode (a no-op for any other broker).
+def prepare_embedded_broker() -> None:
+    """Create the embedded SQLite broker's file, tables and queues, in WAL mode; a no-op for other brokers.
 
-    WAL lets the web process, beat and the workers read the queue while one of them writes, instead
-    of waiting on each other's locks. The mode is stored in the file, so setting it once, before
-    kombu opens the file, covers every later connection; kombu creates its tables itself.
+    Called once by the process that starts the demo's processes (`manage.py run_demo`), before them:
+    kombu's SQLAlchemy transport creates its tables and queue rows on first use, and two processes
+    doing that at once collide (a worker that loses dies with `UNIQUE constraint failed:
+    kombu_queue.name`). WAL lets web, beat and the workers read the queue while one of them writes;
+    the mode is stored in the file, so it holds for every later connection.
     """
     url = app.conf.broker_url or ""
     prefix = next((p for p in ("sqla+sqlite:///", "sqlalchemy+sqlite:///") if url.startswith(p)), None)
@@ -56,6 +59,7 @@ def ensure_sqlite_broker_in_wal_mode() -> None:
         return
     with contextlib.closing(sqlite3.connect(url.removeprefix(prefix), timeout=30)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
-
-
-app.on_after_configure.connect(lambda **_kwargs: ensure_sqlite_broker_in_wal_mode(), weak=False)
+    queues = {app.conf.task_default_queue} | {route["queue"] for route in (app.conf.task_routes or {}).values()}
+    with app.connection_for_write() as broker:
+        for name in sorted(queues):
+            Queue(name)(broker.default_channel).declare()

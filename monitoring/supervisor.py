@@ -161,6 +161,10 @@ class Supervisor:
         """Ask `run()` (on another thread) to stop everything; returns at once."""
         self._events.put(("stop", None))
 
+    def pids(self) -> dict[str, int]:
+        """The running processes' ids by name (a process waiting for its restart is left out)."""
+        return {name: c.process.pid for name, c in self._children.items() if c.process is not None}
+
     def say(self, message: str) -> None:
         self._write(SUPERVISOR_NAME, message)
 
@@ -178,8 +182,9 @@ class Supervisor:
             return f"stopping everything: {child.spec.name} could not be started ({error}): {child.spec.command}"
         child.process = process
         self.say(f"started {child.spec.name} (pid {process.pid}): {child.spec.command}")
-        threading.Thread(target=self._pump, args=(child.spec.name, process), daemon=True).start()
-        threading.Thread(target=self._wait, args=(child.spec.name, process), daemon=True).start()
+        pump = threading.Thread(target=self._pump, args=(child.spec.name, process), daemon=True)
+        pump.start()
+        threading.Thread(target=self._wait, args=(child.spec.name, process, pump), daemon=True).start()
         return None
 
     def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
@@ -203,11 +208,12 @@ class Supervisor:
             if marker is not None and marker in line:
                 self._marked_ready.add(name)
 
-    def _wait(self, name: str, process: subprocess.Popen[bytes]) -> None:
+    def _wait(self, name: str, process: subprocess.Popen[bytes], pump: threading.Thread) -> None:
         returncode = process.wait()
         # Whatever the process left in its group (a Celery pool child whose parent was killed) goes
         # too, or it would hold its queue and the output pipe after a restart.
         self._kill_group(process, signal.SIGKILL)
+        pump.join(timeout=5)  # its last lines come before the line that says it exited
         self._events.put(("exited", (name, returncode)))
 
     def _after_exit(self, child: _Child, returncode: int) -> str | None:

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from campaigns.management.commands.demo_login import login_message
-from config.celery import READY_MARKER
+from config.celery import READY_MARKER, prepare_embedded_broker
 from monitoring.supervisor import Supervisor, read_procfile
 
 HOST = "127.0.0.1"
@@ -59,6 +59,7 @@ class Command(BaseCommand):
                 f"`make run PORT={port + 1}` (or set PORT in the environment)."
             )
         login = login_message()  # fails now, with its reason, rather than after everything started
+        prepare_embedded_broker()
         try:
             specs = read_procfile(Path(str(options["procfile"])))
         except (OSError, ValueError) as error:
