@@ -45,21 +45,35 @@ def announce_beat_ready(**_kwargs: object) -> None:
 
 
 def prepare_embedded_broker() -> None:
-    """Create the embedded SQLite broker's file, tables and queues, in WAL mode; a no-op for other brokers.
+    """Make the embedded SQLite broker ready for the demo's processes; a no-op for any other broker.
 
-    Called once by the process that starts the demo's processes (`manage.py run_demo`), before them:
-    kombu's SQLAlchemy transport creates its tables and queue rows on first use, and two processes
-    doing that at once collide (a worker that loses dies with `UNIQUE constraint failed:
-    kombu_queue.name`). WAL lets web, beat and the workers read the queue while one of them writes;
-    the mode is stored in the file, so it holds for every later connection.
+    Called once by the process that starts them (`manage.py run_demo`), before they start:
+
+    - kombu's SQLAlchemy transport creates its tables and queue rows on first use, and two processes
+      doing that at once collide (the loser dies with `UNIQUE constraint failed: kombu_queue.name`):
+      they are created here first.
+    - WAL lets web, beat and the workers read the queue while one of them writes; the mode is stored
+      in the file, so it holds for every later connection.
+    - The transport keeps each delivered message as a row marked invisible and finds the next one by
+      walking the rows in time order, so every poll (each consumer, every second) grew with the
+      messages of the whole demo's life. A partial index over the pending rows, which matches the
+      transport's query, makes a poll one index lookup; delivered rows (never read again: an unacked
+      message is handed back as a new row) are deleted at each start.
     """
     url = app.conf.broker_url or ""
     prefix = next((p for p in ("sqla+sqlite:///", "sqlalchemy+sqlite:///") if url.startswith(p)), None)
     if prefix is None or url == prefix or ":memory:" in url:
         return
-    with contextlib.closing(sqlite3.connect(url.removeprefix(prefix), timeout=30)) as connection:
+    path = url.removeprefix(prefix)
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
     queues = {app.conf.task_default_queue} | {route["queue"] for route in (app.conf.task_routes or {}).values()}
     with app.connection_for_write() as broker:
         for name in sorted(queues):
             Queue(name)(broker.default_channel).declare()
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection, connection:
+        connection.execute(
+            "CREATE INDEX IF NOT EXISTS callwright_pending_messages"
+            " ON kombu_message (queue_id, timestamp, id) WHERE visible != 0"
+        )
+        connection.execute("DELETE FROM kombu_message WHERE visible = 0")

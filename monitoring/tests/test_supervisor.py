@@ -81,12 +81,13 @@ def test_a_child_that_dies_is_restarted_with_one_line_saying_so():
     supervisor, running = supervise(
         [ProcessSpec("flaky", flaky), ProcessSpec("steady", SLEEPER)], lines, max_quick_restarts=100
     )
-    lines.wait_for(lambda _: len([x for x in lines.of("flaky") if x == "up"]) >= 3)
+    lines.wait_for(lambda _: lines.of("flaky").count("up") >= 3 and "up" in lines.of("steady"))
     supervisor.stop()
     assert running.result() == 0
     assert lines.count("flaky exited with code 3 after") >= 2
     assert lines.count("restarting it in 0 s") >= 2
     assert lines.of("steady").count("up") == 1  # its sibling was left alone
+    assert lines.count("steady exited") == 0
 
 
 def test_a_child_that_keeps_failing_stops_everything_with_one_line_naming_it():
@@ -158,10 +159,8 @@ def test_on_ready_waits_for_every_marker_and_the_check_and_runs_once():
 
 def test_the_environment_fills_in_dollar_names():
     lines = Lines()
-    echo = child("import sys; print('port', sys.argv[1], flush=True)") + " $PORT"
-    supervisor, running = supervise(
-        [ProcessSpec("echo", echo)], lines, env={"PORT": "8123", "PATH": "/usr/bin:/bin"}, max_quick_restarts=100
-    )
+    echo = child("import signal, sys; print('port', sys.argv[1], flush=True); signal.pause()") + " $PORT"
+    supervisor, running = supervise([ProcessSpec("echo", echo)], lines, env={"PORT": "8123", "PATH": "/usr/bin:/bin"})
     lines.wait_for(lambda _: "port 8123" in lines.of("echo"))
     supervisor.stop()
     assert running.result() == 0
