@@ -131,6 +131,15 @@ class Supervisor:
         if handle_signals:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, lambda number, _frame: self._events.put(("signal", number)))
+        try:
+            return self._supervise()
+        finally:
+            # Normally every process has exited by now; after an unexpected error none may outlive us.
+            for child in self._children.values():
+                if child.process is not None and child.process.poll() is None:
+                    self._kill_group(child.process, signal.SIGKILL)
+
+    def _supervise(self) -> int:
         for child in self._children.values():
             if (failure := self._start(child)) is not None:
                 self.say(failure)
@@ -292,6 +301,7 @@ class Supervisor:
 
     def _write(self, name: str, line: str) -> None:
         stamp = time.strftime("%H:%M:%S")
-        with self._output_lock:
+        with self._output_lock, contextlib.suppress(OSError, ValueError):
+            # A closed terminal or pipe (`make run | tee` after Ctrl-C) must not stop the supervising.
             self._output.write(f"{stamp} {name:<{self._name_width}} | {line}\n")
             self._output.flush()

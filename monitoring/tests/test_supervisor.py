@@ -1,5 +1,6 @@
 """The demo's supervisor, on tiny Python child processes; every wait is on the output it writes."""
 
+import os
 import shlex
 import sys
 import threading
@@ -198,3 +199,30 @@ def test_read_procfile_reads_names_and_commands_and_refuses_a_bad_line(tmp_path:
 )
 def test_describe_exit_names_the_signal(returncode: int, words: str):
     assert describe_exit(returncode) == words
+
+
+class ClosedPipe:
+    """An output whose reader has gone (`make run | tee`, tee ended by the same Ctrl-C)."""
+
+    def write(self, text: str) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_output_does_not_stop_the_supervisor_from_stopping_its_children():
+    ready = threading.Event()
+    supervisor = Supervisor(
+        [ProcessSpec("worker", TERM_TRAPPER)],
+        output=ClosedPipe(),  # type: ignore[arg-type]
+        ready_markers={"worker": "up"},
+        on_ready=ready.set,
+    )
+    running = Running(supervisor)
+    assert ready.wait(WAIT)
+    pid = supervisor.pids()["worker"]
+    supervisor.stop()
+    assert running.result() == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
