@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format install migrate bench clean lock
+.PHONY: run login test lint format install migrate bench clean lock
 
 # Reinstall the virtualenv's packages whenever the lock changes (`make lock` writes it from requirements/*.txt).
 $(INSTALLED): requirements/local.lock
@@ -19,13 +19,18 @@ install: $(INSTALLED)
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-## The demo: SQLite, simulated providers, web (uvicorn via config.server, 127.0.0.1:8000) + Celery worker + beat.
-## Ctrl-C stops all. This (not `manage.py runserver`, plain Django without WebSockets) serves the media streams.
+## The demo: SQLite, simulated providers, web (uvicorn via config.server) + Celery worker + dialer + beat, each
+## restarted if it dies (manage.py run_demo). PORT=8001 picks another port. Ctrl-C stops all. This (not
+## `manage.py runserver`, plain Django without WebSockets) serves the media streams.
 run: migrate
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py setup_periodic_tasks
 	@rm -rf var/prometheus && mkdir -p var/prometheus
-	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile start
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python manage.py run_demo
+
+## The demo's admin login again.
+login: install
+	@$(BIN)/python manage.py demo_login
 
 ## Tests: SQLite and in-memory layers, or PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
 test: install

@@ -4,15 +4,23 @@ Run with `celery -A config worker` and `celery -A config beat` (the DatabaseSche
 django-celery-beat; schedules come from `manage.py setup_periodic_tasks`).
 """
 
+import contextlib
+import logging
 import os
+import sqlite3
 from logging.config import dictConfig
-from pathlib import Path
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import beat_init, setup_logging, worker_ready
+from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
+# The line each worker and beat logs (at INFO) once it consumes or schedules; `manage.py run_demo`
+# waits for it before printing the login, so that the login is the last line on the screen.
+READY_MARKER = "ready to work"
+
+logger = logging.getLogger(__name__)
 app = Celery("callwright")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
@@ -20,18 +28,52 @@ app.autodiscover_tasks()
 
 @setup_logging.connect
 def configure_logging(**_kwargs: object) -> None:
-    """Use Django's LOGGING (with its phone-number masking) in workers and beat too."""
+    """Use Django's LOGGING (with its phone-number masking and LOG_LEVEL) in workers and beat too."""
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
 
 
-def ensure_filesystem_broker_folders() -> None:
-    """Create the folders of kombu's file-system transport; it expects them to exist."""
-    options = app.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "control_folder"):
-        if options.get(key):
-            Path(options[key]).mkdir(parents=True, exist_ok=True)
+@worker_ready.connect
+def announce_worker_ready(sender: object, **_kwargs: object) -> None:
+    logger.info("worker %s is %s", getattr(sender, "hostname", "?"), READY_MARKER)
 
 
-app.on_after_configure.connect(lambda **_kwargs: ensure_filesystem_broker_folders(), weak=False)
+@beat_init.connect
+def announce_beat_ready(**_kwargs: object) -> None:
+    logger.info("beat is %s", READY_MARKER)
+
+
+def prepare_embedded_broker() -> None:
+    """Make the embedded SQLite broker ready for the demo's processes; a no-op for any other broker.
+
+    Called once by the process that starts them (`manage.py run_demo`), before they start:
+
+    - kombu's SQLAlchemy transport creates its tables and queue rows on first use, and two processes
+      doing that at once collide (the loser dies with `UNIQUE constraint failed: kombu_queue.name`):
+      they are created here first.
+    - WAL lets web, beat and the workers read the queue while one of them writes; the mode is stored
+      in the file, so it holds for every later connection.
+    - The transport keeps each delivered message as a row marked invisible and finds the next one by
+      walking the rows in time order, so every poll (each consumer, every second) grew with the
+      messages of the whole demo's life. A partial index over the pending rows, which matches the
+      transport's query, makes a poll one index lookup; delivered rows (never read again: an unacked
+      message is handed back as a new row) are deleted at each start.
+    """
+    url = app.conf.broker_url or ""
+    prefix = next((p for p in ("sqla+sqlite:///", "sqlalchemy+sqlite:///") if url.startswith(p)), None)
+    if prefix is None or url == prefix or ":memory:" in url:
+        return
+    path = url.removeprefix(prefix)
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+    queues = {app.conf.task_default_queue} | {route["queue"] for route in (app.conf.task_routes or {}).values()}
+    with app.connection_for_write() as broker:
+        for name in sorted(queues):
+            Queue(name)(broker.default_channel).declare()
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection, connection:
+        connection.execute(
+            "CREATE INDEX IF NOT EXISTS callwright_pending_messages"
+            " ON kombu_message (queue_id, timestamp, id) WHERE visible != 0"
+        )
+        connection.execute("DELETE FROM kombu_message WHERE visible = 0")

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 APP = "config.server:served_application"
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
+DEFAULT_PORT = int(os.environ.get("PORT", "8000"))  # the PORT setting (config/settings/base.py) reads the same
 GRACEFUL_SHUTDOWN_SECONDS = 20
 
 

@@ -1,6 +1,6 @@
 """Settings shared by every environment; all of it read from the environment.
 
-`local` (the default) runs on SQLite, the in-memory channel layer, a file-system Celery broker and
+`local` (the default) runs on SQLite, the in-memory channel layer, a Celery broker in a SQLite file and
 the simulated providers, so a fresh clone needs no server and no key. Setting `DATABASE_URL`,
 `REDIS_URL` or a provider's keys switches the matching piece to the real thing; the README lists
 every variable.
@@ -30,8 +30,10 @@ TIME_ZONE = "UTC"  # stored times are UTC; callee-local time is computed per con
 USE_TZ = True
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
+# The port the demo's web process listens on (`make run PORT=8001`); the defaults below follow it.
+PORT = env.int("PORT", default=8000)
 # The public https origin Twilio reaches us at; webhook signatures are checked against it.
-PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 # Region used to read phone numbers written without a country code.
 DEFAULT_PHONE_REGION = env("DEFAULT_PHONE_REGION", default="US")
 
@@ -144,17 +146,16 @@ else:
 
 # CELERY (https://docs.celeryq.dev/en/stable/userguide/configuration.html)
 # ------------------------------------------------------------------------------
-# Without Redis the broker is kombu's file-system transport: it needs no server, and web,
-# worker and beat on one machine share its folder.
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
-CELERY_BROKER_FILESYSTEM_FOLDER = VAR_DIR / "celery-broker"
-if CELERY_BROKER_URL.startswith("filesystem"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(CELERY_BROKER_FILESYSTEM_FOLDER),
-        "data_folder_out": str(CELERY_BROKER_FILESYSTEM_FOLDER),
-        "control_folder": str(VAR_DIR / "celery-control"),
-        "store_processed": False,
-    }
+# Without Redis the broker is kombu's SQLAlchemy transport on a SQLite file of its own: it needs no
+# server, web, worker and beat on one machine share it, and each fetch is one `BEGIN IMMEDIATE`
+# transaction (the file-system transport let a consumer read a message file while it was being
+# written). The README says why; BENCHMARKS.md has its soak.
+CELERY_BROKER_SQLITE_FILE = VAR_DIR / "celery-broker.sqlite3"
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or f"sqla+sqlite:///{CELERY_BROKER_SQLITE_FILE}")
+if CELERY_BROKER_URL.startswith(("sqla+", "sqlalchemy+")):
+    # Passed to SQLAlchemy's create_engine: wait up to 30 s for another process's write lock
+    # rather than fail a publish with "database is locked".
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
 else:
     # An ETA longer than the visibility timeout is redelivered in a loop (Celery docs, Redis).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
@@ -271,7 +272,11 @@ SIMULATED_TTS_FIRST_BYTE_MS = env.int("SIMULATED_TTS_FIRST_BYTE_MS", default=0)
 
 # LOGGING: every handler masks phone numbers (keeps the last 4 digits)
 # ------------------------------------------------------------------------------
-LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO")
+# LOG_LEVEL (DJANGO_LOG_LEVEL is its older name) sets our loggers. Celery's own INFO lines — a
+# "received" and a "succeeded" per task, beat's "Sending due task" per tick, start-up chatter — are
+# shown only at DEBUG: at a 2-second dialer tick they are thousands of lines an hour.
+LOG_LEVEL = env("LOG_LEVEL", default=env("DJANGO_LOG_LEVEL", default="INFO")).upper()
+CELERY_LOG_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -289,7 +294,9 @@ LOGGING = {
     "root": {"level": LOG_LEVEL, "handlers": ["console"]},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        "celery": {"level": LOG_LEVEL},
+        "celery": {"level": CELERY_LOG_LEVEL},
+        "kombu": {"level": CELERY_LOG_LEVEL},
+        "httpx": {"level": CELERY_LOG_LEVEL},  # a line per simulated-carrier callback
     },
 }
 

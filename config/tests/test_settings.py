@@ -107,3 +107,40 @@ def test_postgresql_uses_the_pool_and_no_persistent_connections():
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert config["CONN_MAX_AGE"] == 0
     assert config["OPTIONS"]["pool"]["max_size"] == 8
+
+
+def local_settings_values(env: dict[str, str], expression: str) -> str:
+    """`expression` over config.settings.local, imported in a clean interpreter with only `env` added."""
+    names = {"PORT", "PUBLIC_BASE_URL", "LOG_LEVEL", "DJANGO_LOG_LEVEL", "CELERY_BROKER_URL", "REDIS_URL"}
+    base_env = {k: v for k, v in os.environ.items() if k not in names}
+    result = subprocess.run(
+        [sys.executable, "-c", f"import config.settings.local as s; print({expression})"],
+        cwd=ROOT,
+        env={**base_env, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_the_port_setting_chooses_the_default_public_base_url():
+    assert local_settings_values({}, "s.PORT, s.PUBLIC_BASE_URL") == "8000 http://127.0.0.1:8000"
+    assert local_settings_values({"PORT": "8123"}, "s.PORT, s.PUBLIC_BASE_URL") == "8123 http://127.0.0.1:8123"
+    tunnel = {"PORT": "8123", "PUBLIC_BASE_URL": "https://calls.example.com/"}
+    assert local_settings_values(tunnel, "s.PUBLIC_BASE_URL") == "https://calls.example.com"
+
+
+def test_without_redis_the_broker_is_the_sqlite_file_and_redis_switches_it():
+    url = local_settings_values({}, "s.CELERY_BROKER_URL")
+    assert url == f"sqla+sqlite:///{ROOT / 'var' / 'celery-broker.sqlite3'}"
+    redis = local_settings_values({"REDIS_URL": "redis://127.0.0.1:6379/3"}, "s.CELERY_BROKER_URL")
+    assert redis == "redis://127.0.0.1:6379/3"
+
+
+def test_celery_chatter_is_shown_only_at_debug():
+    levels = "s.LOGGING['root']['level'], s.LOGGING['loggers']['celery']['level']"
+    assert local_settings_values({}, levels) == "INFO WARNING"
+    assert local_settings_values({"LOG_LEVEL": "debug"}, levels) == "DEBUG DEBUG"
+    assert local_settings_values({"DJANGO_LOG_LEVEL": "WARNING"}, levels) == "WARNING WARNING"

@@ -1,6 +1,10 @@
 """`manage.py load_demo`: an admin login and a small demo (contacts, a list, an agent, a draft campaign).
 
-Safe to run again: it updates what it created before and adds nothing twice.
+Safe to run again (`make run` runs it at every start): it creates only what is missing. What exists is
+left as it is — an edited demo contact, agent or campaign keeps its edits, and the admin keeps the
+password (and so every logged-in session: Django ties a session to the password hash). The password is
+chosen once, when the admin is created, and kept in `var/demo-admin-password.txt` (mode 0600), which
+`manage.py demo_login` shows again.
 """
 
 import datetime
@@ -14,7 +18,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from campaigns.models import Agent, Campaign
-from contacts.models import ContactList, Suppression
+from contacts.models import Contact, ContactList, Suppression
+from contacts.phone_numbers import parse_phone_number
 from contacts.services import contact_upsert
 
 # Fictional numbers reserved for drama/testing in their countries. On the simulated carrier the last
@@ -44,43 +49,42 @@ DEMO_RETRY_POLICY = {
 ADMIN_USERNAME = "admin"
 
 
+def admin_password_file() -> Path:
+    return Path(settings.VAR_DIR) / "demo-admin-password.txt"
+
+
 class Command(BaseCommand):
-    help = "Create the demo admin user and demo data (idempotent), and print the admin login."
+    help = "Create what is missing of the demo (admin user, contacts, agent, campaign); change nothing that exists."
 
     def handle(self, *args: object, **options: object) -> None:
-        password = self._ensure_admin()
+        self._ensure_admin()
         with transaction.atomic():
             self._load_demo_data()
-        self.stdout.write(
-            self.style.SUCCESS(
-                "\nCallwright demo is ready.\n"
-                "  Admin:    http://127.0.0.1:8000/admin/\n"
-                f"  Login:    {ADMIN_USERNAME} / {password}\n"
-                "  API docs: http://127.0.0.1:8000/api/docs/\n"
-            )
-        )
+        self.stdout.write("The admin login: `python manage.py demo_login` (or `make login`).")
 
-    def _ensure_admin(self) -> str:
-        """Password from DJANGO_SUPERUSER_PASSWORD, else one generated on first run and kept in var/."""
-        password_file = Path(settings.VAR_DIR) / "demo-admin-password.txt"
-        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or (
-            password_file.read_text().strip() if password_file.exists() else secrets.token_urlsafe(12)
-        )
-        user, _ = get_user_model().objects.get_or_create(
-            username=ADMIN_USERNAME, defaults={"email": "admin@example.com"}
-        )
-        user.is_staff = user.is_superuser = user.is_active = True
-        user.set_password(password)
-        user.save()
+    def _ensure_admin(self) -> None:
+        """Create the admin with DJANGO_SUPERUSER_PASSWORD or a generated password; an existing one is untouched."""
+        if get_user_model().objects.filter(username=ADMIN_USERNAME).exists():
+            return
+        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or secrets.token_urlsafe(12)
+        get_user_model().objects.create_superuser(username=ADMIN_USERNAME, email="admin@example.com", password=password)
+        password_file = admin_password_file()
+        password_file.touch(mode=0o600)
+        password_file.chmod(0o600)  # touch's mode does not apply to a file that was already there
         password_file.write_text(password + "\n")
-        password_file.chmod(0o600)
-        return password
+        self.stdout.write(f"Created the admin user '{ADMIN_USERNAME}'; its password is kept in {password_file}.")
 
     def _load_demo_data(self) -> None:
         demo_list, _ = ContactList.objects.get_or_create(
             name="Demo: payment reminders", defaults={"description": "Fictional people with fictional numbers."}
         )
-        for first_name, last_name, phone, language, amount_due in DEMO_CONTACTS:
+        demo_phones = [parse_phone_number(phone).e164 for _, _, phone, _, _ in DEMO_CONTACTS]
+        existing = set(Contact.objects.filter(phone__in=demo_phones).values_list("phone", flat=True))
+        created = 0
+        for (first_name, last_name, phone, language, amount_due), e164 in zip(DEMO_CONTACTS, demo_phones, strict=True):
+            if e164 in existing:
+                continue  # kept as the operator left it, lists included
+            created += 1
             contact_upsert(
                 phone=phone,
                 first_name=first_name,
@@ -93,7 +97,7 @@ class Command(BaseCommand):
             Suppression.objects.get_or_create(
                 phone=phone, defaults={"source": Suppression.Source.ADMIN, "reason": reason}
             )
-        agent, _ = Agent.objects.update_or_create(
+        agent, _ = Agent.objects.get_or_create(
             name="Payment reminder (demo)",
             defaults={
                 "system_prompt": (
@@ -111,7 +115,7 @@ class Command(BaseCommand):
                 ),
             },
         )
-        campaign, _ = Campaign.objects.get_or_create(
+        campaign, campaign_created = Campaign.objects.get_or_create(
             name="Spring payment reminders (demo)",
             defaults={
                 "agent": agent,
@@ -124,8 +128,9 @@ class Command(BaseCommand):
                 "retry_policy": DEMO_RETRY_POLICY,
             },
         )
-        campaign.contact_lists.add(demo_list)
+        if campaign_created:
+            campaign.contact_lists.add(demo_list)
         self.stdout.write(
-            f"Demo data: {demo_list.contacts.count()} contacts in '{demo_list}', agent '{agent}', "
-            f"draft campaign '{campaign}'."
+            f"Demo data: {created} contact(s) created, {len(DEMO_CONTACTS) - created} already there; "
+            f"list '{demo_list}', agent '{agent}', campaign '{campaign}'."
         )
