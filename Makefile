@@ -20,13 +20,13 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 ## The demo: SQLite, simulated providers, web (uvicorn via config.server) + Celery worker + dialer + beat, each
-## restarted if it dies (manage.py run_demo). PORT=8001 picks another port. Ctrl-C stops all. This (not
+## restarted if it dies (python -m config.demo). PORT=8001 picks another port. Ctrl-C stops all. This (not
 ## `manage.py runserver`, plain Django without WebSockets) serves the media streams.
 run: migrate
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py setup_periodic_tasks
 	@rm -rf var/prometheus && mkdir -p var/prometheus
-	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python manage.py run_demo
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m config.demo
 
 ## The demo's admin login again.
 login: install

@@ -161,9 +161,9 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from campaigns.management.commands.run_demo import HOST, port_answers, port_is_free
     from config.celery import READY_MARKER, prepare_embedded_broker
     from config.celery import app as celery_app
+    from config.demo import HOST, port_answers, port_is_free
     from monitoring.supervisor import Supervisor, read_procfile
 
     if not port_is_free(HOST, args.port):

@@ -16,7 +16,7 @@ from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-# The line each worker and beat logs (at INFO) once it consumes or schedules; `manage.py run_demo`
+# The line each worker and beat logs (at INFO) once it consumes or schedules; `python -m config.demo`
 # waits for it before printing the login, so that the login is the last line on the screen.
 READY_MARKER = "ready to work"
 
@@ -47,7 +47,7 @@ def announce_beat_ready(**_kwargs: object) -> None:
 def prepare_embedded_broker() -> None:
     """Make the embedded SQLite broker ready for the demo's processes; a no-op for any other broker.
 
-    Called once by the process that starts them (`manage.py run_demo`), before they start:
+    Called once by the process that starts them (`python -m config.demo`), before they start:
 
     - kombu's SQLAlchemy transport creates its tables and queue rows on first use, and two processes
       doing that at once collide (the loser dies with `UNIQUE constraint failed: kombu_queue.name`):

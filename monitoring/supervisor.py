@@ -16,7 +16,7 @@ A Procfile line is one command, run without a shell, so the signal reaches the p
 shell in between would die at SIGTERM and leave its child behind); `$NAME` is replaced from the
 environment. Each process runs in a session of its own, so a terminal's Ctrl-C reaches only the
 supervisor, which then stops them. Output is merged line by line, each line prefixed with the time
-and the process name. Django-free: the demo's command (`manage.py run_demo`) adds the port check and
+and the process name. Django-free: the demo's command (`python -m config.demo`) adds the port check and
 the login.
 """
 

@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from campaigns.management.commands.run_demo import port_is_free
 from campaigns.models import Agent, Campaign
+from config.demo import DemoError, port_is_free, run
 from contacts.models import Contact, ContactList, Suppression
 
 pytestmark = pytest.mark.django_db
@@ -97,8 +97,8 @@ def test_run_demo_refuses_a_port_in_use_and_says_how_to_choose_another(var_dir, 
         taken.listen()
         settings.PORT = taken.getsockname()[1]
         assert not port_is_free("127.0.0.1", settings.PORT)
-        with pytest.raises(CommandError) as refused:
-            call_command("run_demo")
+        with pytest.raises(DemoError) as refused:
+            run([])
     assert str(refused.value) == (
         f"Port {settings.PORT} on 127.0.0.1 is already in use by another program. Choose another port: "
         f"`make run PORT={settings.PORT + 1}` (or set PORT in the environment)."

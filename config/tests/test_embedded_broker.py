@@ -51,7 +51,7 @@ def demo_environment(broker_url: str) -> dict[str, str]:
 
 
 def prepare_embedded_broker(broker_url: str) -> None:
-    """What `manage.py run_demo` does before it starts the processes, in a process of the demo's settings."""
+    """What `python -m config.demo` does before it starts the processes, in a process of the demo's settings."""
     subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); import config.celery as c; c.prepare_embedded_broker()"],
         cwd=ROOT,
