@@ -39,6 +39,8 @@ def render_table() -> str:
     ]
     for path in sorted(RESULTS_DIR.glob("*.json")):
         result = json.loads(path.read_text())
+        if "figures" not in result:  # a by-hand run's record (soak_stack.json), described in its own section
+            continue
         machine = result["machine"]
         where = f"{machine['cores']} cores, {machine['memory_gib']} GiB, Python {machine['python']}"
         for figure in result["figures"]:
