@@ -26,6 +26,7 @@ CLOSE_PROTOCOL_ERROR = 4400
 CLOSE_UNAUTHORIZED = 4401  # no or wrong media token in `start`
 CLOSE_FORBIDDEN = 4403  # X-Twilio-Signature does not sign this stream's URL
 CLOSE_UNKNOWN_CALL = 4404  # no such call, another CallSid, or the call has ended
+CLOSE_INTERNAL_ERROR = 1011  # the voice session could not start
 
 
 def preload() -> None:
@@ -171,13 +172,21 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         self.stream_sid = message.stream_sid
         self.session = import_string(settings.VOICE_SESSION_FACTORY)()
         ACTIVE_CALLS.inc()
-        await self.session.start(stream_info(call_id=str(self.call_id), start=message), self)
+        try:
+            await self.session.start(stream_info(call_id=str(self.call_id), start=message), self)
+        except Exception:
+            # The stream is recorded as started: it must be recorded as ended too, and the carrier let go.
+            logger.exception("media stream for call %s: the voice session did not start", self.call_id)
+            await self._end()
+            await self.close(code=CLOSE_INTERNAL_ERROR)
 
     async def disconnect(self, code: int) -> None:
         await self._end()
 
     async def _end(self) -> None:
-        """Once per stream, whichever comes first: the carrier's `stop`, or the socket closing."""
+        """Once per stream, whichever comes first: the carrier's `stop`, or the socket closing.
+
+        Never raises: whatever the session does on its way out, the stream's stop is recorded."""
         session, self.session = self.session, None
         if session is None or not self.stream_sid:
             return
@@ -185,10 +194,15 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         ACTIVE_CALLS.dec()
         try:
             await session.stop()
+        except Exception:
+            logger.exception("media stream for call %s: the voice session did not stop cleanly", self.call_id)
         finally:
-            await database_sync_to_async(call_record_media_stop)(
-                call_id=self.call_id, stream_sid=stream_sid, payload={"event": "stop", "streamSid": stream_sid}
-            )
+            try:
+                await database_sync_to_async(call_record_media_stop)(
+                    call_id=self.call_id, stream_sid=stream_sid, payload={"event": "stop", "streamSid": stream_sid}
+                )
+            except Exception:
+                logger.exception("media stream for call %s: its stop was not recorded", self.call_id)
 
     # MediaSender: what the voice session uses to talk back ----------------------------------------
 

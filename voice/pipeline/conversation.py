@@ -23,6 +23,7 @@ machine's greeting ended (at the start or mid-call) gets the voicemail message, 
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,8 @@ from voice.sessions import MediaSender, StreamInfo, VoiceSession
 
 __all__ = ["GREETING_WORDS", "ConversationSession", "SessionConfig"]
 
+logger = logging.getLogger(__name__)
+
 
 class ConversationSession(VoiceSession):
     """See the module docstring. `host` persists; `providers` default to the settings' adapters."""
@@ -74,7 +77,11 @@ class ConversationSession(VoiceSession):
         self._ending = False
         self._stt_failures = 0
         self._stopped = False
+        self._recording = False  # the host knows the call: its end must be reported, whatever happens next
         self.started = False
+        self.playout: Playout | None = None
+        self.listener: Listener | None = None
+        self.replies: ReplyRounds | None = None
 
     # ---- VoiceSession ------------------------------------------------------------------------------
 
@@ -85,6 +92,8 @@ class ConversationSession(VoiceSession):
         if self.host is None:
             self.host = StaticHost(ConversationContext(system_prompt="", first_message=""))
         self.context = await self.host.load_context(info)
+        self.recorder.start(self.host, info.call_id)
+        self._recording = True
         self.providers = self.providers or speech_providers(info.parameters)
         self.playout = Playout(
             sender,
@@ -133,7 +142,6 @@ class ConversationSession(VoiceSession):
         self.phrases = FallbackPhrases(self.providers.text_to_speech, self.context.voice)
         self._spawn(self.phrases.prepare())
         self._spawn(self.listener.work(), name="inputs")
-        self.recorder.start(self.host, info.call_id)
         self.host.subscribe(self.set_answered_by)
         self.started = True
         if self.context.answered_by in VOICEMAIL_VERDICTS:
@@ -153,27 +161,45 @@ class ConversationSession(VoiceSession):
         self.listener.key(digit)
 
     async def stop(self) -> None:
-        if self._stopped or not self.started:
+        """End the conversation, however the call ended (callee hung up mid-word, mid-reply or mid-tool, the
+        line dropped, a provider failed, the server is stopping). Never raises; from the moment the host knew
+        the call, its end — outcome, latency summary, what failed — is reported exactly once, after the turns
+        heard so far. Nothing is sent after this begins: the line may already be gone."""
+        if self._stopped or not self._recording:
             return
         self._stopped = True
+        try:
+            await self._wind_down()
+        except Exception:  # whatever broke, the record below must still be written
+            logger.exception("call %s: the conversation did not wind down cleanly", self.info.call_id)
+        finally:
+            await self.recorder.close(self.config.stop_grace_s)
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _wind_down(self) -> None:
+        if self.playout is not None:
+            await self.playout.close()
+        if self.listener is None or self.replies is None:
+            return  # `start` failed half-way: nothing was heard or said
         self.listener.end_of_stream()
         if self._reply is not None:
             self._reply.cancel()
         worker = next((t for t in self._tasks if t.get_name() == "inputs"), None)
-        if worker is not None:
+        if worker is not None:  # the last words' transcript belongs in the record
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(worker), timeout=self.config.stop_grace_s)
         if self._reply is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reply
-        await self.listener.transcriber.aclose()
+        await self.replies.tools_finished(self.config.stop_grace_s)
+        try:
+            await self.listener.transcriber.aclose()
+        except Exception:
+            logger.warning("call %s: the transcriber did not close cleanly", self.info.call_id, exc_info=True)
         if self._turn is not None:
             self._finish_agent_turn(self._turn, cut=True)
-        await self.playout.close()
-        await self.recorder.close(self.config.stop_grace_s)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # ---- AMD -------------------------------------------------------------------------------------
 
@@ -353,9 +379,8 @@ class ConversationSession(VoiceSession):
                     await asyncio.sleep(0.02 * self.context.time_scale)
         self._finish_agent_turn(turn)
         if transfer:
-            result = await self.host.run_tool(tool_specs.TRANSFER, {})  # type: ignore[union-attr]
+            result = await self.replies.run_host_tool(tool_specs.TRANSFER, {}, outcome="transferred")
             if result.ok:
-                self.recorder.outcome = "transferred"
                 return
         await self.sender.hang_up()
 

@@ -487,3 +487,30 @@ async def test_frames_of_the_wrong_size_are_reframed_not_fatal():
     await session.on_mark("not-a-mark-of-ours")
     await session.stop()
     assert host.summary is not None
+
+
+class CountingHost(StaticHost):
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.ends = 0
+
+    async def call_ended(self, summary) -> None:
+        self.ends += 1
+        await super().call_ended(summary)
+
+
+@on_virtual_time
+async def test_a_send_on_a_closed_line_never_stops_the_end_from_being_reported_once():
+    host = CountingHost(context())
+    session, carrier = await started(host, providers())
+    await until(lambda: carrier.events("media"), what="the first frame")
+
+    async def gone(payload: bytes) -> None:
+        raise OSError("the connection is closed")
+
+    carrier.send_audio = gone  # the callee hung up mid-opener: the socket refuses what the playout sends
+    await asyncio.sleep(0.1)
+    await asyncio.gather(session.stop(), session.stop())
+    await session.stop()
+    assert host.ends == 1
+    assert host.summary.outcome == "completed"

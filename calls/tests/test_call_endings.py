@@ -1,0 +1,333 @@
+"""However a call ends, its record is whole: outcome, the transcript heard so far, latency stats, the end event.
+
+The callee hangs up at each point of a turn (a test per point) through the real media consumer, conversation
+session and calls-side host, on the database. The line drops as a real server sees it: from that moment a
+send on the socket raises (as uvicorn's does once the peer is gone), then the disconnect arrives. Speech
+providers are faked at the port boundary only, with gates that hold them at a chosen point.
+"""
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from calls.conversation_host import CallConversationHost
+from calls.models import Call, CallEvent, TranscriptTurn
+from calls.tests.conftest import sign
+from calls.tests.test_media_consumer import path_for, start
+from config.asgi import application
+from voice import codec
+from voice import media_streams as ms
+from voice.pipeline import fallback
+from voice.pipeline.conversation import ConversationSession
+from voice.pipeline.session_config import SessionConfig
+from voice.providers.simulated_speech import SimulatedLanguageModel, SimulatedSpeechToText, SimulatedTextToSpeech
+from voice.providers.speech_selection import SpeechProviders
+from voice.synthetic_audio import silence_ulaw, speech_like_ulaw
+from voice.tests.waiting import until, within
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+FIRST_LINE = "Yes, this is me speaking."
+
+
+class Gate:
+    """Holds a provider at one point while armed: `reached` once it waits there, until `release()`."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.reached = asyncio.Event()
+        self._open = asyncio.Event()
+
+    async def passing(self) -> None:
+        if self.armed:
+            self.reached.set()
+            await self._open.wait()
+
+    def release(self) -> None:
+        self._open.set()
+
+
+class GatedSpeechToText(SimulatedSpeechToText):
+    async def transcribe(self, ulaw, *, language=None, prompt=""):
+        await PROVIDERS["stt_gate"].passing()
+        return await super().transcribe(ulaw, language=language, prompt=prompt)
+
+
+class GatedLanguageModel(SimulatedLanguageModel):
+    async def stream_reply(self, request):
+        await PROVIDERS["llm_gate"].passing()
+        async for event in super().stream_reply(request):
+            yield event
+
+
+PROVIDERS: dict = {}
+
+
+def gated_session() -> ConversationSession:
+    """The `VOICE_SESSION_FACTORY` of these tests: the production session and host, gated providers."""
+    speech = SpeechProviders(PROVIDERS["stt"], GatedLanguageModel(), SimulatedTextToSpeech(), None)
+    return ConversationSession(CallConversationHost(), providers=speech, config=SessionConfig(stop_grace_s=1.0))
+
+
+@pytest.fixture(autouse=True)
+def gated(settings):
+    settings.VOICE_SESSION_FACTORY = "calls.tests.test_call_endings.gated_session"
+    settings.TELEPHONY_PROVIDER = "simulated"
+    settings.SIMULATED_CARRIER_TIME_SCALE = 0.1
+    fallback.clear_cache()
+    PROVIDERS.clear()
+    PROVIDERS.update(stt_gate=Gate(), llm_gate=Gate())
+    return PROVIDERS
+
+
+def caller_says(*lines: str) -> None:
+    PROVIDERS["stt"] = GatedSpeechToText(lines)
+
+
+class Line:
+    """The server side of the socket: once `drop()`ped, every send raises, as on a closed connection."""
+
+    def __init__(self) -> None:
+        self.dropped = False
+        self.failed_sends = 0
+
+    async def __call__(self, scope, receive, send):
+        async def guarded(message):
+            if self.dropped:
+                self.failed_sends += 1
+                raise OSError("the connection is closed")
+            await send(message)
+
+        await application(scope, receive, guarded)
+
+    def drop(self) -> None:
+        self.dropped = True
+
+
+class Carrier:
+    """Twilio's side: reads what we send, echoes each mark at once while `echo` is on (the audio played)."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.communicator = communicator
+        self.messages: list[dict] = []
+        self.echo = True
+        self._sequence = 100
+        self._reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            output = await self.communicator.receive_output(timeout=120)
+            if output["type"] != "websocket.send":
+                return
+            message = json.loads(output["text"])
+            self.messages.append(message)
+            if message["event"] == "mark" and self.echo:
+                self._sequence += 1
+                name = message["mark"]["name"]
+                echo = ms.mark_echo_message(sequence_number=self._sequence, stream_sid="MZ1", name=name)
+                await self.communicator.send_to(text_data=echo)
+
+    def marks(self) -> list[str]:
+        return [m["mark"]["name"] for m in self.messages if m["event"] == "mark"]
+
+    def media_after(self, mark: str) -> int:
+        names = [m["mark"]["name"] if m["event"] == "mark" else None for m in self.messages]
+        if mark not in names:
+            return 0
+        return sum(1 for m in self.messages[names.index(mark) + 1 :] if m["event"] == "media")
+
+    async def say(self, text: str, *, trailing_silence_ms: int = 800, fraction: float = 1.0) -> None:
+        audio = speech_like_ulaw(text)
+        audio = audio[: int(len(audio) * fraction)] + silence_ulaw(trailing_silence_ms)
+        for index, frame in enumerate(codec.reframe([audio])):
+            self._sequence += 1
+            message = ms.inbound_media_message(
+                sequence_number=self._sequence, stream_sid="MZ1", chunk=index, timestamp_ms=20 * index, payload=frame
+            )
+            await self.communicator.send_to(text_data=message)
+
+    async def closed_by_us(self) -> None:
+        """Until we close the stream."""
+        await asyncio.shield(self._reader)
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+
+
+async def turns(call: Call) -> list[tuple[str, str]]:
+    rows = TranscriptTurn.objects.filter(call=call).order_by("index").values_list("role", "text")
+    return await database_sync_to_async(list)(rows)
+
+
+async def agent_turns_stored(call: Call, count: int) -> None:
+    async def stored() -> int:
+        return await database_sync_to_async(TranscriptTurn.objects.filter(call=call, role="agent").count)()
+
+    async with asyncio.timeout(30):
+        while await stored() < count:
+            await asyncio.sleep(0.02)
+
+
+async def connected(call: Call, line: Line, headers: list | None = None) -> tuple[WebsocketCommunicator, Carrier]:
+    communicator = WebsocketCommunicator(line, path_for(call.pk), headers=headers or [])
+    ok, _ = await communicator.connect()
+    assert ok
+    await communicator.send_to(text_data=start(call.pk))
+    return communicator, Carrier(communicator)
+
+
+async def after_one_exchange(call: Call, line: Line) -> tuple[WebsocketCommunicator, Carrier]:
+    """The opener heard, the callee's first line answered and heard: the call has latency to report."""
+    communicator, carrier = await connected(call, line)
+    await agent_turns_stored(call, 1)
+    await carrier.say(FIRST_LINE)
+    await agent_turns_stored(call, 2)
+    return communicator, carrier
+
+
+async def hang_up(communicator: WebsocketCommunicator, carrier: Carrier, line: Line) -> None:
+    """The line drops: sends fail from now on, then the server tells the consumer; it must end cleanly."""
+    line.drop()
+    await carrier.close()
+    await communicator.disconnect(code=1006, timeout=20)  # raises if the consumer raised
+
+
+async def record(call: Call) -> tuple[Call, list[str]]:
+    fresh = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    ids = CallEvent.objects.filter(call=call).values_list("provider_event_id", flat=True)
+    return fresh, await database_sync_to_async(list)(ids)
+
+
+async def assert_whole_record(call: Call, outcome: str) -> Call:
+    fresh, ids = await record(call)
+    assert fresh.outcome == outcome
+    assert fresh.latency_stats["first_audio_sent"]["n"] >= 1, fresh.latency_stats
+    assert ids.count("conversation-end") == 1
+    assert ids.count("stop:MZ1") == 1
+    return fresh
+
+
+async def test_hang_up_mid_word_keeps_the_words_said_so_far(call):
+    caller_says(FIRST_LINE, "Actually I wanted to ask")
+    line = Line()
+    communicator, carrier = await after_one_exchange(call, line)
+    await carrier.say("Actually I wanted to ask about my bill", trailing_silence_ms=0, fraction=0.6)
+    await hang_up(communicator, carrier, line)
+    await assert_whole_record(call, "completed")
+    assert (await turns(call))[-1] == ("contact", "Actually I wanted to ask")
+
+
+async def test_hang_up_while_the_words_are_transcribed(call):
+    caller_says(FIRST_LINE, "Can you repeat the date?")
+    line = Line()
+    communicator, carrier = await after_one_exchange(call, line)
+    PROVIDERS["stt_gate"].armed = True
+    await carrier.say("Can you repeat the date?")
+    await within(PROVIDERS["stt_gate"].reached.wait(), what="the transcription to start")
+    await hang_up(communicator, carrier, line)  # the transcript never comes: the grace runs out
+    await assert_whole_record(call, "completed")
+    assert [role for role, _ in await turns(call)] == ["agent", "contact", "agent"]
+
+
+async def test_hang_up_while_the_model_thinks(call):
+    caller_says(FIRST_LINE, "Can you repeat the date?")
+    line = Line()
+    communicator, carrier = await after_one_exchange(call, line)
+    PROVIDERS["llm_gate"].armed = True
+    await carrier.say("Can you repeat the date?")
+    await within(PROVIDERS["llm_gate"].reached.wait(), what="the model to be asked")
+    await hang_up(communicator, carrier, line)
+    await assert_whole_record(call, "completed")
+    assert (await turns(call))[-1] == ("contact", "Can you repeat the date?")
+
+
+async def test_hang_up_while_the_agent_speaks_lost_sends_and_all(call):
+    """The send on the closed socket used to escape the playout and end the session's stop early."""
+    caller_says(FIRST_LINE, "Can you repeat the date?")
+    line = Line()
+    communicator, carrier = await after_one_exchange(call, line)
+    reply_marks = len(carrier.marks())
+    await carrier.say("Can you repeat the date?")
+    await until(lambda: len(carrier.marks()) > reply_marks + 1, what="the reply's first chunk to be heard")
+    first_chunk = carrier.marks()[reply_marks + 1]
+    await until(lambda: carrier.media_after(first_chunk) >= 5, what="a few frames of its second chunk")
+    line.drop()
+    await until(lambda: line.failed_sends, what="a send on the closed socket")
+    await hang_up(communicator, carrier, line)
+    await assert_whole_record(call, "completed")
+    role, text = (await turns(call))[-1]
+    assert role == "agent"
+    assert text.startswith("That's a good question.")
+    assert not text.endswith("quick reminder.")  # only what was heard
+
+
+async def test_hang_up_before_the_reply_was_heard(call):
+    caller_says(FIRST_LINE, "Can you repeat the date?")
+    line = Line()
+    communicator, carrier = await after_one_exchange(call, line)
+    carrier.echo = False  # the reply is sent whole, but its marks never come back
+    sent = len(carrier.marks())
+    await carrier.say("Can you repeat the date?")
+    await until(lambda: sum(1 for m in carrier.marks()[sent:] if not m.endswith(":start")) >= 2, what="the reply")
+    await hang_up(communicator, carrier, line)
+    fresh = await assert_whole_record(call, "completed")
+    assert fresh.latency_stats["first_audio_sent"]["n"] == 2  # the cut reply counts too
+
+
+async def test_hang_up_during_the_agents_goodbye_keeps_its_outcome(call):
+    caller_says(FIRST_LINE, "No, that's all. Thank you, bye.")
+    line = Line()
+    communicator, carrier = await after_one_exchange(call, line)
+    carrier.echo = False
+    sent = len(carrier.marks())
+    await carrier.say("No, that's all. Thank you, bye.")
+    await until(lambda: len(carrier.marks()) > sent, what="the goodbye to start playing")
+    await hang_up(communicator, carrier, line)
+    await assert_whole_record(call, "ended_by_agent")
+
+
+async def test_hang_up_mid_tool_lets_the_tool_finish_into_the_record(call, agent, settings, fake_twilio):
+    """The transfer (a tool, at the carrier) is under way when the callee hangs up: it still completes,
+    and its outcome is the call's."""
+    settings.TELEPHONY_PROVIDER = "twilio"
+    settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+    settings.TWILIO_AUTH_TOKEN = "twilio-test-token"
+    settings.TWILIO_API_BASE_URL = fake_twilio.base_url
+    agent.can_transfer, agent.transfer_number = True, "+12025550199"
+    await database_sync_to_async(agent.save)()
+    fake_twilio.then(200, {"sid": "CA1", "status": "in-progress"}, held=True)
+    caller_says("Can I talk to a real person please?")
+    line = Line()
+    signature = sign(f"ws://testserver{path_for(call.pk)}", {}, "twilio-test-token").encode()
+    communicator, carrier = await connected(call, line, headers=[(b"x-twilio-signature", signature)])
+    await agent_turns_stored(call, 1)
+    await carrier.say("Can I talk to a real person please?")
+    await until(lambda: fake_twilio.requests, what="the transfer request", poll_s=0.05)
+    line.drop()
+    hanging_up = asyncio.ensure_future(hang_up(communicator, carrier, line))
+    await asyncio.sleep(0.2)  # the consumer is winding down while the tool is still under way
+    fake_twilio.stopping.set()  # the carrier answers the transfer
+    await within(hanging_up, what="the consumer to end")
+    await assert_whole_record(call, "transferred")
+
+
+async def test_a_session_that_cannot_start_still_records_the_streams_end(call, settings):
+    settings.VOICE_SESSION_FACTORY = "calls.tests.test_call_endings.BrokenSession"
+    communicator, carrier = await connected(call, Line())
+    async with asyncio.timeout(10):
+        await carrier.closed_by_us()
+    await communicator.wait(timeout=10)
+    _, ids = await record(call)
+    assert ids == ["start:MZ1", "stop:MZ1"]
+
+
+class BrokenSession(ConversationSession):
+    def __init__(self) -> None:
+        super().__init__(CallConversationHost())
+
+    async def start(self, info, sender) -> None:
+        raise RuntimeError("the speech providers are misconfigured")
