@@ -127,6 +127,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         self.call_id = self.scope["url_route"]["kwargs"]["call_id"]
         self.session: VoiceSession | None = None
         self.stream_sid = ""
+        self.writable = False  # from an accepted `start` until the stream ends: only then is anything sent
         headers = dict(self.scope.get("headers") or [])
         signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
         if signature and not telephony().validate_signature(media_stream_url(self.call_id), {}, signature):
@@ -170,6 +171,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNKNOWN_CALL)
             return
         self.stream_sid = message.stream_sid
+        self.writable = True
         self.session = import_string(settings.VOICE_SESSION_FACTORY)()
         ACTIVE_CALLS.inc()
         try:
@@ -186,11 +188,14 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
     async def _end(self) -> None:
         """Once per stream, whichever comes first: the carrier's `stop`, or the socket closing.
 
-        Never raises: whatever the session does on its way out, the stream's stop is recorded."""
+        Nothing is sent from here on (Twilio treats any message after its `stop` as a protocol error, and a
+        dropped socket takes none). Never raises: whatever the session does on its way out, the stream's stop
+        is recorded."""
+        self.writable = False
         session, self.session = self.session, None
-        if session is None or not self.stream_sid:
+        if session is None:
             return
-        stream_sid, self.stream_sid = self.stream_sid, ""
+        stream_sid = self.stream_sid
         ACTIVE_CALLS.dec()
         try:
             await session.stop()
@@ -207,13 +212,24 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
     # MediaSender: what the voice session uses to talk back ----------------------------------------
 
     async def send_audio(self, payload: bytes) -> None:
-        await self.base_send({"type": "websocket.send", "text": media_streams.media_message(self.stream_sid, payload)})
+        if self.writable:
+            await self.base_send(
+                {"type": "websocket.send", "text": media_streams.media_message(self.stream_sid, payload)}
+            )
 
     async def send_mark(self, name: str) -> None:
-        await self.send(text_data=media_streams.mark_message(self.stream_sid, name))
+        if self.writable:
+            await self.send(text_data=media_streams.mark_message(self.stream_sid, name))
 
     async def clear(self) -> None:
-        await self.send(text_data=media_streams.clear_message(self.stream_sid))
+        if self.writable:
+            await self.send(text_data=media_streams.clear_message(self.stream_sid))
 
     async def hang_up(self) -> None:
-        await self.close()
+        if self.writable:
+            await self.close()
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        """Close the stream; nothing is sent after it."""
+        self.writable = False
+        await super().close(code=code, reason=reason)

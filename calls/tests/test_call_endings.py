@@ -320,7 +320,7 @@ async def test_a_session_that_cannot_start_still_records_the_streams_end(call, s
     communicator, carrier = await connected(call, Line())
     async with asyncio.timeout(10):
         await carrier.closed_by_us()
-    await communicator.wait(timeout=10)
+    await communicator.disconnect(timeout=10)
     _, ids = await record(call)
     assert ids == ["start:MZ1", "stop:MZ1"]
 
@@ -331,3 +331,50 @@ class BrokenSession(ConversationSession):
 
     async def start(self, info, sender) -> None:
         raise RuntimeError("the speech providers are misconfigured")
+
+
+class WatchedLine(Line):
+    """Notes every message the application sends, and whether the carrier's `stop` had reached it by then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stop_received = False
+        self.sent: list[tuple[bool, dict]] = []
+
+    async def __call__(self, scope, receive, send):
+        async def watched_receive():
+            message = await receive()
+            if message.get("text") and json.loads(message["text"]).get("event") == "stop":
+                self.stop_received = True
+            return message
+
+        async def watched_send(message):
+            if message["type"] == "websocket.send":
+                self.sent.append((self.stop_received, json.loads(message["text"])))
+            await send(message)
+
+        await application(scope, watched_receive, watched_send)
+
+
+async def test_after_the_callers_stop_nothing_is_sent_and_everything_before_carries_the_stream_sid(call):
+    """The agent is mid-reply, with a transcript still coming, when Twilio's `stop` arrives."""
+    caller_says(FIRST_LINE, "Can you repeat the date?", "Wait, one more thing")
+    line = WatchedLine()
+    communicator, carrier = await after_one_exchange(call, line)
+    sent = len(carrier.marks())
+    await carrier.say("Can you repeat the date?")
+    await until(lambda: len(carrier.marks()) > sent, what="the reply to start playing")
+    PROVIDERS["stt_gate"].armed = True  # the next words are still being transcribed at the stop
+    await carrier.say("Wait, one more thing")
+    await within(PROVIDERS["stt_gate"].reached.wait(), what="the transcription to start")
+    stop = ms.stop_message(sequence_number=900, stream_sid="MZ1", account_sid="AC1", call_sid="CA1")
+    await communicator.send_to(text_data=stop)
+    await asyncio.sleep(0.3)  # what the playout and the hold phrase would have sent meanwhile
+    PROVIDERS["stt_gate"].release()
+    async with asyncio.timeout(20):
+        await carrier.closed_by_us()
+    await communicator.disconnect(timeout=20)  # the server confirms the close
+    assert line.stop_received
+    assert [message for after_stop, message in line.sent if after_stop] == []
+    assert {message["streamSid"] for _, message in line.sent} == {"MZ1"}
+    await assert_whole_record(call, "completed")

@@ -246,3 +246,29 @@ async def test_the_socket_closing_without_stop_still_records_the_end(call, recor
     await communicator.disconnect()
     assert await events(call) == ["start:MZ1", "stop:MZ1"]
     assert RecordingSession.seen[-1] == ("stop",)
+
+
+class LateSession(RecordingSession):
+    """Still sends while it stops, as a session with audio queued would."""
+
+    async def stop(self) -> None:
+        await self.sender.send_audio(b"\x7f" * 160)
+        await self.sender.send_mark("late")
+        await self.sender.clear()
+        await self.sender.hang_up()
+        self.seen.append(("stop",))
+
+
+async def test_nothing_is_sent_after_the_carriers_stop_even_by_a_session_that_tries(call, settings):
+    settings.VOICE_SESSION_FACTORY = "calls.tests.test_media_consumer.LateSession"
+    RecordingSession.seen = []
+    communicator = await opened(call.pk)
+    await communicator.send_to(text_data=start(call.pk))
+    assert json.loads(await communicator.receive_from())["streamSid"] == "MZ1"
+    assert json.loads(await communicator.receive_from())["streamSid"] == "MZ1"
+    stop = ms.stop_message(sequence_number=5, stream_sid="MZ1", account_sid="AC1", call_sid="CA1")
+    await communicator.send_to(text_data=stop)
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close"}
+    await communicator.disconnect()
+    assert RecordingSession.seen[-1] == ("stop",)
+    assert await events(call) == ["start:MZ1", "stop:MZ1"]
