@@ -90,6 +90,8 @@ def conversation_context(*, call_id: str) -> tuple[ConversationContext, dict[str
         llm_temperature=script.llm_temperature,
         tools=frozenset(name for name, on in enabled.items() if on),
         outcome_fields=script.outcome_fields,
+        silence_reprompt_s=script.silence_reprompt_s,
+        silence_hang_up_s=script.silence_hang_up_s,
         answered_by=call.answered_by,
         time_zone=contact.time_zone,
         time_scale=scale,

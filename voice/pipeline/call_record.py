@@ -74,7 +74,7 @@ class CallRecorder:
             latency_ms=latency,
         )
         self._reports.put_nowait(("turn", record))
-        if not turn.is_opener:
+        if not (turn.is_opener or turn.unprompted):
             for stage, value in latency.items():
                 self.latencies[stage].append(value)
 

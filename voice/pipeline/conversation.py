@@ -39,6 +39,7 @@ from voice.pipeline.listening import GREETING_WORDS, Listener, SpokenUtterance, 
 from voice.pipeline.playout import Playout
 from voice.pipeline.replies import GiveUp, ReplyRounds
 from voice.pipeline.session_config import SessionConfig
+from voice.pipeline.silence import SilenceWatch, silence_phrases
 from voice.pipeline.speaker import CannotSpeak, Speaker
 from voice.pipeline.templating import render
 from voice.pipeline.transcription import Transcriber
@@ -142,6 +143,17 @@ class ConversationSession(VoiceSession):
         self.phrases = FallbackPhrases(self.providers.text_to_speech, self.context.voice)
         self._spawn(self.phrases.prepare())
         self._spawn(self.listener.work(), name="inputs")
+        self._silence = silence_phrases(self.context.voice.language)
+        self._reprompt_turn: AgentTurn | None = None
+        watch = SilenceWatch(
+            reprompt_s=self.context.silence_reprompt_s,
+            hang_up_s=self.context.silence_hang_up_s,
+            time_scale=self.context.time_scale,
+            busy=lambda: self.listener.busy or (self._turn is not None and self._turn is not self._reprompt_turn),
+            reprompt=self._reprompt,
+            give_up=self._no_response,
+        )
+        self._spawn(watch.run(), name="silence")
         self.host.subscribe(self.set_answered_by)
         self.started = True
         if self.context.answered_by in VOICEMAIL_VERDICTS:
@@ -213,6 +225,28 @@ class ConversationSession(VoiceSession):
         self._cancel_reply(interrupted=False)
         message = render(self.context.voicemail_message, self.context.variables).text
         self._start_reply(self._speak_text(message, then_hang_up=True), reference=self.loop.time(), force=True)
+
+    # ---- A silent callee -------------------------------------------------------------------------
+
+    def _reprompt(self) -> None:
+        if self._turn is not None or self._ending or self._stopped:
+            return
+        self._start_reply(self._speak_text(self._silence.reprompt), reference=self.loop.time())
+        self._reprompt_turn = self._turn
+        if self._turn is not None:
+            self._turn.unprompted = True
+
+    def _no_response(self) -> None:
+        """Silent through the reprompt: a polite goodbye, then hang up."""
+        if self._ending or self._stopped:
+            return
+        self.recorder.outcome = "no_response"
+        self._cancel_reply(interrupted=False)
+        self._ending = True
+        goodbye = self._speak_text(self._silence.goodbye, then_hang_up=True)
+        self._start_reply(goodbye, reference=self.loop.time(), force=True)
+        if self._turn is not None:
+            self._turn.unprompted = True
 
     # ---- What the listener hears (its `Floor`) -----------------------------------------------------
 

@@ -30,6 +30,8 @@ class ConversationContext:
     llm_temperature: float = 0.7
     tools: frozenset[str] = frozenset()  # names of the tools the agent enables (voice.pipeline.tools)
     outcome_fields: tuple[str, ...] = ()  # allowed record_outcome fields; empty: any
+    silence_reprompt_s: float = 8.0  # the callee silent this long (carrier time): the agent asks if they are there
+    silence_hang_up_s: float = 20.0  # this long: a polite goodbye, a hang-up, outcome "no_response"
     answered_by: str = ""  # AMD verdict so far ("" while detection runs)
     time_zone: str = ""  # the callee's IANA zone, for "call me back tomorrow afternoon"
     time_scale: float = 1.0  # <1 when the simulated carrier runs faster than real time
@@ -71,7 +73,7 @@ class ToolResult:
 class CallSummary:
     """How the conversation ended."""
 
-    outcome: str  # completed | opted_out | voicemail | transferred | ended_by_agent | provider_failure
+    outcome: str  # completed | opted_out | voicemail | transferred | ended_by_agent | no_response | provider_failure
     failures: tuple[str, ...] = ()  # what failed, in order ("tts:elevenlabs: timed out…")
     latency: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # stage → {p50, p95, max, n}
     turns: int = 0

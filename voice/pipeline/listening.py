@@ -109,6 +109,12 @@ class Listener:
         self._inputs: asyncio.Queue[SpokenUtterance | _KeyPress | None] = asyncio.Queue()
         self._pending_digits: list[str] = []
         self._speech_over_agent = False
+        self._working = False
+
+    @property
+    def busy(self) -> bool:
+        """The callee is speaking, or what they said (or pressed) is still being worked on."""
+        return self.detector.in_speech or self._working or not self._inputs.empty()
 
     # ---- Inline, per frame ---------------------------------------------------------------------
 
@@ -176,6 +182,7 @@ class Listener:
     async def work(self) -> None:
         """One input at a time, in order, until `end_of_stream`."""
         while (item := await self._inputs.get()) is not None:
+            self._working = True
             try:
                 if isinstance(item, _KeyPress):
                     await self.floor.key_pressed(item.digit)
@@ -184,6 +191,8 @@ class Listener:
             except Exception:
                 # One bad turn must not end the conversation (nor other calls in the process).
                 logger.exception("call %s: turn failed", self.call_id)
+            finally:
+                self._working = False
 
     async def _hear(self, utterance: SpokenUtterance) -> None:
         # A slow STT must not leave the callee in silence either (only when the agent is not talking).
