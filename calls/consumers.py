@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 
 from calls.live_events import LIVE_CALLS_GROUP
 from calls.media_tokens import PARAMETER, media_token_valid
-from calls.services import call_record_media_start, call_record_media_stop
+from calls.services import StreamStart, call_media_stream_start, call_record_media_stop
 from monitoring.metrics import ACTIVE_CALLS
 from voice import media_streams
 from voice.sessions import VoiceSession, stream_info
@@ -26,6 +26,7 @@ CLOSE_PROTOCOL_ERROR = 4400
 CLOSE_UNAUTHORIZED = 4401  # no or wrong media token in `start`
 CLOSE_FORBIDDEN = 4403  # X-Twilio-Signature does not sign this stream's URL
 CLOSE_UNKNOWN_CALL = 4404  # no such call, another CallSid, or the call has ended
+CLOSE_STREAM_LIVE = 4409  # the call already has a live media stream
 CLOSE_INTERNAL_ERROR = 1011  # the voice session could not start
 
 
@@ -48,6 +49,12 @@ def preload() -> None:
         import_string(layer["BACKEND"])  # the class only: the layer is built (and connects) on first use
     if settings.DATABASES["default"].get("OPTIONS", {}).get("pool"):
         importlib.import_module("psycopg_pool")  # Django imports it as the first connection opens
+
+
+def signature_required() -> bool:
+    """Whether a media stream's handshake must carry `X-Twilio-Signature`: whenever Twilio credentials are set
+    (then a media token alone, which travels in the TwiML, is not enough)."""
+    return settings.TELEPHONY_PROVIDER == "twilio" or bool(settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN)
 
 
 class LiveCallsConsumer(AsyncJsonWebsocketConsumer):
@@ -83,10 +90,11 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
     """One call's Twilio Media Stream (`/ws/twilio/media/<call uuid>/`), handed to a voice session.
 
     Trust: Twilio sends no Origin and no cookie, so the route has no origin check or session auth.
-    Instead an `X-Twilio-Signature` on the handshake must sign the stream URL when present (else the
-    handshake is refused), and the `start` message must carry this call's media token in
-    `customParameters` (else close 4401). Until `start` is accepted nothing is written and no session
-    exists; an unknown or finished call closes 4404, a malformed message 4400.
+    Instead an `X-Twilio-Signature` on the handshake must sign the stream URL — required whenever Twilio
+    credentials are set, checked whenever present (else the handshake is refused) — and the `start` message
+    must carry this call's media token in `customParameters` (else close 4401). Until `start` is accepted
+    nothing is written and no session exists; an unknown or finished call closes 4404, a second stream
+    while the call's stream is live 4409 (logged), a malformed message 4400.
 
     Cost: the database is touched twice per stream (start, stop) through `database_sync_to_async`,
     never per frame. Per message, what Channels' generic consumer would add is left out — 50 frames a
@@ -130,7 +138,11 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         self.writable = False  # from an accepted `start` until the stream ends: only then is anything sent
         headers = dict(self.scope.get("headers") or [])
         signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
-        if signature and not telephony().validate_signature(media_stream_url(self.call_id), {}, signature):
+        if (signature or signature_required()) and not telephony().validate_signature(
+            media_stream_url(self.call_id), {}, signature
+        ):
+            logger.warning("media stream for call %s refused: %s handshake signature", self.call_id,
+                           "a wrong" if signature else "no")  # fmt: skip
             await self.close(code=CLOSE_FORBIDDEN)  # before accept: the handshake is refused (HTTP 403)
             return
         await self.accept()
@@ -161,13 +173,18 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         if not media_token_valid(token, self.call_id):
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
-        started = await database_sync_to_async(call_record_media_start)(
+        started = await database_sync_to_async(call_media_stream_start)(
             call_id=self.call_id,
             call_sid=message.call_sid,
             stream_sid=message.stream_sid,
             payload={"event": "start", "streamSid": message.stream_sid, "tracks": list(message.tracks)},
         )
-        if not started:
+        if started is StreamStart.ANOTHER_STREAM_LIVE:
+            logger.warning("media stream %s for call %s refused: the call has a live stream", message.stream_sid,
+                           self.call_id)  # fmt: skip
+            await self.close(code=CLOSE_STREAM_LIVE)
+            return
+        if started is not StreamStart.STARTED:
             await self.close(code=CLOSE_UNKNOWN_CALL)
             return
         self.stream_sid = message.stream_sid
