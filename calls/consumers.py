@@ -28,6 +28,26 @@ CLOSE_FORBIDDEN = 4403  # X-Twilio-Signature does not sign this stream's URL
 CLOSE_UNKNOWN_CALL = 4404  # no such call, another CallSid, or the call has ended
 CLOSE_STREAM_LIVE = 4409  # the call already has a live media stream
 CLOSE_INTERNAL_ERROR = 1011  # the voice session could not start
+# The close code a stopping server gives its open WebSockets (uvicorn's graceful shutdown: "service restart").
+SERVER_STOPPING = 1012
+
+# Streams whose end is being recorded after their task was cancelled (a server that cancels its connections
+# on the way out): kept referenced until done, and awaited by `finish_live_streams`.
+_ENDING: set[asyncio.Task] = set()
+
+
+async def finish_live_streams(timeout_s: float = 10.0) -> int:
+    """Wait up to `timeout_s` for every stream's end still being recorded in this process — ends started by a
+    cancellation, and finished calls' last writes; how many are left. The ASGI lifespan's shutdown runs this
+    (`calls.lifespan`), so the process exits only after every call's record is written."""
+    from voice.pipeline.call_record import unfinished
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    if _ENDING:
+        await asyncio.wait(set(_ENDING), timeout=timeout_s)
+    left = sum(1 for task in _ENDING if not task.done())
+    return left + await unfinished(max(0.0, deadline - loop.time()))
 
 
 def preload() -> None:
@@ -112,11 +132,18 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         # task step per frame less (daphne's and the test communicator's `receive` are an asyncio.Queue's `get`).
         queue = getattr(receive, "__self__", None)
         backlog = queue.qsize if isinstance(queue, asyncio.Queue) else None
-        with contextlib.suppress(StopConsumer):
-            while True:
-                await self.dispatch(await receive())
-                if backlog is None or backlog():
-                    await asyncio.sleep(0)
+        try:
+            with contextlib.suppress(StopConsumer):
+                while True:
+                    await self.dispatch(await receive())
+                    if backlog is None or backlog():
+                        await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            # The server cancels the connection (it is stopping and will not wait): the call's record is still
+            # written, by a task of its own that outlives this one.
+            if getattr(self, "session", None) is not None:
+                self._ending(server_stopping=True)
+            raise
 
     async def dispatch(self, message: dict) -> None:
         if message["type"] == "websocket.receive":  # 50 a second per call: to `receive` without the lookups
@@ -136,6 +163,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         self.session: VoiceSession | None = None
         self.stream_sid = ""
         self.writable = False  # from an accepted `start` until the stream ends: only then is anything sent
+        self._end_task: asyncio.Task | None = None
         headers = dict(self.scope.get("headers") or [])
         signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
         if (signature or signature_required()) and not telephony().validate_signature(
@@ -163,7 +191,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         elif isinstance(message, media_streams.Dtmf):
             await self.session.on_dtmf(message.digit)
         elif isinstance(message, media_streams.Stop):
-            await self._end()
+            await asyncio.shield(self._ending())
             await self.close()
 
     async def _handshake(self, message: media_streams.InboundMessage) -> None:
@@ -196,14 +224,23 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         except Exception:
             # The stream is recorded as started: it must be recorded as ended too, and the carrier let go.
             logger.exception("media stream for call %s: the voice session did not start", self.call_id)
-            await self._end()
+            await asyncio.shield(self._ending())
             await self.close(code=CLOSE_INTERNAL_ERROR)
 
     async def disconnect(self, code: int) -> None:
-        await self._end()
+        await asyncio.shield(self._ending(server_stopping=code == SERVER_STOPPING))
 
-    async def _end(self) -> None:
-        """Once per stream, whichever comes first: the carrier's `stop`, or the socket closing.
+    def _ending(self, *, server_stopping: bool = False) -> asyncio.Task:
+        """The stream's end, run once in a task of its own: a cancelled connection does not cut it short."""
+        if self._end_task is None:
+            self._end_task = asyncio.ensure_future(self._end(server_stopping=server_stopping))
+            _ENDING.add(self._end_task)
+            self._end_task.add_done_callback(_ENDING.discard)
+        return self._end_task
+
+    async def _end(self, *, server_stopping: bool = False) -> None:
+        """Once per stream, whichever comes first: the carrier's `stop`, or the socket closing — because the
+        server is stopping, in which case the session ends the call for the callee (a goodbye) first.
 
         Nothing is sent from here on (Twilio treats any message after its `stop` as a protocol error, and a
         dropped socket takes none). Never raises: whatever the session does on its way out, the stream's stop
@@ -215,6 +252,9 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         stream_sid = self.stream_sid
         ACTIVE_CALLS.dec()
         try:
+            if server_stopping:
+                logger.info("media stream for call %s: the server is stopping under the call", self.call_id)
+                await session.server_stopping()
             await session.stop()
         except Exception:
             logger.exception("media stream for call %s: the voice session did not stop cleanly", self.call_id)

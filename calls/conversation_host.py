@@ -280,6 +280,16 @@ class CallConversationHost:
         await self._set_outcome("transferred")
         return ToolResult({"transferred_to": number})
 
+    async def end_with_goodbye(self, text: str, language: str) -> None:
+        """The carrier says `text` and hangs up (a REST request in a worker thread; many calls end at once when
+        a server stops, so not on the single database thread)."""
+        from voice.providers.selection import telephony
+
+        sid = self.facts.get("call_sid", "")
+        if not sid:
+            return
+        await asyncio.to_thread(lambda: telephony().say_and_hang_up(sid, text=text, language=language))
+
     async def _set_outcome(self, outcome: str) -> None:
         await database_sync_to_async(lambda: Call.objects.filter(pk=self.call_id).update(outcome=outcome))()
 

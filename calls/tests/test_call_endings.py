@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from calls.conversation_host import CallConversationHost
+from calls.media_tokens import media_token_for
 from calls.models import Call, CallEvent, TranscriptTurn
 from calls.tests.conftest import sign
 from calls.tests.test_media_consumer import path_for, start
@@ -378,3 +379,76 @@ async def test_after_the_callers_stop_nothing_is_sent_and_everything_before_carr
     assert [message for after_stop, message in line.sent if after_stop] == []
     assert {message["streamSid"] for _, message in line.sent} == {"MZ1"}
     await assert_whole_record(call, "completed")
+
+
+def twilio_line(settings, fake_twilio) -> list:
+    """Twilio settings with REST requests to the local fake; the handshake headers that sign the stream."""
+    settings.TELEPHONY_PROVIDER = "twilio"
+    settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+    settings.TWILIO_AUTH_TOKEN = "twilio-test-token"
+    settings.TWILIO_API_BASE_URL = fake_twilio.base_url
+    return []
+
+
+async def test_a_stopping_server_ends_the_call_with_a_goodbye_and_writes_its_record(call, agent, settings, fake_twilio):
+    """uvicorn, on SIGTERM, closes every WebSocket with 1012 and waits for the connections' tasks."""
+    twilio_line(settings, fake_twilio)
+    agent.language = "es-ES"
+    await database_sync_to_async(agent.save)()
+    caller_says()
+    signature = sign(f"ws://testserver{path_for(call.pk)}", {}, "twilio-test-token").encode()
+    communicator, carrier = await connected(call, Line(), headers=[(b"x-twilio-signature", signature)])
+    await until(lambda: carrier.messages, what="the opener to start")
+    await carrier.close()
+    await communicator.disconnect(code=1012, timeout=20)
+    (request,) = fake_twilio.requests
+    assert request.path == f"/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}/Calls/CA1.json"
+    twiml = request.value("Twiml")
+    assert '<Say language="es-ES">Lo siento, tengo que terminar la llamada.' in twiml
+    assert twiml.endswith("<Hangup /></Response>")
+    fresh, ids = await record(call)
+    assert fresh.outcome == "server_stopped"
+    assert ids.count("conversation-end") == 1
+    assert ids.count("stop:MZ1") == 1
+
+
+async def test_a_server_that_cancels_its_connections_still_writes_every_calls_record(call, contact, campaign, agent):
+    """A server that will not wait (or whose grace ran out) cancels the connections' tasks; the lifespan's
+    shutdown then waits for the records, which are written by tasks of their own."""
+    from calls.consumers import finish_live_streams
+    from calls.lifespan import CallsLifespan
+
+    other = await database_sync_to_async(Call.objects.create)(
+        contact=contact, campaign=campaign, agent=agent, to_phone=contact.phone, provider="simulated"
+    )
+    caller_says(FIRST_LINE)
+    first, first_carrier = await connected(call, Line())
+    await agent_turns_stored(call, 1)
+    await first_carrier.say(FIRST_LINE)
+    await agent_turns_stored(call, 2)
+    second = WebsocketCommunicator(Line(), path_for(other.pk))
+    assert (await second.connect())[0]
+    token = {"token": media_token_for(other.pk)}
+    second_start = ms.start_message(
+        sequence_number=1, stream_sid="MZ2", account_sid="AC1", call_sid="CA2", custom_parameters=token
+    )
+    await second.send_to(text_data=second_start)
+    await until(lambda: first_carrier.messages, what="the calls to speak")
+    await first_carrier.close()
+    for communicator in (first, second):
+        await communicator.wait(timeout=0.01)  # the connection's task is cancelled
+        assert communicator.future.cancelled()
+    lifespan = WebsocketCommunicator(CallsLifespan(grace_s=20), "/")  # any communicator drives a scope
+    lifespan.scope = {"type": "lifespan"}
+    await lifespan.send_input({"type": "lifespan.startup"})
+    assert (await lifespan.receive_output())["type"] == "lifespan.startup.complete"
+    await lifespan.send_input({"type": "lifespan.shutdown"})
+    assert (await lifespan.receive_output(timeout=30))["type"] == "lifespan.shutdown.complete"
+    assert await finish_live_streams(0) == 0
+    fresh, ids = await record(call)
+    assert fresh.outcome == "server_stopped"
+    assert fresh.latency_stats["first_audio_sent"]["n"] == 1
+    assert ids.count("conversation-end") == ids.count("stop:MZ1") == 1
+    fresh, ids = await record(other)
+    assert fresh.outcome == "server_stopped"
+    assert ids.count("conversation-end") == ids.count("stop:MZ2") == 1

@@ -213,6 +213,22 @@ class ConversationSession(VoiceSession):
         if self._turn is not None:
             self._finish_agent_turn(self._turn, cut=True)
 
+    async def server_stopping(self) -> None:
+        """The server is stopping under the call: the outcome says so (unless the call had one already), and
+        the carrier says goodbye for us (the stream cannot) unless the agent was already ending the call."""
+        if self._stopped or not self._recording:
+            return
+        if self.recorder.outcome == "completed":
+            self.recorder.outcome = "server_stopped"
+        if self._ending:
+            return
+        self._ending = True
+        language = self.context.voice.language
+        try:
+            await self.host.end_with_goodbye(silence_phrases(language).cut_short, language)  # type: ignore[union-attr]
+        except Exception:  # the record matters more than the goodbye: stop() follows whatever happened here
+            logger.warning("call %s: no goodbye before the server stopped", self.info.call_id, exc_info=True)
+
     # ---- AMD -------------------------------------------------------------------------------------
 
     def set_answered_by(self, verdict: str) -> None:

@@ -98,6 +98,9 @@ class ConversationHost(Protocol):
     def subscribe(self, on_answered_by: Any) -> None:
         """Call `on_answered_by(verdict)` when an AMD verdict arrives during the call (optional)."""
 
+    async def end_with_goodbye(self, text: str, language: str) -> None:
+        """The stream is gone (the server is stopping): have the carrier say `text` and hang up."""
+
 
 class StaticHost:
     """A host that keeps everything in memory: tests, benchmarks and the bare `ConversationSession`."""
@@ -110,6 +113,7 @@ class StaticHost:
         self.summary: CallSummary | None = None
         self.tool_results = dict(tool_results or {})
         self.on_answered_by: Any = None
+        self.goodbyes: list[str] = []
 
     async def load_context(self, info: StreamInfo) -> ConversationContext:
         return self.context
@@ -129,3 +133,6 @@ class StaticHost:
 
     def subscribe(self, on_answered_by: Any) -> None:
         self.on_answered_by = on_answered_by
+
+    async def end_with_goodbye(self, text: str, language: str) -> None:
+        self.goodbyes.append(text)

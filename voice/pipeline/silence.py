@@ -15,18 +15,35 @@ from dataclasses import dataclass
 class SilencePhrases:
     reprompt: str
     goodbye: str
+    cut_short: str  # said by the carrier when the server stops mid-call
 
 
 PHRASES: dict[str, SilencePhrases] = {
-    "en": SilencePhrases("Are you still there?", "It seems this isn't a good time. I'll let you go now. Goodbye."),
-    "es": SilencePhrases("¿Sigue ahí?", "Parece que no es un buen momento. Lo dejo por ahora. Adiós."),
+    "en": SilencePhrases(
+        "Are you still there?",
+        "It seems this isn't a good time. I'll let you go now. Goodbye.",
+        "I'm sorry, I have to end our call now. We'll call you back. Goodbye.",
+    ),
+    "es": SilencePhrases(
+        "¿Sigue ahí?",
+        "Parece que no es un buen momento. Lo dejo por ahora. Adiós.",
+        "Lo siento, tengo que terminar la llamada. Le volveremos a llamar. Adiós.",
+    ),
     "fr": SilencePhrases(
-        "Vous êtes toujours là ?", "Ce n'est visiblement pas le bon moment. Je vous laisse. Au revoir."
+        "Vous êtes toujours là ?",
+        "Ce n'est visiblement pas le bon moment. Je vous laisse. Au revoir.",
+        "Désolé, je dois mettre fin à notre appel. Nous vous rappellerons. Au revoir.",
     ),
     "de": SilencePhrases(
-        "Sind Sie noch da?", "Es scheint gerade nicht zu passen. Ich lasse Sie jetzt. Auf Wiederhören."
+        "Sind Sie noch da?",
+        "Es scheint gerade nicht zu passen. Ich lasse Sie jetzt. Auf Wiederhören.",
+        "Entschuldigung, ich muss unser Gespräch jetzt beenden. Wir rufen Sie zurück. Auf Wiederhören.",
     ),
-    "pt": SilencePhrases("Ainda está aí?", "Parece que não é um bom momento. Vou desligar agora. Até logo."),
+    "pt": SilencePhrases(
+        "Ainda está aí?",
+        "Parece que não é um bom momento. Vou desligar agora. Até logo.",
+        "Desculpe, preciso encerrar a nossa chamada. Ligaremos de volta. Até logo.",
+    ),
 }
 
 
