@@ -300,10 +300,13 @@ class ConversationSession(VoiceSession):
             over_opener=turn is not None and turn.is_opener,
             min_interruption_words=self.config.turn_taking.min_interruption_words,
         )
+        endpoint_at = utterance.end_of_speech + utterance.event.endpoint_delay_ms / 1000 * self.context.time_scale
         if text:
             spoke_for = utterance.event.speech_ms / 1000 * self.context.time_scale
+            latency = {"endpoint": elapsed_ms(utterance.end_of_speech, endpoint_at),
+                       "stt_final": elapsed_ms(utterance.end_of_speech, stt_done)}  # fmt: skip
             self.recorder.record("contact", text, utterance.end_of_speech - spoke_for, stt_done, index=utterance.index,
-                                 latency={"stt_final": elapsed_ms(utterance.end_of_speech, stt_done)})  # fmt: skip
+                                 latency=latency)  # fmt: skip
         if self._ending or self._stopped:
             return
         if kind in (Utterance.NOISE, Utterance.BACKCHANNEL):
@@ -311,7 +314,12 @@ class ConversationSession(VoiceSession):
             return
         self._cancel_reply(interrupted=True)
         self.replies.history.append(ChatMessage("user", text))
-        self._start_reply(self._speak_reply, reference=utterance.end_of_speech, stt_done=stt_done)
+        self._start_reply(
+            self._speak_reply,
+            reference=utterance.end_of_speech,
+            stt_done=stt_done,
+            endpoint=endpoint_at,
+        )
 
     async def transcription_failed(self, error: ProviderError) -> None:
         assert self.providers is not None  # noqa: S101 - set in start()
@@ -331,12 +339,15 @@ class ConversationSession(VoiceSession):
         *,
         reference: float,
         stt_done: float | None = None,
+        endpoint: float | None = None,
         is_opener: bool = False,
         force: bool = False,
     ) -> None:
         if self._stopped or (self._ending and not force):
             return
         turn = self._agent_turns.new(reference, is_opener=is_opener)
+        if endpoint is not None:
+            turn.stamp("endpoint", endpoint)
         if stt_done is not None:
             turn.stamp("stt_final", stt_done)
         self._turn = turn

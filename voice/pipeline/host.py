@@ -51,7 +51,8 @@ class TurnRecord:
     latency_ms: Mapping[str, int] = field(default_factory=dict)  # stage → ms (see LATENCY_STAGES)
 
 
-LATENCY_STAGES = ("stt_final", "llm_first_token", "tts_first_byte", "first_audio_sent", "first_audio_heard")
+# "endpoint": from the end of the caller's speech to the detector's decision that the turn was over.
+LATENCY_STAGES = ("endpoint", "stt_final", "llm_first_token", "tts_first_byte", "first_audio_sent", "first_audio_heard")
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ class SpokenUtterance:
 
     event: SpeechEnded
     over_agent: bool  # it began while the agent was speaking
-    end_of_speech: float  # loop time
+    end_of_speech: float  # loop time of the end of the last frame that held the caller's speech
     digits: tuple[str, ...] = ()
     index: int = 0  # transcript position
     streamed: Awaitable[Transcript] | None = field(default=None, repr=False, compare=False)  # see Transcriber
@@ -165,7 +165,7 @@ class Listener:
             self.floor.resume_agent()
 
     def _utterance(self, event: SpeechEnded) -> SpokenUtterance:
-        lag = (event.detected_ms - event.ended_ms) / 1000 * self.time_scale
+        lag = event.endpoint_delay_ms / 1000 * self.time_scale
         digits, self._pending_digits = tuple(self._pending_digits), []
         # The transcript position is taken when the words end, before STT, so it follows speaking order.
         return SpokenUtterance(

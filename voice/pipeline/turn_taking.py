@@ -40,6 +40,8 @@ class TurnTakingConfig:
     pre_roll_ms: int = 300
     max_utterance_ms: int = 30_000  # a caller who never pauses still gets a turn end
     min_interruption_words: int = 2
+    floor_window_ms: int = 2_000  # the line's noise floor: the quietest frame level over this window
+    speech_snr_db: float = 9.0  # a frame this far above the floor holds speech (for the honest end of speech)
 
     def __post_init__(self) -> None:
         if not 0 <= self.vad_mode <= 3:
@@ -62,10 +64,18 @@ class BargeInCandidate:
 @dataclass(frozen=True)
 class SpeechEnded:
     started_ms: int
-    ended_ms: int  # end of the last voiced frame: the end of speech latency is measured from
-    detected_ms: int  # when the silence made it certain (ended_ms + silence_ms)
+    ended_ms: int  # end of the last frame the detector called voiced
+    detected_ms: int  # when the detector decided the turn was over
     speech_ms: int
     audio: bytes = field(repr=False)  # μ-law, pre-roll included
+    # End of the last frame that held the caller's speech (above the line's noise floor), found independently of
+    # the decision: what a turn's latency is measured from, so a late decision shows as a slow turn.
+    speech_end_ms: int = 0
+
+    @property
+    def endpoint_delay_ms(self) -> int:
+        """How long after the speech really ended the detector decided so."""
+        return self.detected_ms - self.speech_end_ms
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,42 @@ def frame_energy(ulaw: bytes) -> int:
     )
 
 
+class NoiseFloor:
+    """The line's noise floor: the quietest 20 ms frame level over a sliding window (minimum statistics).
+
+    Speech has gaps between syllables where the level falls to the line's own noise; steady noise never rises
+    above it. A monotonic deque keeps the window's minimum at O(1) per frame. Levels are in dBFS.
+    """
+
+    def __init__(self, window_frames: int) -> None:
+        self.window = window_frames
+        self._index = 0
+        self._minima: deque[tuple[int, float]] = deque()  # (frame index, level), levels increasing
+
+    def push(self, level_db: float) -> float:
+        """Add one frame's level; the floor now."""
+        minima = self._minima
+        while minima and minima[-1][1] >= level_db:
+            minima.pop()
+        minima.append((self._index, level_db))
+        if minima[0][0] <= self._index - self.window:
+            minima.popleft()
+        self._index += 1
+        return minima[0][1]
+
+    @property
+    def level(self) -> float:
+        return self._minima[0][1] if self._minima else -math.inf
+
+
+_SILENT_DB = -100.0  # the level given to digital silence (log of zero)
+
+
+def energy_dbfs(energy: int) -> float:
+    """A frame's energy (`frame_energy`) as an RMS level in dBFS."""
+    return 10 * math.log10(energy / _FULL_SCALE_ENERGY) if energy else _SILENT_DB
+
+
 def frame_level_dbfs(ulaw_frame: bytes) -> float:
     """RMS level of a 20 ms μ-law frame in dB relative to full scale (−inf for digital silence)."""
     energy = frame_energy(ulaw_frame)
@@ -123,6 +169,9 @@ class TurnDetector:
         self._last_voiced_end_ms = 0
         self._barge_in_raised = False
         self._audio = bytearray()
+        self.floor = NoiseFloor(max(1, self.config.floor_window_ms // codec.FRAME_MS))
+        self._last_speech_end_ms = 0  # end of the last frame above the floor by the speech margin
+        self._level = _SILENT_DB
 
     @property
     def _pre_roll(self) -> int:
@@ -153,6 +202,10 @@ class TurnDetector:
         voiced = self.is_voiced(ulaw_frame)
         frame_start = self._now_ms
         self._now_ms += self._frame_ms
+        self._level = level = energy_dbfs(frame_energy(ulaw_frame))
+        floor = self.floor.push(level)
+        if level >= floor + self.config.speech_snr_db and level >= self.config.min_level_dbfs:
+            self._last_speech_end_ms = self._now_ms
         if not self._in_speech:
             self._recent.append(ulaw_frame)
             if len(self._window) == self._window.maxlen and self._window[0]:
@@ -203,7 +256,14 @@ class TurnDetector:
             detected_ms=self._now_ms,
             speech_ms=speech_ms,
             audio=audio,
+            speech_end_ms=self._speech_end_ms(),
         )
+
+    def _speech_end_ms(self) -> int:
+        """The end of the utterance's last frame above the noise floor by `speech_snr_db` (no later than the last
+        voiced frame); the last voiced frame when none was (a caller hardly above the line's noise)."""
+        loud = self._last_speech_end_ms
+        return min(loud, self._last_voiced_end_ms) if loud > self._started_ms else self._last_voiced_end_ms
 
     def reset(self) -> None:
         """Forget a speech in progress (e.g. after the agent hangs up or a DTMF menu takes over)."""
