@@ -62,6 +62,9 @@ def preload() -> None:
     from voice.providers.speech_selection import adapter_modules
 
     import_string(settings.VOICE_SESSION_FACTORY)
+    from voice.pipeline import speech_model
+
+    speech_model.available()  # loads the Silero model once for the process (tens of ms), not under a call
     for module in ("calls.twiml", telephony_module(), *adapter_modules()):
         importlib.import_module(module)
     layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default")

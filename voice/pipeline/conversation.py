@@ -101,6 +101,7 @@ class ConversationSession(VoiceSession):
             time_scale=self.context.time_scale,
             lead_frames=self.config.lead_frames,
             on_mark=lambda name: self._agent_turns.mark_sent(name, self.loop.time()),
+            on_audio=self.detector.agent_audio,
         )
         self.playout.start()
         self.speaker = Speaker(

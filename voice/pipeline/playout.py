@@ -44,9 +44,11 @@ class Playout:
         time_scale: float = 1.0,
         lead_frames: int = 3,
         on_mark: Callable[[str], None] | None = None,
+        on_audio: Callable[[bytes], None] | None = None,
     ) -> None:
         self.sender = sender
         self.on_mark = on_mark
+        self.on_audio = on_audio  # each frame sent (the turn detector keeps the agent's echo out with it)
         self.interval = codec.FRAME_MS / 1000 * time_scale
         self.lead_frames = lead_frames
         self._items: deque[tuple[bytes, str] | _Mark] = deque()
@@ -157,6 +159,8 @@ class Playout:
                     self._items.appendleft(item)
                     continue
             await self.sender.send_audio(frame)
+            if self.on_audio is not None:
+                self.on_audio(frame)
             PLAYOUT_LAG.observe(loop.time() - max(due, anchor))
             self._sent[tag] += 1
             self.frames_sent += 1
