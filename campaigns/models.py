@@ -140,6 +140,7 @@ class Agent(ConstraintErrorsOnFieldsMixin, models.Model):
         "agent_voice_speed_range": "voice_speed",
         "agent_temperature_range": "llm_temperature",
         "agent_transfer_needs_e164_number": "transfer_number",
+        "agent_silence_reprompt_before_hang_up": "silence_hang_up_seconds",
     }
 
     def __str__(self) -> str:

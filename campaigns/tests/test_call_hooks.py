@@ -35,8 +35,13 @@ def test_an_agent_hangs_up_on_silence_only_after_its_reprompt(agent):
     from django.core.exceptions import ValidationError
 
     agent.silence_reprompt_seconds, agent.silence_hang_up_seconds = 10, 10
-    with pytest.raises(ValidationError, match="hang up later than the reprompt"):
-        agent.full_clean()
+    with pytest.raises(ValidationError) as raised:
+        agent.validate_constraints()
+    assert raised.value.message_dict == {
+        "silence_hang_up_seconds": [
+            "Reprompt after at least 2 seconds of silence, and hang up later than the reprompt."
+        ]
+    }
 
 
 def test_an_unknown_agent_has_no_script(agent):
