@@ -433,7 +433,10 @@ async def test_a_server_that_cancels_its_connections_still_writes_every_calls_re
         sequence_number=1, stream_sid="MZ2", account_sid="AC1", call_sid="CA2", custom_parameters=token
     )
     await second.send_to(text_data=second_start)
-    await until(lambda: first_carrier.messages, what="the calls to speak")
+    await agent_turns_stored(other, 0)
+    second_carrier = Carrier(second)
+    await until(lambda: second_carrier.messages, what="the second call to speak")
+    await second_carrier.close()
     await first_carrier.close()
     for communicator in (first, second):
         await communicator.wait(timeout=0.01)  # the connection's task is cancelled
