@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 
 from calls.live_events import LIVE_CALLS_GROUP
 from calls.media_tokens import PARAMETER, media_token_valid
-from calls.services import call_record_media_start, call_record_media_stop
+from calls.services import StreamStart, call_media_stream_start, call_record_media_stop
 from monitoring.metrics import ACTIVE_CALLS
 from voice import media_streams
 from voice.sessions import VoiceSession, stream_info
@@ -26,6 +26,28 @@ CLOSE_PROTOCOL_ERROR = 4400
 CLOSE_UNAUTHORIZED = 4401  # no or wrong media token in `start`
 CLOSE_FORBIDDEN = 4403  # X-Twilio-Signature does not sign this stream's URL
 CLOSE_UNKNOWN_CALL = 4404  # no such call, another CallSid, or the call has ended
+CLOSE_STREAM_LIVE = 4409  # the call already has a live media stream
+CLOSE_INTERNAL_ERROR = 1011  # the voice session could not start
+# The close code a stopping server gives its open WebSockets (uvicorn's graceful shutdown: "service restart").
+SERVER_STOPPING = 1012
+
+# Streams whose end is being recorded after their task was cancelled (a server that cancels its connections
+# on the way out): kept referenced until done, and awaited by `finish_live_streams`.
+_ENDING: set[asyncio.Task] = set()
+
+
+async def finish_live_streams(timeout_s: float = 10.0) -> int:
+    """Wait up to `timeout_s` for every stream's end still being recorded in this process — ends started by a
+    cancellation, and finished calls' last writes; how many are left. The ASGI lifespan's shutdown runs this
+    (`calls.lifespan`), so the process exits only after every call's record is written."""
+    from voice.pipeline.call_record import unfinished
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    if _ENDING:
+        await asyncio.wait(set(_ENDING), timeout=timeout_s)
+    left = sum(1 for task in _ENDING if not task.done())
+    return left + await unfinished(max(0.0, deadline - loop.time()))
 
 
 def preload() -> None:
@@ -40,6 +62,9 @@ def preload() -> None:
     from voice.providers.speech_selection import adapter_modules
 
     import_string(settings.VOICE_SESSION_FACTORY)
+    from voice.pipeline import speech_model
+
+    speech_model.available()  # loads the Silero model once for the process (tens of ms), not under a call
     for module in ("calls.twiml", telephony_module(), *adapter_modules()):
         importlib.import_module(module)
     layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default")
@@ -47,6 +72,12 @@ def preload() -> None:
         import_string(layer["BACKEND"])  # the class only: the layer is built (and connects) on first use
     if settings.DATABASES["default"].get("OPTIONS", {}).get("pool"):
         importlib.import_module("psycopg_pool")  # Django imports it as the first connection opens
+
+
+def signature_required() -> bool:
+    """Whether a media stream's handshake must carry `X-Twilio-Signature`: whenever Twilio credentials are set
+    (then a media token alone, which travels in the TwiML, is not enough)."""
+    return settings.TELEPHONY_PROVIDER == "twilio" or bool(settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN)
 
 
 class LiveCallsConsumer(AsyncJsonWebsocketConsumer):
@@ -82,10 +113,11 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
     """One call's Twilio Media Stream (`/ws/twilio/media/<call uuid>/`), handed to a voice session.
 
     Trust: Twilio sends no Origin and no cookie, so the route has no origin check or session auth.
-    Instead an `X-Twilio-Signature` on the handshake must sign the stream URL when present (else the
-    handshake is refused), and the `start` message must carry this call's media token in
-    `customParameters` (else close 4401). Until `start` is accepted nothing is written and no session
-    exists; an unknown or finished call closes 4404, a malformed message 4400.
+    Instead an `X-Twilio-Signature` on the handshake must sign the stream URL — required whenever Twilio
+    credentials are set, checked whenever present (else the handshake is refused) — and the `start` message
+    must carry this call's media token in `customParameters` (else close 4401). Until `start` is accepted
+    nothing is written and no session exists; an unknown or finished call closes 4404, a second stream
+    while the call's stream is live 4409 (logged), a malformed message 4400.
 
     Cost: the database is touched twice per stream (start, stop) through `database_sync_to_async`,
     never per frame. Per message, what Channels' generic consumer would add is left out — 50 frames a
@@ -100,10 +132,17 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         # `receive()` returns without suspending while frames are queued (a backlog after a slow start, say;
         # uvicorn's receive is a queue's `get`): yield after each one, so draining it never holds up the call's
         # own reply and playout, or other calls. The same in tests and production; one cheap loop turn a frame.
-        with contextlib.suppress(StopConsumer):
-            while True:
-                await self.dispatch(await receive())
-                await asyncio.sleep(0)
+        try:
+            with contextlib.suppress(StopConsumer):
+                while True:
+                    await self.dispatch(await receive())
+                    await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            # The server cancels the connection (it is stopping and will not wait): the call's record is still
+            # written, by a task of its own that outlives this one.
+            if getattr(self, "session", None) is not None:
+                self._ending(server_stopping=True)
+            raise
 
     async def dispatch(self, message: dict) -> None:
         if message["type"] == "websocket.receive":  # 50 a second per call: to `receive` without the lookups
@@ -122,9 +161,15 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         self.call_id = self.scope["url_route"]["kwargs"]["call_id"]
         self.session: VoiceSession | None = None
         self.stream_sid = ""
+        self.writable = False  # from an accepted `start` until the stream ends: only then is anything sent
+        self._end_task: asyncio.Task | None = None
         headers = dict(self.scope.get("headers") or [])
         signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
-        if signature and not telephony().validate_signature(media_stream_url(self.call_id), {}, signature):
+        if (signature or signature_required()) and not telephony().validate_signature(
+            media_stream_url(self.call_id), {}, signature
+        ):
+            logger.warning("media stream for call %s refused: %s handshake signature", self.call_id,
+                           "a wrong" if signature else "no")  # fmt: skip
             await self.close(code=CLOSE_FORBIDDEN)  # before accept: the handshake is refused (HTTP 403)
             return
         await self.accept()
@@ -145,7 +190,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         elif isinstance(message, media_streams.Dtmf):
             await self.session.on_dtmf(message.digit)
         elif isinstance(message, media_streams.Stop):
-            await self._end()
+            await asyncio.shield(self._ending())
             await self.close()
 
     async def _handshake(self, message: media_streams.InboundMessage) -> None:
@@ -155,47 +200,92 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         if not media_token_valid(token, self.call_id):
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
-        started = await database_sync_to_async(call_record_media_start)(
+        started = await database_sync_to_async(call_media_stream_start)(
             call_id=self.call_id,
             call_sid=message.call_sid,
             stream_sid=message.stream_sid,
             payload={"event": "start", "streamSid": message.stream_sid, "tracks": list(message.tracks)},
         )
-        if not started:
+        if started is StreamStart.ANOTHER_STREAM_LIVE:
+            logger.warning("media stream %s for call %s refused: the call has a live stream", message.stream_sid,
+                           self.call_id)  # fmt: skip
+            await self.close(code=CLOSE_STREAM_LIVE)
+            return
+        if started is not StreamStart.STARTED:
             await self.close(code=CLOSE_UNKNOWN_CALL)
             return
         self.stream_sid = message.stream_sid
+        self.writable = True
         self.session = import_string(settings.VOICE_SESSION_FACTORY)()
         ACTIVE_CALLS.inc()
-        await self.session.start(stream_info(call_id=str(self.call_id), start=message), self)
+        try:
+            await self.session.start(stream_info(call_id=str(self.call_id), start=message), self)
+        except Exception:
+            # The stream is recorded as started: it must be recorded as ended too, and the carrier let go.
+            logger.exception("media stream for call %s: the voice session did not start", self.call_id)
+            await asyncio.shield(self._ending())
+            await self.close(code=CLOSE_INTERNAL_ERROR)
 
     async def disconnect(self, code: int) -> None:
-        await self._end()
+        await asyncio.shield(self._ending(server_stopping=code == SERVER_STOPPING))
 
-    async def _end(self) -> None:
-        """Once per stream, whichever comes first: the carrier's `stop`, or the socket closing."""
+    def _ending(self, *, server_stopping: bool = False) -> asyncio.Task:
+        """The stream's end, run once in a task of its own: a cancelled connection does not cut it short."""
+        if self._end_task is None:
+            self._end_task = asyncio.ensure_future(self._end(server_stopping=server_stopping))
+            _ENDING.add(self._end_task)
+            self._end_task.add_done_callback(_ENDING.discard)
+        return self._end_task
+
+    async def _end(self, *, server_stopping: bool = False) -> None:
+        """Once per stream, whichever comes first: the carrier's `stop`, or the socket closing — because the
+        server is stopping, in which case the session ends the call for the callee (a goodbye) first.
+
+        Nothing is sent from here on (Twilio treats any message after its `stop` as a protocol error, and a
+        dropped socket takes none). Never raises: whatever the session does on its way out, the stream's stop
+        is recorded."""
+        self.writable = False
         session, self.session = self.session, None
-        if session is None or not self.stream_sid:
+        if session is None:
             return
-        stream_sid, self.stream_sid = self.stream_sid, ""
+        stream_sid = self.stream_sid
         ACTIVE_CALLS.dec()
         try:
+            if server_stopping:
+                logger.info("media stream for call %s: the server is stopping under the call", self.call_id)
+                await session.server_stopping()
             await session.stop()
+        except Exception:
+            logger.exception("media stream for call %s: the voice session did not stop cleanly", self.call_id)
         finally:
-            await database_sync_to_async(call_record_media_stop)(
-                call_id=self.call_id, stream_sid=stream_sid, payload={"event": "stop", "streamSid": stream_sid}
-            )
+            try:
+                await database_sync_to_async(call_record_media_stop)(
+                    call_id=self.call_id, stream_sid=stream_sid, payload={"event": "stop", "streamSid": stream_sid}
+                )
+            except Exception:
+                logger.exception("media stream for call %s: its stop was not recorded", self.call_id)
 
     # MediaSender: what the voice session uses to talk back ----------------------------------------
 
     async def send_audio(self, payload: bytes) -> None:
-        await self.base_send({"type": "websocket.send", "text": media_streams.media_message(self.stream_sid, payload)})
+        if self.writable:
+            await self.base_send(
+                {"type": "websocket.send", "text": media_streams.media_message(self.stream_sid, payload)}
+            )
 
     async def send_mark(self, name: str) -> None:
-        await self.send(text_data=media_streams.mark_message(self.stream_sid, name))
+        if self.writable:
+            await self.send(text_data=media_streams.mark_message(self.stream_sid, name))
 
     async def clear(self) -> None:
-        await self.send(text_data=media_streams.clear_message(self.stream_sid))
+        if self.writable:
+            await self.send(text_data=media_streams.clear_message(self.stream_sid))
 
     async def hang_up(self) -> None:
-        await self.close()
+        if self.writable:
+            await self.close()
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        """Close the stream; nothing is sent after it."""
+        self.writable = False
+        await super().close(code=code, reason=reason)

@@ -37,6 +37,10 @@ from voice.sessions import StreamInfo
 
 logger = logging.getLogger(__name__)
 
+# The channel layer carries only live events and AMD verdicts: an operation on it that hangs (a Redis gone
+# quiet) is given up after this, so it can never hold a call's record (written before) or its end.
+LAYER_TIMEOUT_S = 2.0
+
 # For calls placed without an agent (the admin's test call).
 DEFAULT_FIRST_MESSAGE = "Hello, this is an automated assistant calling from Callwright. This is a test call."
 DEFAULT_SYSTEM_PROMPT = "You are a polite automated assistant on a short test phone call. Keep replies brief."
@@ -90,6 +94,8 @@ def conversation_context(*, call_id: str) -> tuple[ConversationContext, dict[str
         llm_temperature=script.llm_temperature,
         tools=frozenset(name for name, on in enabled.items() if on),
         outcome_fields=script.outcome_fields,
+        silence_reprompt_s=script.silence_reprompt_s,
+        silence_hang_up_s=script.silence_hang_up_s,
         answered_by=call.answered_by,
         time_zone=contact.time_zone,
         time_scale=scale,
@@ -177,6 +183,11 @@ def call_record_conversation_end(*, call_id: str, summary: CallSummary) -> None:
     )
 
 
+def _retrieve(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()  # a failure on the way out is not the call's concern (and not "never retrieved")
+
+
 # ---- The host -----------------------------------------------------------------------------------------
 
 
@@ -197,8 +208,9 @@ class CallConversationHost:
         layer = get_channel_layer()
         if layer is not None:
             try:
-                self._channel = await layer.new_channel()
-                await layer.group_add(call_group(self.call_id), self._channel)
+                async with asyncio.timeout(LAYER_TIMEOUT_S):
+                    self._channel = await layer.new_channel()
+                    await layer.group_add(call_group(self.call_id), self._channel)
             except Exception:  # the layer only carries AMD verdicts and live events: the call goes on without
                 logger.warning("call %s: not subscribed to its live group", self.call_id, exc_info=True)
                 self._channel = ""
@@ -278,6 +290,16 @@ class CallConversationHost:
         await self._set_outcome("transferred")
         return ToolResult({"transferred_to": number})
 
+    async def end_with_goodbye(self, text: str, language: str) -> None:
+        """The carrier says `text` and hangs up (a REST request in a worker thread; many calls end at once when
+        a server stops, so not on the single database thread)."""
+        from voice.providers.selection import telephony
+
+        sid = self.facts.get("call_sid", "")
+        if not sid:
+            return
+        await asyncio.to_thread(lambda: telephony().say_and_hang_up(sid, text=text, language=language))
+
     async def _set_outcome(self, outcome: str) -> None:
         await database_sync_to_async(lambda: Call.objects.filter(pk=self.call_id).update(outcome=outcome))()
 
@@ -296,12 +318,14 @@ class CallConversationHost:
                                  "latency": {k: dict(v) for k, v in summary.latency.items()}})  # fmt: skip
         finally:
             if self._listener is not None:
+                # Not awaited: a receive cancelled mid-read may take the layer's own time to unwind (or fail); the
+                # call's end does not wait for it.
                 self._listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._listener
+                self._listener.add_done_callback(_retrieve)
                 layer = get_channel_layer()
                 with contextlib.suppress(Exception):
-                    await layer.group_discard(call_group(self.call_id), self._channel)
+                    async with asyncio.timeout(LAYER_TIMEOUT_S):
+                        await layer.group_discard(call_group(self.call_id), self._channel)
 
     async def _publish(self, event: dict[str, Any]) -> None:
         layer = get_channel_layer()
@@ -309,7 +333,8 @@ class CallConversationHost:
             return
         message = event_message(self.call_id, event)
         try:
-            await layer.group_send(call_group(self.call_id), message)
-            await layer.group_send(LIVE_CALLS_GROUP, message)
+            async with asyncio.timeout(LAYER_TIMEOUT_S):
+                await layer.group_send(call_group(self.call_id), message)
+                await layer.group_send(LIVE_CALLS_GROUP, message)
         except Exception:  # the live view is best effort; the call goes on
             logger.warning("call %s: live event not published", self.call_id, exc_info=True)

@@ -92,6 +92,8 @@ class CallScript:
     can_record_outcome: bool = False
     can_schedule_callback: bool = False
     outcome_fields: tuple[str, ...] = ()
+    silence_reprompt_s: float = 8.0  # the callee silent this long: "are you still there?"
+    silence_hang_up_s: float = 20.0  # this long: a polite goodbye and a hang-up
 
 
 CallScriptLoader = Callable[[int], CallScript | None]

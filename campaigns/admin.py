@@ -91,6 +91,7 @@ class AgentAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Silence", {"fields": ("silence_reprompt_seconds", "silence_hang_up_seconds")}),
         ("After the call", {"fields": ("outcome_schema",)}),
     )
 

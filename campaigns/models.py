@@ -100,12 +100,24 @@ class Agent(ConstraintErrorsOnFieldsMixin, models.Model):
         blank=True,
         help_text="JSON Schema (draft 2020-12) of the fields to extract from each call; {} extracts nothing.",
     )
+    silence_reprompt_seconds = models.PositiveSmallIntegerField(
+        default=8, help_text="Seconds of silence from the callee before the agent asks whether they are still there."
+    )
+    silence_hang_up_seconds = models.PositiveSmallIntegerField(
+        default=20,
+        help_text="Seconds of silence before the agent says goodbye and hangs up (outcome “no response”).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            check(
+                Q(silence_reprompt_seconds__gte=2) & Q(silence_hang_up_seconds__gt=F("silence_reprompt_seconds")),
+                name="agent_silence_reprompt_before_hang_up",
+                message="Reprompt after at least 2 seconds of silence, and hang up later than the reprompt.",
+            ),
             check(
                 Q(voice_speed__gte=0.5) & Q(voice_speed__lte=2),
                 name="agent_voice_speed_range",
@@ -128,6 +140,7 @@ class Agent(ConstraintErrorsOnFieldsMixin, models.Model):
         "agent_voice_speed_range": "voice_speed",
         "agent_temperature_range": "llm_temperature",
         "agent_transfer_needs_e164_number": "transfer_number",
+        "agent_silence_reprompt_before_hang_up": "silence_hang_up_seconds",
     }
 
     def __str__(self) -> str:

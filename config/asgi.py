@@ -15,6 +15,7 @@ django_asgi_app = get_asgi_application()  # before importing consumers: it sets 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from calls import consumers  # noqa: E402
+from calls.lifespan import CallsLifespan  # noqa: E402
 from calls.routing import websocket_urlpatterns  # noqa: E402
 
 consumers.preload()  # the voice pipeline imported now, not on the event loop under the first calls
@@ -23,5 +24,6 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": URLRouter(websocket_urlpatterns),
+        "lifespan": CallsLifespan(),  # a stopping server writes every call's record first (calls/lifespan.py)
     }
 )

@@ -13,7 +13,8 @@ The options, and why:
 - `websockets-sansio`: the implementation uvicorn's own "auto" picks; its older `websockets` one is deprecated.
 - No permessage-deflate: a media frame is base64 μ-law, which barely compresses; deflating 100 frames a
   second per call would spend the core on nothing (Twilio does not ask for it; some clients do).
-- No lifespan: the Channels router serves no lifespan scope and the app has nothing to start or stop.
+- Lifespan on: at shutdown, after uvicorn has closed every media stream (code 1012), `calls.lifespan` waits for
+  the calls' records still being written, so a stopping server loses none.
 - No access log unless `--access-log`: one line per status callback, hundreds a second; the proxy in
   front logs requests, and django-prometheus counts them.
 - Proxy headers: uvicorn takes the client address and scheme from `X-Forwarded-For`/`-Proto` only
@@ -94,7 +95,7 @@ def uvicorn_options(*, host: str, port: int, fd: int | None, workers: int, acces
         "http": "httptools",
         "ws": "websockets-sansio",
         "ws_per_message_deflate": False,
-        "lifespan": "off",
+        "lifespan": "on",
         "access_log": access_log,
         "proxy_headers": True,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,

@@ -55,6 +55,10 @@ class VoiceSession(abc.ABC):
     async def on_dtmf(self, digit: str) -> None:  # noqa: B027 - optional hook
         """The callee pressed a key."""
 
+    async def server_stopping(self) -> None:  # noqa: B027 - optional hook
+        """The server is stopping and the stream is gone before the call ended: end the call for the callee
+        (a goodbye) where possible. `stop()` follows."""
+
     async def stop(self) -> None:  # noqa: B027 - optional hook
         """The stream ended (callee hung up, or we did); release resources."""
 

@@ -24,16 +24,19 @@ from calls.services.placing import (
     place_call_request,
 )
 from calls.services.state import allowed_predecessors, call_create, call_create_batch, call_transition
+from calls.services.streams import StreamStart, call_media_stream_start
 
 __all__ = [
     "MACHINE_DETECTION_BY_POLICY",
     "CallbackOutcome",
+    "StreamStart",
     "allowed_predecessors",
     "call_create",
     "call_create_batch",
     "call_create_test",
     "call_event_record",
     "call_hang_up",
+    "call_media_stream_start",
     "call_place",
     "call_reap",
     "call_record_amd",

@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer
 from channels.testing import WebsocketCommunicator
 
-from calls.consumers import CLOSE_PROTOCOL_ERROR, CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN_CALL
+from calls.consumers import CLOSE_PROTOCOL_ERROR, CLOSE_STREAM_LIVE, CLOSE_UNAUTHORIZED, CLOSE_UNKNOWN_CALL
 from calls.media_tokens import media_token_for
 from calls.models import Call, CallEvent, CallStatus
 from calls.tests.conftest import sign
@@ -249,3 +249,57 @@ async def test_the_socket_closing_without_stop_still_records_the_end(call, recor
     await communicator.disconnect()
     assert await events(call) == ["start:MZ1", "stop:MZ1"]
     assert RecordingSession.seen[-1] == ("stop",)
+
+
+class LateSession(RecordingSession):
+    """Still sends while it stops, as a session with audio queued would."""
+
+    async def stop(self) -> None:
+        await self.sender.send_audio(b"\x7f" * 160)
+        await self.sender.send_mark("late")
+        await self.sender.clear()
+        await self.sender.hang_up()
+        self.seen.append(("stop",))
+
+
+async def test_nothing_is_sent_after_the_carriers_stop_even_by_a_session_that_tries(call, settings):
+    settings.VOICE_SESSION_FACTORY = "calls.tests.test_media_consumer.LateSession"
+    RecordingSession.seen = []
+    communicator = await opened(call.pk)
+    await communicator.send_to(text_data=start(call.pk))
+    assert json.loads(await communicator.receive_from())["streamSid"] == "MZ1"
+    assert json.loads(await communicator.receive_from())["streamSid"] == "MZ1"
+    stop = ms.stop_message(sequence_number=5, stream_sid="MZ1", account_sid="AC1", call_sid="CA1")
+    await communicator.send_to(text_data=stop)
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close"}
+    await communicator.disconnect()
+    assert RecordingSession.seen[-1] == ("stop",)
+    assert await events(call) == ["start:MZ1", "stop:MZ1"]
+
+
+async def test_a_second_stream_for_a_live_call_is_refused_and_logged(call, recording_session, caplog):
+    first = await opened(call.pk)
+    await first.send_to(text_data=start(call.pk))
+    await first.receive_from()
+    second = await opened(call.pk)
+    second_start = ms.start_message(sequence_number=1, stream_sid="MZ2", account_sid="AC1", call_sid="CA1",
+                                    custom_parameters={"token": media_token_for(call.pk)})  # fmt: skip
+    await second.send_to(text_data=second_start)
+    assert await closed_with(second) == CLOSE_STREAM_LIVE
+    assert "refused: the call has a live stream" in caplog.text
+    assert [seen[0] for seen in RecordingSession.seen] == ["start"]  # the second stream never reached a session
+    await first.disconnect()
+    assert await events(call) == ["start:MZ1", "stop:MZ1"]
+
+
+async def test_with_twilio_credentials_a_valid_token_without_a_handshake_signature_is_refused(call, settings):
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "1" * 32, "twilio-test-token"
+    settings.TELEPHONY_PROVIDER = "twilio"
+    communicator = WebsocketCommunicator(application, path_for(call.pk))
+    connected, _ = await communicator.connect()
+    assert not connected
+    signature = sign(f"ws://testserver{path_for(call.pk)}", {}, "twilio-test-token").encode()
+    signed = WebsocketCommunicator(application, path_for(call.pk), headers=[(b"x-twilio-signature", signature)])
+    connected, _ = await signed.connect()
+    assert connected
+    await signed.disconnect()

@@ -47,6 +47,8 @@ def agent_data(**changes: object) -> dict[str, object]:
         "can_record_outcome": "on",
         "can_schedule_callback": "on",
         "outcome_schema": "{}",
+        "silence_reprompt_seconds": "8",
+        "silence_hang_up_seconds": "20",
     }
     return {key: value for key, value in (data | changes).items() if value is not None}
 

@@ -22,6 +22,28 @@ def test_a_calls_script_is_its_agents(agent):
     assert script.outcome_fields == ("paid", "amount")
 
 
+def test_an_agents_silence_timeouts_reach_the_calls_conversation(call, agent):
+    from calls.conversation_host import conversation_context
+
+    agent.silence_reprompt_seconds, agent.silence_hang_up_seconds = 5, 12
+    agent.save()
+    context, _ = conversation_context(call_id=call.pk)
+    assert (context.silence_reprompt_s, context.silence_hang_up_s) == (5.0, 12.0)
+
+
+def test_an_agent_hangs_up_on_silence_only_after_its_reprompt(agent):
+    from django.core.exceptions import ValidationError
+
+    agent.silence_reprompt_seconds, agent.silence_hang_up_seconds = 10, 10
+    with pytest.raises(ValidationError) as raised:
+        agent.validate_constraints()
+    assert raised.value.message_dict == {
+        "silence_hang_up_seconds": [
+            "Reprompt after at least 2 seconds of silence, and hang up later than the reprompt."
+        ]
+    }
+
+
 def test_an_unknown_agent_has_no_script(agent):
     assert call_script(agent.pk + 1000) is None
 

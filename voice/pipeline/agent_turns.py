@@ -33,6 +33,7 @@ class AgentTurn:
     interrupted: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
     is_opener: bool = False
+    unprompted: bool = False  # said without the callee asking (a reprompt): no reply latency to count
 
     def complete(self) -> bool:
         """Nothing more to say, and every closed chunk's mark came back."""

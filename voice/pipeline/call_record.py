@@ -37,6 +37,7 @@ class CallRecorder:
         self._next_index = 0
         self._reports: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._reporter: asyncio.Task | None = None
+        self.closed = False
 
     def allocate_index(self) -> int:
         index, self._next_index = self._next_index, self._next_index + 1
@@ -73,7 +74,7 @@ class CallRecorder:
             latency_ms=latency,
         )
         self._reports.put_nowait(("turn", record))
-        if not turn.is_opener:
+        if not (turn.is_opener or turn.unprompted):
             for stage, value in latency.items():
                 self.latencies[stage].append(value)
 
@@ -93,8 +94,12 @@ class CallRecorder:
         self._reporter.set_name("reports")
 
     async def close(self, grace_s: float) -> None:
-        """Report the call's end; wait up to `grace_s` for the last writes, which then finish on their own
-        (the carrier is waiting for the stream to close)."""
+        """Report the call's end (once: later calls do nothing); wait up to `grace_s` for the last writes,
+        which then finish on their own (the carrier is waiting for the stream to close) — `unfinished()`
+        lets a stopping server wait for them."""
+        if self.closed:
+            return
+        self.closed = True
         self._reports.put_nowait(("end", self.summary()))
         reporter = self._reporter
         if reporter is None:
@@ -119,3 +124,11 @@ class CallRecorder:
                     return
             except Exception:
                 logger.exception("call %s: could not report %s", call_id, kind)
+
+
+async def unfinished(timeout_s: float) -> int:
+    """Wait up to `timeout_s` for every finished call's last writes still under way; how many are left."""
+    pending = set(_FINISHING)
+    if pending:
+        await asyncio.wait(pending, timeout=timeout_s)
+    return sum(1 for task in pending if not task.done())

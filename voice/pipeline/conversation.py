@@ -23,6 +23,7 @@ machine's greeting ended (at the start or mid-call) gets the voicemail message, 
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,7 @@ from voice.pipeline.listening import GREETING_WORDS, Listener, SpokenUtterance, 
 from voice.pipeline.playout import Playout
 from voice.pipeline.replies import GiveUp, ReplyRounds
 from voice.pipeline.session_config import SessionConfig
+from voice.pipeline.silence import SilenceWatch, silence_phrases
 from voice.pipeline.speaker import CannotSpeak, Speaker
 from voice.pipeline.templating import render
 from voice.pipeline.transcription import Transcriber
@@ -48,6 +50,8 @@ from voice.providers.speech_selection import SpeechProviders, speech_providers
 from voice.sessions import MediaSender, StreamInfo, VoiceSession
 
 __all__ = ["GREETING_WORDS", "ConversationSession", "SessionConfig"]
+
+logger = logging.getLogger(__name__)
 
 
 class ConversationSession(VoiceSession):
@@ -74,7 +78,11 @@ class ConversationSession(VoiceSession):
         self._ending = False
         self._stt_failures = 0
         self._stopped = False
+        self._recording = False  # the host knows the call: its end must be reported, whatever happens next
         self.started = False
+        self.playout: Playout | None = None
+        self.listener: Listener | None = None
+        self.replies: ReplyRounds | None = None
 
     # ---- VoiceSession ------------------------------------------------------------------------------
 
@@ -85,12 +93,15 @@ class ConversationSession(VoiceSession):
         if self.host is None:
             self.host = StaticHost(ConversationContext(system_prompt="", first_message=""))
         self.context = await self.host.load_context(info)
+        self.recorder.start(self.host, info.call_id)
+        self._recording = True
         self.providers = self.providers or speech_providers(info.parameters)
         self.playout = Playout(
             sender,
             time_scale=self.context.time_scale,
             lead_frames=self.config.lead_frames,
             on_mark=lambda name: self._agent_turns.mark_sent(name, self.loop.time()),
+            on_audio=self.detector.agent_audio,
         )
         self.playout.start()
         self.speaker = Speaker(
@@ -133,7 +144,17 @@ class ConversationSession(VoiceSession):
         self.phrases = FallbackPhrases(self.providers.text_to_speech, self.context.voice)
         self._spawn(self.phrases.prepare())
         self._spawn(self.listener.work(), name="inputs")
-        self.recorder.start(self.host, info.call_id)
+        self._silence = silence_phrases(self.context.voice.language)
+        self._reprompt_turn: AgentTurn | None = None
+        watch = SilenceWatch(
+            reprompt_s=self.context.silence_reprompt_s,
+            hang_up_s=self.context.silence_hang_up_s,
+            time_scale=self.context.time_scale,
+            busy=lambda: self.listener.busy or (self._turn is not None and self._turn is not self._reprompt_turn),
+            reprompt=self._reprompt,
+            give_up=self._no_response,
+        )
+        self._spawn(watch.run(), name="silence")
         self.host.subscribe(self.set_answered_by)
         self.started = True
         if self.context.answered_by in VOICEMAIL_VERDICTS:
@@ -153,27 +174,61 @@ class ConversationSession(VoiceSession):
         self.listener.key(digit)
 
     async def stop(self) -> None:
-        if self._stopped or not self.started:
+        """End the conversation, however the call ended (callee hung up mid-word, mid-reply or mid-tool, the
+        line dropped, a provider failed, the server is stopping). Never raises; from the moment the host knew
+        the call, its end — outcome, latency summary, what failed — is reported exactly once, after the turns
+        heard so far. Nothing is sent after this begins: the line may already be gone."""
+        if self._stopped or not self._recording:
             return
         self._stopped = True
+        try:
+            await self._wind_down()
+        except Exception:  # whatever broke, the record below must still be written
+            logger.exception("call %s: the conversation did not wind down cleanly", self.info.call_id)
+        finally:
+            await self.recorder.close(self.config.stop_grace_s)
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _wind_down(self) -> None:
+        if self.playout is not None:
+            await self.playout.close()
+        if self.listener is None or self.replies is None:
+            return  # `start` failed half-way: nothing was heard or said
         self.listener.end_of_stream()
         if self._reply is not None:
             self._reply.cancel()
         worker = next((t for t in self._tasks if t.get_name() == "inputs"), None)
-        if worker is not None:
+        if worker is not None:  # the last words' transcript belongs in the record
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(worker), timeout=self.config.stop_grace_s)
         if self._reply is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reply
-        await self.listener.transcriber.aclose()
+        await self.replies.tools_finished(self.config.stop_grace_s)
+        try:
+            await self.listener.transcriber.aclose()
+        except Exception:
+            logger.warning("call %s: the transcriber did not close cleanly", self.info.call_id, exc_info=True)
         if self._turn is not None:
             self._finish_agent_turn(self._turn, cut=True)
-        await self.playout.close()
-        await self.recorder.close(self.config.stop_grace_s)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def server_stopping(self) -> None:
+        """The server is stopping under the call: the outcome says so (unless the call had one already), and
+        the carrier says goodbye for us (the stream cannot) unless the agent was already ending the call."""
+        if self._stopped or not self._recording:
+            return
+        if self.recorder.outcome == "completed":
+            self.recorder.outcome = "server_stopped"
+        if self._ending:
+            return
+        self._ending = True
+        language = self.context.voice.language
+        try:
+            await self.host.end_with_goodbye(silence_phrases(language).cut_short, language)  # type: ignore[union-attr]
+        except Exception:  # the record matters more than the goodbye: stop() follows whatever happened here
+            logger.warning("call %s: no goodbye before the server stopped", self.info.call_id, exc_info=True)
 
     # ---- AMD -------------------------------------------------------------------------------------
 
@@ -187,6 +242,28 @@ class ConversationSession(VoiceSession):
         self._cancel_reply(interrupted=False)
         message = render(self.context.voicemail_message, self.context.variables).text
         self._start_reply(self._speak_text(message, then_hang_up=True), reference=self.loop.time(), force=True)
+
+    # ---- A silent callee -------------------------------------------------------------------------
+
+    def _reprompt(self) -> None:
+        if self._turn is not None or self._ending or self._stopped:
+            return
+        self._start_reply(self._speak_text(self._silence.reprompt), reference=self.loop.time())
+        self._reprompt_turn = self._turn
+        if self._turn is not None:
+            self._turn.unprompted = True
+
+    def _no_response(self) -> None:
+        """Silent through the reprompt: a polite goodbye, then hang up."""
+        if self._ending or self._stopped:
+            return
+        self.recorder.outcome = "no_response"
+        self._cancel_reply(interrupted=False)
+        self._ending = True
+        goodbye = self._speak_text(self._silence.goodbye, then_hang_up=True)
+        self._start_reply(goodbye, reference=self.loop.time(), force=True)
+        if self._turn is not None:
+            self._turn.unprompted = True
 
     # ---- What the listener hears (its `Floor`) -----------------------------------------------------
 
@@ -224,10 +301,13 @@ class ConversationSession(VoiceSession):
             over_opener=turn is not None and turn.is_opener,
             min_interruption_words=self.config.turn_taking.min_interruption_words,
         )
+        endpoint_at = utterance.end_of_speech + utterance.event.endpoint_delay_ms / 1000 * self.context.time_scale
         if text:
             spoke_for = utterance.event.speech_ms / 1000 * self.context.time_scale
+            latency = {"endpoint": elapsed_ms(utterance.end_of_speech, endpoint_at),
+                       "stt_final": elapsed_ms(utterance.end_of_speech, stt_done)}  # fmt: skip
             self.recorder.record("contact", text, utterance.end_of_speech - spoke_for, stt_done, index=utterance.index,
-                                 latency={"stt_final": elapsed_ms(utterance.end_of_speech, stt_done)})  # fmt: skip
+                                 latency=latency)  # fmt: skip
         if self._ending or self._stopped:
             return
         if kind in (Utterance.NOISE, Utterance.BACKCHANNEL):
@@ -235,7 +315,12 @@ class ConversationSession(VoiceSession):
             return
         self._cancel_reply(interrupted=True)
         self.replies.history.append(ChatMessage("user", text))
-        self._start_reply(self._speak_reply, reference=utterance.end_of_speech, stt_done=stt_done)
+        self._start_reply(
+            self._speak_reply,
+            reference=utterance.end_of_speech,
+            stt_done=stt_done,
+            endpoint=endpoint_at,
+        )
 
     async def transcription_failed(self, error: ProviderError) -> None:
         assert self.providers is not None  # noqa: S101 - set in start()
@@ -255,12 +340,15 @@ class ConversationSession(VoiceSession):
         *,
         reference: float,
         stt_done: float | None = None,
+        endpoint: float | None = None,
         is_opener: bool = False,
         force: bool = False,
     ) -> None:
         if self._stopped or (self._ending and not force):
             return
         turn = self._agent_turns.new(reference, is_opener=is_opener)
+        if endpoint is not None:
+            turn.stamp("endpoint", endpoint)
         if stt_done is not None:
             turn.stamp("stt_final", stt_done)
         self._turn = turn
@@ -353,9 +441,8 @@ class ConversationSession(VoiceSession):
                     await asyncio.sleep(0.02 * self.context.time_scale)
         self._finish_agent_turn(turn)
         if transfer:
-            result = await self.host.run_tool(tool_specs.TRANSFER, {})  # type: ignore[union-attr]
+            result = await self.replies.run_host_tool(tool_specs.TRANSFER, {}, outcome="transferred")
             if result.ok:
-                self.recorder.outcome = "transferred"
                 return
         await self.sender.hang_up()
 

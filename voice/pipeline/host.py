@@ -30,6 +30,8 @@ class ConversationContext:
     llm_temperature: float = 0.7
     tools: frozenset[str] = frozenset()  # names of the tools the agent enables (voice.pipeline.tools)
     outcome_fields: tuple[str, ...] = ()  # allowed record_outcome fields; empty: any
+    silence_reprompt_s: float = 8.0  # the callee silent this long (carrier time): the agent asks if they are there
+    silence_hang_up_s: float = 20.0  # this long: a polite goodbye, a hang-up, outcome "no_response"
     answered_by: str = ""  # AMD verdict so far ("" while detection runs)
     time_zone: str = ""  # the callee's IANA zone, for "call me back tomorrow afternoon"
     time_scale: float = 1.0  # <1 when the simulated carrier runs faster than real time
@@ -49,7 +51,8 @@ class TurnRecord:
     latency_ms: Mapping[str, int] = field(default_factory=dict)  # stage → ms (see LATENCY_STAGES)
 
 
-LATENCY_STAGES = ("stt_final", "llm_first_token", "tts_first_byte", "first_audio_sent", "first_audio_heard")
+# "endpoint": from the end of the caller's speech to the detector's decision that the turn was over.
+LATENCY_STAGES = ("endpoint", "stt_final", "llm_first_token", "tts_first_byte", "first_audio_sent", "first_audio_heard")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class ToolResult:
 class CallSummary:
     """How the conversation ended."""
 
-    outcome: str  # completed | opted_out | voicemail | transferred | ended_by_agent | provider_failure
+    outcome: str  # completed | opted_out | voicemail | transferred | ended_by_agent | no_response | provider_failure
     failures: tuple[str, ...] = ()  # what failed, in order ("tts:elevenlabs: timed out…")
     latency: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # stage → {p50, p95, max, n}
     turns: int = 0
@@ -96,6 +99,9 @@ class ConversationHost(Protocol):
     def subscribe(self, on_answered_by: Any) -> None:
         """Call `on_answered_by(verdict)` when an AMD verdict arrives during the call (optional)."""
 
+    async def end_with_goodbye(self, text: str, language: str) -> None:
+        """The stream is gone (the server is stopping): have the carrier say `text` and hang up."""
+
 
 class StaticHost:
     """A host that keeps everything in memory: tests, benchmarks and the bare `ConversationSession`."""
@@ -108,6 +114,7 @@ class StaticHost:
         self.summary: CallSummary | None = None
         self.tool_results = dict(tool_results or {})
         self.on_answered_by: Any = None
+        self.goodbyes: list[str] = []
 
     async def load_context(self, info: StreamInfo) -> ConversationContext:
         return self.context
@@ -127,3 +134,6 @@ class StaticHost:
 
     def subscribe(self, on_answered_by: Any) -> None:
         self.on_answered_by = on_answered_by
+
+    async def end_with_goodbye(self, text: str, language: str) -> None:
+        self.goodbyes.append(text)

@@ -46,7 +46,7 @@ class SpokenUtterance:
 
     event: SpeechEnded
     over_agent: bool  # it began while the agent was speaking
-    end_of_speech: float  # loop time
+    end_of_speech: float  # loop time of the end of the last frame that held the caller's speech
     digits: tuple[str, ...] = ()
     index: int = 0  # transcript position
     streamed: Awaitable[Transcript] | None = field(default=None, repr=False, compare=False)  # see Transcriber
@@ -109,6 +109,12 @@ class Listener:
         self._inputs: asyncio.Queue[SpokenUtterance | _KeyPress | None] = asyncio.Queue()
         self._pending_digits: list[str] = []
         self._speech_over_agent = False
+        self._working = False
+
+    @property
+    def busy(self) -> bool:
+        """The callee is speaking, or what they said (or pressed) is still being worked on."""
+        return self.detector.in_speech or self._working or not self._inputs.empty()
 
     # ---- Inline, per frame ---------------------------------------------------------------------
 
@@ -159,7 +165,7 @@ class Listener:
             self.floor.resume_agent()
 
     def _utterance(self, event: SpeechEnded) -> SpokenUtterance:
-        lag = (event.detected_ms - event.ended_ms) / 1000 * self.time_scale
+        lag = event.endpoint_delay_ms / 1000 * self.time_scale
         digits, self._pending_digits = tuple(self._pending_digits), []
         # The transcript position is taken when the words end, before STT, so it follows speaking order.
         return SpokenUtterance(
@@ -176,6 +182,7 @@ class Listener:
     async def work(self) -> None:
         """One input at a time, in order, until `end_of_stream`."""
         while (item := await self._inputs.get()) is not None:
+            self._working = True
             try:
                 if isinstance(item, _KeyPress):
                     await self.floor.key_pressed(item.digit)
@@ -184,6 +191,8 @@ class Listener:
             except Exception:
                 # One bad turn must not end the conversation (nor other calls in the process).
                 logger.exception("call %s: turn failed", self.call_id)
+            finally:
+                self._working = False
 
     async def _hear(self, utterance: SpokenUtterance) -> None:
         # A slow STT must not leave the callee in silence either (only when the agent is not talking).

@@ -11,6 +11,10 @@ anchor) goes to the `callwright_playout_lag_seconds` histogram: the jitter the c
 `pause()` (a barge-in candidate) stops sending at once and keeps the queue; `resume()` goes on where it
 stopped; `clear()` drops everything unsent. `sent_frames(tag)` says how many frames of a chunk left, so
 the session can estimate how much of a cut-off chunk the callee heard.
+
+The line can go at any moment: a send that raises (the socket closed under us when the callee hung up)
+ends the playout quietly — nothing more is sent, `closed` says so — and never escapes `close()`, so the
+session's end, which closes the playout, always goes on to record the call.
 """
 
 import asyncio
@@ -40,9 +44,11 @@ class Playout:
         time_scale: float = 1.0,
         lead_frames: int = 3,
         on_mark: Callable[[str], None] | None = None,
+        on_audio: Callable[[bytes], None] | None = None,
     ) -> None:
         self.sender = sender
         self.on_mark = on_mark
+        self.on_audio = on_audio  # each frame sent (the turn detector keeps the agent's echo out with it)
         self.interval = codec.FRAME_MS / 1000 * time_scale
         self.lead_frames = lead_frames
         self._items: deque[tuple[bytes, str] | _Mark] = deque()
@@ -54,19 +60,26 @@ class Playout:
         self._sent: Counter[str] = Counter()
         self._task: asyncio.Task | None = None
         self.frames_sent = 0
+        self.closed = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="playout")
 
     async def close(self) -> None:
+        """Stop sending, at once and for good (what is queued is dropped). Never raises."""
+        self.closed = True
+        self._items.clear()
+        self._idle.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
 
     def enqueue(self, frames: list[bytes], *, tag: str, mark: str | None = None, start_mark: str | None = None) -> None:
         """Queue a chunk's frames (tagged for `sent_frames`), an optional mark after its first frame, and
-        its closing mark."""
+        its closing mark. Ignored once the playout is closed."""
+        if self.closed:
+            return
         for position, frame in enumerate(frames):
             self._items.append((frame, tag))
             if position == 0 and start_mark:
@@ -108,6 +121,15 @@ class Playout:
         await self._idle.wait()
 
     async def _run(self) -> None:
+        try:
+            await self._play()
+        except Exception as error:  # the line is gone (a send on a closed socket): stop sending, quietly
+            logger.info("playout stopped: the stream can no longer be written (%s: %s)", type(error).__name__, error)
+            self.closed = True
+            self._items.clear()
+            self._idle.set()
+
+    async def _play(self) -> None:
         loop = asyncio.get_running_loop()
         anchor, position = loop.time(), 0
         while True:
@@ -137,6 +159,8 @@ class Playout:
                     self._items.appendleft(item)
                     continue
             await self.sender.send_audio(frame)
+            if self.on_audio is not None:
+                self.on_audio(frame)
             PLAYOUT_LAG.observe(loop.time() - max(due, anchor))
             self._sent[tag] += 1
             self.frames_sent += 1

@@ -12,8 +12,9 @@ nothing to say it with raises `GiveUp`.
 The history is the conversation as the callee heard it: `keep_heard` rewrites a cut turn's message.
 """
 
+import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from voice.pipeline import tools as tool_specs
@@ -21,7 +22,7 @@ from voice.pipeline.agent_turns import AgentTurn
 from voice.pipeline.breaker import CircuitBreaker, stream_with_timeouts
 from voice.pipeline.call_record import CallRecorder
 from voice.pipeline.chunker import SentenceChunker
-from voice.pipeline.host import ConversationContext, ConversationHost
+from voice.pipeline.host import ConversationContext, ConversationHost, ToolResult
 from voice.pipeline.templating import render
 from voice.providers.base import ProviderError
 from voice.providers.speech import ChatMessage, LanguageModel, ReplyRequest, TextDelta, ToolCall
@@ -59,6 +60,27 @@ class ReplyRounds:
         self.history: list[ChatMessage] = []
         self._speak, self._clock, self._breaker = speak, clock, breakers
         self.first_token_s, self.idle_s, self.max_rounds = first_token_s, idle_s, max_rounds
+        self._tools: set[asyncio.Task] = set()
+
+    async def run_host_tool(self, name: str, arguments: Mapping[str, Any], *, outcome: str = "") -> ToolResult:
+        """Have the host carry out a tool. The side effect is shielded: if the reply is cancelled (the callee
+        hung up mid-tool) it still finishes, and sets `outcome` when it succeeds, before the call's end is
+        recorded (`tools_finished`)."""
+        task = asyncio.ensure_future(self.host.run_tool(name, arguments))
+        self._tools.add(task)
+
+        def done(task: asyncio.Task) -> None:
+            self._tools.discard(task)
+            if outcome and not task.cancelled() and task.exception() is None and task.result().ok:
+                self.recorder.outcome = outcome
+
+        task.add_done_callback(done)
+        return await asyncio.shield(task)
+
+    async def tools_finished(self, timeout_s: float) -> None:
+        """Wait up to `timeout_s` for tools still running (their outcome belongs in the call's record)."""
+        if self._tools:
+            await asyncio.wait(set(self._tools), timeout=timeout_s)
 
     async def answer(self, turn: AgentTurn) -> str:
         """Answer the history's last message; the terminal tool's name if one ended the call, else ""."""
@@ -143,11 +165,8 @@ class ReplyRounds:
             return {"error": error}, ""
         if call.name == tool_specs.TRANSFER:
             return {"ok": True, "transferring": True}, tool_specs.TRANSFER  # carried out once the words are heard
-        result = await self.host.run_tool(call.name, arguments)
+        outcome = {tool_specs.OPT_OUT: "opted_out", tool_specs.END_CALL: "ended_by_agent"}.get(call.name, "")
+        result = await self.run_host_tool(call.name, arguments, outcome=outcome)
         if not result.ok:
             return result.as_json(), ""
-        if call.name == tool_specs.OPT_OUT:
-            self.recorder.outcome = "opted_out"
-        elif call.name == tool_specs.END_CALL:
-            self.recorder.outcome = "ended_by_agent"
         return result.as_json(), call.name if call.name in tool_specs.TERMINAL_TOOLS else ""

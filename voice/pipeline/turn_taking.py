@@ -12,9 +12,14 @@ inline on the event loop for every inbound frame. It returns events (usually non
 - `SpeechDiscarded`: the burst was shorter than `min_speech_ms` — a click, a cough, a bump: not a turn,
   not an interruption.
 
-A frame also counts as silence when its level is under `min_level_dbfs`, because webrtcvad on its own calls
-line hiss "speech". Steady loud noise can still pass the VAD; `classify_utterance` then rejects it when
-the transcript holds no words.
+What is speech. A frame's level is measured against the line's noise floor (the quietest frame over the last
+two seconds): under floor + `noise_margin_db` (or under `min_level_dbfs`) it is silence whatever webrtcvad
+says — webrtcvad alone calls steady hiss "speech", which kept white noise at −45/−40 dBFS "talking" for
+seconds. Far above the floor, webrtcvad decides; in the band between, where noise, babble and quiet
+voices meet, the Silero model decides (voice/pipeline/speech_model.py), so it runs only on those frames.
+While the agent speaks, its echo is kept out by raising the gate to the agent's recent level minus the
+echo's expected loss (`agent_audio` feeds what the agent sent). A lone voiced frame does not hold a turn
+open: the silence that ends it is timed from the last of two voiced frames in a row.
 """
 
 import math
@@ -26,6 +31,8 @@ from enum import StrEnum
 import webrtcvad
 
 from voice import codec
+from voice.pipeline import speech_model
+from voice.pipeline.speech_model import SpeechModel
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,24 @@ class TurnTakingConfig:
     pre_roll_ms: int = 300
     max_utterance_ms: int = 30_000  # a caller who never pauses still gets a turn end
     min_interruption_words: int = 2
+    floor_window_ms: int = 2_000  # the line's noise floor: the quietest frame level over this window
+    speech_snr_db: float = 9.0  # a frame this far above the floor holds speech (for the honest end of speech)
+    # The adaptive gate: under floor + noise_margin_db a frame is silence, whatever webrtcvad says (it calls
+    # line hiss speech); over floor + sure_snr_db webrtcvad decides; in between, the speech model does.
+    adaptive_floor: bool = True
+    noise_margin_db: float = 6.0
+    sure_snr_db: float = 20.0
+    model_threshold: float = 0.5
+    use_model: bool = True
+    # The agent's own voice echoing back: the gate stays this far under the agent's recent level (its peak,
+    # falling by echo_decay_db a frame), plus the margin.
+    echo_return_loss_db: float = 20.0
+    echo_decay_db: float = 0.5
+    # Background voices (a TV, a room): between turns the line's ambient level is tracked (its average in dB);
+    # a frame must rise ambient_margin_db above it. Within a turn, frames more than speech_range_db under the
+    # turn's loudest do not keep it open.
+    ambient_margin_db: float = 9.0
+    speech_range_db: float = 15.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.vad_mode <= 3:
@@ -62,10 +87,18 @@ class BargeInCandidate:
 @dataclass(frozen=True)
 class SpeechEnded:
     started_ms: int
-    ended_ms: int  # end of the last voiced frame: the end of speech latency is measured from
-    detected_ms: int  # when the silence made it certain (ended_ms + silence_ms)
+    ended_ms: int  # end of the last frame the detector called voiced
+    detected_ms: int  # when the detector decided the turn was over
     speech_ms: int
     audio: bytes = field(repr=False)  # μ-law, pre-roll included
+    # End of the last frame that held the caller's speech (above the line's noise floor), found independently of
+    # the decision: what a turn's latency is measured from, so a late decision shows as a slow turn.
+    speech_end_ms: int = 0
+
+    @property
+    def endpoint_delay_ms(self) -> int:
+        """How long after the speech really ended the detector decided so."""
+        return self.detected_ms - self.speech_end_ms
 
 
 @dataclass(frozen=True)
@@ -97,6 +130,42 @@ def frame_energy(ulaw: bytes) -> int:
     )
 
 
+class NoiseFloor:
+    """The line's noise floor: the quietest 20 ms frame level over a sliding window (minimum statistics).
+
+    Speech has gaps between syllables where the level falls to the line's own noise; steady noise never rises
+    above it. A monotonic deque keeps the window's minimum at O(1) per frame. Levels are in dBFS.
+    """
+
+    def __init__(self, window_frames: int) -> None:
+        self.window = window_frames
+        self._index = 0
+        self._minima: deque[tuple[int, float]] = deque()  # (frame index, level), levels increasing
+
+    def push(self, level_db: float) -> float:
+        """Add one frame's level; the floor now."""
+        minima = self._minima
+        while minima and minima[-1][1] >= level_db:
+            minima.pop()
+        minima.append((self._index, level_db))
+        if minima[0][0] <= self._index - self.window:
+            minima.popleft()
+        self._index += 1
+        return minima[0][1]
+
+    @property
+    def level(self) -> float:
+        return self._minima[0][1] if self._minima else -math.inf
+
+
+_SILENT_DB = -100.0  # the level given to digital silence (log of zero)
+
+
+def energy_dbfs(energy: int) -> float:
+    """A frame's energy (`frame_energy`) as an RMS level in dBFS."""
+    return 10 * math.log10(energy / _FULL_SCALE_ENERGY) if energy else _SILENT_DB
+
+
 def frame_level_dbfs(ulaw_frame: bytes) -> float:
     """RMS level of a 20 ms μ-law frame in dB relative to full scale (−inf for digital silence)."""
     energy = frame_energy(ulaw_frame)
@@ -123,6 +192,22 @@ class TurnDetector:
         self._last_voiced_end_ms = 0
         self._barge_in_raised = False
         self._audio = bytearray()
+        self.floor = NoiseFloor(max(1, self.config.floor_window_ms // codec.FRAME_MS))
+        self._last_speech_end_ms = 0  # end of the last frame above the floor by the speech margin
+        self._level = _SILENT_DB
+        self._echo_db = _SILENT_DB
+        self._ambient_db = _SILENT_DB
+        self._peak_db = _SILENT_DB
+        self._previous_voiced = False
+        self.model: SpeechModel | None = None
+        if self.config.adaptive_floor and self.config.use_model and speech_model.available():
+            self.model = SpeechModel()
+        self.model_frames = 0  # frames the model was asked about (the unsure band)
+
+    def agent_audio(self, ulaw_frame: bytes) -> None:
+        """A frame of the agent's voice was sent: its echo may come back at its level minus the echo loss."""
+        level = energy_dbfs(frame_energy(ulaw_frame))
+        self._echo_db = max(level, self._echo_db)
 
     @property
     def _pre_roll(self) -> int:
@@ -138,13 +223,35 @@ class TurnDetector:
         return bytes(self._audio) if self._in_speech else b""
 
     def is_voiced(self, ulaw_frame: bytes) -> bool:
-        """webrtcvad's verdict on one 160-byte μ-law frame, behind the level gate.
-
-        The VAD runs first because it is the cheaper test and says no to most frames of a call (silence).
-        """
-        if not self._vad.is_speech(codec.ulaw_to_pcm16(ulaw_frame), codec.SAMPLE_RATE):
+        """One 160-byte μ-law frame: speech or not (see the module docstring). Updates the noise floor."""
+        config = self.config
+        self._level = level = energy_dbfs(frame_energy(ulaw_frame))
+        floor = self.floor.push(level)
+        self._echo_db -= config.echo_decay_db
+        if not config.adaptive_floor:
+            pcm = codec.ulaw_to_pcm16(ulaw_frame)
+            return level >= config.min_level_dbfs and self._vad.is_speech(pcm, codec.SAMPLE_RATE)
+        if self._in_speech:
+            self._peak_db = max(self._peak_db, level)
+            within_turn = self._peak_db - config.speech_range_db
+        else:
+            self._ambient_db += 0.02 * (max(level, floor) - self._ambient_db)  # ~1 s to follow the line
+            self._peak_db, within_turn = _SILENT_DB, _SILENT_DB
+        gate = max(config.min_level_dbfs, floor + config.noise_margin_db, within_turn,
+                   self._ambient_db + config.ambient_margin_db,
+                   self._echo_db - config.echo_return_loss_db + config.noise_margin_db)  # fmt: skip
+        model = self.model
+        if level < gate:
+            if model is not None and self._in_speech:
+                model.push(codec.ulaw_to_pcm16(ulaw_frame))  # its state follows the utterance
             return False
-        return frame_energy(ulaw_frame) >= self._min_energy
+        pcm = codec.ulaw_to_pcm16(ulaw_frame)
+        if model is not None:
+            model.push(pcm)
+        if level >= floor + config.sure_snr_db or model is None:
+            return self._vad.is_speech(pcm, codec.SAMPLE_RATE)
+        self.model_frames += 1
+        return model.probability() >= config.model_threshold
 
     def feed(self, ulaw_frame: bytes) -> tuple[TurnEvent, ...]:
         """Process one frame (exactly 160 bytes, else ValueError); returns the events it caused."""
@@ -153,6 +260,11 @@ class TurnDetector:
         voiced = self.is_voiced(ulaw_frame)
         frame_start = self._now_ms
         self._now_ms += self._frame_ms
+        level = self._level
+        if level >= self.floor.level + self.config.speech_snr_db and level >= self.config.min_level_dbfs:
+            self._last_speech_end_ms = self._now_ms
+        sustained = voiced and self._previous_voiced
+        self._previous_voiced = voiced
         if not self._in_speech:
             self._recent.append(ulaw_frame)
             if len(self._window) == self._window.maxlen and self._window[0]:
@@ -163,7 +275,7 @@ class TurnDetector:
                 return _NO_EVENTS
             return self._start()
         self._audio += ulaw_frame
-        if voiced:
+        if sustained:
             self._last_voiced_end_ms = self._now_ms
         events: tuple[TurnEvent, ...] = _NO_EVENTS
         speech_ms = self._last_voiced_end_ms - self._started_ms
@@ -203,7 +315,14 @@ class TurnDetector:
             detected_ms=self._now_ms,
             speech_ms=speech_ms,
             audio=audio,
+            speech_end_ms=self._speech_end_ms(),
         )
+
+    def _speech_end_ms(self) -> int:
+        """The end of the utterance's last frame above the noise floor by `speech_snr_db` (no later than the last
+        voiced frame); the last voiced frame when none was (a caller hardly above the line's noise)."""
+        loud = self._last_speech_end_ms
+        return min(loud, self._last_voiced_end_ms) if loud > self._started_ms else self._last_voiced_end_ms
 
     def reset(self) -> None:
         """Forget a speech in progress (e.g. after the agent hangs up or a DTMF menu takes over)."""

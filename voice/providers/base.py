@@ -115,6 +115,10 @@ class Telephony(abc.ABC):
         """Replace the call's instructions with a `<Dial>` to a human at `to`."""
 
     @abc.abstractmethod
+    def say_and_hang_up(self, provider_call_id: str, *, text: str, language: str = "en-US") -> None:
+        """Replace the call's instructions: the carrier says `text` itself, then hangs up."""
+
+    @abc.abstractmethod
     def redirect(self, provider_call_id: str, *, twiml_url: str) -> None:
         """Make the carrier fetch new instructions for the live call from `twiml_url`."""
 

@@ -159,6 +159,10 @@ class TwilioTelephony(Telephony):
         document = twiml.dial(to, caller_id=caller_id)
         self._call(lambda: self._client.calls(provider_call_id).update(twiml=document))
 
+    def say_and_hang_up(self, provider_call_id: str, *, text: str, language: str = "en-US") -> None:
+        document = twiml.say_and_hang_up(text, language=language)
+        self._call(lambda: self._client.calls(provider_call_id).update(twiml=document))
+
     def redirect(self, provider_call_id: str, *, twiml_url: str) -> None:
         self._call(lambda: self._client.calls(provider_call_id).update(url=twiml_url, method="POST"))
 

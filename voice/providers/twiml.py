@@ -26,6 +26,14 @@ def hang_up() -> str:
     return str(response)
 
 
+def say_and_hang_up(text: str, *, language: str = "en-US") -> str:
+    """Say `text` in the carrier's own voice, then hang up (a goodbye when our stream can no longer speak)."""
+    response = VoiceResponse()
+    response.say(text, language=language)
+    response.hangup()
+    return str(response)
+
+
 def dial(number: str, *, caller_id: str = "") -> str:
     """Bridge the callee to a human at `number` (a transfer)."""
     response = VoiceResponse()

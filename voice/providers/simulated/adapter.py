@@ -32,6 +32,10 @@ class SimulatedTelephony(Telephony):
         self._known(provider_call_id)
         send_command(provider_call_id, ("twiml", twiml.dial(to, caller_id=caller_id)))
 
+    def say_and_hang_up(self, provider_call_id: str, *, text: str, language: str = "en-US") -> None:
+        self._known(provider_call_id)
+        send_command(provider_call_id, ("twiml", twiml.say_and_hang_up(text, language=language)))
+
     def redirect(self, provider_call_id: str, *, twiml_url: str) -> None:
         self._known(provider_call_id)
         send_command(provider_call_id, ("url", twiml_url))

@@ -14,6 +14,7 @@ from voice.pipeline import fallback
 from voice.pipeline.breaker import CircuitBreaker
 from voice.pipeline.conversation import ConversationSession, SessionConfig
 from voice.pipeline.host import ConversationContext, StaticHost
+from voice.pipeline.turn_taking import TurnTakingConfig
 from voice.providers.base import ProviderError
 from voice.providers.simulated_speech import SimulatedLanguageModel, SimulatedSpeechToText, SimulatedTextToSpeech
 from voice.providers.speech import LanguageModel, TextDelta, ToolCall
@@ -177,8 +178,16 @@ async def test_a_turn_gets_a_reply_and_the_latency_breakdown_from_the_end_of_spe
     reply = turns(host)[2]
     assert reply.text == "Great, thank you. Is there anything else I can help you with?"
     stages = reply.latency_ms
-    assert set(stages) == {"stt_final", "llm_first_token", "tts_first_byte", "first_audio_sent", "first_audio_heard"}
-    assert stages["stt_final"] <= stages["llm_first_token"] <= stages["first_audio_sent"] <= stages["first_audio_heard"]
+    assert set(stages) == {
+        "endpoint", "stt_final", "llm_first_token", "tts_first_byte", "first_audio_sent", "first_audio_heard"
+    }  # fmt: skip
+    assert (
+        stages["endpoint"]
+        <= stages["stt_final"]
+        <= stages["llm_first_token"]
+        <= stages["first_audio_sent"]
+        <= stages["first_audio_heard"]
+    )
     await session.stop()
     assert host.summary.outcome == "completed"
     assert host.summary.latency["first_audio_sent"]["n"] == 1
@@ -487,3 +496,73 @@ async def test_frames_of_the_wrong_size_are_reframed_not_fatal():
     await session.on_mark("not-a-mark-of-ours")
     await session.stop()
     assert host.summary is not None
+
+
+class CountingHost(StaticHost):
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.ends = 0
+
+    async def call_ended(self, summary) -> None:
+        self.ends += 1
+        await super().call_ended(summary)
+
+
+@on_virtual_time
+async def test_a_send_on_a_closed_line_never_stops_the_end_from_being_reported_once():
+    host = CountingHost(context())
+    session, carrier = await started(host, providers())
+    await until(lambda: carrier.events("media"), what="the first frame")
+
+    async def gone(payload: bytes) -> None:
+        raise OSError("the connection is closed")
+
+    carrier.send_audio = gone  # the callee hung up mid-opener: the socket refuses what the playout sends
+    await asyncio.sleep(0.1)
+    await asyncio.gather(session.stop(), session.stop())
+    await session.stop()
+    assert host.ends == 1
+    assert host.summary.outcome == "completed"
+
+
+def white_noise_ulaw(ms: int, dbfs: float, *, seed: int = 7) -> bytes:
+    import random
+
+    rng = random.Random(seed)  # noqa: S311 - reproducible noise, not a secret
+    sigma = 32768 * 10 ** (dbfs / 20)
+    samples = [max(-32768, min(32767, round(rng.gauss(0, sigma)))) for _ in range(ms * codec.SAMPLE_RATE // 1000)]
+    return codec.pcm16_to_ulaw(b"".join(s.to_bytes(2, "little", signed=True) for s in samples))
+
+
+def mix_ulaw(a: bytes, b: bytes) -> bytes:
+    """Sum two μ-law signals (the shorter padded with silence)."""
+    n = max(len(a), len(b))
+    a, b = a.ljust(n, bytes([codec.ULAW_SILENCE])), b.ljust(n, bytes([codec.ULAW_SILENCE]))
+    table = codec.ULAW_TO_LINEAR
+    pcm = b"".join(
+        max(-32768, min(32767, table[x] + table[y])).to_bytes(2, "little", signed=True)
+        for x, y in zip(a, b, strict=True)
+    )
+    return codec.pcm16_to_ulaw(pcm)
+
+
+@on_virtual_time
+async def test_a_late_endpoint_shows_as_a_slow_turn_timed_from_the_last_frame_of_speech():
+    """Line noise that the detector takes for speech delays the endpoint: the reply's latency counts that delay
+    (from the end of the words, not from the detector's late decision), and says how much of it was the endpoint."""
+    host = StaticHost(context())
+    config = SessionConfig(turn_taking=TurnTakingConfig(silence_ms=1500))  # a slow endpoint, whatever the VAD
+    session, _ = await started(host, providers(["Yes, this is me speaking."]), config)
+    await agent_done(host)
+    words = speech_like_ulaw("Yes, this is me speaking.")
+    line = mix_ulaw(words + silence_ulaw(3000), white_noise_ulaw(len(words) // 8 + 3000, -40))
+    for frame in codec.reframe([line]):
+        await session.on_media(frame)
+        await asyncio.sleep(codec.FRAME_MS / 1000 * SCALE)
+    await agent_done(host, 2)
+    reply = turns(host)[2]
+    assert reply.latency_ms["endpoint"] >= 1500 * SCALE
+    assert reply.latency_ms["first_audio_sent"] >= reply.latency_ms["endpoint"]
+    assert reply.latency_ms["first_audio_heard"] >= reply.latency_ms["first_audio_sent"]  # beside it, from marks
+    await session.stop()
+    assert host.summary.latency["endpoint"]["n"] == 1
