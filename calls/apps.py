@@ -6,6 +6,7 @@ class CallsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from calls import tasks  # noqa: F401 - registers the tasks the services enqueue by name
         from calls.personal_data import CALLS_PERSONAL_DATA
         from contacts.personal_data import register_personal_data_holder
 

@@ -19,6 +19,7 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from calls.hooks import register_call_finished, register_call_script, register_callback_requested
+        from campaigns import tasks  # noqa: F401 - registers the tasks the services enqueue by name
         from campaigns.selectors import agent_call_script
         from campaigns.services import target_schedule_callback
 

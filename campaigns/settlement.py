@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from campaigns.tasks import settle_targets as settle_targets_task
+from celery import signature
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,9 @@ class SettlementBatcher:
 
 
 def _publish_settle_targets(call_ids: list[str]) -> None:
-    settle_targets_task.delay(call_ids)
+    signature(
+        "campaigns.settle_targets", args=(call_ids,)
+    ).delay()  # by name: campaigns.tasks imports this module's callers
 
 
 _batcher: SettlementBatcher | None = None

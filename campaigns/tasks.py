@@ -4,14 +4,14 @@ import logging
 
 from celery import shared_task
 
+from campaigns.services import campaigns_dispatch_due, target_settle, targets_settle_stragglers
+
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="campaigns.dispatch_due", ignore_result=True, soft_time_limit=30, time_limit=60)
 def dispatch_due() -> None:
     """Beat's dialer tick (every DIALER_TICK_SECONDS)."""
-    from campaigns.services import campaigns_dispatch_due
-
     campaigns_dispatch_due()
 
 
@@ -22,8 +22,6 @@ def settle_targets(call_ids: list[str]) -> None:
     Each call is settled in its own transaction, so one that fails does not hold back the others; the
     failure is logged and the straggler sweep tries that target again.
     """
-    from campaigns.services import target_settle
-
     for call_id in call_ids:
         try:
             target_settle(call_id=call_id)
@@ -40,6 +38,4 @@ def settle_target(call_id: str) -> None:
 @shared_task(name="campaigns.settle_stragglers", ignore_result=True, soft_time_limit=50, time_limit=60)
 def settle_stragglers() -> int:
     """Beat's sweep: settle targets whose call ended but whose settlement never ran; returns how many."""
-    from campaigns.services import targets_settle_stragglers
-
     return targets_settle_stragglers()

@@ -4,21 +4,20 @@ from typing import Any
 
 from celery import shared_task
 
+from contacts.importing.jobs import JOB_TASK, contact_import_job_execute
+from contacts.importing.parsing import CHUNK_TASK, chunk_read
+
 
 # A 100k-row file takes seconds, a file at the size limit a few minutes: above the default limits.
-@shared_task(time_limit=60 * 60, soft_time_limit=55 * 60)
+@shared_task(name=JOB_TASK, time_limit=60 * 60, soft_time_limit=55 * 60)
 def contact_import_job_run(job_id: int) -> None:
-    from contacts.importing.jobs import contact_import_job_execute
-
     contact_import_job_execute(job_id=job_id)
 
 
 # The one task whose result is kept: the job collects it (and then forgets it). `track_started` lets the
 # job tell a chunk a worker has taken from one still queued (`contacts.importing.parsing._collect`).
-@shared_task(ignore_result=False, track_started=True)
+@shared_task(name=CHUNK_TASK, ignore_result=False, track_started=True)
 def contact_import_chunk_read(*, reader: dict[str, Any], rows: list, stage: dict[str, Any] | None) -> Any:
     """Rules 1–3 for one chunk of an import's rows (no database): a pure function of its arguments, so a
     chunk read twice (redelivered, or read by the job meanwhile) gives the same result."""
-    from contacts.importing.parsing import chunk_read
-
     return chunk_read(reader, rows, stage)

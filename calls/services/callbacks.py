@@ -9,6 +9,7 @@ import enum
 import uuid
 from decimal import Decimal
 
+from celery import signature
 from django.db import transaction
 
 from calls.live_events import publish_call_event
@@ -122,9 +123,7 @@ def call_record_amd(*, call_id: uuid.UUID, call_sid: str, answered_by: str, payl
             transaction.on_commit(lambda: publish_call_event(call_id, {"kind": "amd", "answered_by": answered_by}))
         policy = Call.objects.filter(pk=call_id).values_list("answering_machine_policy", flat=True).first()
         if moved and answered_by.startswith("machine") and policy == AnsweringMachinePolicy.HANG_UP:
-            from calls.tasks import hang_up_call
-
-            hang_up_call.delay_on_commit(str(call_id))
+            transaction.on_commit(signature("calls.hang_up_call", args=(str(call_id),)).delay)
     return CallbackOutcome.APPLIED if moved else CallbackOutcome.RECORDED
 
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+from celery import signature
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import default_storage
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 CHUNK_ROWS = 5000
 # The smallest chunk the last rows of a big file are cut into (`chunks_of`).
 MIN_CHUNK_ROWS = 1000
+# The Celery task that runs a job (contacts/tasks.py), enqueued by name: the task imports this module.
+JOB_TASK = "contacts.tasks.contact_import_job_run"
 # Below this many rows, sending chunks to chunk tasks costs more than it saves.
 PARALLEL_MIN_ROWS = 20_000
 COUNTERS = {
@@ -56,8 +59,6 @@ def contact_import_job_create(
     created_by: AbstractBaseUser | None = None,
 ) -> ContactImportJob:
     """Record a confirmed import of a file already in the default storage, and queue it after commit."""
-    from contacts.tasks import contact_import_job_run
-
     job = ContactImportJob.objects.create(
         file_name=file_name,
         original_name=original_name[:255],
@@ -69,7 +70,7 @@ def contact_import_job_create(
     operator_action_record(
         actor=created_by, action=OperatorAction.Action.IMPORT, target=job, details={"file": original_name}
     )
-    transaction.on_commit(lambda: contact_import_job_run.delay(job.pk))
+    transaction.on_commit(signature(JOB_TASK, args=(job.pk,)).delay)
     return job
 
 

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from celery import current_app, states
+from celery import current_app, signature, states
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 from contacts.importing.columns import ColumnMap
@@ -66,6 +66,10 @@ def collect_chunk_garbage() -> None:
     """Collect the reference cycles a chunk left (a bad email: Django's ValidationError lists itself), from
     the young objects only: what outlives a chunk (caches, the lists of seen numbers) holds no cycles."""
     gc.collect(0)
+
+
+# The Celery task that reads one chunk (contacts/tasks.py), sent by name: the task imports this module.
+CHUNK_TASK = "contacts.tasks.contact_import_chunk_read"
 
 
 # ---- what travels between the job and its chunk tasks (JSON, Celery's serializer here) ----------------
@@ -292,13 +296,11 @@ def _in_order(
     work: Iterator[tuple[Rows, dict[str, Any] | None]], reader: RowReader, workers: int
 ) -> Iterator[tuple[Rows, Any]]:
     """Each chunk sent to a chunk task, the results yielded in file order, at most `2 × workers` in flight."""
-    from contacts.tasks import contact_import_chunk_read
-
     message = reader_message(reader)
     pending: deque[tuple[Rows, dict[str, Any] | None, Any]] = deque()
     for chunk, stage in work:
         with _chunk_failure(chunk):  # run inline (tests), a task's failure shows here
-            result = contact_import_chunk_read.apply_async(kwargs={"reader": message, "rows": chunk, "stage": stage})
+            result = signature(CHUNK_TASK, kwargs={"reader": message, "rows": chunk, "stage": stage}).apply_async()
         pending.append((chunk, stage, result))
         if len(pending) > 2 * workers:
             yield _collect(*pending.popleft(), reader=reader)
