@@ -4,9 +4,12 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from calls.hooks import refusals_for_test_calls
 from calls.services import call_create_test
+from monitoring.logging import mask_phone_numbers
 
 MAX_TEST_CALLS = 10
 
@@ -15,31 +18,61 @@ MAX_TEST_CALLS = 10
 def place_test_call(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
     """Call each selected contact once, outside any campaign, on the active carrier; link each call's page.
 
-    A call costs money and a person's attention: it needs the permission to add calls, and the
-    do-not-call list and erased contacts are respected as on any campaign.
+    A call costs money and a person's attention: it needs the permission to add calls, and each contact
+    passes the same dial-time gate as on a campaign (calls.hooks' test-call gate: calling hours in the
+    callee's zone, do-not-call, caps). A contact refused is not called, the others are; the message
+    names each one refused (number masked), the rule, and when it opens.
     """
     if not request.user.has_perm("calls.add_call"):
         modeladmin.message_user(request, "You need permission to add calls to place test calls.", messages.ERROR)
         return
     from contacts.selectors import suppressed_phones
 
-    candidates = queryset.filter(erased_at__isnull=True).exclude(phone__isnull=True).exclude(phone="")
-    suppressed = suppressed_phones(candidates.values_list("phone", flat=True)[: MAX_TEST_CALLS + 1])
-    if suppressed:
-        modeladmin.message_user(
-            request,
-            f"{len(suppressed)} selected contact(s) are on the do-not-call list: no call placed.",
-            messages.ERROR,
-        )
-        return
-    contacts = list(candidates.values_list("pk", "phone")[: MAX_TEST_CALLS + 1])
-    if len(contacts) > MAX_TEST_CALLS:
+    selected = list(
+        queryset.order_by("pk").values_list("pk", "first_name", "last_name", "phone", "erased_at")[: MAX_TEST_CALLS + 1]
+    )
+    if len(selected) > MAX_TEST_CALLS:
         modeladmin.message_user(request, f"Select at most {MAX_TEST_CALLS} contacts for test calls.", messages.ERROR)
         return
-    calls = [call_create_test(contact_id=pk, to_phone=phone) for pk, phone in contacts]
-    links = format_html_join(
-        ", ",
-        '<a href="{}">{}</a>',
-        ((reverse("admin:calls_call_change", args=[call.pk]), str(call.pk)[:8]) for call in calls),
-    )
-    modeladmin.message_user(request, format_html("Placed {} test call(s): {}", len(calls), links), messages.SUCCESS)
+    # calls' own floor, whatever gate is registered: no erased contact, no number, nobody on the do-not-call list.
+    refusals: dict[int, str] = {}
+    for pk, _, _, phone, erased_at in selected:
+        if erased_at is not None:
+            refusals[pk] = "Contact's data was erased"
+        elif not phone:
+            refusals[pk] = "No phone number"
+    suppressed = suppressed_phones(phone for pk, _, _, phone, _ in selected if pk not in refusals)
+    refusals |= {pk: "On the do-not-call list" for pk, _, _, phone, _ in selected if phone in suppressed}
+    gated = [pk for pk, *_ in selected if pk not in refusals]
+    for pk, reason in refusals_for_test_calls(gated, timezone.now()).items() if gated else ():
+        refusals.setdefault(pk, reason)
+
+    calls = [call_create_test(contact_id=pk, to_phone=phone) for pk, _, _, phone, _ in selected if pk not in refusals]
+    if calls:
+        links = format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            ((reverse("admin:calls_call_change", args=[call.pk]), str(call.pk)[:8]) for call in calls),
+        )
+        modeladmin.message_user(request, format_html("Placed {} test call(s): {}", len(calls), links), messages.SUCCESS)
+    if refusals:
+        lines = format_html_join(
+            "",
+            "<br>{} ({}): {}.",
+            (
+                (_contact_label(pk, first, last, erased_at), mask_phone_numbers(phone or "no number"), refusals[pk])
+                for pk, first, last, phone, erased_at in selected
+                if pk in refusals
+            ),
+        )
+        modeladmin.message_user(
+            request,
+            format_html("No test call placed to {} contact(s):{}", len(refusals), lines),
+            messages.WARNING if calls else messages.ERROR,
+        )
+
+
+def _contact_label(pk: int, first_name: str, last_name: str, erased_at: object) -> str:
+    if erased_at is not None:
+        return f"Erased contact #{pk}"
+    return f"{first_name} {last_name}".strip() or f"Contact #{pk}"

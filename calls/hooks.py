@@ -11,12 +11,15 @@
 - Callback requested (the conversation's schedule_callback tool): `calls` asks the registered
   handler, inside its own transaction, to dial the call's callee again at a given time; the handler
   returns whether it did (False: the call belongs to nothing that can call back).
+- Test call gate: before the admin's "Place a test call" dials, `calls` asks the registered gates which
+  of the selected contacts may not be called now and why (calling hours, do-not-call, caps); the app
+  that owns those rules answers, so a test call keeps the same rules as a campaign's.
 """
 
 import datetime
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -112,3 +115,30 @@ def call_script(agent_id: int) -> CallScript | None:
         if script is not None:
             return script
     return None
+
+
+# The dial-time gate of a test call: given contact ids and an instant, the contacts that may not be called
+# then, each with the rule and when it opens, in words. The app that owns the calling rules registers it.
+TestCallGate = Callable[[Sequence[int], datetime.datetime], Mapping[int, str]]
+_test_call_gates: list[TestCallGate] = []
+
+
+def register_test_call_gate(gate: TestCallGate) -> None:
+    if gate not in _test_call_gates:
+        _test_call_gates.append(gate)
+
+
+def unregister_test_call_gate(gate: TestCallGate) -> None:
+    """Stop asking `gate` (a no-op if it was not registered)."""
+    if gate in _test_call_gates:
+        _test_call_gates.remove(gate)
+
+
+def refusals_for_test_calls(contact_ids: Sequence[int], now: datetime.datetime) -> dict[int, str]:
+    """Why each refused contact may not get a test call at `now`, from every registered gate (the first
+    reason given per contact); contacts absent from the answer may be called."""
+    refusals: dict[int, str] = {}
+    for gate in list(_test_call_gates):
+        for contact_id, reason in gate(contact_ids, now).items():
+            refusals.setdefault(contact_id, reason)
+    return refusals

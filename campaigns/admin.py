@@ -260,7 +260,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(CampaignTarget)
 class CampaignTargetAdmin(admin.ModelAdmin):
-    list_display = ("contact", "campaign", "state", "attempts", "next_attempt_at", "last_outcome", "state_reason")
+    list_display = ("contact", "campaign", "state", "attempts", "next_attempt_at", "outcome", "state_reason")
     list_filter = ("state", "campaign", "last_outcome")
     search_fields = ("contact__phone", "contact__first_name", "contact__last_name", "campaign__name")
     date_hierarchy = "created_at"
@@ -268,3 +268,8 @@ class CampaignTargetAdmin(admin.ModelAdmin):
     raw_id_fields = ("contact",)
     autocomplete_fields = ("campaign",)
     readonly_fields = ("created_at", "updated_at")
+
+    @admin.display(description="last outcome", ordering="last_outcome")
+    def outcome(self, target: CampaignTarget) -> str:
+        """The last call's outcome in words: "Opted out", "No answer", "Callback requested"."""
+        return target.last_outcome.replace("_", " ").capitalize()

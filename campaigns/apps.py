@@ -18,11 +18,18 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from calls.hooks import register_call_finished, register_call_script, register_callback_requested
+        from calls.hooks import (
+            register_call_finished,
+            register_call_script,
+            register_callback_requested,
+            register_test_call_gate,
+        )
         from campaigns import tasks  # noqa: F401 - registers the tasks the services enqueue by name
+        from campaigns.gate import refusals_for_test_calls
         from campaigns.selectors import agent_call_script
         from campaigns.services import target_schedule_callback
 
         register_call_finished(enqueue_target_settlement)
         register_call_script(agent_call_script)
         register_callback_requested(target_schedule_callback)
+        register_test_call_gate(refusals_for_test_calls)

@@ -234,3 +234,39 @@ def _no_window_detail(target: GateTarget, zones: list[ZoneInfo]) -> str:
     if len(zones) > 1:
         return f"No hour is inside the window in all of {len(zones)} candidate zones; set the contact's zone"
     return "The campaign allows no weekday"
+
+
+def refusals_for_test_calls(contact_ids: Sequence[int], now: datetime.datetime) -> dict[int, str]:
+    """calls' test-call gate: for each contact a test call may not reach at `now`, the rule and when it
+    opens, in words ("Outside callee-local calling hours; opens Mon 2026-12-07 08:00 PST").
+
+    A test call belongs to no campaign, so it is held to the rules that bind every call: the legal
+    08:00–21:00 in the callee's zone on any day, the do-not-call list, an erased contact, a known zone,
+    and the 24-hour and 7-day attempt caps of a default campaign over the contact's calls everywhere
+    (test calls included). Consent and lifetime attempts belong to a campaign and do not apply.
+    """
+    from contacts.models import Contact
+
+    campaign = Campaign(window_start=datetime.time(8, 0), window_end=datetime.time(21, 0),
+                        days_of_week=[1, 2, 3, 4, 5, 6, 7])  # fmt: skip  # unsaved: only read
+    rows = Contact.objects.filter(pk__in=list(contact_ids)).values_list(
+        "pk", "phone", "time_zone", "time_zone_candidates", "erased_at"
+    )
+    targets = [
+        GateTarget(target_id=0, contact_id=pk, phone=phone or "", time_zone=time_zone,
+                   time_zone_candidates=candidates or [], attempts=0, erased=erased_at is not None or not phone)
+        for pk, phone, time_zone, candidates, erased_at in rows
+    ]  # fmt: skip
+    context = load_gate_context(campaign=campaign, targets=targets, now=now)
+    refusals = {}
+    for target in targets:
+        decision = evaluate(target, context)
+        if decision.allowed:
+            continue
+        words = decision.detail or Reason(decision.reason).label
+        if decision.next_attempt_at:
+            zones = _zones_of(target)
+            local = decision.next_attempt_at.astimezone(zones[0]) if zones else decision.next_attempt_at
+            words += f"; opens {local:%a %Y-%m-%d %H:%M %Z}"
+        refusals[target.contact_id] = words
+    return refusals

@@ -6,13 +6,20 @@ from import_export.forms import ConfirmImportForm, ImportForm
 
 from contacts.importing.files import ImportFileError, check_file_size
 from contacts.models import Contact, ContactList, Suppression
-from contacts.phone_numbers import InvalidPhoneNumber, ParsedPhoneNumber, parse_phone_number
+from contacts.phone_numbers import (
+    InvalidPhoneNumber,
+    ParsedPhoneNumber,
+    parse_contact_phone_number,
+    parse_phone_number,
+)
 from contacts.services import location_fields
 
 
-def clean_phone_field(value: str) -> ParsedPhoneNumber:
+def clean_phone_field(value: str, *, contact: bool = False) -> ParsedPhoneNumber:
+    """The number typed, parsed; a ValidationError in words if it cannot be dialled, or (`contact`) if it is
+    of a type contacts may not have (premium-rate, shared-cost: settings.CONTACT_REFUSED_NUMBER_TYPES)."""
     try:
-        return parse_phone_number(value)
+        return (parse_contact_phone_number if contact else parse_phone_number)(value)
     except InvalidPhoneNumber as error:
         raise ValidationError(str(error)) from error
 
@@ -33,7 +40,7 @@ class ContactAdminForm(forms.ModelForm):
         fields = "__all__"  # noqa: DJ007 - the admin's fieldsets choose what is shown
 
     def clean_phone(self) -> str:
-        self.parsed_phone = clean_phone_field(self.cleaned_data["phone"])
+        self.parsed_phone = clean_phone_field(self.cleaned_data["phone"], contact=True)
         return self.parsed_phone.e164
 
     def clean(self) -> dict:

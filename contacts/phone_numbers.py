@@ -8,10 +8,11 @@ type it three times (`_classify`).
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import phonenumbers
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as phonenumber_timezones
 
@@ -35,6 +36,9 @@ class ParsedPhoneNumber:
     e164: str
     region: str
     time_zones: tuple[str, ...]
+    # libphonenumber's PhoneNumberType; UNKNOWN where it is not carried (a row sent back by a chunk task,
+    # which has already applied the type rule). Not compared: it follows from the number.
+    number_type: int = field(default=PhoneNumberType.UNKNOWN, compare=False)
 
     @property
     def time_zone(self) -> str:
@@ -86,7 +90,57 @@ def parse_phone_number_or_reason(raw: str, region: str) -> ParsedPhoneNumber | s
         country = phonenumbers.region_code_for_country_code(number.country_code)
         return f"{text!r} is not a valid number for region {country}."
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return ParsedPhoneNumber(e164=e164, region=facts[0], time_zones=facts[1])
+    return ParsedPhoneNumber(e164=e164, region=facts[0], time_zones=facts[1], number_type=facts[2])
+
+
+# How a refused type is named to the operator, and, where it costs, why.
+_TYPE_WORDS = {
+    PhoneNumberType.PREMIUM_RATE: ("a premium-rate number", "calling it is charged at a premium rate"),
+    PhoneNumberType.SHARED_COST: ("a shared-cost number", "calling it costs more than a normal call"),
+    PhoneNumberType.TOLL_FREE: ("a toll-free number", ""),
+    PhoneNumberType.VOIP: ("a VoIP number", ""),
+    PhoneNumberType.PAGER: ("a pager number", ""),
+    PhoneNumberType.UAN: ("a company's universal access number", ""),
+    PhoneNumberType.VOICEMAIL: ("a voicemail access number", ""),
+    PhoneNumberType.PERSONAL_NUMBER: ("a personal (forwarding) number", ""),
+    PhoneNumberType.MOBILE: ("a mobile number", ""),
+    PhoneNumberType.FIXED_LINE: ("a landline number", ""),
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: ("a landline or mobile number", ""),
+}
+
+
+def refused_number_types() -> frozenset[int]:
+    """The PhoneNumberTypes a contact may not have: settings.CONTACT_REFUSED_NUMBER_TYPES, names of
+    libphonenumber's types ("PREMIUM_RATE", "SHARED_COST"). Raises ImproperlyConfigured on an unknown name."""
+    refused = set()
+    for name in settings.CONTACT_REFUSED_NUMBER_TYPES:
+        value = getattr(PhoneNumberType, str(name).strip().upper(), None)
+        if not isinstance(value, int):
+            known = ", ".join(sorted(n for n in vars(PhoneNumberType) if n.isupper()))
+            raise ImproperlyConfigured(f"CONTACT_REFUSED_NUMBER_TYPES: {name!r} is not a number type; one of {known}.")
+        refused.add(value)
+    return frozenset(refused)
+
+
+def number_type_refusal(parsed: ParsedPhoneNumber, refused: frozenset[int] | None = None) -> str:
+    """Why a contact may not have this number, by its type (`refused`, else `refused_number_types()`);
+    "" when it may."""
+    if parsed.number_type not in (refused_number_types() if refused is None else refused):
+        return ""
+    shown = phonenumbers.format_number(phonenumbers.parse(parsed.e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    name, why = _TYPE_WORDS.get(parsed.number_type, ("a number of a refused type", ""))
+    because = f"{why}, so it is refused" if why else "this type is refused"
+    return f"{shown} is {name}; {because} (setting CONTACT_REFUSED_NUMBER_TYPES)."
+
+
+def parse_contact_phone_number(raw: str, *, default_region: str | None = None) -> ParsedPhoneNumber:
+    """`parse_phone_number` for a contact's own number: also refuses the types contacts may not have
+    (premium-rate and shared-cost by default), raising `InvalidPhoneNumber` that says why."""
+    parsed = parse_phone_number(raw, default_region=default_region)
+    refusal = number_type_refusal(parsed)
+    if refusal:
+        raise InvalidPhoneNumber(refusal)
+    return parsed
 
 
 _ASCII_LETTER = re.compile("[A-Za-z]")
@@ -99,8 +153,8 @@ def _has_letters(text: str) -> bool:
     return any(char.isalpha() for char in text)
 
 
-def _classify(number: phonenumbers.PhoneNumber) -> tuple[str, tuple[str, ...]] | None:
-    """The region and zones of a parsed number, or None when it is not valid.
+def _classify(number: phonenumbers.PhoneNumber) -> tuple[str, tuple[str, ...], int] | None:
+    """The region, zones and type of a parsed number, or None when it is not valid.
 
     What `is_valid_number`, `region_code_for_number` and `time_zones_for_number` say, with the number
     typed once: each of those calls types it again (for +1, finding the region means typing it against
@@ -115,7 +169,7 @@ def _classify(number: phonenumbers.PhoneNumber) -> tuple[str, tuple[str, ...]] |
         zones = phonenumber_timezones.time_zones_for_geographical_number(number)
     else:
         zones = phonenumber_timezones.time_zones_for_number(number)
-    return region, _zone_tuple(tuple(zone for zone in zones if zone != UNKNOWN_TIME_ZONE))
+    return region, _zone_tuple(tuple(zone for zone in zones if zone != UNKNOWN_TIME_ZONE)), number_type
 
 
 @functools.lru_cache(maxsize=1024)

@@ -13,7 +13,12 @@ from contacts.importing.columns import map_columns
 from contacts.importing.files import open_table
 from contacts.models import Contact, ContactList, OperatorAction, Suppression
 from contacts.personal_data import personal_data_holders
-from contacts.phone_numbers import ParsedPhoneNumber, parse_phone_number, parse_phone_number_or_reason
+from contacts.phone_numbers import (
+    ParsedPhoneNumber,
+    parse_contact_phone_number,
+    parse_phone_number,
+    parse_phone_number_or_reason,
+)
 from contacts.selectors import contact_personal_data, suppressed_phones
 
 
@@ -47,9 +52,10 @@ def contact_upsert(
 ) -> tuple[Contact, bool]:
     """Create the contact with this phone number, or update the one that has it; return (contact, created).
 
-    Raises `InvalidPhoneNumber` with a reason for the operator when the number cannot be dialled.
+    Raises `InvalidPhoneNumber` with a reason for the operator when the number cannot be dialled or is of
+    a type contacts may not have (settings.CONTACT_REFUSED_NUMBER_TYPES).
     """
-    parsed = parse_phone_number(phone)
+    parsed = parse_contact_phone_number(phone)
     contact, created = Contact.objects.update_or_create(
         phone=parsed.e164,
         defaults={

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from calls.models import Call, CallEvent, CallStatus
 from calls.tasks import place_call, reap_stale_calls
+from contacts.models import Contact
 from voice.providers.simulated.carrier import CACHE_TTL_SECONDS, status_key
 
 pytestmark = pytest.mark.django_db
@@ -168,10 +169,17 @@ def test_the_reaper_closes_a_simulated_call_as_its_carrier_last_reported_it(call
     assert refreshed(call).status == CallStatus.BUSY
 
 
+def zone_at_local_hour(hour: int) -> str:
+    """A fixed-offset zone whose clock shows `hour` now, so the calling-hours rule is tested at any wall time."""
+    offset = next(o for o in range(-12, 15) if (timezone.now().hour + o) % 24 == hour)
+    return "Etc/UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
 def test_the_admin_action_places_a_test_call_to_each_selected_contact(
     admin_client, contact, settings, django_capture_on_commit_callbacks
 ):
     settings.SIMULATED_CARRIER_PERSONA = "busy"
+    Contact.objects.filter(pk=contact.pk).update(time_zone=zone_at_local_hour(12))
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             "/admin/contacts/contact/", {"action": "place_test_call", "_selected_action": [contact.pk]}, follow=True
@@ -182,6 +190,61 @@ def test_the_admin_action_places_a_test_call_to_each_selected_contact(
     assert call.campaign is None
     assert call.provider_call_id.startswith("CA")  # placed on commit
     assert "Placed 1 test call" in response.content.decode()
+
+
+def admin_messages(response) -> list[tuple[str, str]]:
+    return [(message.level_tag, str(message)) for message in response.context["messages"]]
+
+
+@pytest.mark.django_db
+def test_a_test_call_outside_the_callees_calling_hours_is_refused_saying_when_they_open(admin_client, contact):
+    from zoneinfo import ZoneInfo
+
+    night = zone_at_local_hour(3)
+    Contact.objects.filter(pk=contact.pk).update(time_zone=night)
+    opens = timezone.now().astimezone(ZoneInfo(night)).replace(hour=8, minute=0, second=0, microsecond=0)
+    response = admin_client.post(
+        "/admin/contacts/contact/", {"action": "place_test_call", "_selected_action": [contact.pk]}, follow=True
+    )
+    assert admin_messages(response) == [
+        (
+            "error",
+            "No test call placed to 1 contact(s):<br>Ada Byron (+***0143): Outside callee-local calling hours; "
+            f"opens {opens:%a %Y-%m-%d %H:%M %Z}.",
+        )
+    ]
+    assert not Call.objects.exists()
+
+
+@pytest.mark.django_db
+def test_of_several_contacts_the_allowed_are_called_and_the_refused_listed_with_why(
+    admin_client, contact, django_capture_on_commit_callbacks
+):
+    from contacts.models import Suppression
+
+    Contact.objects.filter(pk=contact.pk).update(time_zone=zone_at_local_hour(12))
+    grace = Contact.objects.create(first_name="Grace", last_name="Hopper", phone="+13125550178",
+                                   time_zone=zone_at_local_hour(12), country="US")  # fmt: skip
+    Suppression.objects.create(phone=grace.phone, source=Suppression.Source.ADMIN)
+    alan = Contact.objects.create(first_name="Alan", phone="+12025550144", time_zone=zone_at_local_hour(12))
+    for _ in range(2):  # the 24-hour cap (2) of a default campaign, over every call to the contact
+        Call.objects.create(contact=alan, to_phone=alan.phone, provider="simulated")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/contacts/contact/",
+            {"action": "place_test_call", "_selected_action": [contact.pk, grace.pk, alan.pk]},
+            follow=True,
+        )
+    (placed_level, placed), (refused_level, refused) = admin_messages(response)
+    assert (placed_level, placed.startswith("Placed 1 test call(s): ")) == ("success", True)
+    assert refused_level == "warning"
+    assert refused.startswith(
+        "No test call placed to 2 contact(s):<br>Grace Hopper (+***0178): On the do-not-call list.<br>"
+        "Alan (+***0144): 24-hour attempt cap reached; opens "
+    )
+    assert list(Call.objects.filter(provider_call_id__startswith="CA").values_list("contact_id", flat=True)) == [
+        contact.pk
+    ]
 
 
 @pytest.mark.django_db
@@ -206,5 +269,5 @@ def test_a_test_call_is_refused_for_a_number_on_the_do_not_call_list(admin_clien
     response = admin_client.post(
         "/admin/contacts/contact/", {"action": "place_test_call", "_selected_action": [contact.pk]}, follow=True
     )
-    assert "do-not-call list: no call placed" in response.content.decode()
+    assert "Ada Byron (+***0143): On the do-not-call list." in response.content.decode()
     assert not Call.objects.exists()

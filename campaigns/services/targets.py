@@ -17,6 +17,7 @@ SYNC_BATCH = 2000
 HUMAN_ANSWERS = {AnsweredBy.HUMAN, AnsweredBy.UNKNOWN, ""}
 STRAGGLER_GRACE = datetime.timedelta(minutes=2)  # far past the settle batch window and a busy queue
 CALLBACK_REQUESTED = "callback_requested"  # the Call.outcome the conversation's schedule_callback tool sets
+OPTED_OUT = "opted_out"  # the Call.outcome the conversation's opt-out tool sets (the number is suppressed too)
 
 
 def campaign_sync_targets(*, campaign_id: int, now: datetime.datetime | None = None) -> int:
@@ -61,7 +62,9 @@ def target_schedule_callback(call_id: uuid.UUID | str, at: datetime.datetime) ->
 
 @transaction.atomic
 def target_settle(*, call_id: uuid.UUID) -> str | None:
-    """Apply a finished call to its target: done, retry later, or exhausted. Returns the new state.
+    """Apply a finished call to its target: done, opted out (suppressed), retry later, or exhausted.
+
+    Returns the new state.
 
     Idempotent: only a target still `in_progress` is settled, by a conditional UPDATE. A call
     cancelled before it was ever placed gives its attempt back.
@@ -77,6 +80,10 @@ def target_settle(*, call_id: uuid.UUID) -> str | None:
         changes |= {"state": State.PENDING, "attempts": max(0, target.attempts - 1), "next_attempt_at": timezone.now(),
                     "state_reason": "Dial withdrawn before it was placed"}  # fmt: skip
         changes.pop("last_outcome")
+    elif call.outcome == OPTED_OUT:
+        # The callee asked not to be called again: closed as suppressed, never "done", whoever answered.
+        changes |= {"state": State.SUPPRESSED, "last_outcome": OPTED_OUT, "next_attempt_at": None,
+                    "state_reason": "Opted out during the call"}  # fmt: skip
     elif outcome == "answered" and call.outcome == CALLBACK_REQUESTED and target.next_attempt_at:
         # The callee asked to be called back: the conversation already set when.
         changes |= {"state": State.PENDING, "last_outcome": CALLBACK_REQUESTED,

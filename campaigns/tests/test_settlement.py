@@ -113,6 +113,19 @@ def test_a_callback_the_callee_asked_for_keeps_the_target_pending_at_that_time(t
     )  # fmt: skip
 
 
+def test_a_callee_who_opted_out_is_shown_as_opted_out_not_done(target, admin_client):
+    call = finished_call(target, CallStatus.COMPLETED, "human")
+    Call.objects.filter(pk=call.pk).update(outcome="opted_out")
+    settled = settle(call)
+    assert (settled.state, settled.last_outcome, settled.state_reason) == (
+        State.SUPPRESSED, "opted_out", "Opted out during the call"
+    )  # fmt: skip
+    page = admin_client.get("/admin/campaigns/campaigntarget/").content.decode()
+    assert "Opted out during the call" in page
+    assert '<td class="field-outcome">Opted out</td>' in page
+    assert "Answered by a person" not in page
+
+
 @pytest.fixture
 def other_contact() -> Contact:
     return Contact.objects.create(first_name="Grace", phone="+12025550144", time_zone="America/New_York", country="US")

@@ -36,6 +36,9 @@ PORT = env.int("PORT", default=8000)
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 # Region used to read phone numbers written without a country code.
 DEFAULT_PHONE_REGION = env("DEFAULT_PHONE_REGION", default="US")
+# Number types (libphonenumber's PhoneNumberType names) a contact may not have: imports reject such rows
+# and the admin refuses them. A premium-rate (+1 900) or shared-cost number costs the caller per minute.
+CONTACT_REFUSED_NUMBER_TYPES = env.list("CONTACT_REFUSED_NUMBER_TYPES", default=["PREMIUM_RATE", "SHARED_COST"])
 
 # DATABASES
 # ------------------------------------------------------------------------------

@@ -33,7 +33,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from contacts.importing.columns import ColumnMap
 from contacts.models import Consent, ConsentPurpose, Contact, ContactList
-from contacts.phone_numbers import ParsedPhoneNumber, parse_phone_number_or_reason
+from contacts.phone_numbers import (
+    ParsedPhoneNumber,
+    number_type_refusal,
+    parse_phone_number_or_reason,
+    refused_number_types,
+)
 from contacts.selectors import in_values, suppressed_phones
 from contacts.services import location_fields
 
@@ -138,6 +143,7 @@ class RowReader:
         self._pick = operator.itemgetter(*(columns.known.get(name, columns.width) for name in PICKED))
         self._split_name = "first_name" not in columns.known and "last_name" not in columns.known
         self._has_consent = columns.has_consent
+        self._refused_types = refused_number_types()
 
     def read(self, rows: list[tuple[int, list[str]]]) -> list[RowDecision]:
         phone, region, read_row = self.columns.phone, self.region, self._read_row
@@ -155,6 +161,8 @@ class RowReader:
             )
         if isinstance(phone, str):
             return RowDecision(number, cells).reject(phone)
+        if phone.number_type in self._refused_types:
+            return RowDecision(number, cells).reject(number_type_refusal(phone, self._refused_types))
         decision = RowDecision(number, cells, phone=phone.e164, parsed=phone)
         padded = cells + [""] * (width + 1 - len(cells))
         first, last, name, email, language, consent_source, time_zone, lists = self._pick(padded)

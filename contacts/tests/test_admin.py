@@ -167,6 +167,26 @@ def test_suppressions_and_lists_export(admin_client, contact_list):
     assert rows[0]["name"] == "Customers"
 
 
+def test_a_premium_rate_number_is_refused_on_the_contact_form_in_words(admin_client):
+    response = admin_client.post(
+        reverse("admin:contacts_contact_add"), {"phone": "+1 900 234 5678", "first_name": "Pay", "country": "US"}
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["phone"] == [
+        "+1 900-234-5678 is a premium-rate number; calling it is charged at a premium rate, so it is refused "
+        "(setting CONTACT_REFUSED_NUMBER_TYPES)."
+    ]
+    assert not Contact.objects.exists()
+
+
+def test_a_premium_rate_number_can_still_be_suppressed(admin_client):
+    response = admin_client.post(
+        reverse("admin:contacts_suppression_add"), {"phone": "+1 900 234 5678", "reason": "asked", "source": "admin"}
+    )
+    assert response.status_code == 302
+    assert Suppression.objects.get().phone == "+19002345678"
+
+
 # ---- suppressions ------------------------------------------------------------------------------
 
 

@@ -251,3 +251,29 @@ def test_with_several_reading_processes_the_last_chunks_are_smaller():
     assert len(sizes) < 30
     assert [row for chunk in jobs.chunks_of(iter(rows), total=100_001, workers=2) for row in chunk] == rows
     assert {len(chunk) for chunk in jobs.chunks_of(iter(rows), total=100_001, workers=1)} == {jobs.CHUNK_ROWS}
+
+
+def test_premium_rate_and_shared_cost_numbers_are_rejected_saying_why(run_import):
+    from phonenumbers import PhoneNumberFormat, PhoneNumberType, example_number_for_type, format_number
+
+    premium = format_number(example_number_for_type("US", PhoneNumberType.PREMIUM_RATE), PhoneNumberFormat.E164)
+    shared = format_number(example_number_for_type("FR", PhoneNumberType.SHARED_COST), PhoneNumberFormat.E164)
+    job = run_import(f"phone\n{premium}\n{shared}\n+12025550143\n".encode())
+    assert (job.created_count, job.rejected_count) == (1, 2)
+    assert issues(job)[2] == (
+        "rejected",
+        "+1 900-234-5678 is a premium-rate number; calling it is charged at a premium rate, so it is refused "
+        "(setting CONTACT_REFUSED_NUMBER_TYPES).",
+    )
+    assert issues(job)[3] == (
+        "rejected",
+        "+33 884 01 23 45 is a shared-cost number; calling it costs more than a normal call, so it is refused "
+        "(setting CONTACT_REFUSED_NUMBER_TYPES).",
+    )
+    assert list(Contact.objects.values_list("phone", flat=True)) == ["+12025550143"]
+
+
+def test_the_refused_number_types_follow_the_setting(run_import, settings):
+    settings.CONTACT_REFUSED_NUMBER_TYPES = []
+    job = run_import(b"phone\n+1 900 234 5678\n")
+    assert (job.created_count, job.rejected_count) == (1, 0)
