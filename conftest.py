@@ -1,5 +1,6 @@
 """Fixtures shared by every app's tests: builders for the domain, and API clients."""
 
+import copy
 import datetime
 from collections.abc import Iterator
 
@@ -13,6 +14,15 @@ from calls.models import Call
 from campaigns.models import Agent, Campaign
 from contacts.models import Contact, ContactList
 from voice.tests.fake_twilio import FakeTwilio, start_fake_twilio
+
+
+@pytest.fixture(autouse=True)
+def channel_layers_of_this_test(settings):
+    """Fresh channel layers for each test. A Redis layer's receive state is bound to the event loop that first
+    used it, and each async test runs on a loop of its own; a listener a previous test cancelled on its loop
+    must not leave this one a lock of another loop (one server process has one loop, so production never
+    meets this). Assigning the setting makes Channels drop its layers (its `setting_changed` receiver)."""
+    settings.CHANNEL_LAYERS = copy.deepcopy(settings.CHANNEL_LAYERS)
 
 
 @pytest.fixture
