@@ -3,9 +3,11 @@
 import copy
 import datetime
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connections
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -85,3 +87,28 @@ def fake_twilio() -> Iterator[FakeTwilio]:
     fake = start_fake_twilio()
     yield fake
     fake.stop()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Debian's Chromium driven by Playwright, for the browser tests. Without Chromium they fail, saying how to
+    install it: a browser test that is skipped proves nothing (`.ci/run` installs it)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still
+    # synchronous, so Django's guard against async contexts does not apply to them.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+        # Inside Playwright's block the test's ORM calls ran under Playwright's context, with a connection
+        # of their own (Django's connections are per context): give it back here, where it can still be
+        # reached. Left checked out of PostgreSQL's pool, it kept the test database from being dropped.
+        connections.close_all()

@@ -1,44 +1,19 @@
 """A real browser (Playwright driving Debian's Chromium) on the admin pages an operator reads most:
 the dial preview's picker, a call's page, the calls list at 1,400 px, an import job's page.
 
-Chromium is needed (`apt-get install chromium`; `.ci/run` installs it). Without it the test fails when
-CALLWRIGHT_E2E_REQUIRED is set (as in CI) and is skipped, saying why, otherwise.
+Chromium is needed (`apt-get install chromium`; `.ci/run` installs it): the shared `browser` fixture
+(conftest.py) fails without it.
 """
 
 import datetime
-import os
-from pathlib import Path
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from calls.models import Call, CallEvent, TranscriptTurn
 from contacts.models import Contact, ContactImportJob
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = "a-long-test-password"
-
-if not CHROMIUM.exists():
-    if os.environ.get("CALLWRIGHT_E2E_REQUIRED"):
-        pytest.fail(f"{CHROMIUM} is missing; CI must install it (apt-get install chromium)", pytrace=False)
-    pytest.skip(f"{CHROMIUM} is missing: install it with `apt-get install chromium` to run the browser test",
-                allow_module_level=True)  # fmt: skip
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still
-    # synchronous, so Django's guard against async contexts does not apply to them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-        connections.close_all()  # the connection used under Playwright's context, back to the pool
 
 
 @pytest.fixture

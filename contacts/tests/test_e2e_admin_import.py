@@ -1,28 +1,17 @@
 """A real browser (Playwright driving Debian's Chromium) through the admin import, as an operator does it:
 upload → preview → confirm → progress → summary → download of the rows not imported.
 
-Chromium is needed (`apt-get install chromium`; `.ci/run` installs it). Without it the test fails when
-CALLWRIGHT_E2E_REQUIRED is set (as in CI) and is skipped, saying why, otherwise.
+Chromium is needed (`apt-get install chromium`; `.ci/run` installs it): the shared `browser` fixture
+(conftest.py) fails without it.
 """
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import pytest
-from django.db import connections
 
 from contacts.models import Contact, ContactImportJob, ContactList
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-if not CHROMIUM.exists():
-    if os.environ.get("CALLWRIGHT_E2E_REQUIRED"):
-        pytest.fail(f"{CHROMIUM} is missing; CI must install it (apt-get install chromium)", pytrace=False)
-    pytest.skip(f"{CHROMIUM} is missing: install it with `apt-get install chromium` to run the browser test",
-                allow_module_level=True)  # fmt: skip
 
 MESSY_CSV = (
     "First Name;Last Name;Phone;Amount Due\n"
@@ -35,23 +24,10 @@ MESSY_CSV = (
 
 
 @pytest.fixture
-def browser_page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still
-    # synchronous, so Django's guard against async contexts does not apply to them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_context(accept_downloads=True).new_page()
-        page.set_default_timeout(20_000)
-        yield page
-        browser.close()
-        # Inside Playwright's block the test's ORM calls ran under Playwright's context, with a connection
-        # of their own (Django's connections are per context): give it back here, where it can still be
-        # reached. Left checked out of PostgreSQL's pool, it kept the test database from being dropped.
-        connections.close_all()
+def browser_page(browser):
+    page = browser.new_context(accept_downloads=True).new_page()
+    page.set_default_timeout(20_000)
+    return page
 
 
 def test_an_operator_imports_a_messy_file_and_downloads_the_rows_not_imported(
