@@ -104,8 +104,6 @@ class LiveCallsConsumer(AsyncJsonWebsocketConsumer):
 
     @staticmethod
     async def _may_view_calls(user: object) -> bool:
-        from channels.db import database_sync_to_async
-
         return await database_sync_to_async(user.has_perm)("calls.view_call")
 
 
