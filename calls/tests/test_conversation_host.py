@@ -11,8 +11,7 @@ from channels.testing import WebsocketCommunicator
 from calls.consumers import CLOSE_PROTOCOL_ERROR, CLOSE_UNAUTHORIZED
 from calls.media_tokens import media_token_for
 from calls.models import CallEvent, TranscriptTurn
-from calls.tests.test_media_consumer import events, path_for, start
-from config.asgi import application
+from calls.tests.test_media_consumer import events, opened, start
 from voice import media_streams as ms
 from voice.pipeline import fallback
 
@@ -25,13 +24,6 @@ def conversation(settings):
     settings.TELEPHONY_PROVIDER = "simulated"
     settings.SIMULATED_CARRIER_TIME_SCALE = 0.1
     fallback.clear_cache()
-
-
-async def opened(call_id) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, path_for(call_id))
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
 
 
 async def closed(communicator: WebsocketCommunicator) -> int | None:
