@@ -1,24 +1,23 @@
 """Reads of calls."""
 
 import datetime
+import uuid
 
-from django.conf import settings
+from django.db.models import Q
 
-from calls.models import MIN_DURATION_SECONDS, MIN_RING_TIMEOUT_SECONDS, Call
+from calls.models import Call, CallStatus
 
 
-def stale_calls(*, now: datetime.datetime, limit: int) -> list[Call]:
-    """Open calls older than they can be: their ring timeout + max duration + CALLS_REAPER_MARGIN_SECONDS."""
-    margin = settings.CALLS_REAPER_MARGIN_SECONDS
-    shortest = MIN_RING_TIMEOUT_SECONDS + MIN_DURATION_SECONDS + margin  # the least the database allows
-    candidates = (
-        Call.objects.open()
-        .filter(created_at__lt=now - datetime.timedelta(seconds=shortest))
-        .order_by("created_at")[:limit]
-    )
-    return [
-        call
-        for call in candidates
-        if call.created_at + datetime.timedelta(seconds=call.ring_timeout_seconds + call.max_duration_seconds + margin)
-        < now
-    ]
+def calls_left_queued(*, created_before: datetime.datetime, limit: int) -> list[uuid.UUID]:
+    """Ids of calls still queued (never handed to the carrier) that were created before `created_before`."""
+    queued = Call.objects.filter(status=CallStatus.QUEUED, created_at__lt=created_before).order_by("created_at")
+    return list(queued.values_list("pk", flat=True)[:limit])
+
+
+def calls_in_carrier_hands(*, asked_before: datetime.datetime, limit: int) -> list[Call]:
+    """Open calls past `queued` whose placing began before `asked_before` (the reaper's candidates), oldest first.
+
+    Calls placed within the carrier's poll period are left out: their own callbacks are the news.
+    """
+    began = Q(started_at__lt=asked_before) | Q(started_at__isnull=True, created_at__lt=asked_before)
+    return list(Call.objects.open().exclude(status=CallStatus.QUEUED).filter(began).order_by("created_at")[:limit])

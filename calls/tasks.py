@@ -3,10 +3,8 @@
 import uuid
 
 from celery import shared_task
-from django.utils import timezone
 
-from calls.selectors import stale_calls
-from calls.services import call_hang_up, call_place, call_reap
+from calls.services import call_hang_up, call_place, calls_reap
 
 
 @shared_task(name="calls.place_call", acks_late=True)
@@ -23,7 +21,8 @@ def hang_up_call(call_id: str) -> None:
     call_hang_up(call_id=uuid.UUID(call_id))
 
 
-@shared_task(name="calls.reap_stale_calls")
+@shared_task(name="calls.reap_stale_calls", ignore_result=True, soft_time_limit=50, time_limit=60)
 def reap_stale_calls(limit: int = 200) -> int:
-    """Close calls open longer than they can be, from the carrier's account of them; returns how many."""
-    return sum(call_reap(call_id=call.pk) for call in stale_calls(now=timezone.now(), limit=limit))
+    """Beat's reaper pass (calls/services/reaping.py): end calls the carrier no longer carries, cancel the
+    ones never handed to it; returns how many it closed."""
+    return calls_reap(limit=limit)

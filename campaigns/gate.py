@@ -148,6 +148,8 @@ def load_gate_context(*, campaign: Campaign, targets: Sequence[GateTarget], now:
     history: dict[int, ContactHistory] = defaultdict(ContactHistory)
     recent_calls = (
         Call.objects.filter(contact_id__in=contact_ids, created_at__gte=now - WEEK, created_at__lte=now)
+        # A call withdrawn before it was placed reached nobody: it counts against no cap.
+        .exclude(status=CallStatus.CANCELED, started_at__isnull=True)
         .order_by("created_at")
         .values_list("contact_id", "created_at", "status", "answered_by", "ended_at")
     )

@@ -39,7 +39,7 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
     PeriodicTaskSpec(
         name="Reap stale calls",
         task="calls.reap_stale_calls",
-        every_seconds=60,
-        description="Closes calls a lost callback left open, asking the carrier for their real status.",
+        every_seconds=settings.CALLS_REAPER_INTERVAL_SECONDS,
+        description="Ends calls the carrier no longer carries (asking it) and cancels calls never handed to it.",
     ),
 )

@@ -2,7 +2,8 @@
 
 - `state`: create calls and move them forward (every status change a conditional UPDATE);
 - `callbacks`: record each provider callback once and apply it monotonically;
-- `placing`: hand calls to the carrier, hang them up, and reap the ones a lost callback left open.
+- `placing`: hand calls to the carrier and hang them up;
+- `reaping`: end every call the carrier no longer carries, and cancel the ones never handed to it.
 """
 
 from calls.services.callbacks import (
@@ -19,10 +20,10 @@ from calls.services.placing import (
     call_create_test,
     call_hang_up,
     call_place,
-    call_reap,
     calls_withdraw_queued,
     place_call_request,
 )
+from calls.services.reaping import call_reap, calls_cancel_left_queued, calls_reap
 from calls.services.state import allowed_predecessors, call_create, call_create_batch, call_transition
 from calls.services.streams import StreamStart, call_media_stream_start
 
@@ -45,6 +46,8 @@ __all__ = [
     "call_record_recording",
     "call_record_status",
     "call_transition",
+    "calls_cancel_left_queued",
+    "calls_reap",
     "calls_withdraw_queued",
     "place_call_request",
 ]

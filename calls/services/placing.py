@@ -1,4 +1,4 @@
-"""Placing, hanging up and reaping calls: the only writes that talk to the carrier."""
+"""Placing and hanging up calls: with `reaping`, the only writes that talk to the carrier."""
 
 import logging
 import uuid
@@ -109,42 +109,3 @@ def call_create_test(*, contact_id: int, to_phone: str) -> Call:
     # By name, as every service enqueues: tasks import services, so services never import tasks.
     transaction.on_commit(signature("calls.place_call", args=(str(call.pk),)).delay)
     return call
-
-
-def call_reap(*, call_id: uuid.UUID) -> bool:
-    """Close a call a lost callback left open, from the carrier's own account of it; True if it closed."""
-    call = Call.objects.get(pk=call_id)
-    if call.is_terminal:
-        return False
-    if not call.provider_call_id:
-        return _reap(call, CallStatus.FAILED, {"failure_reason": "The carrier never confirmed this call."})
-    try:
-        report = telephony().fetch_status(call.provider_call_id)
-    except ProviderError as error:
-        if not error.permanent:
-            return False  # try again on the next pass
-        return _reap(call, CallStatus.FAILED, {"failure_reason": f"Unknown to the carrier: {error.message}"[:255]})
-    if not report.state.terminal:
-        # Past its time limit and still up at the carrier: end it; the next pass records the end.
-        call_hang_up(call_id=call.pk)
-        return False
-    fields = {
-        "duration_seconds": report.duration_seconds,
-        "answered_by": report.answered_by,
-        "price": report.price,
-        "price_unit": report.price_unit,
-    }
-    return _reap(call, CallStatus(report.state.value), {k: v for k, v in fields.items() if v not in (None, "")})
-
-
-def _reap(call: Call, status: CallStatus, fields: dict[str, object]) -> bool:
-    with transaction.atomic():
-        moved = call_transition(call_id=call.pk, status=status, fields=fields)
-        if moved:
-            call_event_record(
-                call_id=call.pk,
-                kind=CallEvent.Kind.SYSTEM,
-                provider_event_id="reaped",
-                payload={"status": status.value, **{k: str(v) for k, v in fields.items()}},
-            )
-    return moved

@@ -1,6 +1,9 @@
 """Placing calls (once), hanging up, and the reaper — through the real adapters and the fake Twilio API."""
 
 import datetime
+import socket
+import time
+import uuid
 
 import pytest
 from django.utils import timezone
@@ -8,7 +11,9 @@ from django.utils import timezone
 from calls.models import Call, CallEvent, CallStatus
 from calls.tasks import place_call, reap_stale_calls
 from contacts.models import Contact
-from voice.providers.simulated.carrier import CACHE_TTL_SECONDS, status_key
+from voice.providers.base import CallState, CallStatusReport
+from voice.providers.simulated.carrier import FINAL_TTL_SECONDS, LIVE_TTL_SECONDS, missing_key, status_key
+from voice.tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -92,12 +97,10 @@ def test_a_429_is_retried_and_the_call_is_placed(call, twilio_settings, fake_twi
     assert refreshed(call).provider_call_id.startswith("CA")
 
 
-def make_stale(call: Call, *, sid: str = "", minutes: int = 60) -> Call:
-    Call.objects.filter(pk=call.pk).update(
-        status=CallStatus.IN_PROGRESS,
-        provider_call_id=sid,
-        created_at=timezone.now() - datetime.timedelta(minutes=minutes),
-    )
+def make_stale(call: Call, *, sid: str = "", minutes: int = 60, status: str = CallStatus.IN_PROGRESS) -> Call:
+    """The call placed `minutes` ago and left `status` (60: past its time limit of 30 s + 600 s + 300 s)."""
+    then = timezone.now() - datetime.timedelta(minutes=minutes)
+    Call.objects.filter(pk=call.pk).update(status=status, provider_call_id=sid, created_at=then, started_at=then)
     return refreshed(call)
 
 
@@ -114,8 +117,30 @@ def test_the_reaper_closes_a_stale_call_as_the_carrier_reports_it(call, twilio_s
     assert reaped.events.filter(provider_event_id="reaped").count() == 1
 
 
-def test_the_reaper_leaves_recent_calls_alone(call, twilio_settings, fake_twilio):
-    make_stale(call, sid="CA" + "c" * 32, minutes=5)
+def test_a_twilio_call_whose_final_status_was_lost_is_closed_after_a_minute_not_its_time_limit(
+    call, twilio_settings, fake_twilio
+):
+    make_stale(call, sid="CA" + "c" * 32, minutes=2)  # far inside its 15.5-minute time limit
+    fake_twilio.call_status = {"status": "completed", "duration": "42", "answered_by": "human"}
+    assert reap_stale_calls() == 1
+    reaped = refreshed(call)
+    assert (reaped.status, reaped.duration_seconds) == (CallStatus.COMPLETED, 42)
+    assert [r.method for r in fake_twilio.requests] == ["GET"]
+
+
+def test_a_live_twilio_call_is_asked_about_once_a_poll_period_and_left_up(call, twilio_settings, fake_twilio):
+    make_stale(call, sid="CA" + "c" * 32, minutes=2)
+    fake_twilio.call_status = {"status": "in-progress"}
+    assert reap_stale_calls() == 0
+    assert reap_stale_calls() == 0  # the carrier said "live" within the poll period: not asked again
+    assert [r.method for r in fake_twilio.requests] == ["GET"]  # no hang-up: it is within its time limit
+    assert refreshed(call).status == CallStatus.IN_PROGRESS
+
+
+def test_the_reaper_leaves_calls_placed_within_the_poll_period_to_their_callbacks(call, twilio_settings, fake_twilio):
+    Call.objects.filter(pk=call.pk).update(
+        status=CallStatus.RINGING, provider_call_id="CA" + "c" * 32, started_at=timezone.now()
+    )
     assert reap_stale_calls() == 0
     assert fake_twilio.requests == []
 
@@ -144,29 +169,90 @@ def test_the_reaper_hangs_up_a_call_still_up_past_its_limit(call, twilio_setting
     assert fake_twilio.requests[-1].form == [("Status", "completed")]
 
 
-def test_the_reaper_fails_a_call_that_never_got_a_call_sid(call):
-    make_stale(call)
+def test_the_reaper_fails_a_twilio_call_that_never_got_a_call_sid_only_past_its_limit(
+    call, twilio_settings, fake_twilio
+):
+    make_stale(call, minutes=5, status=CallStatus.INITIATED)  # Twilio may have placed it: its answer was lost
+    assert reap_stale_calls() == 0
+    make_stale(call, minutes=60, status=CallStatus.INITIATED)
     assert reap_stale_calls() == 1
     assert refreshed(call).status == CallStatus.FAILED
 
 
-def test_the_reaper_fails_a_simulated_call_whose_carrier_process_died(call):
-    make_stale(call, sid="CA" + "d" * 32)  # no carrier in any process knows it
+def test_the_reaper_fails_a_simulated_call_never_confirmed_after_half_a_minute(call):
+    make_stale(call, minutes=1, status=CallStatus.INITIATED)  # claimed, then its process died before the id
     assert reap_stale_calls() == 1
-    assert "Unknown to the carrier" in refreshed(call).failure_reason
+    assert refreshed(call).failure_reason == "The carrier never confirmed this call."
+
+
+def test_a_simulated_call_whose_owner_died_is_failed_once_missing_for_a_whole_heartbeat_lifetime(call):
+    from django.core.cache import cache
+
+    sid = "CA" + uuid.uuid4().hex
+    make_stale(call, sid=sid, minutes=1)  # its owner's heartbeat stopped: no status in the cache
+    assert reap_stale_calls() == 0  # the first miss is only noted: a cache that was just emptied looks the same
+    assert refreshed(call).status == CallStatus.IN_PROGRESS
+    cache.set(missing_key(sid), time.time() - LIVE_TTL_SECONDS)  # missing since a whole time-to-live
+    assert reap_stale_calls() == 1
+    reaped = refreshed(call)
+    assert reaped.status == CallStatus.FAILED
+    assert "Unknown to the carrier" in reaped.failure_reason
+
+
+def test_a_simulated_call_whose_owner_still_beats_stays_open_and_its_old_miss_is_forgotten(call):
+    from django.core.cache import cache
+
+    sid = "CA" + uuid.uuid4().hex
+    make_stale(call, sid=sid, minutes=1)
+    cache.set(missing_key(sid), time.time() - 60)  # missed once, long ago (the cache was emptied)
+    cache.set(status_key(sid), CallStatusReport(provider_call_id=sid, state=CallState.IN_PROGRESS), LIVE_TTL_SECONDS)
+    assert reap_stale_calls() == 0
+    assert refreshed(call).status == CallStatus.IN_PROGRESS
+    assert cache.get(missing_key(sid)) is None
 
 
 def test_the_reaper_closes_a_simulated_call_as_its_carrier_last_reported_it(call):
     from django.core.cache import cache
 
-    from voice.providers.base import CallState, CallStatusReport
-
-    sid = "CA" + "e" * 32
-    make_stale(call, sid=sid)
+    sid = "CA" + uuid.uuid4().hex
+    make_stale(call, sid=sid, minutes=1)
     report = CallStatusReport(provider_call_id=sid, state=CallState.BUSY, duration_seconds=0)
-    cache.set(status_key(sid), report, CACHE_TTL_SECONDS)
+    cache.set(status_key(sid), report, FINAL_TTL_SECONDS)
     assert reap_stale_calls() == 1
     assert refreshed(call).status == CallStatus.BUSY
+
+
+def test_the_reaper_closes_nothing_while_the_cache_is_down(call, settings):
+    make_stale(call, sid="CA" + uuid.uuid4().hex, minutes=1)
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{unused_port()}/0"}}  # fmt: skip
+    assert reap_stale_calls() == 0
+    assert refreshed(call).status == CallStatus.IN_PROGRESS
+
+
+def test_the_simulated_carrier_rewrites_its_live_calls_status_every_heartbeat(settings):
+    from django.core.cache import cache
+
+    from voice.providers.base import PlaceCallRequest
+    from voice.providers.simulated.carrier import SimulatedCarrier
+
+    settings.SIMULATED_CARRIER_PERSONA = "no_answer"  # rings until its ring timeout: long enough to watch
+    request = PlaceCallRequest(to="+12025550101", from_="+12025550100", twiml_url="", status_callback_url="",
+                               amd_callback_url="", recording_callback_url="", ring_timeout_seconds=600)  # fmt: skip
+    carrier = SimulatedCarrier.get()
+    sid = carrier.place(request)
+    try:
+        cache.delete(status_key(sid))  # as a Redis that came back empty
+        report = wait_until(lambda: cache.get(status_key(sid)), what="the heartbeat to rewrite the status")
+        assert not report.state.terminal
+    finally:
+        carrier.loop.call_soon_threadsafe(carrier.calls[sid].commands.put_nowait, ("hangup", ""))
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def zone_at_local_hour(hour: int) -> str:

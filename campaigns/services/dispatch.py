@@ -61,8 +61,22 @@ MACHINE_POLICY_FOR_CALL = {
 
 
 def enqueue_place_call(call_id: str) -> None:
-    """Place the call once the transaction that created it has committed."""
-    transaction.on_commit(partial(place_call_task.delay, call_id))
+    """Place the call once the transaction that created it has committed.
+
+    A broker that refuses the message (down, or full) costs this call only: it is logged in one line and
+    the call stays queued, and the reaper's sweep cancels it and gives its target the attempt back
+    (calls/services/reaping.py). The other calls of the tick are still queued.
+    """
+    transaction.on_commit(partial(_publish_place_call, call_id))
+
+
+def _publish_place_call(call_id: str) -> None:
+    try:
+        place_call_task.delay(call_id)
+    except Exception as error:  # kombu's and redis' connection errors, whichever transport is configured
+        logger.warning(
+            "could not queue call %s (%s); the reaper will cancel it and give the attempt back", call_id, error
+        )
 
 
 def call_settings(campaign: Campaign) -> dict[str, object]:

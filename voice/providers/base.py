@@ -99,6 +99,12 @@ class Telephony(abc.ABC):
     """
 
     name: str
+    #: The reaper asks the carrier about each open call at most this often (seconds): its last contact with
+    #: the carrier, beside the callbacks. 0: every pass (a look-up that costs the carrier nothing).
+    status_poll_seconds: float = 60.0
+    #: A call this carrier never confirmed (no call id) this many seconds after its placement began never
+    #: reached it; None: it may have (a lost answer), so only the call's time limit closes it.
+    unconfirmed_gone_seconds: float | None = None
 
     @abc.abstractmethod
     def place(self, request: PlaceCallRequest) -> PlacedCall: ...

@@ -7,11 +7,13 @@ from monitoring.metrics import CALLS_PLACED
 from voice.providers import twiml
 from voice.providers.base import CallState, CallStatusReport, PlaceCallRequest, PlacedCall, ProviderError, Telephony
 from voice.providers.signatures import signature_valid
-from voice.providers.simulated.carrier import SimulatedCarrier, call_status, send_command
+from voice.providers.simulated.carrier import SimulatedCarrier, call_status, confirm_gone, send_command
 
 
 class SimulatedTelephony(Telephony):
     name = "simulated"
+    status_poll_seconds = 0.0  # a cache read: the owner's heartbeat is the call's last contact
+    unconfirmed_gone_seconds = 30.0  # placing is in-process and instant: no id by then, its process died
 
     def __init__(self, *, auth_token: str) -> None:
         self._validator = RequestValidator(auth_token)
@@ -45,10 +47,16 @@ class SimulatedTelephony(Telephony):
 
     @staticmethod
     def _known(provider_call_id: str) -> CallStatusReport:
-        report = call_status(provider_call_id)
-        if report is None:
+        try:
+            report = call_status(provider_call_id)
+            gone = report is None and confirm_gone(provider_call_id)
+        except Exception as error:  # the shared cache is down: nothing is known either way
+            raise ProviderError(f"simulated carrier unreachable: {error}", permanent=False) from error
+        if gone:
             # As Twilio's 20404: no carrier process knows this call (it never existed, or died with its process).
             raise ProviderError(f"simulated carrier has no call {provider_call_id}", permanent=True)
+        if report is None:
+            raise ProviderError(f"simulated call {provider_call_id} not heard from yet", permanent=False)
         return report
 
 

@@ -13,11 +13,17 @@ Where it runs: an asyncio loop on one daemon thread in the process that placed t
 `make run`, a Celery worker child). Calls are network I/O and timers, so one loop carries many; a
 thread needs no extra process in the Procfile and no IPC to hand a call over, and the placing process
 already exists whenever a call is placed. The price: calls in flight die with that process (a worker
-restart) — exactly like a carrier outage, and handled the same way: their callbacks stop, the calls
-stay open, and the reaper asks `fetch_status`, which answers "unknown call" (permanent) for a call no
-living carrier knows, so the reaper closes it as failed. Control requests from other processes
-(hang up, transfer, redirect) and status look-ups reach the owning loop through Django's cache (the
-file cache in the demo, Redis in production), which every process shares.
+restart) — exactly like a carrier outage, and handled the same way: their callbacks stop and the
+reaper closes them as failed. **Each call has an owner whose death ends it**: the owning loop rewrites
+every live call's status in the shared cache every `HEARTBEAT_SECONDS`, with a time-to-live of
+`LIVE_TTL_SECONDS`, so a call whose process died is gone from the cache within seconds (a finished
+call's last status stays `FINAL_TTL_SECONDS`); `fetch_status` then answers "unknown call" — once the
+call has been missing for a whole time-to-live, so a cache that came back empty (a Redis restart) is
+refilled by the next heartbeat before anyone is told the call is gone (`confirm_gone`). Control
+requests from other processes (hang up, transfer, redirect) and status look-ups reach the owning loop
+through Django's cache (the file cache in the demo, Redis in production), which every process shares.
+The cache is never on the call's own path: a write that fails (Redis down) is logged and the call
+goes on, its callbacks included.
 
 `SIMULATED_CARRIER_TIME_SCALE` (default 1.0) multiplies every delay, so tests run calls faster than
 real time; `SIMULATED_CARRIER_CHAOS` duplicates and reorders the callbacks, as a real network may.
@@ -26,6 +32,7 @@ real time; `SIMULATED_CARRIER_CHAOS` duplicates and reorders the callbacks, as a
 import asyncio
 import contextlib
 import email.utils
+import functools
 import logging
 import math
 import os
@@ -35,7 +42,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -53,11 +60,19 @@ logger = logging.getLogger(__name__)
 
 CACHE_PREFIX = "simulated-carrier"
 COMMAND_POLL_SECONDS = 0.5
-CACHE_TTL_SECONDS = 24 * 3600
+HEARTBEAT_SECONDS = 2.0  # how often the owning process rewrites its live calls' status
+LIVE_TTL_SECONDS = 10  # a live call's status outlives its owner by at most this
+FINAL_TTL_SECONDS = 3600  # a finished call's last status, for a late look-up
+COMMAND_TTL_SECONDS = 600
+GONE_MARKER_TTL_SECONDS = 600
 
 
 def status_key(sid: str) -> str:
     return f"{CACHE_PREFIX}:status:{sid}"
+
+
+def missing_key(sid: str) -> str:
+    return f"{CACHE_PREFIX}:missing:{sid}"
 
 
 def command_key(sid: str) -> str:
@@ -159,14 +174,34 @@ def send_command(sid: str, command: tuple[str, str]) -> None:
     if carrier is not None and call is not None:
         carrier.loop.call_soon_threadsafe(call.commands.put_nowait, command)
     else:
-        cache.set(command_key(sid), command, CACHE_TTL_SECONDS)
+        cache.set(command_key(sid), command, COMMAND_TTL_SECONDS)
 
 
 def call_status(sid: str) -> CallStatusReport | None:
-    """The call's state from its own carrier, or as its carrier last recorded it in the shared cache."""
+    """The call's state from its own carrier, or as its owner last wrote it in the shared cache (None: no
+    living carrier has written it within LIVE_TTL_SECONDS, or its final status has expired)."""
     carrier = SimulatedCarrier.current()
     call = carrier.calls.get(sid) if carrier else None
-    return call.report() if call is not None else cache.get(status_key(sid))
+    if call is not None:
+        return call.report()
+    report = cache.get(status_key(sid))
+    if report is not None:
+        cache.delete(missing_key(sid))
+    return report
+
+
+def confirm_gone(sid: str, *, now: float | None = None) -> bool:
+    """Whether call `sid`, missing from the cache now, has been missing for a whole LIVE_TTL_SECONDS.
+
+    The first look that misses it notes the time; only a miss that lasts longer than its owner's
+    heartbeat could have left it missing means the owner is dead. A cache that lost everything (a Redis
+    restart) is refilled by the next heartbeat, well within that time, so live calls are never declared
+    gone by it.
+    """
+    now = time.time() if now is None else now
+    cache.add(missing_key(sid), now, GONE_MARKER_TTL_SECONDS)
+    first_missed = cache.get(missing_key(sid), now)
+    return now - float(first_missed) >= LIVE_TTL_SECONDS
 
 
 class SimulatedCarrier:
@@ -182,6 +217,7 @@ class SimulatedCarrier:
         self.thread = threading.Thread(target=self.loop.run_forever, name="simulated-carrier", daemon=True)
         self.thread.start()
         self.http: httpx.AsyncClient | None = None
+        asyncio.run_coroutine_threadsafe(self._heartbeat(), self.loop)
 
     @classmethod
     def get(cls) -> "SimulatedCarrier":
@@ -203,7 +239,7 @@ class SimulatedCarrier:
             config=config,
         )
         self.calls[sid] = call
-        cache.set(status_key(sid), call.report(), CACHE_TTL_SECONDS)
+        write_status(call)
         asyncio.run_coroutine_threadsafe(self._run(call), self.loop)
         return sid
 
@@ -214,6 +250,16 @@ class SimulatedCarrier:
         return instance if instance is not None and instance.pid == os.getpid() else None
 
     # On the loop -------------------------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        """Every HEARTBEAT_SECONDS, rewrite the status of every live call this process owns (see the module)."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            live = {status_key(sid): call.report() for sid, call in list(self.calls.items()) if not call.state.terminal}
+            if live:
+                await asyncio.to_thread(
+                    _cache_write, functools.partial(cache.set_many, live, LIVE_TTL_SECONDS), "heartbeat"
+                )
 
     async def _run(self, call: SimulatedCall) -> None:
         if self.http is None:
@@ -349,7 +395,7 @@ class SimulatedCarrier:
             self._spawn(call, self._send_recording(call))
 
     async def _remember(self, call: SimulatedCall) -> None:
-        await asyncio.to_thread(cache.set, status_key(call.sid), call.report(), CACHE_TTL_SECONDS)
+        await asyncio.to_thread(write_status, call)
 
     def _base_params(self, call: SimulatedCall) -> dict[str, str]:
         return {
@@ -438,18 +484,35 @@ class SimulatedCarrier:
         return response.text
 
     async def _watch_cache_commands(self, call: SimulatedCall) -> None:
-        """Control requests made in other processes arrive through the shared cache."""
+        """Control requests made in other processes arrive through the shared cache (none while it is down)."""
         while True:
             await asyncio.sleep(COMMAND_POLL_SECONDS)
-            command = await asyncio.to_thread(cache.get, command_key(call.sid))
+            command = await asyncio.to_thread(_cache_write, lambda: cache.get(command_key(call.sid)), "")
             if command is not None:
-                await asyncio.to_thread(cache.delete, command_key(call.sid))
+                await asyncio.to_thread(_cache_write, lambda: cache.delete(command_key(call.sid)), "")
                 call.commands.put_nowait(tuple(command))
 
     def _spawn(self, call: SimulatedCall, coroutine: Awaitable) -> None:
         task = asyncio.ensure_future(coroutine)
         call.background.add(task)
         task.add_done_callback(call.background.discard)
+
+
+def write_status(call: SimulatedCall) -> None:
+    """Publish the call's status for other processes: a live call's expires with its owner's heartbeat."""
+    ttl = FINAL_TTL_SECONDS if call.state.terminal else LIVE_TTL_SECONDS
+    _cache_write(lambda: cache.set(status_key(call.sid), call.report(), ttl), f"status of call {call.sid}")
+
+
+def _cache_write(operation: Callable[[], object], what: str) -> object:
+    """Run a cache operation of the carrier; a cache that is down costs other processes their view of the
+    call, never the call itself (its callbacks go to the webhooks, not the cache)."""
+    try:
+        return operation()
+    except Exception as error:  # whatever the cache backend raises when its server is unreachable
+        if what:
+            logger.warning("simulated carrier: could not write the %s to the cache: %s", what, error)
+        return None
 
 
 def simulation_parameters(persona: Persona) -> dict[str, str]:
