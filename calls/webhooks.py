@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import DisallowedHost
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -82,7 +83,7 @@ def twilio_webhook(kind: str) -> Callable[[View], View]:
                 log_refused_signature(request, kind, call_id, signature)
                 return HttpResponse("invalid signature", status=403, content_type="text/plain")
             try:
-                response = view(request, call_id)
+                response = run_once_more_on_a_dropped_connection(view, request, call_id)
             except BadCallback as error:
                 WEBHOOK_REQUESTS.labels(kind=kind, result="bad_request").inc()
                 return HttpResponse(str(error), status=400, content_type="text/plain")
@@ -92,6 +93,26 @@ def twilio_webhook(kind: str) -> Callable[[View], View]:
         return wrapper
 
     return decorate
+
+
+def run_once_more_on_a_dropped_connection(view: View, request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
+    """Run `view`; if the database connection turns out dropped (the server restarted, the session was
+    terminated), run it once more on a fresh connection.
+
+    A status callback lost to a 500 would keep its call open, and its campaign's slot, until the reaper
+    asks the carrier; Twilio does not retry status callbacks. Safe: each view's writes are one transaction
+    that the failure rolled back, and they are idempotent (insert-or-ignore, conditional UPDATEs). Only
+    outside a transaction (ATOMIC_REQUESTS is off), and only once: a database that is really down still
+    answers 500 at once.
+    """
+    try:
+        return view(request, call_id)
+    except (OperationalError, InterfaceError) as error:
+        if connection.in_atomic_block:
+            raise
+        logger.warning("webhook for call %s met a dropped database connection (%s); trying once more", call_id, error)
+        connection.close()  # the next query opens (or takes from the pool) a checked connection
+        return view(request, call_id)
 
 
 def required(request: HttpRequest, name: str) -> str:

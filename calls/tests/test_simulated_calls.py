@@ -223,3 +223,13 @@ def test_every_persona_ends_in_a_final_status(carrier_settings, contact, campaig
         call = settled(place(contact, campaign, persona=name))
         assert call.status == CallStatus.COMPLETED, name
     assert set(PERSONAS) >= {"asks_removal", "interrupts"}
+
+
+def test_with_the_shared_cache_down_a_simulated_call_still_runs_and_sends_its_final_status(carrier_settings, contact):
+    from calls.tests.test_tasks import unused_port
+
+    carrier_settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                           "LOCATION": f"redis://127.0.0.1:{unused_port()}/0"}}  # fmt: skip
+    call = settled(place(contact, persona="hangs_up_mid_call"))
+    assert call.status == CallStatus.COMPLETED
+    assert event_ids(call)[-1] == "status:3:completed"
