@@ -3,9 +3,29 @@
 import datetime
 import uuid
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
-from calls.models import Call, CallStatus
+from calls.models import Call, CallEvent, CallStatus, TranscriptTurn
+
+
+def callee_heard_agent() -> Exists:
+    """For a Call queryset's `annotate`: whether the callee heard the agent — a media stream started and the
+    agent's audio played to them (a turn of the agent's whose first audio the carrier echoed back as played:
+    the opener, first of all). An answered call without it reached no one who heard anything: the TwiML
+    fetch failed, the stream never came, or the line dropped before a word played."""
+    return Exists(
+        TranscriptTurn.objects.filter(
+            call_id=OuterRef("pk"), role=TranscriptTurn.Role.AGENT, first_audio_heard_ms__isnull=False
+        )
+    )
+
+
+def conversation_still_recording(call_id: object) -> bool:
+    """Whether call `call_id` had a media stream whose conversation has not yet written its end (its record,
+    the turns heard included, is still on the way)."""
+    events = CallEvent.objects.filter(call_id=call_id, kind__in=[CallEvent.Kind.MEDIA, CallEvent.Kind.SYSTEM])
+    started = events.filter(kind=CallEvent.Kind.MEDIA, provider_event_id__startswith="start:").exists()
+    return started and not events.filter(kind=CallEvent.Kind.SYSTEM, provider_event_id="conversation-end").exists()
 
 
 def calls_left_queued(*, created_before: datetime.datetime, limit: int) -> list[uuid.UUID]:

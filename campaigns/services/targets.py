@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from calls.models import TERMINAL_STATUSES, AnsweredBy, Call, CallStatus
+from calls.selectors import callee_heard_agent, conversation_still_recording
 from campaigns.models import Campaign, CampaignTarget
 from contacts.models import Contact
 
@@ -41,10 +42,17 @@ def campaign_sync_targets(*, campaign_id: int, now: datetime.datetime | None = N
     return CampaignTarget.objects.filter(campaign_id=campaign_id).count() - existing_before
 
 
-def call_outcome(status: str, answered_by: str) -> str:
-    """The retry-policy outcome of a finished call: answered, voicemail, busy, no_answer or failed."""
+def call_outcome(status: str, answered_by: str, heard: bool = True) -> str:
+    """The retry-policy outcome of a finished call: answered, voicemail, busy, no_answer or failed.
+
+    Answered means the callee heard the agent (`calls.selectors.callee_heard_agent`); a call picked up
+    by a person who then heard nothing (no TwiML, no media stream, the line gone before the opener
+    played) is a failed attempt, retried under the failed policy.
+    """
     if status == CallStatus.COMPLETED:
-        return "answered" if answered_by in HUMAN_ANSWERS else "voicemail"
+        if answered_by not in HUMAN_ANSWERS:
+            return "voicemail"
+        return "answered" if heard else "failed"
     return {CallStatus.BUSY: "busy", CallStatus.NO_ANSWER: "no_answer"}.get(status, "failed")
 
 
@@ -61,19 +69,30 @@ def target_schedule_callback(call_id: uuid.UUID | str, at: datetime.datetime) ->
 
 
 @transaction.atomic
-def target_settle(*, call_id: uuid.UUID) -> str | None:
+def target_settle(*, call_id: uuid.UUID, final: bool = False) -> str | None:
     """Apply a finished call to its target: done, opted out (suppressed), retry later, or exhausted.
 
-    Returns the new state.
+    Returns the new state (None: nothing settled).
 
     Idempotent: only a target still `in_progress` is settled, by a conditional UPDATE. A call
-    cancelled before it was ever placed gives its attempt back.
+    cancelled before it was ever placed gives its attempt back. An answered call whose conversation is
+    still writing its record (what the callee heard decides the outcome) is left to the straggler sweep
+    (`final=True`), which settles it with whatever was recorded by then.
     """
-    call = Call.objects.select_related("campaign", "target").filter(pk=call_id).first()
+    call = (
+        Call.objects.select_related("campaign", "target")
+        .annotate(heard=callee_heard_agent())
+        .filter(pk=call_id)
+        .first()
+    )
     if call is None or call.target is None or not call.is_terminal:
         return None
     target, campaign = call.target, call.campaign
-    outcome = call_outcome(call.status, call.answered_by)
+    outcome = call_outcome(call.status, call.answered_by, call.heard)
+    if outcome == "failed" and call.status == CallStatus.COMPLETED:
+        if not final and conversation_still_recording(call.pk):
+            return None
+        logger.info("call %s was answered but the callee heard nothing: settled as failed", call.pk)
     changes: dict[str, object] = {"last_outcome": outcome}
 
     if call.status == CallStatus.CANCELED and call.started_at is None:
@@ -110,7 +129,7 @@ def targets_settle_stragglers(*, now: datetime.datetime | None = None, limit: in
     now = now or timezone.now()
     settled = 0
     for call_id in unsettled_finished_calls(ended_before=now - STRAGGLER_GRACE, limit=limit):
-        if target_settle(call_id=call_id) is not None:
+        if target_settle(call_id=call_id, final=True) is not None:
             settled += 1
     if settled:
         logger.warning("settled %d targets whose settlement had been lost", settled)
@@ -119,10 +138,12 @@ def targets_settle_stragglers(*, now: datetime.datetime | None = None, limit: in
 
 def _retry_or_exhaust(call: Call, campaign: Campaign, target: CampaignTarget, outcome: str) -> dict[str, object]:
     rule = campaign.retry_policy.get(outcome)
-    finished = Call.objects.filter(target_id=target.pk, status__in=TERMINAL_STATUSES)
+    finished = Call.objects.filter(target_id=target.pk, status__in=TERMINAL_STATUSES).annotate(
+        heard=callee_heard_agent()
+    )
     same_outcome = sum(
-        1 for status, answered_by in finished.values_list("status", "answered_by")
-        if call_outcome(status, answered_by) == outcome
+        1 for status, answered_by, heard in finished.values_list("status", "answered_by", "heard")
+        if call_outcome(status, answered_by, heard) == outcome
     )  # fmt: skip
     if rule is None or same_outcome >= rule["max_attempts"]:
         return {"state": State.EXHAUSTED, "next_attempt_at": None,

@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from calls.models import Call, CallStatus
+from calls.models import Call, CallEvent, CallStatus, TranscriptTurn
 from campaigns.models import Campaign, CampaignTarget
 from campaigns.services import target_settle, targets_settle_stragglers
 from contacts.models import Contact
@@ -20,7 +20,10 @@ def target(campaign, contact) -> CampaignTarget:
     return CampaignTarget.objects.create(campaign=campaign, contact=contact, state=State.IN_PROGRESS, attempts=1)
 
 
-def finished_call(target: CampaignTarget, status: str, answered_by: str = "", *, placed: bool = True) -> Call:
+def finished_call(
+    target: CampaignTarget, status: str, answered_by: str = "", *, placed: bool = True, heard: bool = True
+) -> Call:
+    """A finished call of `target`; an answered one whose callee heard the agent's opener unless `heard` is off."""
     call = Call.objects.create(
         contact=target.contact,
         campaign=target.campaign,
@@ -32,7 +35,20 @@ def finished_call(target: CampaignTarget, status: str, answered_by: str = "", *,
     Call.objects.filter(pk=call.pk).update(
         status=status, answered_by=answered_by, ended_at=ended, started_at=ended if placed else None
     )
+    if status == CallStatus.COMPLETED and heard:
+        record_conversation(call, opener_heard=True)
     return call
+
+
+def record_conversation(call: Call, *, opener_heard: bool, ended: bool = True) -> None:
+    """What a media stream leaves: its start, the opener's turn (played to the callee or not), its end."""
+    CallEvent.objects.create(call=call, kind=CallEvent.Kind.MEDIA, provider_event_id="start:MZ1")
+    TranscriptTurn.objects.create(
+        call=call, index=0, role=TranscriptTurn.Role.AGENT, text="Hello, this is an automated call",
+        first_audio_heard_ms=240 if opener_heard else None,
+    )  # fmt: skip
+    if ended:
+        CallEvent.objects.create(call=call, kind=CallEvent.Kind.SYSTEM, provider_event_id="conversation-end")
 
 
 def settle(call: Call) -> CampaignTarget:
@@ -43,6 +59,33 @@ def settle(call: Call) -> CampaignTarget:
 def test_a_person_answering_closes_the_target_as_done(target):
     settled = settle(finished_call(target, CallStatus.COMPLETED, "human"))
     assert (settled.state, settled.last_outcome) == (State.DONE, "answered")
+
+
+@pytest.mark.parametrize("opener_played", [False, True], ids=["no-media-stream", "opener-never-played"])
+def test_a_person_answering_who_heard_nothing_is_retried_under_the_failed_policy(target, opener_played):
+    call = finished_call(target, CallStatus.COMPLETED, "human", heard=False)
+    if opener_played:  # the stream came, but the line dropped before a frame of the opener played
+        record_conversation(call, opener_heard=False)
+    settled = settle(call)
+    assert (settled.state, settled.last_outcome) == (State.PENDING, "failed")
+    delay = target.campaign.retry_policy["failed"]["delay_minutes"]
+    assert settled.next_attempt_at == Call.objects.get(pk=call.pk).ended_at + datetime.timedelta(minutes=delay)
+
+
+def test_an_answered_call_whose_conversation_is_still_recording_waits_for_the_sweep(target):
+    call = ended_minutes_ago(finished_call(target, CallStatus.COMPLETED, "human", heard=False), 5)
+    record_conversation(call, opener_heard=False, ended=False)  # its end (and turns) not yet written
+    assert target_settle(call_id=call.pk) is None
+    assert CampaignTarget.objects.get(pk=target.pk).state == State.IN_PROGRESS
+    assert targets_settle_stragglers() == 1  # the sweep settles with what was recorded by then
+    assert CampaignTarget.objects.get(pk=target.pk).last_outcome == "failed"
+
+
+def test_failed_attempts_count_answered_calls_nobody_heard(target):
+    for _ in range(target.campaign.retry_policy["failed"]["max_attempts"]):
+        CampaignTarget.objects.filter(pk=target.pk).update(state=State.IN_PROGRESS)
+        settled = settle(finished_call(target, CallStatus.COMPLETED, "human", heard=False))
+    assert (settled.state, settled.last_outcome) == (State.EXHAUSTED, "failed")
 
 
 @pytest.mark.parametrize(
