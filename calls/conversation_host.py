@@ -211,8 +211,9 @@ class CallConversationHost:
                 async with asyncio.timeout(LAYER_TIMEOUT_S):
                     self._channel = await layer.new_channel()
                     await layer.group_add(call_group(self.call_id), self._channel)
-            except Exception:  # the layer only carries AMD verdicts and live events: the call goes on without
-                logger.warning("call %s: not subscribed to its live group", self.call_id, exc_info=True)
+            except Exception as error:  # the layer only carries AMD verdicts and live events: the call goes on
+                # An expected failure (Redis down or slow): one line, not a traceback.
+                logger.warning("call %s: not subscribed to its live group: %r", self.call_id, error)
                 self._channel = ""
             else:
                 self._listener = asyncio.create_task(self._listen(layer))
@@ -336,5 +337,5 @@ class CallConversationHost:
             async with asyncio.timeout(LAYER_TIMEOUT_S):
                 await layer.group_send(call_group(self.call_id), message)
                 await layer.group_send(LIVE_CALLS_GROUP, message)
-        except Exception:  # the live view is best effort; the call goes on
-            logger.warning("call %s: live event not published", self.call_id, exc_info=True)
+        except Exception as error:  # the live view is best effort; the call goes on
+            logger.warning("call %s: live event not published: %r", self.call_id, error)

@@ -32,5 +32,5 @@ def publish_call_event(call_id: object, event: dict[str, Any]) -> None:
         return
     try:
         async_to_sync(layer.group_send)(call_group(call_id), event_message(call_id, event))
-    except Exception:
-        logger.warning("call %s: live event not published", call_id, exc_info=True)
+    except Exception as error:  # best effort (Redis down or slow): one line, not a traceback
+        logger.warning("call %s: live event not published: %r", call_id, error)

@@ -16,6 +16,13 @@ class PeriodicTaskSpec:
     every_seconds: int
     description: str
 
+    @property
+    def expire_seconds(self) -> int:
+        """A run not started within this is dropped, as the next one is on its way: while its worker is down,
+        beat's ticks do not pile up and all run at once on restart. Shorter than the interval (whole seconds,
+        as django-celery-beat stores it; an interval of 1 s gets 1)."""
+        return max(1, self.every_seconds - 1)
+
 
 PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
     PeriodicTaskSpec(

@@ -143,3 +143,54 @@ async def test_without_a_reachable_channel_layer_the_call_still_speaks_and_recor
     await communicator.disconnect()
     assert "conversation-end" in await events(call)
     assert "not subscribed to its live group" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []  # expected failures: no tracebacks
+
+
+class LayerWhoseReceiveTimesOutWhenCancelled:
+    """A Redis layer as it behaves under a cancelled read: the receive raises redis' own TimeoutError."""
+
+    left: list[str] = []
+
+    def __init__(self, **config) -> None:
+        self.extensions = ["groups"]
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        return "specific.test!listener"
+
+    async def group_add(self, group: str, channel: str) -> None:
+        pass
+
+    async def group_send(self, group: str, message: dict) -> None:
+        pass
+
+    async def receive(self, channel: str) -> dict:
+        import redis.exceptions
+
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise redis.exceptions.TimeoutError("Timeout reading from 127.0.0.1:6379") from None
+        return {}
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        self.left.append(group)
+
+
+async def test_a_listener_that_raises_when_cancelled_still_leaves_its_group_and_logs_no_traceback(
+    call, settings, caplog
+):
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "calls.tests.test_conversation_host.LayerWhoseReceiveTimesOutWhenCancelled"}
+    }
+    LayerWhoseReceiveTimesOutWhenCancelled.left.clear()
+    communicator = await opened(call.pk)
+    await communicator.send_to(text_data=start(call.pk))
+    assert await outbound(communicator)
+    stop = ms.stop_message(sequence_number=10, stream_sid="MZ1", account_sid="AC1", call_sid="CA1")
+    await communicator.send_to(text_data=stop)
+    await closed(communicator)
+    await communicator.disconnect()
+    assert "conversation-end" in await events(call)
+    assert LayerWhoseReceiveTimesOutWhenCancelled.left == [f"call.{call.pk}"]
+    assert "could not report" not in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []

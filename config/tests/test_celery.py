@@ -45,3 +45,15 @@ def test_setup_periodic_tasks_repairs_an_edited_schedule_and_disables_a_retired_
     assert repaired.task == spec.task
     retired.refresh_from_db()
     assert not retired.enabled
+
+
+@pytest.mark.django_db
+def test_every_periodic_task_expires_before_its_next_run_is_due():
+    """While a worker is down, beat's runs expire instead of piling up to run all at once on its restart."""
+    from django_celery_beat.schedulers import ModelEntry
+
+    call_command("setup_periodic_tasks", verbosity=0)
+    for spec in PERIODIC_TASKS:
+        stored = PeriodicTask.objects.get(name=spec.name)
+        entry = ModelEntry(stored, app=celery_app)  # what beat sends: its options carry the expiry
+        assert 0 < entry.options["expires"] < spec.every_seconds, spec.name

@@ -22,12 +22,16 @@ class Command(BaseCommand):
                 defaults={
                     "task": spec.task,
                     "interval": interval,
+                    "expire_seconds": spec.expire_seconds,
                     "enabled": True,
                     "description": f"{spec.description} {MANAGED_MARKER}",
                 },
             )
             wanted.add(spec.name)
-            self.stdout.write(f"{'created' if created else 'up to date'}: {spec.name} every {spec.every_seconds}s")
+            self.stdout.write(
+                f"{'created' if created else 'up to date'}: {spec.name} every {spec.every_seconds}s,"
+                f" expires after {spec.expire_seconds}s"
+            )
         # A task this command created but no longer lists is disabled, not deleted: its history stays.
         retired = PeriodicTask.objects.filter(description__endswith=MANAGED_MARKER, enabled=True).exclude(
             name__in=wanted
