@@ -226,3 +226,21 @@ def test_a_closed_output_does_not_stop_the_supervisor_from_stopping_its_children
     assert running.result() == 0
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_a_child_killed_by_sigkill_is_restarted_with_one_line_naming_the_signal():
+    """As `kill -9` of the worker or the dialer under `make run`: the stack stays up, that one comes back."""
+    import signal
+
+    lines = Lines()
+    supervisor, running = supervise([ProcessSpec("dialer", SLEEPER), ProcessSpec("web", SLEEPER)], lines)
+    lines.wait_for(lambda _: "up" in lines.of("dialer") and "up" in lines.of("web"))
+    first = supervisor.pids()["dialer"]
+    os.kill(first, signal.SIGKILL)
+    lines.wait_for(lambda _: lines.of("dialer").count("up") == 2)
+    assert supervisor.pids()["dialer"] != first
+    supervisor.stop()
+    assert running.result() == 0
+    assert lines.count("dialer was killed by SIGKILL after") == 1
+    assert lines.count("restarting it in 0 s") == 1
+    assert lines.of("web").count("up") == 1  # its sibling was left alone
