@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run login test lint format install migrate bench clean lock
+.PHONY: run login test lint format install migrate bench faults clean lock
 
 # Reinstall the virtualenv's packages whenever the lock changes (`make lock` writes it from requirements/*.txt).
 $(INSTALLED): requirements/local.lock
@@ -39,6 +39,10 @@ test: install
 ## Benchmarks (PostgreSQL; not part of `make test`): bench/results/*.json and BENCHMARKS.md.
 bench: install
 	$(BIN)/python -m bench.run $(ONLY)
+
+## The fault suite (PostgreSQL + a redis-server of its own; not part of `make test`): SHORT=1 for CI's short form.
+faults: install
+	$(BIN)/python -m bench.faults $(if $(SHORT),--short)
 
 lint: install
 	$(BIN)/ruff check .

@@ -40,7 +40,7 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
     PeriodicTaskSpec(
         name="Settle stragglers",
         task="campaigns.settle_stragglers",
-        every_seconds=60,
+        every_seconds=15,
         description="Settles targets whose call ended but whose settlement was lost (a failed publish, a crash).",
     ),
     PeriodicTaskSpec(

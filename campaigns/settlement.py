@@ -72,8 +72,8 @@ class SettlementBatcher:
     def _send(self, ids: list[str]) -> None:
         try:
             self._publish(ids)
-        except Exception:
-            logger.exception("could not enqueue the settlement of %d finished calls; the sweep will", len(ids))
+        except Exception as error:  # the broker is down or full: expected, one line (the sweep settles them)
+            logger.error("could not enqueue the settlement of %d finished calls; the sweep will: %r", len(ids), error)
 
 
 def _publish_settle_targets(call_ids: list[str]) -> None:

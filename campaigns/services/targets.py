@@ -16,7 +16,9 @@ logger = logging.getLogger(__name__)
 State = CampaignTarget.State
 SYNC_BATCH = 2000
 HUMAN_ANSWERS = {AnsweredBy.HUMAN, AnsweredBy.UNKNOWN, ""}
-STRAGGLER_GRACE = datetime.timedelta(minutes=2)  # far past the settle batch window and a busy queue
+# Far past the settle batch window (50 ms) and the conversation's last writes; a settle task that turns up
+# later still finds the target settled (settling is a conditional UPDATE on `in_progress`).
+STRAGGLER_GRACE = datetime.timedelta(seconds=30)
 CALLBACK_REQUESTED = "callback_requested"  # the Call.outcome the conversation's schedule_callback tool sets
 OPTED_OUT = "opted_out"  # the Call.outcome the conversation's opt-out tool sets (the number is suppressed too)
 

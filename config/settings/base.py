@@ -254,9 +254,9 @@ SIMULATED_CARRIER_CHAOS = env.bool("SIMULATED_CARRIER_CHAOS", default=False)  # 
 SIMULATED_CARRIER_TIME_SCALE = env.float("SIMULATED_CARRIER_TIME_SCALE", default=1.0)  # <1: faster than real time
 # Calls open longer than ring timeout + max duration + this margin are closed by the reaper.
 CALLS_REAPER_MARGIN_SECONDS = env.int("CALLS_REAPER_MARGIN_SECONDS", default=300)
-CALLS_REAPER_INTERVAL_SECONDS = env.int("CALLS_REAPER_INTERVAL_SECONDS", default=10)  # beat's reaper pass
+CALLS_REAPER_INTERVAL_SECONDS = env.int("CALLS_REAPER_INTERVAL_SECONDS", default=5)  # beat's reaper pass
 # A call still queued this long was never handed to the carrier (a crash or a broker error after the dial).
-CALLS_QUEUED_GRACE_SECONDS = env.int("CALLS_QUEUED_GRACE_SECONDS", default=30)
+CALLS_QUEUED_GRACE_SECONDS = env.int("CALLS_QUEUED_GRACE_SECONDS", default=15)
 MEDIA_STREAM_TOKEN_MAX_AGE_SECONDS = 2 * 60 * 60
 # Who converses on a media stream: a zero-argument callable returning a voice.sessions.VoiceSession.
 # The default holds the conversation (STT → LLM → TTS) and persists it to the call;
