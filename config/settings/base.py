@@ -219,6 +219,10 @@ CONTACT_IMPORT_MAX_FILE_MB = env.int("CONTACT_IMPORT_MAX_FILE_MB", default=100)
 # Chunk tasks that read a big import's rows on the workers, 2 × this in flight (libphonenumber is the
 # bottleneck); 1 reads inline in the job's own task.
 CONTACT_IMPORT_PARSE_WORKERS = env.int("CONTACT_IMPORT_PARSE_WORKERS", default=2)
+# An uploaded contact file whose preview is never confirmed is deleted after this many minutes (a sweep
+# every CONTACT_IMPORT_UPLOAD_SWEEP_SECONDS); a confirmed one is deleted when its job ends.
+CONTACT_IMPORT_UPLOAD_MAX_AGE_MINUTES = env.int("CONTACT_IMPORT_UPLOAD_MAX_AGE_MINUTES", default=60)
+CONTACT_IMPORT_UPLOAD_SWEEP_SECONDS = env.int("CONTACT_IMPORT_UPLOAD_SWEEP_SECONDS", default=15 * 60)
 
 # PROMETHEUS
 # ------------------------------------------------------------------------------

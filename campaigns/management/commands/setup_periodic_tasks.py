@@ -23,6 +23,7 @@ class Command(BaseCommand):
                     "task": spec.task,
                     "interval": interval,
                     "enabled": True,
+                    "expire_seconds": spec.expire_seconds,
                     "description": f"{spec.description} {MANAGED_MARKER}",
                 },
             )
