@@ -281,3 +281,13 @@ def test_an_erased_contact_can_be_viewed_but_not_edited(admin_client, contact, a
     admin_client.post(url, {"first_name": "Ada", "phone": "+12025550143"})
     contact.refresh_from_db()
     assert (contact.first_name, contact.phone) == ("", None)
+
+
+def test_a_one_word_name_updating_a_contact_shows_as_that_name_alone(admin_client, run_import):
+    run_import(b"name,phone\nAlan Turing,+44 20 7946 0958\n")
+    preview = upload(admin_client, b"Name,Phone\nSpaces,+44 20 7946 0958\n")
+    assert "Updates first name, last name." in preview.content.decode()
+    run_import(b"Name,Phone\nSpaces,+44 20 7946 0958\n")
+    listed = admin_client.get(reverse("admin:contacts_contact_changelist")).content.decode()
+    assert ">Spaces</a>" in listed
+    assert "Turing" not in listed
