@@ -13,8 +13,11 @@ run through the same broker during the soak.
 
 Reported (stdout and `bench/results/soak_stack.json`): beat's sends and the successes per task, probes
 published / succeeded / lost (published, never succeeded, not pending in the broker at the end), their
-publish-to-success latency, error and traceback lines, supervisor restarts, resident memory of each
-process group at start and end, and the broker file's size. Not part of `make test`.
+publish-to-success latency, error and traceback lines, supervisor restarts, and the broker file's size.
+Every `--sample-seconds` (default 60) each process group (a Procfile line: the leader and its pool) is
+sampled: processes, resident (RSS) and proportional (PSS, shared pages split between sharers) memory,
+and open file descriptors; the report gives them at start, middle and end, the peak, and each leader's
+pids over the run (more than one = it died and was restarted). Not part of `make test`.
 """
 
 import argparse
@@ -27,9 +30,14 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitoring.supervisor import Supervisor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RESULTS = BASE_DIR / "bench" / "results" / "soak_stack.json"
+SAMPLES = BASE_DIR / "var" / "soak-samples.jsonl"
 SUCCEEDED = re.compile(r"Task ([\w.]+)\[([0-9a-f-]{36})\] succeeded")
 RECEIVED = re.compile(r"Task ([\w.]+)\[([0-9a-f-]{36})\] received")
 BEAT_SENT = re.compile(r"Sending due task .*\(([\w.]+)\)")
@@ -72,9 +80,9 @@ class OutputCounter:
         self._log.flush()
 
 
-def group_rss_kib(leader_pid: int) -> int:
-    """Resident memory of every process in the leader's process group (the leader and its pool)."""
-    total = 0
+def group_sample(leader_pid: int) -> dict[str, float]:
+    """Processes, RSS and PSS (MiB) and open fds of every process in the leader's group (it and its pool)."""
+    processes = rss_kib = pss_kib = fds = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -82,11 +90,68 @@ def group_rss_kib(leader_pid: int) -> int:
             if os.getpgid(int(entry.name)) != leader_pid:
                 continue
             status = (entry / "status").read_text()
+            rollup = (entry / "smaps_rollup").read_text()
+            open_fds = sum(1 for _ in (entry / "fd").iterdir())
         except (OSError, ProcessLookupError):
             continue
-        match = re.search(r"VmRSS:\s+(\d+) kB", status)
-        total += int(match[1]) if match else 0
-    return total
+        processes += 1
+        rss = re.search(r"VmRSS:\s+(\d+) kB", status)
+        pss = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+        rss_kib += int(rss[1]) if rss else 0
+        pss_kib += int(pss[1]) if pss else 0
+        fds += open_fds
+    return {
+        "processes": processes,
+        "rss_mib": round(rss_kib / 1024, 1),
+        "pss_mib": round(pss_kib / 1024, 1),
+        "fds": fds,
+    }
+
+
+class Sampler(threading.Thread):
+    """Samples every process group of the supervisor at a fixed period until stopped."""
+
+    def __init__(self, supervisor: "Supervisor", period: float) -> None:
+        super().__init__(daemon=True)
+        self.supervisor = supervisor
+        self.period = period
+        self.samples: list[dict] = []
+        self.leader_pids: dict[str, list[int]] = {}
+        self.stopped = threading.Event()
+        self.started_at = time.monotonic()
+
+    def sample(self) -> None:
+        row: dict = {"minute": round((time.monotonic() - self.started_at) / 60, 1)}
+        for name, pid in self.supervisor.pids().items():
+            seen = self.leader_pids.setdefault(name, [])
+            if pid not in seen:
+                seen.append(pid)
+            row[name] = group_sample(pid)
+        self.samples.append(row)
+        with SAMPLES.open("a") as log:
+            log.write(json.dumps(row) + "\n")
+
+    def run(self) -> None:
+        while True:
+            self.sample()
+            if self.stopped.wait(self.period):  # the sampling period, not a wait for a result
+                return
+
+    def summary(self) -> dict:
+        if not self.samples:
+            return {}
+        picks = {"start": self.samples[0], "middle": self.samples[len(self.samples) // 2], "end": self.samples[-1]}
+        names = sorted({k for row in self.samples for k in row if k != "minute"})
+        out: dict = {"samples": len(self.samples), "period_seconds": self.period}
+        for name in names:
+            out[name] = {
+                **{f"{when}_minute_{row['minute']}": row.get(name) for when, row in picks.items()},
+                "peak_rss_mib": max(row[name]["rss_mib"] for row in self.samples if name in row),
+                "peak_pss_mib": max(row[name]["pss_mib"] for row in self.samples if name in row),
+                "peak_fds": max(row[name]["fds"] for row in self.samples if name in row),
+                "leader_pids": self.leader_pids.get(name, []),
+            }
+        return out
 
 
 def launch_soak_campaign(size: int) -> int | None:
@@ -144,6 +209,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8741)
     parser.add_argument("--probes-per-second", type=float, default=5.0)
     parser.add_argument("--campaign-contacts", type=int, default=30)
+    parser.add_argument("--sample-seconds", type=float, default=60.0)
     args = parser.parse_args()
 
     broker_file = BASE_DIR / "var" / "soak-broker.sqlite3"
@@ -194,7 +260,9 @@ def main() -> int:
         print("the stack did not become ready within 120 s; see var/soak-stack.log", file=sys.stderr)
         return 1
     campaign_id = launch_soak_campaign(args.campaign_contacts) if args.campaign_contacts else None
-    rss_start = {name: group_rss_kib(pid) for name, pid in supervisor.pids().items()}
+    SAMPLES.unlink(missing_ok=True)
+    sampler = Sampler(supervisor, args.sample_seconds)
+    sampler.start()
     published_at: dict[str, float] = {}
     publish_errors: list[str] = []
     interval = 1.0 / args.probes_per_second
@@ -211,7 +279,9 @@ def main() -> int:
             published_at[result.id] = time.monotonic()
         except Exception as error:  # a failed publish is a finding: counted, reported
             publish_errors.append(repr(error))
-    rss_end = {name: group_rss_kib(pid) for name, pid in supervisor.pids().items()}
+    sampler.stopped.set()
+    sampler.join()
+    sampler.sample()  # the last sample, at the end of the probes
     # Wait (bounded) for the probes in flight to finish: on the counter's condition, not a fixed sleep.
     with counter.lock:
         counter.all_succeeded.wait_for(lambda: published_at.keys() <= counter.succeeded_at.keys(), timeout=60)
@@ -258,8 +328,9 @@ def main() -> int:
         "error_lines": len(counter.errors),
         "first_error_lines": counter.errors[:10],
         "supervisor_restarts_or_stops": counter.supervisor_lines,
-        "rss_mib_start": {k: round(v / 1024, 1) for k, v in rss_start.items()},
-        "rss_mib_end": {k: round(v / 1024, 1) for k, v in rss_end.items()},
+        "processes_sampled": sampler.summary(),
+        "any_process_died": bool(counter.supervisor_lines)
+        or any(len(pids) > 1 for pids in sampler.leader_pids.values()),
         "supervisor_exit_code": exit_code[0] if exit_code else None,
     }
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")

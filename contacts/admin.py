@@ -1,5 +1,6 @@
 """The operator's contacts pages: import/export, do-not-call, consent, privacy actions and the audit log."""
 
+import contextvars
 import csv
 import json
 import re
@@ -32,6 +33,7 @@ from contacts.forms import (
 )
 from contacts.importing.files import ImportFileError
 from contacts.importing.jobs import contact_import_job_create
+from contacts.importing.uploads import upload_max_age, upload_path
 from contacts.models import (
     Consent,
     Contact,
@@ -57,6 +59,9 @@ from contacts.services import (
     suppression_remove,
 )
 from contacts.spreadsheets import SafeCSV, SafeXLSX, neutralise_formula
+
+# The uploads stored while the admin handles one import request (write_to_tmp_storage appends each).
+STORED_UPLOADS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("stored_uploads", default=None)
 
 
 class ReadOnlyAdminMixin:
@@ -157,16 +162,30 @@ class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
         return self.has_view_permission(request)
 
     def import_action(self, request: HttpRequest, **kwargs: object) -> HttpResponse:
+        """The upload and its preview. An upload the preview refuses (no phone column, unreadable, too big)
+        cannot be confirmed: its file is deleted before the page is shown. A preview never confirmed is
+        left to the sweep (`contacts.importing.uploads.abandoned_uploads_delete`)."""
         token = CHOSEN_SHEET.set(request.POST.get("sheet", "").strip())
+        stored: list[str] = []
+        stored_token = STORED_UPLOADS.set(stored)
+        refused = True
         try:
-            return super().import_action(request, **kwargs)
+            response = super().import_action(request, **kwargs)
+            refused = "confirm_form" not in (getattr(response, "context_data", None) or {})
+            return response
         finally:
             CHOSEN_SHEET.reset(token)
+            STORED_UPLOADS.reset(stored_token)
+            if refused:
+                for stored_path in stored:
+                    default_storage.delete(stored_path)
 
     def write_to_tmp_storage(self, import_file: object, input_format: object) -> MediaStorage:
         # Streams the upload to storage; the stock method concatenates it in memory first.
         storage = MediaStorage(name=uuid.uuid4().hex, read_mode="rb")
-        default_storage.save(storage.get_full_path(), import_file)
+        saved = default_storage.save(storage.get_full_path(), import_file)
+        if (stored := STORED_UPLOADS.get()) is not None:
+            stored.append(saved)
         return storage
 
     def add_data_read_fail_error_to_form(self, form: ContactImportForm, e: Exception) -> None:
@@ -197,8 +216,18 @@ class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
         if not form.is_valid():
             return super().process_import(request, **kwargs)
         input_format = self.get_import_formats()[int(form.cleaned_data["format"])]
+        file_name = upload_path(form.cleaned_data["import_file_name"])
+        if not default_storage.exists(file_name):
+            minutes = int(upload_max_age().total_seconds() // 60)
+            self.message_user(
+                request,
+                f"The file {form.cleaned_data['original_file_name']} is no longer here: an upload not confirmed "
+                f"within {minutes} minutes is deleted. Nothing was imported; upload it again.",
+                messages.ERROR,
+            )
+            return redirect("admin:contacts_contact_import")
         job = contact_import_job_create(
-            file_name=MediaStorage(name=form.cleaned_data["import_file_name"]).get_full_path(),
+            file_name=file_name,
             original_name=form.cleaned_data["original_file_name"],
             file_format=input_format.file_format,
             sheet=form.cleaned_data["sheet"],

@@ -231,12 +231,15 @@ class ContactImportJob(models.Model):
 
 
 class ContactImportIssue(models.Model):
-    """A row of an import that was skipped or rejected, with the reason and the row as it was."""
+    """A row of an import that was skipped or rejected, or imported without a value of an ignored column,
+    with the reason and the row as it was: the download of what was not imported."""
 
     class Outcome(models.TextChoices):
         DUPLICATE = "duplicate", "Skipped: duplicate in the file"
         SUPPRESSED = "suppressed", "Skipped: number is suppressed"
         REJECTED = "rejected", "Rejected: invalid"
+        # The row was imported, but a cell of a column the import ignores (a second phone column, …) was not.
+        VALUE_IGNORED = "value_ignored", "Imported without some of its values"
 
     job = models.ForeignKey(ContactImportJob, on_delete=models.CASCADE, related_name="issues")
     row_number = models.PositiveIntegerField(help_text="Row in the file; the header is row 1.")

@@ -6,6 +6,7 @@ from celery import shared_task
 
 from contacts.importing.jobs import JOB_TASK, contact_import_job_execute
 from contacts.importing.parsing import CHUNK_TASK, chunk_read
+from contacts.importing.uploads import SWEEP_TASK, abandoned_uploads_delete
 
 
 # A 100k-row file takes seconds, a file at the size limit a few minutes: above the default limits.
@@ -21,3 +22,9 @@ def contact_import_chunk_read(*, reader: dict[str, Any], rows: list, stage: dict
     """Rules 1–3 for one chunk of an import's rows (no database): a pure function of its arguments, so a
     chunk read twice (redelivered, or read by the job meanwhile) gives the same result."""
     return chunk_read(reader, rows, stage)
+
+
+@shared_task(name=SWEEP_TASK)
+def delete_abandoned_uploads() -> int:
+    """Beat's sweep of uploaded contact files whose preview was never confirmed (idempotent)."""
+    return len(abandoned_uploads_delete())

@@ -4,6 +4,7 @@ import datetime
 import logging
 import uuid
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -152,6 +153,7 @@ def _retry_or_exhaust(call: Call, campaign: Campaign, target: CampaignTarget, ou
                 "state_reason": f"No retry left after {outcome.replace('_', ' ')} ({same_outcome}×)"}  # fmt: skip
     if target.attempts >= campaign.max_attempts:
         return {"state": State.EXHAUSTED, "next_attempt_at": None, "state_reason": "Lifetime attempts used up"}
-    retry_at = (call.ended_at or timezone.now()) + datetime.timedelta(minutes=rule["delay_minutes"])
+    delay = datetime.timedelta(minutes=rule["delay_minutes"]) * settings.CAMPAIGN_TIME_SCALE
+    retry_at = (call.ended_at or timezone.now()) + delay
     return {"state": State.PENDING, "next_attempt_at": retry_at,
             "state_reason": f"Retry after {outcome.replace('_', ' ')} in {rule['delay_minutes']} min"}  # fmt: skip

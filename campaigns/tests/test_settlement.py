@@ -106,6 +106,16 @@ def test_each_outcome_retries_after_its_own_delay(target, status, answered_by, o
     assert settled.next_attempt_at == call.ended_at + datetime.timedelta(minutes=delay)
 
 
+def test_campaign_time_scale_shortens_the_retry_delay_and_the_reason_keeps_the_policys_words(target, settings):
+    settings.CAMPAIGN_TIME_SCALE = 1 / 60  # a minute of campaign time per second
+    call = finished_call(target, CallStatus.BUSY)
+    settled = settle(call)
+    call.refresh_from_db()
+    delay = target.campaign.retry_policy["busy"]["delay_minutes"]
+    assert settled.next_attempt_at == call.ended_at + datetime.timedelta(seconds=delay)
+    assert settled.state_reason == f"Retry after busy in {delay} min"
+
+
 def test_an_outcome_out_of_retries_exhausts_the_target(target):
     policy = target.campaign.retry_policy | {"busy": {"delay_minutes": 30, "max_attempts": 2}}
     Campaign.objects.filter(pk=target.campaign_id).update(retry_policy=policy)

@@ -14,9 +14,11 @@ from config.settings.components.database import database_from_url
 from config.settings.components.providers import provider_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"  # runtime files of the demo: SQLite, broker queue, cache, logs
 
 env = environ.Env()
+# Runtime files of the demo: SQLite, broker queue, cache, media, the admin's password. CALLWRIGHT_VAR_DIR
+# puts them elsewhere (the end-to-end test runs the demo on a fresh one in a temporary directory).
+VAR_DIR = Path(env("CALLWRIGHT_VAR_DIR", default=str(BASE_DIR / "var")))
 if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
     env.read_env(str(BASE_DIR / ".env"))
 
@@ -42,7 +44,7 @@ CONTACT_REFUSED_NUMBER_TYPES = env.list("CONTACT_REFUSED_NUMBER_TYPES", default=
 
 # DATABASES
 # ------------------------------------------------------------------------------
-VAR_DIR.mkdir(exist_ok=True)
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
     "default": database_from_url(
         env("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'callwright.sqlite3'}"),
@@ -219,6 +221,10 @@ CONTACT_IMPORT_MAX_FILE_MB = env.int("CONTACT_IMPORT_MAX_FILE_MB", default=100)
 # Chunk tasks that read a big import's rows on the workers, 2 × this in flight (libphonenumber is the
 # bottleneck); 1 reads inline in the job's own task.
 CONTACT_IMPORT_PARSE_WORKERS = env.int("CONTACT_IMPORT_PARSE_WORKERS", default=2)
+# An uploaded contact file whose preview is never confirmed is deleted after this many minutes (a sweep
+# every CONTACT_IMPORT_UPLOAD_SWEEP_SECONDS); a confirmed one is deleted when its job ends.
+CONTACT_IMPORT_UPLOAD_MAX_AGE_MINUTES = env.int("CONTACT_IMPORT_UPLOAD_MAX_AGE_MINUTES", default=60)
+CONTACT_IMPORT_UPLOAD_SWEEP_SECONDS = env.int("CONTACT_IMPORT_UPLOAD_SWEEP_SECONDS", default=15 * 60)
 
 # PROMETHEUS
 # ------------------------------------------------------------------------------
@@ -311,6 +317,10 @@ LOGGING = {
 # How often beat runs the dispatcher, and how many seconds of calls-per-second a campaign may bank
 # when a tick runs late (its token bucket's burst).
 DIALER_TICK_SECONDS = env.int("DIALER_TICK_SECONDS", default=2)
+# Campaign time against real time: a campaign's retry delays (its retry policy's minutes) are multiplied by
+# it. 1 in production; the end-to-end test runs 30 minutes of a campaign in seconds with it (and the
+# simulated carrier's SIMULATED_CARRIER_TIME_SCALE for rings and calls), every dialer tick still run.
+CAMPAIGN_TIME_SCALE = env.float("CAMPAIGN_TIME_SCALE", default=1.0)
 DIALER_BURST_SECONDS = env.float("DIALER_BURST_SECONDS", default=2.0)
 # The dispatcher has its own queue: on the demo one process serves it, so its in-process CPS bucket
 # is the only one; with Redis any worker may take it.

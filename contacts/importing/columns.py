@@ -46,6 +46,9 @@ class ColumnMap:
     known: dict[str, int] = field(default_factory=dict)
     custom: list[tuple[int, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Columns whose cells are not imported: (index, which, why), e.g. (2, "'Mobile' (column 3)",
+    # "the phone imported is column 2's").
+    ignored: list[tuple[int, str, str]] = field(default_factory=list)
 
     @property
     def phone(self) -> int:
@@ -64,7 +67,8 @@ def map_columns(headers: list[str]) -> ColumnMap:
     """Map a header row; raise `ImportFileError` when no column holds phone numbers.
 
     A header that appears twice keeps its first column and the later ones are ignored, with a warning:
-    guessing which of two "Phone" columns is right would be worse than saying so.
+    guessing which of two "Phone" columns is right would be worse than saying so. Each ignored column is
+    also in `ignored`, so that the import can list every value it did not import (`ignored_values`).
     """
     columns = ColumnMap(width=len(headers))
     custom_keys: dict[str, int] = {}
@@ -73,6 +77,7 @@ def map_columns(headers: list[str]) -> ColumnMap:
         normalised = normalise_header(header)
         if not normalised:
             columns.warnings.append(f"{label.capitalize()} has no header; its cells are ignored.")
+            columns.ignored.append((index, label, "the column has no header"))
             continue
         name = FIELD_BY_HEADER.get(normalised)
         if name is not None:
@@ -82,15 +87,20 @@ def map_columns(headers: list[str]) -> ColumnMap:
                     f"{header!r} ({label}) repeats column {first} ({name.replace('_', ' ')}); "
                     f"column {first} is used and {label} is ignored."
                 )
+                columns.ignored.append(
+                    (index, f"{header!r} ({label})", f"it repeats column {first}, {name.replace('_', ' ')}")
+                )
                 continue
             columns.known[name] = index
             continue
         key = custom_field_key(header)
         if not key:
             columns.warnings.append(f"{header!r} ({label}) has no letters or digits; its cells are ignored.")
+            columns.ignored.append((index, f"{header!r} ({label})", "its header has no letters or digits"))
             continue
         if key in custom_keys:
             columns.warnings.append(f"{header!r} ({label}) repeats column {custom_keys[key] + 1}; {label} is ignored.")
+            columns.ignored.append((index, f"{header!r} ({label})", f"it repeats column {custom_keys[key] + 1}"))
             continue
         custom_keys[key] = index
         columns.custom.append((index, key))
@@ -102,4 +112,16 @@ def map_columns(headers: list[str]) -> ColumnMap:
         )
     if "name" in columns.known and ("first_name" in columns.known or "last_name" in columns.known):
         columns.warnings.append("The file has both 'name' and first/last name columns; first/last are used.")
+        index = columns.known["name"]
+        columns.ignored.append((index, f"{headers[index]!r} (column {index + 1})", "first/last name columns are used"))
     return columns
+
+
+def ignored_values(columns: ColumnMap, cells: list[str]) -> str:
+    """What of this row is not imported because its column is ignored, in words; "" when nothing is."""
+    left_out = [
+        f"{which} {cells[index].strip()!r} ({why})"
+        for index, which, why in sorted(columns.ignored)
+        if index < len(cells) and cells[index].strip()
+    ]
+    return f"The row was imported without {'; '.join(left_out)}." if left_out else ""

@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
-from contacts.importing.columns import map_columns
+from contacts.importing.columns import ColumnMap, ignored_values, map_columns
 from contacts.importing.files import ImportFileError, check_file_size, open_table
 from contacts.importing.parsing import (
     ChunkReadFailed,
@@ -128,7 +128,7 @@ def _import(job: ContactImportJob) -> dict[str, int]:
         )
         writer = writer_for(job=job, contact_list=job.contact_list, list_ids=rules.list_ids)
         counts = dict.fromkeys(COUNTERS.values(), 0)
-        processed = 0
+        processed = values_ignored = 0
         workers = settings.CONTACT_IMPORT_PARSE_WORKERS if total >= PARALLEL_MIN_ROWS else 1
         # Where the time goes, for the log: the chunk tasks' reading shows as waiting for rows.
         phases = dict.fromkeys(("rows", "decide", "write", "merge"), 0.0)
@@ -138,9 +138,11 @@ def _import(job: ContactImportJob) -> dict[str, int]:
             progress_recorder(job, own_connection=holds_transaction) as record_progress,
         ):
             chunks = chunks_of(table.rows, total=total, workers=workers)
-            for chunk, by_outcome in _decide_and_write(chunks, rules, writer, workers, phases):
+            for chunk, by_outcome, not_imported in _decide_and_write(chunks, rules, writer, workers, phases):
                 for name, value in _count(by_outcome).items():
                     counts[name] += value
+                if columns.ignored:
+                    values_ignored += _record_ignored_values(job, columns, chunk, not_imported)
                 processed += len(chunk)
                 record_progress(processed, counts)
                 collect_chunk_garbage()
@@ -154,6 +156,11 @@ def _import(job: ContactImportJob) -> dict[str, int]:
         )  # fmt: skip
     if table.blank_rows:
         warnings.append(f"{len(table.blank_rows)} blank rows were ignored.")
+    if values_ignored:
+        rows = "1 imported row has" if values_ignored == 1 else f"{values_ignored} imported rows have"
+        warnings.append(
+            f"{rows} a value in an ignored column; each is in the download of the rows not imported, with that value."
+        )
     # The estimate counted lines; now the rows are known.
     ContactImportJob.objects.filter(pk=job.pk).update(warnings=warnings, processed_rows=processed, total_rows=processed)
     return counts
@@ -232,8 +239,9 @@ def _decide_and_write(
     writer: OrmBulkWriter | PostgresCopyWriter,
     workers: int,
     phases: dict,
-) -> Iterator[tuple[list, dict[Outcome, int]]]:
-    """Read, decide and write the file chunk by chunk; yield each chunk with the count of each outcome.
+) -> Iterator[tuple[list, dict[Outcome, int], set[int]]]:
+    """Read, decide and write the file chunk by chunk; yield each chunk with the count of each outcome and
+    the row numbers not imported.
 
     On PostgreSQL the chunk tasks format the stage lines themselves (`stage_chunks`), so this
     process only decides what is file-wide (repeats, suppression, stored contacts) and streams them on.
@@ -277,7 +285,7 @@ def _decide_and_write(
             look_up_stored = bool(batch.merged)
             meeting_stored[0] = len(batch.merged) * 10 > len(chunk)
             lap("write")
-            yield chunk, batch.counts
+            yield chunk, batch.counts, {issue[0] for issue in batch.issues}
             clock = time.perf_counter()
         return
     for chunk, read in read_chunks(chunks, reader=rules.reader, workers=workers):
@@ -286,8 +294,29 @@ def _decide_and_write(
         lap("decide")
         writer.write(decisions)
         lap("write")
-        yield chunk, collections.Counter(decision.outcome for decision in decisions)
+        yield (
+            chunk,
+            collections.Counter(d.outcome for d in decisions),
+            {d.row_number for d in decisions if d.outcome.is_issue},
+        )
         clock = time.perf_counter()
+
+
+def _record_ignored_values(
+    job: ContactImportJob, columns: ColumnMap, chunk: list[tuple[int, list[str]]], not_imported: set[int]
+) -> int:
+    """An issue for each imported row of the chunk holding a value of an ignored column (a second phone
+    column, …), so that the download lists every value not imported; return how many. A row not imported
+    is there already, whole."""
+    issues = [
+        ContactImportIssue(
+            job=job, row_number=number, outcome=ContactImportIssue.Outcome.VALUE_IGNORED, reason=reason, values=cells
+        )
+        for number, cells in chunk
+        if number not in not_imported and (reason := ignored_values(columns, cells))
+    ]
+    ContactImportIssue.objects.bulk_create(issues, batch_size=1000)
+    return len(issues)
 
 
 def _count(by_outcome: dict[Outcome, int]) -> dict[str, int]:

@@ -11,7 +11,9 @@ operator is shown is what is done. For each row, in order:
 4. A number seen earlier in the same file skips the row as a duplicate ("same number as row 12").
 5. A number on the do-not-call list skips the row.
 6. Otherwise the row creates a contact, or updates the one with that number. An update overwrites
-   only what the row gives (an empty cell keeps the stored value), merges custom fields key by key,
+   only what the row gives (an empty cell keeps the stored value) — but a name is one value: from a
+   `name` column, or from first and last name columns both, a row that names the person replaces the
+   whole stored name (first and last) — merges custom fields key by key,
    adds lists and consent and never removes them. A row that would change nothing is "unchanged",
    so importing the same file again changes nothing.
 """
@@ -142,6 +144,9 @@ class RowReader:
         # Every known field's column; a missing one points past the row, at the "" `_read_row` appends.
         self._pick = operator.itemgetter(*(columns.known.get(name, columns.width) for name in PICKED))
         self._split_name = "first_name" not in columns.known and "last_name" not in columns.known
+        # A `name` column, or both first and last name columns, give a person's whole name: a row that names
+        # someone replaces the stored name whole (a one-word name leaves no stored last name behind).
+        self.gives_whole_name = self._split_name or ("first_name" in columns.known and "last_name" in columns.known)
         self._has_consent = columns.has_consent
         self._refused_types = refused_number_types()
 
@@ -382,6 +387,7 @@ class ContactRowRules:
                 "contact_id", "purpose", "given_at", "revoked_at", "source", "evidence"
             ):
                 consents[(consent["contact_id"], consent["purpose"], consent["given_at"])] = consent
+        whole_name = self.reader.gives_whole_name
         for decision in decisions:
             row = stored.get(decision.phone)
             if row is None:
@@ -395,6 +401,8 @@ class ContactRowRules:
                 name: (decision.fields.get(name) or row[name])
                 for name in ("first_name", "last_name", "email", "language")
             }
+            if whole_name and (decision.fields["first_name"] or decision.fields["last_name"]):
+                merged["first_name"], merged["last_name"] = decision.fields["first_name"], decision.fields["last_name"]
             merged["custom_fields"] = {**row["custom_fields"], **decision.fields["custom_fields"]}
             merged.update(
                 location_fields(

@@ -281,3 +281,48 @@ def test_an_erased_contact_can_be_viewed_but_not_edited(admin_client, contact, a
     admin_client.post(url, {"first_name": "Ada", "phone": "+12025550143"})
     contact.refresh_from_db()
     assert (contact.first_name, contact.phone) == ("", None)
+
+
+def test_a_one_word_name_updating_a_contact_shows_as_that_name_alone(admin_client, run_import):
+    run_import(b"name,phone\nAlan Turing,+44 20 7946 0958\n")
+    preview = upload(admin_client, b"Name,Phone\nSpaces,+44 20 7946 0958\n")
+    assert "Updates first name, last name." in preview.content.decode()
+    run_import(b"Name,Phone\nSpaces,+44 20 7946 0958\n")
+    listed = admin_client.get(reverse("admin:contacts_contact_changelist")).content.decode()
+    assert ">Spaces</a>" in listed
+    assert "Turing" not in listed
+
+
+def test_a_rows_second_number_the_import_warns_about_is_in_the_download_with_its_reason(admin_client, run_import):
+    job = run_import(
+        b"Name,Phone,Mobile,,Full name,first name\n"
+        b"Ada Byron,+1 202 555 0143,+1 312 555 0178,,,Ada\n"  # row 2: imported, its mobile is not
+        b",+1 415 555 0123,,,,Grace\n"  # row 3: imported whole
+        b"Nobody,12345,+1 617 555 0101,note,,No\n"  # row 4: rejected, so its every cell is listed
+        b"Alan Turing,+44 20 7946 0958,,a note,Alan M. Turing,Alan\n"  # row 5: two values left out
+    )
+    assert (job.created_count, job.rejected_count) == (3, 1)
+    page = admin_client.get(reverse("admin:contacts_contactimportjob_change", args=[job.pk])).content.decode()
+    assert "Download the rows not imported" in page
+    assert (
+        "2 imported rows have a value in an ignored column; each is in the download of the rows not imported, "
+        "with that value."
+    ) in page
+    response = admin_client.get(reverse("admin:contacts_contactimportjob_issues", args=[job.pk]))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    by_row = {row[0]: row[1:3] for row in rows[1:]}
+    assert by_row == {
+        "2": [
+            "Imported without some of its values",
+            "The row was imported without 'Name' (column 1) 'Ada Byron' (first/last name columns are used); "
+            "'Mobile' (column 3) '+1 312 555 0178' (it repeats column 2, phone).",
+        ],
+        "4": ["Rejected: invalid", by_row["4"][1]],
+        "5": [
+            "Imported without some of its values",
+            "The row was imported without 'Name' (column 1) 'Alan Turing' (first/last name columns are used); "
+            "column 4 'a note' (the column has no header); 'Full name' (column 5) 'Alan M. Turing' (it repeats "
+            "column 1, name).",
+        ],
+    }
+    assert "'+1 617 555 0101" in rows[[row[0] for row in rows].index("4")]  # whole, formula-safe

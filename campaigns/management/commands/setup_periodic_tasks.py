@@ -24,6 +24,7 @@ class Command(BaseCommand):
                     "interval": interval,
                     "expire_seconds": spec.expire_seconds,
                     "enabled": True,
+                    "expire_seconds": spec.expire_seconds,
                     "description": f"{spec.description} {MANAGED_MARKER}",
                 },
             )

@@ -277,3 +277,20 @@ def test_the_refused_number_types_follow_the_setting(run_import, settings):
     settings.CONTACT_REFUSED_NUMBER_TYPES = []
     job = run_import(b"phone\n+1 900 234 5678\n")
     assert (job.created_count, job.rejected_count) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "expected"),
+    [
+        ("name,phone", "Spaces,+442079460958", ("Spaces", "")),  # a one-word name: no "Spaces Turing"
+        ("first name,last name,phone", "Spaces,,+442079460958", ("Spaces", "")),
+        ("first name,phone", "Spaces,+442079460958", ("Spaces", "Turing")),  # the file gives only first names
+        ("name,phone", ",+442079460958", ("Alan", "Turing")),  # no name in the row: the stored one stays
+    ],
+)
+def test_a_name_given_whole_replaces_the_stored_name_whole(run_import, header, row, expected):
+    run_import(b"name,phone\nAlan Turing,+442079460958\n")
+    job = run_import(f"{header}\n{row}\n".encode())
+    alan = Contact.objects.get()
+    assert (alan.first_name, alan.last_name) == expected
+    assert (job.updated_count, job.unchanged_count) == ((1, 0) if expected != ("Alan", "Turing") else (0, 1))
