@@ -265,8 +265,8 @@ class TurnDetector:
         """Under the gate: silence. Over `sure`: webrtcvad's call. Between: the model's."""
         model = self.model
         if level < gate:
-            if model is not None and self._in_speech:
-                model.push(codec.ulaw_to_pcm16(ulaw_frame))  # its state follows the utterance
+            if model is not None:
+                model.push(codec.ulaw_to_pcm16(ulaw_frame))  # its window holds the line as it was, never a splice
             return False
         pcm = codec.ulaw_to_pcm16(ulaw_frame)
         if model is not None:
