@@ -11,6 +11,7 @@ is fed to a `TurnDetector` frame by frame on the carrier's 20 ms clock. What is 
 - false turns: a `SpeechEnded` before the caller spoke at all (noise or echo taken for a turn).
 
 Conditions: clean; steady white noise at a level in dBFS; babble (other voices, summed, under the caller);
+music (chords plucked on a beat, a bass line and a hi-hat: a radio behind the caller, 15 dB under them);
 the agent's own voice echoing back 20 dB down while it speaks just before the caller answers; lost frames
 (a share of the caller's frames never arrive, as over a lossy network: Twilio does not fill the gap); and
 clipping (the caller far too loud for the line).
@@ -27,7 +28,7 @@ from voice import codec
 from voice.pipeline.turn_taking import SpeechEnded, TurnDetector
 
 FIXTURES = Path(__file__).parent / "tests" / "fixtures" / "speech"
-LEAD_MS = 1000
+LEAD_MS = 5000  # the line heard a while before the caller speaks: every running average has settled
 TRAIL_MS = 3000
 _ULAW_TO_LINEAR = numpy.array(codec.ULAW_TO_LINEAR, dtype=numpy.float64)
 
@@ -50,6 +51,39 @@ def white_noise(samples: int, dbfs: float, seed: int) -> numpy.ndarray:
     return numpy.random.default_rng(seed).normal(0.0, 32768 * 10 ** (dbfs / 20), samples)
 
 
+_CHORDS_HZ = ((220.0, 277.2, 329.6), (196.0, 246.9, 293.7), (174.6, 220.0, 261.6), (196.0, 246.9, 329.6))
+
+
+def music(samples: int, seed: int) -> numpy.ndarray:
+    """Music-like sound at unit RMS: a chord progression (a chord a bar) of harmonic-rich tones plucked on every
+    beat at 120 bpm, a bass note on each bar's first beat and a hi-hat between beats — steady, tonal and
+    rhythmic, as a radio or a TV behind the caller is."""
+    rate = codec.SAMPLE_RATE
+    t = numpy.arange(samples) / rate
+    beat = 0.5  # seconds
+    offset = seed * 0.37  # each seed starts elsewhere in the song
+    position = t + offset
+    phase = numpy.mod(position, beat)
+    pluck = numpy.exp(-phase * 6)  # each beat's attack and decay
+    chord = ((position // (4 * beat)).astype(int)) % len(_CHORDS_HZ)
+    signal = numpy.zeros(samples)
+    for note in range(3):
+        frequency = numpy.array(_CHORDS_HZ)[chord, note]
+        for harmonic, weight in ((1, 1.0), (2, 0.5), (3, 0.25)):
+            signal += weight * numpy.sin(2 * numpy.pi * frequency * harmonic * t) * pluck
+    bass = numpy.array(_CHORDS_HZ)[chord, 0] / 2
+    signal += 1.5 * numpy.sin(2 * numpy.pi * bass * t) * numpy.exp(-numpy.mod(position, 4 * beat) * 2)
+    hat = numpy.random.default_rng(seed).normal(0.0, 1.0, samples) * numpy.exp(
+        -numpy.mod(position + beat / 2, beat) * 40
+    )
+    signal += 0.4 * hat
+    return signal / numpy.sqrt(numpy.mean(signal**2))
+
+
+def _rms(signal: numpy.ndarray) -> float:
+    return float(numpy.sqrt(numpy.mean(signal**2)))
+
+
 @dataclass(frozen=True)
 class Trial:
     """One phrase through one condition: inbound audio, the real speech span, what the agent sent meanwhile."""
@@ -61,8 +95,55 @@ class Trial:
     lost_frames: frozenset[int] = frozenset()
 
 
+ECHO_DELAY_MS = 120  # the agent's voice comes back through the carrier and the phone this much later
+ECHO_GAIN = 10 ** (-20 / 20)  # 20 dB down
+CLIPPING_GAIN = 8.0  # 18 dB too hot: flattened at full scale
+UNDER_CALLER = 10 ** (-15 / 20)  # babble and music, 15 dB under the caller
+
+
+def background(condition: str, samples: int, *, seed: int, speech_rms: float, others: Sequence[bytes]) -> numpy.ndarray:
+    """What the line carries besides the caller (and the agent's echo) under `condition`, `samples` long:
+    white noise, other voices, music; the echo condition's faint hiss; silence otherwise."""
+    if condition.startswith("white"):
+        return white_noise(samples, float(condition.removeprefix("white")), seed)
+    if condition == "babble":
+        babble = numpy.zeros(samples)
+        for offset, other in enumerate(others[:3]):
+            voice = numpy.tile(to_linear(other), samples // len(other) + 4)
+            start = offset * 2800 + seed * 97
+            babble += voice[start : start + samples]
+        return babble * (speech_rms / _rms(babble)) * UNDER_CALLER
+    if condition == "music":
+        return music(samples, seed) * speech_rms * UNDER_CALLER
+    if condition == "echo":
+        return white_noise(samples, -60, seed)
+    if condition in ("clean", "clipping") or condition.startswith("loss"):
+        return numpy.zeros(samples)
+    raise ValueError(f"unknown line condition {condition!r}")
+
+
+def caller_gain(condition: str) -> float:
+    """How loud the caller reaches the line (clipping: far too loud)."""
+    return CLIPPING_GAIN if condition == "clipping" else 1.0
+
+
+def echo_gain(condition: str) -> float:
+    """How much of the agent's voice comes back (only under the echo condition)."""
+    return ECHO_GAIN if condition == "echo" else 0.0
+
+
+def lost_frames(condition: str, frames: int, *, seed: int) -> frozenset[int]:
+    """The frames (by index) that never arrive: a share of them under a loss condition, as over a lossy network
+    (Twilio does not fill the gap)."""
+    if not condition.startswith("loss"):
+        return frozenset()
+    share = float(condition.removeprefix("loss")) / 100
+    rng = random.Random(seed)  # noqa: S311 - reproducible loss pattern
+    return frozenset(index for index in range(frames) if rng.random() < share)
+
+
 def build(condition: str, phrase: bytes, others: Sequence[bytes], *, seed: int = 1) -> Trial:
-    """`condition`: clean | white-50 (any dBFS) | babble | echo | loss2 (any %) | clipping."""
+    """`condition`: clean | white-50 (any dBFS) | babble | music | echo | loss2 (any %) | clipping."""
     speech = to_linear(phrase)
     lead, trail = LEAD_MS * 8, TRAIL_MS * 8
     agent = numpy.zeros(0)
@@ -71,30 +152,12 @@ def build(condition: str, phrase: bytes, others: Sequence[bytes], *, seed: int =
         lead = len(agent) + 400 * 8  # the caller answers 400 ms after the agent stops
     total = lead + len(speech) + trail
     line = numpy.zeros(total)
-    line[lead : lead + len(speech)] = speech
-    lost: frozenset[int] = frozenset()
-    if condition.startswith("white"):
-        line += white_noise(total, float(condition.removeprefix("white")), seed)
-    elif condition == "babble":
-        babble = numpy.zeros(total)
-        for offset, other in enumerate(others[:3]):
-            voice = numpy.tile(to_linear(other), total // len(other) + 4)
-            start = offset * 2800 + seed * 97
-            babble += voice[start : start + total]
-        rms = lambda x: numpy.sqrt(numpy.mean(x**2))  # noqa: E731
-        line += babble * (rms(speech) / rms(babble)) * 10 ** (-15 / 20)  # 15 dB under the caller
-    elif condition == "echo":
-        delay = 120 * 8  # the echo comes back through the carrier and the phone
-        line[delay : delay + len(agent)] += agent * 10 ** (-20 / 20)
-        line += white_noise(total, -60, seed)
-    elif condition.startswith("loss"):
-        share = float(condition.removeprefix("loss")) / 100
-        rng = random.Random(seed)  # noqa: S311 - reproducible loss pattern
-        lost = frozenset(index for index in range(total // codec.FRAME_BYTES) if rng.random() < share)
-    elif condition == "clipping":
-        line = numpy.clip(line * 8, -32767, 32767)  # 18 dB too hot, flattened at full scale
-    elif condition != "clean":
-        raise ValueError(f"unknown line condition {condition!r}")
+    line[lead : lead + len(speech)] = speech * caller_gain(condition)
+    line += background(condition, total, seed=seed, speech_rms=_rms(speech), others=others)
+    if len(agent):
+        delay = ECHO_DELAY_MS * 8
+        line[delay : delay + len(agent)] += agent * echo_gain(condition)
+    lost = lost_frames(condition, total // codec.FRAME_BYTES, seed=seed)
     return Trial(to_ulaw(line), lead // 8, (lead + len(speech)) // 8, to_ulaw(agent) if len(agent) else b"", lost)
 
 
@@ -130,7 +193,9 @@ def endpoint(trial: Trial, detector: TurnDetector) -> Endpoint:
     return Endpoint(delay, early, false)
 
 
-CONDITIONS = ("clean", "white-50", "white-45", "white-40", "white-35", "babble", "echo", "loss2", "loss5", "clipping")
+CONDITIONS = (
+    "clean", "white-50", "white-45", "white-40", "white-35", "babble", "music", "echo", "loss2", "loss5", "clipping"
+)  # fmt: skip
 
 
 def run_table(

@@ -24,6 +24,7 @@ from voice import media_streams as ms
 from voice.pipeline import fallback
 from voice.pipeline.conversation import ConversationSession
 from voice.pipeline.session_config import SessionConfig
+from voice.providers.base import ProviderError
 from voice.providers.simulated_speech import SimulatedLanguageModel, SimulatedSpeechToText, SimulatedTextToSpeech
 from voice.providers.speech_selection import SpeechProviders
 from voice.synthetic_audio import silence_ulaw, speech_like_ulaw
@@ -60,6 +61,8 @@ class GatedSpeechToText(SimulatedSpeechToText):
 class GatedLanguageModel(SimulatedLanguageModel):
     async def stream_reply(self, request):
         await PROVIDERS["llm_gate"].passing()
+        if PROVIDERS["llm_fails"]:
+            raise ProviderError("503 the model is overloaded", permanent=False)
         async for event in super().stream_reply(request):
             yield event
 
@@ -80,7 +83,7 @@ def gated(settings):
     settings.SIMULATED_CARRIER_TIME_SCALE = 0.1
     fallback.clear_cache()
     PROVIDERS.clear()
-    PROVIDERS.update(stt_gate=Gate(), llm_gate=Gate())
+    PROVIDERS.update(stt_gate=Gate(), llm_gate=Gate(), llm_fails=False)
     return PROVIDERS
 
 
@@ -314,6 +317,51 @@ async def test_hang_up_mid_tool_lets_the_tool_finish_into_the_record(call, agent
     fake_twilio.stopping.set()  # the carrier answers the transfer
     await within(hanging_up, what="the consumer to end")
     await assert_whole_record(call, "transferred")
+
+
+async def test_the_carrier_drops_the_line_between_turns(call):
+    """No `stop`, no goodbye: the socket just goes (1006) while both sides are quiet."""
+    caller_says(FIRST_LINE)
+    line = Line()
+    communicator, carrier = await after_one_exchange(call, line)
+    await carrier.say("", trailing_silence_ms=400)  # the line, quiet
+    await hang_up(communicator, carrier, line)
+    await assert_whole_record(call, "completed")
+    assert [role for role, _ in await turns(call)] == ["agent", "contact", "agent"]
+
+
+async def test_hang_up_during_the_goodbye_after_a_provider_failure_keeps_the_failure(call):
+    """The model fails: the cached goodbye plays, and the callee hangs up during it."""
+    caller_says(FIRST_LINE, "Can you repeat the date?")
+    line = Line()
+    communicator, carrier = await after_one_exchange(call, line)
+    PROVIDERS["llm_fails"] = True
+    carrier.echo = False  # the goodbye is sent, never heard to its end
+    sent = len(carrier.marks())
+    await carrier.say("Can you repeat the date?")
+    await until(lambda: len(carrier.marks()) > sent, what="the goodbye to start playing")
+    await hang_up(communicator, carrier, line)
+    fresh = await assert_whole_record(call, "provider_failure")
+    assert fresh.failure_reason.startswith("llm:simulated: 503 the model is overloaded")
+    _, ids = await record(call)
+    assert [i for i in ids if i.startswith("provider-error:")] == ["provider-error:1"]
+
+
+async def test_a_provider_failure_ends_the_call_itself_once(call):
+    """The model fails and the callee stays: the goodbye is heard, then we end the stream; one record."""
+    caller_says(FIRST_LINE, "Can you repeat the date?")
+    line = Line()
+    communicator, carrier = await after_one_exchange(call, line)
+    PROVIDERS["llm_fails"] = True
+    await carrier.say("Can you repeat the date?")
+    async with asyncio.timeout(20):
+        await carrier.closed_by_us()
+    await communicator.disconnect(timeout=20)
+    fresh = await assert_whole_record(call, "provider_failure")
+    assert fresh.failure_reason.startswith("llm:simulated: 503")
+    _, ids = await record(call)
+    assert [i for i in ids if i.startswith("provider-error:")] == ["provider-error:1"]
+    assert line.failed_sends == 0
 
 
 async def test_a_session_that_cannot_start_still_records_the_streams_end(call, settings):

@@ -17,8 +17,13 @@ two seconds): under floor + `noise_margin_db` (or under `min_level_dbfs`) it is 
 says — webrtcvad alone calls steady hiss "speech", which kept white noise at −45/−40 dBFS "talking" for
 seconds. Far above the floor, webrtcvad decides; in the band between, where noise, babble and quiet
 voices meet, the Silero model decides (voice/pipeline/speech_model.py), so it runs only on those frames.
-While the agent speaks, its echo is kept out by raising the gate to the agent's recent level minus the
-echo's expected loss (`agent_audio` feeds what the agent sent). A lone voiced frame does not hold a turn
+Over a background that comes and goes (voices, music) a frame must also rise over the line's ambient level
+(the mean of the frames between turns) by up to `ambient_margin_db` — by as much as that background
+fluctuates, so a steady hiss costs no more than its noise margin; the ambient follows the line an onset
+window late and never takes in the frames that began a turn or were taken for speech, so a caller's first
+syllables do not raise the gate over their next ones. While the agent speaks, its echo is kept out by raising
+the gate to the agent's recent level minus the echo's expected loss (`agent_audio` feeds what the agent
+sent); what passes that gate is a voice, for webrtcvad to judge. A lone voiced frame does not hold a turn
 open: the silence that ends it is timed from the last of two voiced frames in a row.
 """
 
@@ -39,7 +44,7 @@ from voice.pipeline.speech_model import SpeechModel
 class TurnTakingConfig:
     silence_ms: int = 600  # silence that ends a turn (endpointing)
     min_speech_ms: int = 200  # shorter bursts are noise
-    barge_in_min_ms: int = 300  # caller speech over the agent before a barge-in candidate
+    barge_in_min_ms: int = 200  # caller speech over the agent before a barge-in candidate
     vad_mode: int = 2  # webrtcvad aggressiveness 0–3
     start_window_frames: int = 10
     start_voiced_frames: int = 6
@@ -61,8 +66,8 @@ class TurnTakingConfig:
     echo_return_loss_db: float = 20.0
     echo_decay_db: float = 0.5
     # Background voices (a TV, a room): between turns the line's ambient level is tracked (its average in dB);
-    # a frame must rise ambient_margin_db above it. Within a turn, frames more than speech_range_db under the
-    # turn's loudest do not keep it open.
+    # a frame must rise above it by as much as it exceeds the floor, at most ambient_margin_db. Within a turn,
+    # frames more than speech_range_db under the turn's loudest do not keep it open.
     ambient_margin_db: float = 9.0
     speech_range_db: float = 15.0
 
@@ -197,6 +202,8 @@ class TurnDetector:
         self._level = _SILENT_DB
         self._echo_db = _SILENT_DB
         self._ambient_db = _SILENT_DB
+        self._ambient_frames = 0
+        self._ambient_pending: deque[float | None] = deque(maxlen=self.config.start_window_frames)
         self._peak_db = _SILENT_DB
         self._previous_voiced = False
         self.model: SpeechModel | None = None
@@ -235,23 +242,51 @@ class TurnDetector:
             self._peak_db = max(self._peak_db, level)
             within_turn = self._peak_db - config.speech_range_db
         else:
-            self._ambient_db += 0.02 * (max(level, floor) - self._ambient_db)  # ~1 s to follow the line
             self._peak_db, within_turn = _SILENT_DB, _SILENT_DB
-        gate = max(config.min_level_dbfs, floor + config.noise_margin_db, within_turn,
-                   self._ambient_db + config.ambient_margin_db,
-                   self._echo_db - config.echo_return_loss_db + config.noise_margin_db)  # fmt: skip
+        echo_gate = self._echo_db - config.echo_return_loss_db + config.noise_margin_db
+        # Over a background that comes and goes (voices, music) a frame must rise the full margin over its mean; a
+        # steady one (hiss) sits on its floor, and the noise margin over the floor is the gate.
+        spread = max(0.0, self._ambient_db - floor)
+        ambient_gate = self._ambient_db + min(config.ambient_margin_db, spread)
+        gate = max(config.min_level_dbfs, floor + config.noise_margin_db, within_turn, ambient_gate,
+                   echo_gate)  # fmt: skip
+        sure = max(floor, self._ambient_db) + config.sure_snr_db  # over a fluctuating background (music), its mean
+        if echo_gate >= gate:
+            # The agent is speaking and its echo sets the gate, far over the line's noise: what passes is a voice
+            # (the caller's barging in), for webrtcvad to judge — the model's band is the one near the floor, and
+            # fed only the frames over this gate it would hear the caller in pieces.
+            sure = min(sure, echo_gate)
+        voiced = self._judge(ulaw_frame, level, gate, sure)
+        if not self._in_speech:
+            self._follow_ambient(max(level, floor), voiced)
+        return voiced
+
+    def _judge(self, ulaw_frame: bytes, level: float, gate: float, sure: float) -> bool:
+        """Under the gate: silence. Over `sure`: webrtcvad's call. Between: the model's."""
         model = self.model
         if level < gate:
-            if model is not None and self._in_speech:
-                model.push(codec.ulaw_to_pcm16(ulaw_frame))  # its state follows the utterance
+            if model is not None:
+                model.push(codec.ulaw_to_pcm16(ulaw_frame))  # its window holds the line as it was, never a splice
             return False
         pcm = codec.ulaw_to_pcm16(ulaw_frame)
         if model is not None:
             model.push(pcm)
-        if level >= floor + config.sure_snr_db or model is None:
+        if level >= sure or model is None:
             return self._vad.is_speech(pcm, codec.SAMPLE_RATE)
         self.model_frames += 1
-        return model.probability() >= config.model_threshold
+        return model.probability() >= self.config.model_threshold
+
+    def _follow_ambient(self, level_db: float, voiced: bool) -> None:
+        """The line's ambient level between turns: the mean in dB of the frames not taken for speech, ~1 s to
+        follow it, and from the call's first such frame the mean so far (a line that starts with a TV on is not a
+        quiet line being talked over). Each frame counts an onset window late, and not at all if that window
+        began a turn: a caller's first syllables must not raise the gate over their next ones."""
+        pending = self._ambient_pending
+        if len(pending) == pending.maxlen and pending[0] is not None:
+            self._ambient_frames += 1
+            weight = max(0.02, 1 / self._ambient_frames)
+            self._ambient_db += weight * (pending[0] - self._ambient_db)
+        pending.append(None if voiced else level_db)
 
     def feed(self, ulaw_frame: bytes) -> tuple[TurnEvent, ...]:
         """Process one frame (exactly 160 bytes, else ValueError); returns the events it caused."""
@@ -297,6 +332,7 @@ class TurnDetector:
         self._last_voiced_end_ms = self._now_ms
         self._audio = bytearray(b"".join(list(self._recent)[-(voiced_frames + self._pre_roll) :]))
         self._clear_window()
+        self._ambient_pending.clear()  # the onset's frames were the caller, not the line
         return (SpeechStarted(at_ms=self._started_ms),)
 
     def _clear_window(self) -> None:
