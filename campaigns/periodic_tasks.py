@@ -15,10 +15,6 @@ class PeriodicTaskSpec:
     task: str
     every_seconds: int
     description: str
-    # A run still waiting in the broker after this many seconds is dropped by the worker (Celery's
-    # `expires`): for a sweep, shorter than its interval, so that runs held up (a worker down) do not pile
-    # up and run back to back; the next one does the same work. None: never expires.
-    expire_seconds: int | None = None
 
     @property
     def expire_seconds(self) -> int:
@@ -57,7 +53,6 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
         name="Delete abandoned contact uploads",
         task="contacts.delete_abandoned_uploads",
         every_seconds=settings.CONTACT_IMPORT_UPLOAD_SWEEP_SECONDS,
-        expire_seconds=max(1, settings.CONTACT_IMPORT_UPLOAD_SWEEP_SECONDS * 2 // 3),
         description=(
             "Deletes uploaded contact files whose preview was not confirmed within "
             "CONTACT_IMPORT_UPLOAD_MAX_AGE_MINUTES (a confirmed one is deleted when its import ends)."

@@ -22,7 +22,6 @@ class Command(BaseCommand):
                 defaults={
                     "task": spec.task,
                     "interval": interval,
-                    "expire_seconds": spec.expire_seconds,
                     "enabled": True,
                     "expire_seconds": spec.expire_seconds,
                     "description": f"{spec.description} {MANAGED_MARKER}",
