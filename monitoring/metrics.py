@@ -37,3 +37,8 @@ PLAYOUT_LAG = Histogram(
 HEALTH_CHECK_FAILURES = Counter(
     "callwright_health_check_failures_total", "Failed dependency checks of /health/.", ["dependency"]
 )
+BEAT_LAST_TICK = Gauge(
+    "callwright_beat_last_tick_timestamp_seconds",
+    "Unix time of celery beat's last scheduler tick.",
+    multiprocess_mode="max",
+)

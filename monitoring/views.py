@@ -1,4 +1,4 @@
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -13,3 +13,14 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
     )
+
+
+@never_cache
+@require_GET
+def live(request: HttpRequest) -> HttpResponse:
+    """Liveness: 200 whenever this process answers HTTP, whatever its dependencies.
+
+    What docker's probe and the proxy ask: a web process that cannot reach PostgreSQL is not stuck and
+    restarting it would not help, so dependencies are /health/'s business, not this one's.
+    """
+    return HttpResponse("ok\n", content_type="text/plain")

@@ -178,7 +178,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=5 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=4 * 60)
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, recording each tick (beat's liveness and its "last tick" metric).
+CELERY_BEAT_SCHEDULER = "monitoring.beat:TickRecordingScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep our LOGGING (and its phone masking)
 CELERY_WORKER_SEND_TASK_EVENTS = False
 

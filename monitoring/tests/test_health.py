@@ -55,3 +55,13 @@ def test_the_worker_check_reports_but_does_not_fail_health_until_a_heartbeat(cli
 
 def test_health_only_answers_get(client):
     assert client.post("/health/").status_code == 405
+
+
+def test_liveness_answers_without_asking_any_dependency(client, settings, django_assert_num_queries):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:9/0"}
+    }
+    with django_assert_num_queries(0):
+        response = client.get("/health/live/")
+    assert response.status_code == 200
+    assert response.content == b"ok\n"
