@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run login test lint format install migrate bench clean lock image compose-check
+.PHONY: run login test lint format install migrate bench clean lock image compose-check backup restore
 
 # Reinstall the virtualenv's packages whenever the lock changes (`make lock` writes it from requirements/*.txt).
 $(INSTALLED): requirements/local.lock
@@ -70,3 +70,13 @@ compose-check:
 	DJANGO_SECRET_KEY=check docker-compose -f docker/docker-compose.yml config --quiet
 	DJANGO_SECRET_KEY=check POSTGRES_PASSWORD=check CALLWRIGHT_DOMAIN=calls.example.com ACME_EMAIL=ops@example.com \
 		METRICS_TOKEN=check docker-compose -f docker/docker-compose.yml -f docker/docker-compose.production.yml config --quiet
+
+## Back up now (PostgreSQL + media into BACKUP_DIR, var/backups by default); beat does it every BACKUP_INTERVAL_HOURS.
+backup: install
+	$(BIN)/python manage.py backup
+
+## Restore a backup into an EMPTY database: make restore BACKUP=latest (or a stamp, or a .dump path).
+## DATABASE_URL picks the database (createdb it first); it refuses one that has tables.
+BACKUP ?= latest
+restore: install
+	$(BIN)/python manage.py restore $(BACKUP)

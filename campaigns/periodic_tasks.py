@@ -42,4 +42,16 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
         every_seconds=60,
         description="Closes calls a lost callback left open, asking the carrier for their real status.",
     ),
+    *(
+        [
+            PeriodicTaskSpec(
+                name="Back up the database",
+                task="monitoring.back_up_database",
+                every_seconds=settings.BACKUP_INTERVAL_HOURS * 60 * 60,
+                description="pg_dump and the media files into BACKUP_DIR (and S3 if set); old sets deleted.",
+            )
+        ]
+        if settings.BACKUP_INTERVAL_HOURS > 0
+        else []
+    ),
 )

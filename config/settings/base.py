@@ -225,6 +225,16 @@ CONTACT_IMPORT_PARSE_WORKERS = env.int("CONTACT_IMPORT_PARSE_WORKERS", default=2
 # ------------------------------------------------------------------------------
 PROMETHEUS_METRIC_NAMESPACE = ""
 
+# BACKUPS (monitoring/backups.py): pg_dump + MEDIA_ROOT, daily from beat, kept BACKUP_KEEP_DAYS days
+# ------------------------------------------------------------------------------
+BACKUP_DIR = env("BACKUP_DIR", default=str(VAR_DIR / "backups"))
+BACKUP_KEEP_DAYS = env.int("BACKUP_KEEP_DAYS", default=14)
+BACKUP_INTERVAL_HOURS = env.int("BACKUP_INTERVAL_HOURS", default=24)  # 0: beat never backs up
+# An S3-compatible copy of each set (AWS, MinIO, B2, R2): boto3 reads AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.
+BACKUP_S3_BUCKET = env("BACKUP_S3_BUCKET", default="")
+BACKUP_S3_ENDPOINT_URL = env("BACKUP_S3_ENDPOINT_URL", default="")  # empty: AWS
+BACKUP_S3_PREFIX = env("BACKUP_S3_PREFIX", default="callwright/")
+
 # PROVIDERS: real adapters when their keys are set, simulated ones otherwise
 # ------------------------------------------------------------------------------
 _providers = provider_settings(env)
