@@ -69,7 +69,7 @@ image:
 compose-check:
 	DJANGO_SECRET_KEY=check docker-compose -f docker/docker-compose.yml config --quiet
 	DJANGO_SECRET_KEY=check POSTGRES_PASSWORD=check CALLWRIGHT_DOMAIN=calls.example.com ACME_EMAIL=ops@example.com \
-		METRICS_TOKEN=check docker-compose -f docker/docker-compose.yml -f docker/docker-compose.production.yml config --quiet
+		METRICS_TOKEN=check GRAFANA_ADMIN_PASSWORD=check docker-compose -f docker/docker-compose.yml -f docker/docker-compose.production.yml config --quiet
 
 ## Back up now (PostgreSQL + media into BACKUP_DIR, var/backups by default); beat does it every BACKUP_INTERVAL_HOURS.
 backup: install

@@ -1,7 +1,9 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from monitoring.exposition import metrics_refusal, metrics_text
 from monitoring.health import health_report
 
 
@@ -24,3 +26,13 @@ def live(request: HttpRequest) -> HttpResponse:
     restarting it would not help, so dependencies are /health/'s business, not this one's.
     """
     return HttpResponse("ok\n", content_type="text/plain")
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text of every process and of the scrape-time collectors, to a holder of the token or a
+    client in the allowed networks only (monitoring/exposition.py)."""
+    if (refusal := metrics_refusal(request)) is not None:
+        return refusal
+    return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)

@@ -224,6 +224,11 @@ CONTACT_IMPORT_PARSE_WORKERS = env.int("CONTACT_IMPORT_PARSE_WORKERS", default=2
 # PROMETHEUS
 # ------------------------------------------------------------------------------
 PROMETHEUS_METRIC_NAMESPACE = ""
+# Who may read /metrics (monitoring/exposition.py): a bearer token when set, else these client networks.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list(
+    "METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+)
 
 # BACKUPS (monitoring/backups.py): pg_dump + MEDIA_ROOT, daily from beat, kept BACKUP_KEEP_DAYS days
 # ------------------------------------------------------------------------------

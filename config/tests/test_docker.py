@@ -23,6 +23,7 @@ PRODUCTION_ENV = {
     "CALLWRIGHT_DOMAIN": "calls.example.com",
     "ACME_EMAIL": "ops@example.com",
     "METRICS_TOKEN": "metrics-secret",
+    "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
 }
 
 needs_compose = pytest.mark.skipif(

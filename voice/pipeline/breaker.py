@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
 from typing import TypeVar
 
+from monitoring.metrics import BREAKER_STATE
 from voice.providers.base import ProviderError
 
 T = TypeVar("T")
@@ -33,6 +34,10 @@ class BreakerState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
+
+
+# callwright_provider_breaker_state's values: the higher, the worse (the scrape keeps the worst process's).
+STATE_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
 class CircuitOpen(ProviderError):
@@ -59,6 +64,7 @@ class CircuitBreaker:
         self.half_open_max_calls = half_open_max_calls
         self._clock = clock
         self._state = BreakerState.CLOSED
+        BREAKER_STATE.labels(breaker=name).set(STATE_VALUES[BreakerState.CLOSED])
         self._failures = 0
         self._opened_at = 0.0
         self._trials = 0
@@ -67,8 +73,15 @@ class CircuitBreaker:
     @property
     def state(self) -> BreakerState:
         if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self.reset_timeout_s:
-            self._state, self._trials = BreakerState.HALF_OPEN, 0
+            self._move(BreakerState.HALF_OPEN)
+            self._trials = 0
         return self._state
+
+    def _move(self, state: BreakerState) -> None:
+        """Change state, and say so to Prometheus (only on a change: a success per call costs nothing)."""
+        if state is not self._state:
+            self._state = state
+            BREAKER_STATE.labels(breaker=self.name).set(STATE_VALUES[state])
 
     def before_call(self) -> None:
         """Raise CircuitOpen unless a call may go ahead now (counts a half-open trial)."""
@@ -82,7 +95,8 @@ class CircuitBreaker:
         raise CircuitOpen(self.name, retry_in)
 
     def record_success(self) -> None:
-        self._state, self._failures, self._trials = BreakerState.CLOSED, 0, 0
+        self._move(BreakerState.CLOSED)
+        self._failures, self._trials = 0, 0
 
     def record_abandoned(self) -> None:
         """A call cancelled before it proved anything (barge-in): give its half-open trial back."""
@@ -93,7 +107,8 @@ class CircuitBreaker:
         self.last_error = error
         self._failures += 1
         if self._state is BreakerState.HALF_OPEN or self._failures >= self.failure_threshold:
-            self._state, self._opened_at = BreakerState.OPEN, self._clock()
+            self._move(BreakerState.OPEN)
+            self._opened_at = self._clock()
 
     async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
         """Await `operation()` under the breaker; ProviderErrors count as failures and are re-raised."""

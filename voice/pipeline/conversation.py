@@ -27,6 +27,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from monitoring.metrics import BARGE_INS
 from voice import codec
 from voice.pipeline import tools as tool_specs
 from voice.pipeline.agent_turns import AgentTurn, AgentTurns
@@ -430,6 +431,8 @@ class ConversationSession(VoiceSession):
         self.playout.resume()
         turn.generating = False
         turn.interrupted = interrupted and not turn.complete()
+        if turn.interrupted:
+            BARGE_INS.inc()
         self._finish_agent_turn(turn, cut=True)
 
     async def _hang_up_after(self, turn: AgentTurn, *, transfer: bool = False) -> None:

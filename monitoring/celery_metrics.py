@@ -1,0 +1,71 @@
+"""Metrics of the Celery processes: every task counted and timed (Celery's signals), and an HTTP endpoint for them.
+
+Each task's run is timed from `task_prerun` to `task_postrun` in the process that ran it, and counted by its
+final state: succeeded, failed, or retried (a `self.retry()`/`autoretry_for` that raised `Retry`). The
+signals fire in prefork children and for eager tasks alike.
+
+Serving them: under `make run` every process shares one `PROMETHEUS_MULTIPROC_DIR`, so web's /metrics already
+adds up the workers and beat. In docker each container has its own folder, so a worker, the dialer and beat
+each serve theirs on `METRICS_PORT` (Prometheus scrapes them inside the compose network): the server starts in
+the parent process (`worker_init`, `beat_init`) and reads the folder its children write, which is the fix for
+the parent-only exporter that stops updating after the fork (django-prometheus #339). A child that exits is
+marked dead so its live gauges stop counting.
+"""
+
+import os
+import time
+from wsgiref.simple_server import WSGIServer
+
+from celery.signals import beat_init, task_postrun, task_prerun, worker_init, worker_process_shutdown
+
+from monitoring.metrics import CELERY_TASK_DURATION, CELERY_TASKS
+
+OUTCOMES = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retried"}
+_started: dict[str, float] = {}
+
+
+@task_prerun.connect(dispatch_uid="callwright-task-prerun")
+def task_started(task_id: str | None = None, **_kwargs: object) -> None:
+    if task_id is not None:
+        _started[task_id] = time.perf_counter()
+
+
+@task_postrun.connect(dispatch_uid="callwright-task-postrun")
+def task_finished(task_id: str | None = None, task: object = None, state: str | None = None, **_kwargs: object) -> None:
+    started = _started.pop(task_id, None) if task_id is not None else None
+    name = getattr(task, "name", None) or "unknown"
+    CELERY_TASKS.labels(task=name, outcome=OUTCOMES.get(state or "", (state or "unknown").lower())).inc()
+    if started is not None:
+        CELERY_TASK_DURATION.labels(task=name).observe(time.perf_counter() - started)
+
+
+def start_metrics_server() -> WSGIServer | None:
+    """Serve this process tree's metrics on METRICS_PORT (multiprocess folder required), on a daemon thread."""
+    port = os.environ.get("METRICS_PORT", "")
+    if not port or not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    server, _thread = start_http_server(int(port), registry=registry)
+    return server
+
+
+@worker_init.connect(dispatch_uid="callwright-worker-metrics-server")
+def serve_worker_metrics(**_kwargs: object) -> None:
+    start_metrics_server()
+
+
+@beat_init.connect(dispatch_uid="callwright-beat-metrics-server")
+def serve_beat_metrics(**_kwargs: object) -> None:
+    start_metrics_server()
+
+
+@worker_process_shutdown.connect(dispatch_uid="callwright-worker-process-dead")
+def forget_dead_child(pid: int | None = None, **_kwargs: object) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())
