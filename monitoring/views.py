@@ -4,7 +4,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitoring.exposition import metrics_refusal, metrics_text
-from monitoring.health import health_report
+from monitoring.health import breaker_states, health_report, readiness_report
 
 
 @never_cache
@@ -13,8 +13,18 @@ def health(request: HttpRequest) -> JsonResponse:
     """200 when every required dependency answers, 503 otherwise; JSON per dependency either way."""
     healthy, checks = health_report()
     return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
+        {"status": "ok" if healthy else "unavailable", "checks": checks, "breakers": breaker_states()},
+        status=200 if healthy else 503,
     )
+
+
+@never_cache
+@require_GET
+def ready(request: HttpRequest) -> JsonResponse:
+    """Readiness: /health/'s required checks, and 503 while a migration of this code is not applied yet
+    (a new version's web process started before its `migrate` step: it would fail on the missing tables)."""
+    is_ready, report = readiness_report()
+    return JsonResponse({"status": "ready" if is_ready else "not ready", **report}, status=200 if is_ready else 503)
 
 
 @never_cache
