@@ -1,4 +1,8 @@
-"""Metrics of the Celery processes: every task counted and timed (Celery's signals), and an HTTP endpoint for them.
+"""Celery's signals, for operations: every task counted and timed, an HTTP endpoint for those metrics, and the
+call id bound for the log lines of a task that is about a call.
+
+A task given a `call_id` (by keyword, or as its first parameter) runs inside `call_context`, so every line it
+logs names the call (monitoring/logging.py).
 
 Each task's run is timed from `task_prerun` to `task_postrun` in the process that ran it, and counted by its
 final state: succeeded, failed, or retried (a `self.retry()`/`autoretry_for` that raised `Retry`). The
@@ -12,26 +16,54 @@ the parent-only exporter that stops updating after the fork (django-prometheus #
 marked dead so its live gauges stop counting.
 """
 
+import contextvars
+import functools
+import inspect
 import os
 import time
 from wsgiref.simple_server import WSGIServer
 
 from celery.signals import beat_init, task_postrun, task_prerun, worker_init, worker_process_shutdown
 
+from monitoring.logging import CALL_ID
 from monitoring.metrics import CELERY_TASK_DURATION, CELERY_TASKS
 
 OUTCOMES = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retried"}
 _started: dict[str, float] = {}
+_call_tokens: dict[str, contextvars.Token[str]] = {}
+
+
+@functools.cache
+def _takes_call_id_first(run: object) -> bool:
+    try:
+        return next(iter(inspect.signature(run).parameters), "") == "call_id"  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def call_id_of(task: object, args: object, kwargs: object) -> str:
+    if isinstance(kwargs, dict) and kwargs.get("call_id"):
+        return str(kwargs["call_id"])
+    if isinstance(args, list | tuple) and args and _takes_call_id_first(getattr(task, "run", None)):
+        return str(args[0])
+    return ""
 
 
 @task_prerun.connect(dispatch_uid="callwright-task-prerun")
-def task_started(task_id: str | None = None, **_kwargs: object) -> None:
-    if task_id is not None:
-        _started[task_id] = time.perf_counter()
+def task_started(
+    task_id: str | None = None, task: object = None, args: object = None, kwargs: object = None, **_kwargs: object
+) -> None:
+    if task_id is None:
+        return
+    _started[task_id] = time.perf_counter()
+    if call_id := call_id_of(task, args, kwargs):
+        _call_tokens[task_id] = CALL_ID.set(call_id)
 
 
 @task_postrun.connect(dispatch_uid="callwright-task-postrun")
 def task_finished(task_id: str | None = None, task: object = None, state: str | None = None, **_kwargs: object) -> None:
+    if task_id is not None and (token := _call_tokens.pop(task_id, None)) is not None:
+        CALL_ID.reset(token)
     started = _started.pop(task_id, None) if task_id is not None else None
     name = getattr(task, "name", None) or "unknown"
     CELERY_TASKS.labels(task=name, outcome=OUTCOMES.get(state or "", (state or "unknown").lower())).inc()

@@ -296,18 +296,29 @@ SIMULATED_TTS_FIRST_BYTE_MS = env.int("SIMULATED_TTS_FIRST_BYTE_MS", default=0)
 # shown only at DEBUG: at a 2-second dialer tick they are thousands of lines an hour.
 LOG_LEVEL = env("LOG_LEVEL", default=env("DJANGO_LOG_LEVEL", default="INFO")).upper()
 CELERY_LOG_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
+# LOG_FORMAT: "plain" (a line of text; the demo and development) or "json" (one object a line, for a log
+# collector; the default of production settings). Both carry the call id on every line about a call.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_phone_numbers": {"()": "monitoring.logging.PhoneNumberMaskingFilter"}},
+    "filters": {
+        "mask_phone_numbers": {"()": "monitoring.logging.PhoneNumberMaskingFilter"},
+        "call_id": {"()": "monitoring.logging.CallIdFilter"},
+    },
     "formatters": {
-        "verbose": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(call)s%(message)s"},
+        "json": {
+            "()": "monitoring.logging.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(call_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "verbose",
-            "filters": ["mask_phone_numbers"],
+            "formatter": LOG_FORMAT,
+            "filters": ["mask_phone_numbers", "call_id"],
         },
     },
     "root": {"level": LOG_LEVEL, "handlers": ["console"]},
@@ -318,6 +329,26 @@ LOGGING = {
         "httpx": {"level": CELERY_LOG_LEVEL},  # a line per simulated-carrier callback
     },
 }
+
+# SENTRY (optional): errors go to Sentry when SENTRY_DSN is set — exactly the ERROR lines the logs get,
+# through a logging handler with the same phone-number masking (monitoring/logging.py). Sentry's automatic
+# integrations, which patch Django, Celery and the logging module, stay off.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("CALLWRIGHT_VERSION", default=None),
+        default_integrations=False,
+    )
+    LOGGING["handlers"]["sentry"] = {
+        "class": "sentry_sdk.integrations.logging.EventHandler",
+        "level": "ERROR",
+        "filters": ["mask_phone_numbers", "call_id"],
+    }
+    LOGGING["root"]["handlers"].append("sentry")
 
 # DIALER
 # ------------------------------------------------------------------------------
