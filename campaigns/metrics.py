@@ -12,11 +12,11 @@ import datetime
 from collections.abc import Iterator
 from decimal import Decimal
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
-from calls.models import TERMINAL_STATUS_VALUES, Call
+from calls.models import TERMINAL_STATUS_VALUES, Call, CallEvent
 from campaigns.models import Campaign
 
 CONNECT_RATE_WINDOW = datetime.timedelta(hours=1)
@@ -91,3 +91,40 @@ def campaign_metrics(now: datetime.datetime | None = None) -> Iterator[GaugeMetr
         open_calls.add_metric([label], active.get(pk, 0))
         open_cap.add_metric([label], campaign.max_concurrent_calls)
     yield from (held, cap, open_calls, open_cap)
+
+
+# ---- Alert metrics (monitoring/alerting.py: rules in the admin, evaluated by beat) -------------------------
+
+
+def _ended_in(window: datetime.timedelta) -> QuerySet[Call]:
+    return Call.objects.filter(status__in=TERMINAL_STATUS_VALUES, ended_at__gte=timezone.now() - window)
+
+
+def failed_call_share(window: datetime.timedelta) -> float | None:
+    """Share of the calls ended in the window that failed (carrier or our side); None if none ended."""
+    counts = _ended_in(window).aggregate(ended=Count("pk"), failed=Count("pk", filter=Q(status="failed")))
+    return counts["failed"] / counts["ended"] if counts["ended"] else None
+
+
+def connect_rate(window: datetime.timedelta) -> float | None:
+    """Share of the calls ended in the window that someone answered; None if none ended."""
+    counts = _ended_in(window).aggregate(ended=Count("pk"), answered=Count("pk", filter=Q(answered_at__isnull=False)))
+    return counts["answered"] / counts["ended"] if counts["ended"] else None
+
+
+def provider_errors(window: datetime.timedelta) -> float:
+    """Speech and language provider failures during calls in the window (each a `provider-error` call event)."""
+    return float(
+        CallEvent.objects.filter(
+            kind=CallEvent.Kind.SYSTEM,
+            provider_event_id__startswith="provider-error:",
+            received_at__gte=timezone.now() - window,
+        ).count()
+    )
+
+
+ALERT_METRICS = (
+    ("failed_call_share", "Share of ended calls that failed", failed_call_share),
+    ("connect_rate", "Share of ended calls answered", connect_rate),
+    ("provider_errors", "Provider failures during calls", provider_errors),
+)

@@ -42,6 +42,12 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
         every_seconds=60,
         description="Closes calls a lost callback left open, asking the carrier for their real status.",
     ),
+    PeriodicTaskSpec(
+        name="Evaluate alert rules",
+        task="monitoring.evaluate_alert_rules",
+        every_seconds=60,
+        description="Fires or resolves the admin's alert rules and notifies their channels.",
+    ),
     *(
         [
             PeriodicTaskSpec(

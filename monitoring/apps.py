@@ -6,8 +6,16 @@ class MonitoringConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from monitoring import celery_metrics  # noqa: F401 - connects the Celery task metrics to Celery's signals
-        from monitoring.metrics import register_scrape_collector
-        from monitoring.queues import queue_depth_metrics
+        from monitoring import (
+            celery_metrics,  # noqa: F401 - connects the Celery task metrics to Celery's signals
+            tasks,  # noqa: F401 - registers the tasks enqueued by name
+        )
+        from monitoring.health import worker_heartbeat_age
+        from monitoring.metrics import register_alert_metric, register_scrape_collector
+        from monitoring.queues import deepest_queue, queue_depth_metrics
 
         register_scrape_collector(queue_depth_metrics)
+        register_alert_metric(
+            "worker_heartbeat_age_seconds", "Seconds since a worker's last heartbeat", worker_heartbeat_age
+        )
+        register_alert_metric("queue_depth", "Messages waiting in the fullest Celery queue", deepest_queue)

@@ -8,6 +8,7 @@ outage, which taking this instance out would not cure (the alert rules page for 
 """
 
 import asyncio
+import datetime
 import os
 import time
 import uuid
@@ -162,3 +163,12 @@ def readiness_report() -> tuple[bool, dict[str, object]]:
     except Exception as error:  # the database is down: the database check already says so
         pending = [f"unknown ({type(error).__name__})"]
     return healthy and not pending, {"checks": checks, "pending_migrations": pending}
+
+
+NO_HEARTBEAT_SECONDS = 1e9  # what the alert metric says when no worker ever answered (or the cache lost it)
+
+
+def worker_heartbeat_age(_window: datetime.timedelta) -> float:
+    """Seconds since a worker last ran beat's heartbeat task (an alert metric; the window does not apply)."""
+    beat = cache.get(HEARTBEAT_CACHE_KEY)
+    return NO_HEARTBEAT_SECONDS if beat is None else (timezone.now() - beat).total_seconds()

@@ -12,7 +12,9 @@ functions registered with `register_scrape_collector` (an app registers its own 
 registry of that one request, so they are never summed across processes or left stale by one that died.
 """
 
+import datetime
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import Metric
@@ -100,3 +102,26 @@ def register_scrape_collector(collector: ScrapeCollector) -> None:
 
 def scrape_collectors() -> list[ScrapeCollector]:
     return list(_SCRAPE_COLLECTORS)
+
+
+# ---- Alert metrics: what an admin-defined alert rule may watch (monitoring/alerting.py) ------------------
+@dataclass(frozen=True)
+class AlertMetric:
+    """`measure(window)` gives the value over the window before now, or None when there is nothing to measure
+    (no call ended in the window: a ratio is undefined, and the rule keeps its state)."""
+
+    key: str
+    label: str
+    measure: Callable[[datetime.timedelta], float | None]
+
+
+_ALERT_METRICS: dict[str, AlertMetric] = {}
+
+
+def register_alert_metric(key: str, label: str, measure: Callable[[datetime.timedelta], float | None]) -> None:
+    """Offer `key` to alert rules (an app registers what it can measure in `ready()`)."""
+    _ALERT_METRICS[key] = AlertMetric(key, label, measure)
+
+
+def alert_metrics() -> dict[str, AlertMetric]:
+    return dict(sorted(_ALERT_METRICS.items()))

@@ -38,3 +38,9 @@ def queue_depth_metrics() -> Iterator[GaugeMetricFamily]:
         logger.warning("queue depths not read: the broker did not answer (%s)", error)
         return
     yield family
+
+
+def deepest_queue(_window: object) -> float | None:
+    """Messages in the fullest Celery queue now (an alert metric; the window does not apply)."""
+    depths = [sample.value for family in queue_depth_metrics() for sample in family.samples]
+    return max(depths) if depths else None

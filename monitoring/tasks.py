@@ -31,3 +31,32 @@ def back_up_database() -> None:
         logger.info("backup skipped: the database is %s, not PostgreSQL", connection.vendor)
         return
     backup_create(directory=Path(settings.BACKUP_DIR), keep_days=settings.BACKUP_KEEP_DAYS)
+
+
+ALERT_EVALUATION_SECONDS = 60
+
+
+@shared_task(name="monitoring.evaluate_alert_rules", ignore_result=True, expires=ALERT_EVALUATION_SECONDS - 10)
+def evaluate_alert_rules() -> None:
+    """Beat, every minute: the admin's alert rules (monitoring/alerting.py). Expires before the next tick, so
+    ticks queued while no worker ran are dropped rather than evaluated in a burst."""
+    from monitoring.alerting import alert_rules_evaluate
+
+    alert_rules_evaluate()
+
+
+@shared_task(
+    name="monitoring.send_alert_notification",
+    bind=True,
+    ignore_result=True,
+    max_retries=6,
+    default_retry_delay=10,
+)
+def send_alert_notification(self, event_id: int) -> None:
+    """One alert's e-mail or Slack message; retried with backoff (10 s, 20 s … 5 min) while the channel fails."""
+    from monitoring.alerting import NotificationFailed, alert_event_notify
+
+    try:
+        alert_event_notify(event_id=event_id)
+    except NotificationFailed as error:
+        raise self.retry(exc=error, countdown=min(10 * 2**self.request.retries, 300)) from error
