@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class MonitoringConfig(AppConfig):
@@ -15,6 +16,10 @@ class MonitoringConfig(AppConfig):
         from monitoring.queues import deepest_queue, queue_depth_metrics
 
         register_scrape_collector(queue_depth_metrics)
+        if settings.TRACING_ENABLED:
+            from monitoring.tracing import tracing_configure
+
+            tracing_configure()
         register_alert_metric(
             "worker_heartbeat_age_seconds", "Seconds since a worker's last heartbeat", worker_heartbeat_age
         )

@@ -23,14 +23,26 @@ import os
 import time
 from wsgiref.simple_server import WSGIServer
 
-from celery.signals import beat_init, task_postrun, task_prerun, worker_init, worker_process_shutdown
+from celery.signals import (
+    beat_init,
+    before_task_publish,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_shutdown,
+)
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from monitoring.logging import CALL_ID
 from monitoring.metrics import CELERY_TASK_DURATION, CELERY_TASKS
+from monitoring.tracing import extract_context, inject_context, tracer, tracing_active
 
 OUTCOMES = {"SUCCESS": "succeeded", "FAILURE": "failed", "RETRY": "retried"}
 _started: dict[str, float] = {}
 _call_tokens: dict[str, contextvars.Token[str]] = {}
+_spans: dict[str, tuple[trace.Span, object]] = {}  # task id → its span and the context token to detach
 
 
 @functools.cache
@@ -58,10 +70,37 @@ def task_started(
     _started[task_id] = time.perf_counter()
     if call_id := call_id_of(task, args, kwargs):
         _call_tokens[task_id] = CALL_ID.set(call_id)
+    if tracing_active():
+        _start_task_span(task_id, task)
+
+
+@before_task_publish.connect(dispatch_uid="callwright-trace-publish")
+def carry_trace_context(headers: dict | None = None, **_kwargs: object) -> None:
+    """The publisher's trace context rides in the message's headers to the worker (W3C traceparent)."""
+    if headers is not None and tracing_active():
+        inject_context(headers)
+
+
+def _start_task_span(task_id: str, task: object) -> None:
+    request = getattr(task, "request", None)
+    parent = extract_context(request) if request is not None else None
+    if parent is not None and not trace.get_current_span(parent).get_span_context().is_valid:
+        parent = None  # no context came with the message (an eager task): the current one is the parent
+    name = getattr(task, "name", None) or "unknown"
+    span = tracer.start_span(f"celery.task {name}", context=parent, kind=SpanKind.CONSUMER,
+                             attributes={"celery.task_name": name, "celery.task_id": task_id})  # fmt: skip
+    _spans[task_id] = (span, otel_context.attach(trace.set_span_in_context(span)))
 
 
 @task_postrun.connect(dispatch_uid="callwright-task-postrun")
 def task_finished(task_id: str | None = None, task: object = None, state: str | None = None, **_kwargs: object) -> None:
+    if task_id is not None and (traced := _spans.pop(task_id, None)) is not None:
+        span, context_token = traced
+        span.set_attribute("celery.state", state or "")
+        if state == "FAILURE":
+            span.set_status(Status(StatusCode.ERROR))
+        span.end()
+        otel_context.detach(context_token)
     if task_id is not None and (token := _call_tokens.pop(task_id, None)) is not None:
         CALL_ID.reset(token)
     started = _started.pop(task_id, None) if task_id is not None else None

@@ -221,6 +221,17 @@ CONTACT_IMPORT_MAX_FILE_MB = env.int("CONTACT_IMPORT_MAX_FILE_MB", default=100)
 # bottleneck); 1 reads inline in the job's own task.
 CONTACT_IMPORT_PARSE_WORKERS = env.int("CONTACT_IMPORT_PARSE_WORKERS", default=2)
 
+# TRACING (monitoring/tracing.py): OpenTelemetry, off unless TRACING_ENABLED or an OTLP endpoint is set
+# ------------------------------------------------------------------------------
+TRACING_ENABLED = env.bool(
+    "TRACING_ENABLED",
+    default=bool(
+        env("OTEL_EXPORTER_OTLP_ENDPOINT", default="") or env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="")
+    ),
+)
+if TRACING_ENABLED:  # a span per request, after the request metrics; absent (no cost at all) when off
+    MIDDLEWARE.insert(1, "monitoring.middleware.TracingMiddleware")
+
 # PROMETHEUS
 # ------------------------------------------------------------------------------
 PROMETHEUS_METRIC_NAMESPACE = ""

@@ -24,10 +24,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
 from typing import TypeVar
 
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
 from monitoring.metrics import BREAKER_STATE
 from voice.providers.base import ProviderError
 
 T = TypeVar("T")
+tracer = trace.get_tracer("callwright.voice")
 
 
 class BreakerState(StrEnum):
@@ -111,16 +115,18 @@ class CircuitBreaker:
             self._opened_at = self._clock()
 
     async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
-        """Await `operation()` under the breaker; ProviderErrors count as failures and are re-raised."""
+        """Await `operation()` under the breaker; ProviderErrors count as failures and are re-raised.
+        A span `provider <name>` covers it (a no-op unless tracing is on)."""
         self.before_call()
-        try:
-            result = await operation()
-        except ProviderError as error:
-            self.record_failure(error)
-            raise
-        except asyncio.CancelledError:
-            self.record_abandoned()
-            raise
+        with tracer.start_as_current_span(f"provider {self.name}", attributes={"callwright.provider": self.name}):
+            try:
+                result = await operation()
+            except ProviderError as error:
+                self.record_failure(error)
+                raise
+            except asyncio.CancelledError:
+                self.record_abandoned()
+                raise
         self.record_success()
         return result
 
@@ -130,12 +136,16 @@ class CircuitBreaker:
         self.before_call()
         source = open_stream()
         delivered = False
+        # Started, not made current: a generator's context is not its consumer's (no attach across yields).
+        span = tracer.start_span(f"provider {self.name}", attributes={"callwright.provider": self.name})
         try:
             async for item in source:
                 delivered = True
                 yield item
         except ProviderError as error:
             self.record_failure(error)
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, error.message))
             raise
         except GeneratorExit:
             if delivered:
@@ -149,6 +159,7 @@ class CircuitBreaker:
         else:
             self.record_success()
         finally:
+            span.end()
             await _aclose(source)
 
 
