@@ -115,13 +115,9 @@ def start_metrics_server() -> WSGIServer | None:
     port = os.environ.get("METRICS_PORT", "")
     if not port or not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return None
-    from prometheus_client import CollectorRegistry, start_http_server
-    from prometheus_client.multiprocess import MultiProcessCollector
+    from monitoring.metrics_server import serve_multiprocess_metrics
 
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry)
-    server, _thread = start_http_server(int(port), registry=registry)
-    return server
+    return serve_multiprocess_metrics(int(port))
 
 
 @worker_init.connect(dispatch_uid="callwright-worker-metrics-server")

@@ -47,7 +47,7 @@ def test_the_prometheus_config_is_valid(tmp_path):
         [PROMTOOL, "check", "config", "prometheus.yml"], cwd=tmp_path, capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert {job["job_name"] for job in config["scrape_configs"]} == {"web", "worker", "dialer", "beat"}
+    assert {job["job_name"] for job in config["scrape_configs"]} == {"web", "worker", "dialer", "beat", "callwright"}
 
 
 def referenced_metrics() -> set[str]:
