@@ -173,3 +173,11 @@ def test_a_celery_process_serves_its_tree_metrics_on_metrics_port(tmp_path, monk
     assert 'callwright_celery_tasks_total{outcome="succeeded",task="monitoring.record_worker_heartbeat"} 2.0' in text
     monkeypatch.delenv("METRICS_PORT")
     assert start_metrics_server() is None  # not asked for
+
+
+def test_the_web_containers_metrics_server_needs_its_port_and_folder(monkeypatch, capsys):
+    from monitoring.metrics_server import main
+
+    monkeypatch.delenv("METRICS_PORT", raising=False)
+    assert main() == 2
+    assert "set METRICS_PORT and PROMETHEUS_MULTIPROC_DIR" in capsys.readouterr().err
