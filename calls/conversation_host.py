@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from opentelemetry import trace
 
 from calls.hooks import call_script, request_callback
 from calls.live_events import LIVE_CALLS_GROUP, call_group, event_message
@@ -36,6 +37,7 @@ from voice.providers.speech import VoiceSpec
 from voice.sessions import StreamInfo
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("callwright.calls")
 
 # The channel layer carries only live events and AMD verdicts: an operation on it that hangs (a Redis gone
 # quiet) is given up after this, so it can never hold a call's record (written before) or its end.
@@ -160,6 +162,16 @@ def call_record_outcome(*, call_id: str, field: str, value: object) -> None:
         Call.objects.filter(pk=call_id).update(extracted_data=data)
 
 
+def record_turn_span(turn: TurnRecord) -> None:
+    """A span `media turn` over the turn's own start and end, its stage latencies as attributes (a no-op unless
+    tracing is on; the call id comes from the stream's context)."""
+    attributes = {"callwright.turn.index": turn.index, "callwright.turn.role": turn.role,
+                  "callwright.turn.interrupted": turn.interrupted}  # fmt: skip
+    attributes |= {f"callwright.latency_ms.{stage}": ms for stage, ms in turn.latency_ms.items()}
+    span = tracer.start_span("media turn", start_time=int(turn.started_at * 1e9), attributes=attributes)
+    span.end(end_time=int(max(turn.ended_at, turn.started_at) * 1e9))
+
+
 def call_record_tool(*, call_id: str, sequence: int, name: str, arguments: Mapping[str, Any], result: dict) -> None:
     call_event_record(call_id=call_id, kind=CallEvent.Kind.SYSTEM, provider_event_id=f"tool:{sequence}:{name}",
                       payload={"tool": name, "arguments": dict(arguments), "result": result})  # fmt: skip
@@ -233,6 +245,7 @@ class CallConversationHost:
 
     async def turn_finished(self, turn: TurnRecord) -> None:
         await database_sync_to_async(transcript_turn_record)(call_id=self.call_id, turn=turn)
+        record_turn_span(turn)
         for stage, ms in turn.latency_ms.items():
             if turn.role == "agent" and turn.index > 0:  # the opener's times run from the stream start
                 TURN_STAGE_LATENCY.labels(stage=stage).observe(ms / 1000)

@@ -26,10 +26,15 @@ class CampaignsConfig(AppConfig):
         )
         from campaigns import tasks  # noqa: F401 - registers the tasks the services enqueue by name
         from campaigns.gate import refusals_for_test_calls
+        from campaigns.metrics import ALERT_METRICS, campaign_metrics
         from campaigns.selectors import agent_call_script
         from campaigns.services import target_schedule_callback
+        from monitoring.metrics import register_alert_metric, register_scrape_collector
 
         register_call_finished(enqueue_target_settlement)
         register_call_script(agent_call_script)
         register_callback_requested(target_schedule_callback)
         register_test_call_gate(refusals_for_test_calls)
+        register_scrape_collector(campaign_metrics)
+        for key, label, measure in ALERT_METRICS:
+            register_alert_metric(key, label, measure)

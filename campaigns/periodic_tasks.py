@@ -58,4 +58,22 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
             "CONTACT_IMPORT_UPLOAD_MAX_AGE_MINUTES (a confirmed one is deleted when its import ends)."
         ),
     ),
+    PeriodicTaskSpec(
+        name="Evaluate alert rules",
+        task="monitoring.evaluate_alert_rules",
+        every_seconds=60,
+        description="Fires or resolves the admin's alert rules and notifies their channels.",
+    ),
+    *(
+        [
+            PeriodicTaskSpec(
+                name="Back up the database",
+                task="monitoring.back_up_database",
+                every_seconds=settings.BACKUP_INTERVAL_HOURS * 60 * 60,
+                description="pg_dump and the media files into BACKUP_DIR (and S3 if set); old sets deleted.",
+            )
+        ]
+        if settings.BACKUP_INTERVAL_HOURS > 0
+        else []
+    ),
 )

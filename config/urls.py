@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from monitoring.views import health
+from monitoring.views import health, live, metrics, ready
 
 urlpatterns = [
     # First: Twilio's callbacks are most of the traffic, and Django tries patterns in order.
@@ -14,5 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("health/", health, name="health"),
-    path("", include("django_prometheus.urls")),  # /metrics
+    path("health/live/", live, name="health-live"),
+    path("health/ready/", ready, name="health-ready"),
+    path("metrics", metrics, name="prometheus-django-metrics"),  # token or network rule (monitoring/exposition.py)
 ]

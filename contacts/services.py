@@ -20,6 +20,7 @@ from contacts.phone_numbers import (
     parse_phone_number_or_reason,
 )
 from contacts.selectors import contact_personal_data, suppressed_phones
+from monitoring.metrics import SUPPRESSIONS_ADDED
 
 
 def location_fields(parsed: ParsedPhoneNumber, *, country: str = "", time_zone: str = "") -> dict[str, object]:
@@ -116,6 +117,7 @@ def suppression_add(
             )
     except IntegrityError:
         return Suppression.objects.active().get(phone=e164)
+    SUPPRESSIONS_ADDED.labels(source=source).inc()
     if created_by is not None:
         operator_action_record(
             actor=created_by,

@@ -180,7 +180,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=5 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=4 * 60)
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, recording each tick (beat's liveness and its "last tick" metric).
+CELERY_BEAT_SCHEDULER = "monitoring.beat:TickRecordingScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep our LOGGING (and its phone masking)
 CELERY_WORKER_SEND_TASK_EVENTS = False
 
@@ -226,9 +227,47 @@ CONTACT_IMPORT_PARSE_WORKERS = env.int("CONTACT_IMPORT_PARSE_WORKERS", default=2
 CONTACT_IMPORT_UPLOAD_MAX_AGE_MINUTES = env.int("CONTACT_IMPORT_UPLOAD_MAX_AGE_MINUTES", default=60)
 CONTACT_IMPORT_UPLOAD_SWEEP_SECONDS = env.int("CONTACT_IMPORT_UPLOAD_SWEEP_SECONDS", default=15 * 60)
 
+# TRACING (monitoring/tracing.py): OpenTelemetry, off unless TRACING_ENABLED or an OTLP endpoint is set
+# ------------------------------------------------------------------------------
+TRACING_ENABLED = env.bool(
+    "TRACING_ENABLED",
+    default=bool(
+        env("OTEL_EXPORTER_OTLP_ENDPOINT", default="") or env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="")
+    ),
+)
+if TRACING_ENABLED:  # a span per request, after the request metrics; absent (no cost at all) when off
+    MIDDLEWARE.insert(1, "monitoring.middleware.TracingMiddleware")
+
 # PROMETHEUS
 # ------------------------------------------------------------------------------
 PROMETHEUS_METRIC_NAMESPACE = ""
+# Who may read /metrics (monitoring/exposition.py): a bearer token when set, else these client networks.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list(
+    "METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+)
+
+# E-MAIL (alert notifications): SMTP from the environment; local settings print mail to the console instead.
+# ------------------------------------------------------------------------------
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="callwright@localhost")
+ALERTS_FROM_EMAIL = env("ALERTS_FROM_EMAIL", default=DEFAULT_FROM_EMAIL)
+
+# BACKUPS (monitoring/backups.py): pg_dump + MEDIA_ROOT, daily from beat, kept BACKUP_KEEP_DAYS days
+# ------------------------------------------------------------------------------
+BACKUP_DIR = env("BACKUP_DIR", default=str(VAR_DIR / "backups"))
+BACKUP_KEEP_DAYS = env.int("BACKUP_KEEP_DAYS", default=14)
+BACKUP_INTERVAL_HOURS = env.int("BACKUP_INTERVAL_HOURS", default=24)  # 0: beat never backs up
+# An S3-compatible copy of each set (AWS, MinIO, B2, R2): boto3 reads AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.
+BACKUP_S3_BUCKET = env("BACKUP_S3_BUCKET", default="")
+BACKUP_S3_ENDPOINT_URL = env("BACKUP_S3_ENDPOINT_URL", default="")  # empty: AWS
+BACKUP_S3_PREFIX = env("BACKUP_S3_PREFIX", default="callwright/")
 
 # PROVIDERS: real adapters when their keys are set, simulated ones otherwise
 # ------------------------------------------------------------------------------
@@ -289,18 +328,29 @@ SIMULATED_TTS_FIRST_BYTE_MS = env.int("SIMULATED_TTS_FIRST_BYTE_MS", default=0)
 # shown only at DEBUG: at a 2-second dialer tick they are thousands of lines an hour.
 LOG_LEVEL = env("LOG_LEVEL", default=env("DJANGO_LOG_LEVEL", default="INFO")).upper()
 CELERY_LOG_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
+# LOG_FORMAT: "plain" (a line of text; the demo and development) or "json" (one object a line, for a log
+# collector; the default of production settings). Both carry the call id on every line about a call.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_phone_numbers": {"()": "monitoring.logging.PhoneNumberMaskingFilter"}},
+    "filters": {
+        "mask_phone_numbers": {"()": "monitoring.logging.PhoneNumberMaskingFilter"},
+        "call_id": {"()": "monitoring.logging.CallIdFilter"},
+    },
     "formatters": {
-        "verbose": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(call)s%(message)s"},
+        "json": {
+            "()": "monitoring.logging.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(call_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "verbose",
-            "filters": ["mask_phone_numbers"],
+            "formatter": LOG_FORMAT,
+            "filters": ["mask_phone_numbers", "call_id"],
         },
     },
     "root": {"level": LOG_LEVEL, "handlers": ["console"]},
@@ -311,6 +361,26 @@ LOGGING = {
         "httpx": {"level": CELERY_LOG_LEVEL},  # a line per simulated-carrier callback
     },
 }
+
+# SENTRY (optional): errors go to Sentry when SENTRY_DSN is set — exactly the ERROR lines the logs get,
+# through a logging handler with the same phone-number masking (monitoring/logging.py). Sentry's automatic
+# integrations, which patch Django, Celery and the logging module, stay off.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("CALLWRIGHT_VERSION", default=None),
+        default_integrations=False,
+    )
+    LOGGING["handlers"]["sentry"] = {
+        "class": "sentry_sdk.integrations.logging.EventHandler",
+        "level": "ERROR",
+        "filters": ["mask_phone_numbers", "call_id"],
+    }
+    LOGGING["root"]["handlers"].append("sentry")
 
 # DIALER
 # ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ if _missing:
     )
 
 from config.settings.base import *  # noqa: E402, F403
-from config.settings.base import env  # noqa: E402
+from config.settings.base import LOGGING, env  # noqa: E402
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -28,9 +28,13 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = env.bool("DJANGO_USE_X_FORWARDED_HOST", default=True)
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]  # probes speak plain http inside the network
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]  # probes speak plain http inside the network
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# LOGS: one JSON object a line for a log collector, unless LOG_FORMAT says otherwise.
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT

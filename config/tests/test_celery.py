@@ -11,7 +11,7 @@ def test_the_celery_app_is_configured_for_idempotent_late_acked_tasks():
     assert conf.task_acks_late is True
     assert conf.worker_prefetch_multiplier == 1
     assert conf.task_time_limit > conf.task_soft_time_limit > 0
-    assert conf.beat_scheduler == "django_celery_beat.schedulers:DatabaseScheduler"
+    assert conf.beat_scheduler == "monitoring.beat:TickRecordingScheduler"  # DatabaseScheduler + tick record
 
 
 def test_every_scheduled_task_is_registered_with_celery():

@@ -24,15 +24,24 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
 from typing import TypeVar
 
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from monitoring.metrics import BREAKER_STATE
 from voice.providers.base import ProviderError
 
 T = TypeVar("T")
+tracer = trace.get_tracer("callwright.voice")
 
 
 class BreakerState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
+
+
+# callwright_provider_breaker_state's values: the higher, the worse (the scrape keeps the worst process's).
+STATE_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
 class CircuitOpen(ProviderError):
@@ -59,6 +68,7 @@ class CircuitBreaker:
         self.half_open_max_calls = half_open_max_calls
         self._clock = clock
         self._state = BreakerState.CLOSED
+        BREAKER_STATE.labels(breaker=name).set(STATE_VALUES[BreakerState.CLOSED])
         self._failures = 0
         self._opened_at = 0.0
         self._trials = 0
@@ -67,8 +77,15 @@ class CircuitBreaker:
     @property
     def state(self) -> BreakerState:
         if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self.reset_timeout_s:
-            self._state, self._trials = BreakerState.HALF_OPEN, 0
+            self._move(BreakerState.HALF_OPEN)
+            self._trials = 0
         return self._state
+
+    def _move(self, state: BreakerState) -> None:
+        """Change state, and say so to Prometheus (only on a change: a success per call costs nothing)."""
+        if state is not self._state:
+            self._state = state
+            BREAKER_STATE.labels(breaker=self.name).set(STATE_VALUES[state])
 
     def before_call(self) -> None:
         """Raise CircuitOpen unless a call may go ahead now (counts a half-open trial)."""
@@ -82,7 +99,8 @@ class CircuitBreaker:
         raise CircuitOpen(self.name, retry_in)
 
     def record_success(self) -> None:
-        self._state, self._failures, self._trials = BreakerState.CLOSED, 0, 0
+        self._move(BreakerState.CLOSED)
+        self._failures, self._trials = 0, 0
 
     def record_abandoned(self) -> None:
         """A call cancelled before it proved anything (barge-in): give its half-open trial back."""
@@ -93,19 +111,22 @@ class CircuitBreaker:
         self.last_error = error
         self._failures += 1
         if self._state is BreakerState.HALF_OPEN or self._failures >= self.failure_threshold:
-            self._state, self._opened_at = BreakerState.OPEN, self._clock()
+            self._move(BreakerState.OPEN)
+            self._opened_at = self._clock()
 
     async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
-        """Await `operation()` under the breaker; ProviderErrors count as failures and are re-raised."""
+        """Await `operation()` under the breaker; ProviderErrors count as failures and are re-raised.
+        A span `provider <name>` covers it (a no-op unless tracing is on)."""
         self.before_call()
-        try:
-            result = await operation()
-        except ProviderError as error:
-            self.record_failure(error)
-            raise
-        except asyncio.CancelledError:
-            self.record_abandoned()
-            raise
+        with tracer.start_as_current_span(f"provider {self.name}", attributes={"callwright.provider": self.name}):
+            try:
+                result = await operation()
+            except ProviderError as error:
+                self.record_failure(error)
+                raise
+            except asyncio.CancelledError:
+                self.record_abandoned()
+                raise
         self.record_success()
         return result
 
@@ -115,12 +136,16 @@ class CircuitBreaker:
         self.before_call()
         source = open_stream()
         delivered = False
+        # Started, not made current: a generator's context is not its consumer's (no attach across yields).
+        span = tracer.start_span(f"provider {self.name}", attributes={"callwright.provider": self.name})
         try:
             async for item in source:
                 delivered = True
                 yield item
         except ProviderError as error:
             self.record_failure(error)
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, error.message))
             raise
         except GeneratorExit:
             if delivered:
@@ -134,6 +159,7 @@ class CircuitBreaker:
         else:
             self.record_success()
         finally:
+            span.end()
             await _aclose(source)
 
 

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 
+from voice.providers.base import ProviderError
 from voice.providers.speech import LanguageModel, SpeechToText, TextToSpeech
 
 
@@ -55,8 +57,21 @@ def speech_providers(parameters: Mapping[str, str] | None = None) -> SpeechProvi
     elif settings.TEXT_TO_SPEECH_PROVIDER == "openai":
         tts = _openai_text_to_speech()
     else:
-        tts = SimulatedTextToSpeech(first_byte_delay_s=settings.SIMULATED_TTS_FIRST_BYTE_MS / 1000)
+        tts = SimulatedTextToSpeech(
+            first_byte_delay_s=settings.SIMULATED_TTS_FIRST_BYTE_MS / 1000, fail_with=simulated_voice_outage()
+        )
     return SpeechProviders(stt, llm, tts, secondary)
+
+
+# `manage.py simulate_outage on|off`: the simulated voice fails for the calls that start meanwhile, in every
+# process (the flag is in the shared cache), so the fallback, the metrics and the alerts can be seen at work.
+SIMULATED_OUTAGE_CACHE_KEY = "callwright:simulated-voice-outage"
+
+
+def simulated_voice_outage() -> ProviderError | None:
+    if cache.get(SIMULATED_OUTAGE_CACHE_KEY):
+        return ProviderError("simulated voice outage (manage.py simulate_outage off ends it)", permanent=False)
+    return None
 
 
 @functools.cache

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from monitoring.metrics import BARGE_INS
 from voice.pipeline import tools as tool_specs
 from voice.pipeline.agent_turns import AgentTurn
 from voice.pipeline.chunker import SentenceChunker
@@ -114,6 +115,8 @@ class Speaking(ConversationState):
         self.playout.resume()
         turn.generating = False
         turn.interrupted = interrupted and not turn.complete()
+        if turn.interrupted:
+            BARGE_INS.inc()
         self._finish_agent_turn(turn, cut=True)
 
     async def _hang_up_after(self, turn: AgentTurn, *, transfer: bool = False) -> None:

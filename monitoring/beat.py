@@ -1,0 +1,29 @@
+"""Beat's scheduler, which says it is alive: django-celery-beat's DatabaseScheduler plus a record of each tick.
+
+Beat serves no HTTP and sends nothing a probe could ask, so its liveness is the time of its last tick: the
+scheduler loop runs one at least every `max_interval` (5 s for the database scheduler) and on every due task.
+Each tick sets `callwright_beat_last_tick_timestamp_seconds` (for Prometheus' "beat not ticking" alert) and
+touches `CELERY_BEAT_TICK_FILE` when that is set (docker's liveness probe reads its age,
+`docker/liveness beat`). Both cost a system call or two a tick.
+"""
+
+import os
+import time
+from pathlib import Path
+
+from django_celery_beat.schedulers import DatabaseScheduler
+
+from monitoring.metrics import BEAT_LAST_TICK
+
+
+class TickRecordingScheduler(DatabaseScheduler):
+    def tick(self, *args: object, **kwargs: object) -> float:
+        record_beat_tick()
+        return super().tick(*args, **kwargs)
+
+
+def record_beat_tick(*, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    BEAT_LAST_TICK.set(now)
+    if path := os.environ.get("CELERY_BEAT_TICK_FILE"):
+        Path(path).touch()

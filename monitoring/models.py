@@ -1,0 +1,86 @@
+"""Alert rules kept in the admin, for a team without Prometheus, and the history of what they did.
+
+A rule watches one alert metric (`monitoring.alerting.alert_metrics()`: failed-call share, connect rate,
+provider errors, queue depth, worker heartbeat age… registered by the apps that know them) over a window,
+against a threshold. Beat evaluates every enabled rule each minute; a rule *fires* once when its condition
+becomes true and *resolves* once when it clears, each time writing an `AlertEvent` and notifying its channel
+(e-mail or Slack, retried). While it stays firing, nothing more is sent.
+"""
+
+from django.core.validators import MinValueValidator
+from django.db import models
+
+
+class AlertRule(models.Model):
+    class Comparison(models.TextChoices):
+        ABOVE = "above", "is above"
+        BELOW = "below", "is below"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        SLACK = "slack", "Slack"
+
+    name = models.CharField(max_length=200, unique=True)
+    metric = models.CharField(max_length=64, help_text="What is measured; the list says what each one is.")
+    comparison = models.CharField(max_length=8, choices=Comparison.choices, default=Comparison.ABOVE)
+    threshold = models.FloatField()
+    window_minutes = models.PositiveIntegerField(
+        default=15,
+        validators=[MinValueValidator(1, "At least 1 minute.")],
+        help_text="The metric is measured over this many minutes before now.",
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    recipients = models.CharField(max_length=500, blank=True, help_text="E-mail: addresses separated by commas.")
+    slack_webhook_url = models.URLField(
+        max_length=500, blank=True, help_text="Slack: the channel's incoming-webhook URL (https://hooks.slack.com/…)."
+    )
+    enabled = models.BooleanField(default=True)
+    # State, written by the evaluation only (conditional UPDATEs: one notification per change).
+    firing = models.BooleanField(default=False, editable=False)
+    firing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    last_value = models.FloatField(null=True, blank=True, editable=False)
+    last_evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(channel="email") | ~models.Q(recipients=""),
+                name="alert_rule_email_has_recipients",
+                violation_error_message="An e-mail rule needs at least one recipient.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(channel="slack") | ~models.Q(slack_webhook_url=""),
+                name="alert_rule_slack_has_webhook",
+                violation_error_message="A Slack rule needs its incoming-webhook URL.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def breached(self, value: float) -> bool:
+        return value > self.threshold if self.comparison == self.Comparison.ABOVE else value < self.threshold
+
+
+class AlertEvent(models.Model):
+    """A rule fired or resolved, and whether its notification got through. Append-only but for delivery."""
+
+    class Kind(models.TextChoices):
+        FIRED = "fired", "Fired"
+        RESOLVED = "resolved", "Resolved"
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    value = models.FloatField()
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.get_kind_display()}"
