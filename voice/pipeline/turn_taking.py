@@ -252,9 +252,9 @@ class TurnDetector:
                    echo_gate)  # fmt: skip
         sure = max(floor, self._ambient_db) + config.sure_snr_db  # over a fluctuating background (music), its mean
         if echo_gate >= gate:
-            # The agent is speaking and its echo sets the gate, far over the line's noise: what passes is a voice
-            # (the caller's barging in), for webrtcvad to judge — the model's band is the one near the floor, and
-            # fed only the frames over this gate it would hear the caller in pieces.
+            # The agent is speaking and its echo sets the gate, far over the line's noise: what passes is a voice —
+            # the caller barging in, or an echo louder than expected — which the model cannot tell apart by sound
+            # either; webrtcvad judges it, and the model keeps to its band near the floor.
             sure = min(sure, echo_gate)
         voiced = self._judge(ulaw_frame, level, gate, sure)
         if not self._in_speech:
