@@ -27,6 +27,7 @@ from calls.models import Call, CallEvent, TranscriptTurn
 from calls.services import call_event_record
 from contacts.selectors import contact_template_fields
 from monitoring.metrics import PROVIDER_ERRORS, TURN_STAGE_LATENCY
+from voice.phrases import Phrases, phrases_for
 from voice.pipeline import tools as tool_specs
 from voice.pipeline.conversation import ConversationSession
 from voice.pipeline.host import CallSummary, ConversationContext, ToolResult, TurnRecord
@@ -41,8 +42,9 @@ logger = logging.getLogger(__name__)
 # quiet) is given up after this, so it can never hold a call's record (written before) or its end.
 LAYER_TIMEOUT_S = 2.0
 
-# For calls placed without an agent (the admin's test call).
-DEFAULT_FIRST_MESSAGE = "Hello, this is an automated assistant calling from Callwright. This is a test call."
+# For calls placed without an agent (the admin's test call): the first message is the `disclosure` phrase, in
+# the contact's language.
+DEFAULT_FIRST_MESSAGE = Phrases().disclosure
 DEFAULT_SYSTEM_PROMPT = "You are a polite automated assistant on a short test phone call. Keep replies brief."
 
 
@@ -70,9 +72,12 @@ def conversation_context(*, call_id: str) -> tuple[ConversationContext, dict[str
     facts = {"phone": call.to_phone, "call_sid": call.provider_call_id, "transfer_number": "", "caller_id": ""}
     if script is None:
         tools = frozenset({tool_specs.END_CALL, tool_specs.OPT_OUT})
+        language = contact.language or "en-US"
+        phrases = phrases_for(language)
         return ConversationContext(
-            DEFAULT_SYSTEM_PROMPT, DEFAULT_FIRST_MESSAGE, variables=variables, tools=tools,
-            answered_by=call.answered_by, time_zone=contact.time_zone, time_scale=scale,
+            DEFAULT_SYSTEM_PROMPT, phrases.disclosure, voicemail_message=phrases.voicemail, variables=variables,
+            tools=tools, voice=VoiceSpec(language=language), phrases=phrases, answered_by=call.answered_by,
+            time_zone=contact.time_zone, time_scale=scale,
         ), facts  # fmt: skip
     enabled = {
         tool_specs.END_CALL: script.can_end_call,
@@ -90,6 +95,7 @@ def conversation_context(*, call_id: str) -> tuple[ConversationContext, dict[str
         voice=VoiceSpec(
             voice_id=script.voice_id, model=script.voice_model, speed=script.voice_speed, language=script.language
         ),
+        phrases=phrases_for(script.language, script.phrases),
         llm_model=script.llm_model,
         llm_temperature=script.llm_temperature,
         tools=frozenset(name for name, on in enabled.items() if on),

@@ -75,7 +75,7 @@ class AgentAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     fieldsets = (
         (None, {"fields": ("name", "language")}),
-        ("Script", {"fields": ("system_prompt", "first_message", "voicemail_message")}),
+        ("Script", {"fields": ("system_prompt", "first_message", "voicemail_message", "phrases")}),
         ("Voice", {"fields": ("voice_provider", "voice_id", "voice_model", "voice_speed")}),
         ("Language model", {"fields": ("llm_model", "llm_temperature")}),
         (

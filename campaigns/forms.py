@@ -6,12 +6,14 @@ Schema is, which `{{variables}}` exist — and normalise what they can (numbers 
 """
 
 import datetime
+import re
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -25,6 +27,7 @@ from campaigns.scripts import (
     unknown_variables_message,
 )
 from contacts.forms import clean_phone_field
+from voice.phrases import PHRASE_KEYS
 
 WEEKDAYS = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun")]
 # The database's own integer bounds are validators too; they are no rule worth showing.
@@ -78,6 +81,32 @@ class AgentAdminForm(RangeInputsMixin, forms.ModelForm):
         if not discloses_automation(message):
             raise ValidationError(DISCLOSURE_RULE, code="no_disclosure")
         return message
+
+    def clean_language(self) -> str:
+        tag = self.cleaned_data["language"].strip().replace("_", "-")
+        if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", tag):
+            raise ValidationError(
+                _("A language tag such as en-US, es-ES or es-MX (language, then region)."), code="invalid_language"
+            )
+        return tag
+
+    def clean_phrases(self) -> Any:
+        phrases = self.cleaned_data["phrases"]
+        if phrases in (None, ""):
+            return {}
+        if not isinstance(phrases, dict) or not all(isinstance(text, str) for text in phrases.values()):
+            raise ValidationError(
+                _('The phrases are a JSON object of texts by key, e.g. {"hold": "Un momento, por favor."}.'),
+                code="invalid_phrases",
+            )
+        unknown = sorted(set(phrases) - set(PHRASE_KEYS))
+        if unknown:
+            raise ValidationError(
+                _("Unknown phrase keys %(unknown)s; the keys are: %(keys)s.")
+                % {"unknown": ", ".join(unknown), "keys": ", ".join(PHRASE_KEYS)},
+                code="invalid_phrases",
+            )
+        return {key: text.strip() for key, text in phrases.items() if text.strip()}
 
     def clean_outcome_schema(self) -> Any:
         schema = self.cleaned_data["outcome_schema"]

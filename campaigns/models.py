@@ -7,9 +7,12 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.policies import default_days_of_week, default_retry_policy
 from contacts.models import E164_REGEX, ConsentPurpose
+from voice.phrases import PHRASE_KEYS
 
 # Callee-local calling hours can never leave 08:00–21:00 (TCPA 64.1200(c)(1)), whatever a campaign says.
 EARLIEST_CALL_TIME = datetime.time(8, 0)
@@ -53,7 +56,15 @@ class Agent(ConstraintErrorsOnFieldsMixin, models.Model):
         OPENAI = "openai", "OpenAI"
 
     name = models.CharField(max_length=200, unique=True)
-    language = models.CharField(max_length=16, default="en-US")
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        default="en-US",
+        help_text=_(
+            "BCP 47 tag of the language the agent speaks and hears, e.g. en-US, es-ES, es-MX: speech-to-text, "
+            "the voice, the model's instructions and the phrases the agent says by itself follow it."
+        ),
+    )
     system_prompt = models.TextField()
     first_message = models.TextField(
         help_text="Spoken first. May use {{variables}}; must say the call is automated: "
@@ -99,6 +110,19 @@ class Agent(ConstraintErrorsOnFieldsMixin, models.Model):
         default=dict,
         blank=True,
         help_text="JSON Schema (draft 2020-12) of the fields to extract from each call; {} extracts nothing.",
+    )
+    phrases = models.JSONField(
+        _("phrases"),
+        default=dict,
+        blank=True,
+        help_text=format_lazy(
+            "{} {}.",
+            _(
+                'Overrides of the phrases the agent says by itself, by key, e.g. {"hold": "Un momento."}; '
+                "the others come from the translation of the agent's language. Keys:"
+            ),
+            ", ".join(PHRASE_KEYS),
+        ),
     )
     silence_reprompt_seconds = models.PositiveSmallIntegerField(
         default=8, help_text="Seconds of silence from the callee before the agent asks whether they are still there."

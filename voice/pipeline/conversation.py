@@ -28,18 +28,19 @@ from collections.abc import Callable
 from typing import Any
 
 from voice import codec
+from voice.languages import language_for
 from voice.pipeline import tools as tool_specs
 from voice.pipeline.agent_turns import AgentTurn, AgentTurns
 from voice.pipeline.breaker import CircuitBreaker, breaker_for
 from voice.pipeline.call_record import CallRecorder, elapsed_ms
 from voice.pipeline.chunker import SentenceChunker
-from voice.pipeline.fallback import GOODBYE, HOLD, REPEAT, FallbackPhrases
+from voice.pipeline.fallback import GOODBYE, HOLD, REPEAT, FallbackPhrases, fallback_phrases
 from voice.pipeline.host import VOICEMAIL_VERDICTS, ConversationContext, ConversationHost, StaticHost
 from voice.pipeline.listening import GREETING_WORDS, Listener, SpokenUtterance, classify
 from voice.pipeline.playout import Playout
 from voice.pipeline.replies import GiveUp, ReplyRounds
 from voice.pipeline.session_config import SessionConfig
-from voice.pipeline.silence import SilenceWatch, silence_phrases
+from voice.pipeline.silence import SilenceWatch
 from voice.pipeline.speaker import CannotSpeak, Speaker
 from voice.pipeline.templating import render
 from voice.pipeline.transcription import Transcriber
@@ -93,6 +94,7 @@ class ConversationSession(VoiceSession):
         if self.host is None:
             self.host = StaticHost(ConversationContext(system_prompt="", first_message=""))
         self.context = await self.host.load_context(info)
+        self.language = language_for(self.context.voice.language)  # its word lists
         self.recorder.start(self.host, info.call_id)
         self._recording = True
         self.providers = self.providers or speech_providers(info.parameters)
@@ -132,6 +134,7 @@ class ConversationSession(VoiceSession):
             self.detector,
             Transcriber(
                 self.providers.speech_to_text,
+                language=self.context.voice.language or None,
                 breakers=self._breaker,
                 timeout_s=self.config.stt_timeout_s,
                 on_failure=self.recorder.failed,
@@ -141,10 +144,11 @@ class ConversationSession(VoiceSession):
             hold_after_s=self.config.hold_after_s,
             call_id=info.call_id,
         )
-        self.phrases = FallbackPhrases(self.providers.text_to_speech, self.context.voice)
+        self.phrases = FallbackPhrases(
+            self.providers.text_to_speech, self.context.voice, fallback_phrases(self.context.phrases)
+        )
         self._spawn(self.phrases.prepare())
         self._spawn(self.listener.work(), name="inputs")
-        self._silence = silence_phrases(self.context.voice.language)
         self._reprompt_turn: AgentTurn | None = None
         watch = SilenceWatch(
             reprompt_s=self.context.silence_reprompt_s,
@@ -224,9 +228,9 @@ class ConversationSession(VoiceSession):
         if self._ending:
             return
         self._ending = True
-        language = self.context.voice.language
+        language = self.context.voice.language or "en-US"
         try:
-            await self.host.end_with_goodbye(silence_phrases(language).cut_short, language)  # type: ignore[union-attr]
+            await self.host.end_with_goodbye(self.context.phrases.cut_short, language)  # type: ignore[union-attr]
         except Exception:  # the record matters more than the goodbye: stop() follows whatever happened here
             logger.warning("call %s: no goodbye before the server stopped", self.info.call_id, exc_info=True)
 
@@ -248,7 +252,7 @@ class ConversationSession(VoiceSession):
     def _reprompt(self) -> None:
         if self._turn is not None or self._ending or self._stopped:
             return
-        self._start_reply(self._speak_text(self._silence.reprompt), reference=self.loop.time())
+        self._start_reply(self._speak_text(self.context.phrases.silence_reprompt), reference=self.loop.time())
         self._reprompt_turn = self._turn
         if self._turn is not None:
             self._turn.unprompted = True
@@ -260,7 +264,7 @@ class ConversationSession(VoiceSession):
         self.recorder.outcome = "no_response"
         self._cancel_reply(interrupted=False)
         self._ending = True
-        goodbye = self._speak_text(self._silence.goodbye, then_hang_up=True)
+        goodbye = self._speak_text(self.context.phrases.silence_goodbye, then_hang_up=True)
         self._start_reply(goodbye, reference=self.loop.time(), force=True)
         if self._turn is not None:
             self._turn.unprompted = True
@@ -300,6 +304,7 @@ class ConversationSession(VoiceSession):
             agent_speaking=speaking,
             over_opener=turn is not None and turn.is_opener,
             min_interruption_words=self.config.turn_taking.min_interruption_words,
+            language=self.language,
         )
         endpoint_at = utterance.end_of_speech + utterance.event.endpoint_delay_ms / 1000 * self.context.time_scale
         if text:

@@ -1,0 +1,118 @@
+"""When the callee wants to be called back, read from their words in their language and their time zone.
+
+"call me tomorrow at five", "llámeme mañana a las cinco", "in 2 hours", "el lunes por la tarde" or ISO
+8601, alone or inside a sentence (the last time named wins). The calendar arithmetic is dateparser's
+(relative days, weekdays, "in N hours", in 200+ languages); what it does not read as people say it on the
+phone is normalised first, from the language's word lists
+(voice/languages/): the lead-in ("call me", "llámeme") is dropped, an hour word becomes digits ("cinco" →
+5), a part of the day becomes a clock time ("por la tarde" → 15:00), and an hour said without am/pm is
+read inside the legal calling hours — "at five" is 17:00, never 05:00. A time that still falls outside
+the legal 08:00–21:00 in the callee's zone, or in the past, is an error the model hears and can correct.
+"""
+
+import datetime
+import re
+import zoneinfo
+
+import dateparser
+from dateparser.search import search_dates
+
+from voice.languages import Language, language_for
+
+# Callee-local hours no call may leave (TCPA 64.1200(c)(1)); the campaign's own window narrows them further.
+LEGAL_START = datetime.time(8, 0)
+LEGAL_END = datetime.time(21, 0)
+# Hours said without am/pm below this are afternoon ones: nobody asks to be called at 05:00.
+FIRST_MORNING_HOUR = 8
+
+
+def _zone(time_zone: str) -> datetime.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(time_zone) if time_zone else datetime.UTC
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return datetime.UTC
+
+
+def _iso(text: str, zone: datetime.tzinfo) -> datetime.datetime | None:
+    try:
+        moment = datetime.datetime.fromisoformat(text.upper() if "t" in text else text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+
+
+_CLOCK = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})")
+
+
+def _clock(hour: int, minute: str | None) -> str:
+    return f"{hour + 12 if hour < FIRST_MORNING_HOUR else hour}:{minute or '00'}"
+
+
+def normalise(text: str, language: Language) -> str:
+    """The words as dateparser reads them best: lead-ins dropped, hours and parts of the day as clock times."""
+    text = " ".join(text.lower().replace("¿", " ").replace("?", " ").replace("¡", " ").split()).strip(" .,!")
+    for lead_in in language.lead_ins:
+        text = re.sub(rf"(?<!\w){re.escape(lead_in)}(?!\w)", " ", text)
+    for phrase, clock in language.parts_of_day.items():
+        text = re.sub(rf"(?<!\w){re.escape(phrase)}(?!\w)", f" {clock} ", text)
+    if language.at_hour:
+
+        def at(match: re.Match[str]) -> str:
+            word = match.group("hour")
+            hour = language.hour_words.get(word) or (int(word) if word.isdigit() else None)
+            if hour is None or not 1 <= hour <= 12:
+                return match.group(0)
+            return f" {match.group('at')} {_clock(hour, match.group('minute'))} "
+
+        text = re.sub(language.at_hour, at, text)
+    if language.units:
+        units = "|".join(map(re.escape, language.units))
+        text = re.sub(
+            rf"(?<!\w)(?P<n>\w+) (?=(?:{units})(?!\w))",
+            lambda m: f"{language.hour_words.get(m.group('n'), m.group('n'))} ",
+            text,
+        )
+    return " ".join(text.split()).strip(" .,")
+
+
+def callback_time(when: str, *, now: datetime.datetime, time_zone: str = "", language: str = "en") -> datetime.datetime:
+    """When to call back, as an aware datetime in the callee's zone; ValueError with a message for the model
+    if the words say no time, a past one, or one outside the legal 08:00–21:00 callee-local."""
+    zone = _zone(time_zone)
+    text = " ".join(str(when).split())
+    if not text:
+        raise ValueError("'when' is required")
+    moment = _iso(text, zone)
+    if moment is None:
+        spoken = language_for(language)
+        words = normalise(text, spoken)
+        languages = list(dict.fromkeys([spoken.code, "en"]))
+        settings = {
+            "PREFER_DATES_FROM": "future",
+            "TIMEZONE": str(zone),
+            "RETURN_AS_TIMEZONE_AWARE": True,
+            "RELATIVE_BASE": now.astimezone(zone).replace(tzinfo=None),
+        }
+        moment = dateparser.parse(words, languages=languages, settings=settings) if words else None
+        if moment is None and words:  # a sentence around the time ("I'm driving. Tomorrow at five."): its last date
+            found = search_dates(words, languages=languages, settings=settings) or []
+            if found:
+                words, moment = found[-1]
+        if moment is None:
+            raise ValueError(
+                f"could not read the time {when!r}: give ISO 8601 or e.g. 'tomorrow at 17:00', 'in 2 hours'"
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        said = _CLOCK.search(words)
+        if said and (int(said.group(1)) % 12, int(said.group(2))) != (moment.hour % 12, moment.minute):
+            raise ValueError(f"no such time of day in {when!r}")  # dateparser dropped it ("25:00")
+    if moment <= now:
+        raise ValueError(f"{when!r} is in the past")
+    local = moment.astimezone(zone)
+    if not LEGAL_START <= local.time() <= LEGAL_END:
+        raise ValueError(
+            f"{when!r} is {local:%H:%M} for the callee, outside the legal calling hours 08:00–21:00: "
+            "ask for a time between them"
+        )
+    return local
