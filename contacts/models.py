@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 # E.164: "+", a country code that does not start with 0, at most 15 digits in all. The database
 # refuses anything else, whatever path the row came by; phonenumbers does the real parsing.
@@ -11,8 +12,17 @@ E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
 
 
 class ContactList(models.Model):
-    name = models.CharField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    default_region = models.CharField(
+        _("default phone region"),
+        max_length=2,
+        blank=True,
+        help_text=_(
+            "ISO 3166-1 region (ES, MX, US…) for numbers imported into this list without a country code; "
+            "empty: the deployment's DEFAULT_PHONE_REGION. An import may choose its own."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -187,6 +197,12 @@ class ContactImportJob(models.Model):
     original_name = models.CharField(max_length=255)
     file_format = models.CharField(max_length=8, choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")])
     sheet = models.CharField(max_length=100, blank=True, help_text="XLSX sheet; empty: the first one.")
+    default_region = models.CharField(
+        _("default phone region"),
+        max_length=2,
+        blank=True,
+        help_text=_("For numbers without a country code; empty: the list's, else DEFAULT_PHONE_REGION."),
+    )
     contact_list = models.ForeignKey(
         ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs"
     )

@@ -25,7 +25,7 @@ def po_entries(language: str) -> dict[str, str]:
     key = ""
 
     def flush() -> None:
-        if "msgid" in current and current["msgid"]:
+        if current.get("msgid"):
             msgid = current["msgid"]
             if "msgctxt" in current:
                 msgid = f"{current['msgctxt']}\x04{msgid}"
