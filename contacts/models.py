@@ -293,3 +293,19 @@ class OperatorAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()}: {self.target_repr or self.target_id}"
+
+
+class OperatorPreference(models.Model):
+    """An operator's own settings in the admin: the language it is shown in (the language switch sets it)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_preference", verbose_name=_("user")
+    )
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
+
+    class Meta:
+        verbose_name = _("operator preference")
+        verbose_name_plural = _("operator preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language}"
