@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from import_export.admin import ExportMixin, ImportExportMixin
 from import_export.forms import ExportForm
@@ -92,7 +93,7 @@ class ContactListAdmin(SafeExportMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(contact_count=Count("contacts"))
 
-    @admin.display(description="contacts", ordering="contact_count")
+    @admin.display(description=_("contacts"), ordering="contact_count")
     def contact_count(self, contact_list: ContactList) -> int:
         return contact_list.contact_count
 

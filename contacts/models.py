@@ -26,6 +26,8 @@ class ContactList(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("contact list")
+        verbose_name_plural = _("contact lists")
         ordering = ["name"]
 
     def __str__(self) -> str:
