@@ -25,6 +25,7 @@ from calls.hooks import call_script, request_callback
 from calls.live_events import LIVE_CALLS_GROUP, call_group, event_message
 from calls.models import Call, CallEvent, TranscriptTurn
 from calls.services import call_event_record
+from calls.services.browser import BROWSER_PROVIDER
 from contacts.selectors import contact_template_fields
 from monitoring.metrics import PROVIDER_ERRORS, TURN_STAGE_LATENCY
 from voice.phrases import Phrases, phrases_for
@@ -68,8 +69,11 @@ def conversation_context(*, call_id: str) -> tuple[ConversationContext, dict[str
         contact_template_fields(contact=contact),
         contact.custom_fields if isinstance(contact.custom_fields, dict) else {},
     )
-    scale = float(settings.SIMULATED_CARRIER_TIME_SCALE) if settings.TELEPHONY_PROVIDER == "simulated" else 1.0
-    facts = {"phone": call.to_phone, "call_sid": call.provider_call_id, "transfer_number": "", "caller_id": ""}
+    # A browser call is in real time whatever the simulated carrier's pace: an operator is listening.
+    simulated = settings.TELEPHONY_PROVIDER == "simulated" and call.provider != BROWSER_PROVIDER
+    scale = float(settings.SIMULATED_CARRIER_TIME_SCALE) if simulated else 1.0
+    facts = {"phone": call.to_phone, "call_sid": call.provider_call_id, "transfer_number": "", "caller_id": "",
+             "provider": call.provider}  # fmt: skip
     if script is None:
         tools = frozenset({tool_specs.END_CALL, tool_specs.OPT_OUT})
         language = contact.language or "en-US"
@@ -258,6 +262,9 @@ class CallConversationHost:
         return result
 
     async def _tool(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:
+        if name == tool_specs.OPT_OUT and self.facts.get("provider") == BROWSER_PROVIDER:
+            await self._set_outcome("opted_out")  # the operator playing the callee: recorded, nobody suppressed
+            return ToolResult({"suppressed": False, "browser_test_call": True})
         if name == tool_specs.OPT_OUT:
             reason = str(arguments.get("reason") or "Asked not to be called again (in-call opt-out)")
             await database_sync_to_async(suppression_add_opt_out)(phone=self.facts["phone"], reason=reason)

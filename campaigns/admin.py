@@ -23,6 +23,9 @@ from campaigns.selectors import campaign_preview, campaign_progress
 from contacts.models import Contact
 from monitoring.logging import mask_phone_numbers
 
+# Contacts offered as "Speak as" on an agent's page (the agent's {{variables}} come from the one chosen).
+TALK_CONTACTS = 200
+
 
 @functools.cache
 def time_zone_names() -> list[str]:
@@ -99,6 +102,13 @@ class AgentAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(campaign_count=Count("campaigns"))
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None) -> HttpResponse:
+        """The agent's page, with "Talk to this agent" for operators who may place test calls."""
+        can_talk = request.user.has_perms(("calls.add_call", "campaigns.view_agent"))
+        contacts = Contact.objects.filter(erased_at__isnull=True).order_by("last_name", "first_name")[:TALK_CONTACTS]
+        extra = {"can_talk": can_talk, "talk_contacts": list(contacts) if can_talk else []}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     @admin.display(description=_("campaigns"), ordering="campaign_count")
     def campaign_count(self, agent: Agent) -> int:
