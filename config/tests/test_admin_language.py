@@ -22,9 +22,19 @@ def test_admin_pages_render_in_spanish_for_a_spanish_operator(client, spanish_op
     assert "Campañas, contactos y llamadas" in index  # the site's own index title
     assert "Contactos" in index  # the apps' names
     assert "Llamadas" in index
+    assert "Proveedores en uso" in index  # the front page's providers table
     page = client.get(f"/admin/campaigns/agent/{agent.pk}/change/").content.decode()
     assert "Etiqueta BCP 47 del idioma que el agente habla" in page  # the agent's fields, from our catalogue
     assert "Guardar" in page  # Django's own, in the same language
+
+
+def test_a_call_and_a_campaign_read_in_spanish(client, spanish_operator, call, campaign):
+    call_page = client.get(f"/admin/calls/call/{call.pk}/change/").content.decode()
+    assert "<h2>Conversación</h2>" in call_page
+    assert "Nadie habló en esta llamada" in call_page
+    campaign_page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    assert "Vista previa de marcación: a quién se llamaría ahora" in campaign_page
+    assert "Lanzar ahora" in client.get("/admin/campaigns/campaign/").content.decode()  # the actions
 
 
 def test_the_browser_language_does_not_override_the_operators_own(client, spanish_operator):
