@@ -4,6 +4,7 @@ test call, the page streams the microphone to the agent, and the agent's answer 
 import wave
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from calls.models import Call, TranscriptTurn
 from calls.tests.test_simulated_calls import live_server_url  # noqa: F401 - fixture
@@ -67,3 +68,16 @@ def test_talking_to_an_agent_from_its_page_gets_its_answer_and_a_live_transcript
     call = Call.objects.get(pk=page.get_attribute("#talk-to-agent", "data-call"))
     assert (call.provider, call.status, call.agent_id) == ("browser", "completed", agent.pk)
     assert TranscriptTurn.objects.filter(call=call, role="contact", text="Yes, this is me speaking.").exists()
+
+
+def test_the_talk_panel_is_on_an_agents_page_only_for_those_who_may_place_calls(
+    client, agent, contact, django_user_model
+):
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(*Permission.objects.filter(codename__in=["view_agent", "change_agent"]))
+    client.force_login(viewer)
+    assert 'id="talk-to-agent"' not in client.get(f"/admin/campaigns/agent/{agent.pk}/change/").content.decode()
+    viewer.user_permissions.add(Permission.objects.get(codename="add_call"))
+    page = client.get(f"/admin/campaigns/agent/{agent.pk}/change/").content.decode()
+    assert f'data-socket="/ws/agents/{agent.pk}/talk/"' in page
+    assert f'<option value="{contact.pk}">' in page

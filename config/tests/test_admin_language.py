@@ -26,6 +26,8 @@ def test_admin_pages_render_in_spanish_for_a_spanish_operator(client, spanish_op
     page = client.get(f"/admin/campaigns/agent/{agent.pk}/change/").content.decode()
     assert "Etiqueta BCP 47 del idioma que el agente habla" in page  # the agent's fields, from our catalogue
     assert "Guardar" in page  # Django's own, in the same language
+    assert "Hablar con este agente" in page  # the browser test call's panel
+    assert '"Agente"' in page  # and its script's words
 
 
 def test_a_call_and_a_campaign_read_in_spanish(client, spanish_operator, call, campaign):
