@@ -91,12 +91,16 @@ class ContactImportForm(ImportForm):
     """django-import-export's upload form, plus the list to import into and the sheet of a workbook."""
 
     contact_list = forms.ModelChoiceField(
+        label=_("Contact list"),
         queryset=ContactList.objects.all(),
         required=False,
-        help_text="Every imported contact is added to this list (a 'lists' column can name more).",
+        help_text=_("Every imported contact is added to this list (a 'lists' column can name more)."),
     )
     sheet = forms.CharField(
-        max_length=100, required=False, help_text="Excel only: the sheet to import; empty for the first one."
+        label=_("Sheet"),
+        max_length=100,
+        required=False,
+        help_text=_("Excel only: the sheet to import; empty for the first one."),
     )
     region = forms.TypedChoiceField(
         label=_("Default phone region"),
