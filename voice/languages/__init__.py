@@ -31,6 +31,10 @@ class Language:
     parts_of_day: Mapping[str, str] = field(default_factory=dict)  # "afternoon" → "15:00", longest first
     lead_ins: tuple[str, ...] = ()  # words dateparser must not see ("call me", "next" before a weekday)
     units: tuple[str, ...] = ()  # "hours": a number word before one becomes digits ("in two hours")
+    replacements: Mapping[str, str] = field(default_factory=dict)  # said → what dateparser reads ("half an hour")
+    relative_days: Mapping[str, int] = field(default_factory=dict)  # "the day after tomorrow" → 2 (days from today)
+    am_words: tuple[str, ...] = ()  # after an hour: morning ("in the morning", "de la mañana")
+    pm_words: tuple[str, ...] = ()  # after an hour: afternoon or evening ("in the evening", "de la tarde")
 
 
 def _language(module: object) -> Language:

@@ -29,5 +29,9 @@ WORDS = {
     ),
     # "in two hours": number words before these become digits
     "units": ("minute", "minutes", "hour", "hours", "day", "days", "week", "weeks"),
+    "replacements": {"half an hour": "30 minutes", "an hour": "1 hour", "a quarter of an hour": "15 minutes"},
+    "relative_days": {"the day after tomorrow": 2, "day after tomorrow": 2},
+    "am_words": ("in the morning",),
+    "pm_words": ("in the afternoon", "in the evening", "at night", "tonight"),
 }
 # fmt: on

@@ -23,6 +23,7 @@ WORDS = {
     },
     "at_hour": r"\b(?P<at>a (?:las|la)) (?P<hour>\w+)(?::(?P<minute>\d\d))?(?!:)\b(?! ?[ap]\.?m)",
     "parts_of_day": {
+        "esta mañana": "10:00", "esta tarde": "15:00", "esta noche": "19:00",
         "por la mañana": "10:00", "por la tarde": "15:00", "por la noche": "19:00", "en la mañana": "10:00",
         "en la tarde": "15:00", "en la noche": "19:00", "a mediodía": "12:00", "al mediodía": "12:00",
     },
@@ -32,5 +33,9 @@ WORDS = {
         "este", "que viene",
     ),
     "units": ("minuto", "minutos", "hora", "horas", "día", "días", "semana", "semanas"),
+    "replacements": {"media hora": "30 minutos", "una hora": "1 hora", "un cuarto de hora": "15 minutos"},
+    "relative_days": {"pasado mañana": 2},
+    "am_words": ("de la mañana", "de la madrugada", "por la mañana", "en la mañana"),
+    "pm_words": ("de la tarde", "de la noche", "por la tarde", "por la noche", "en la tarde", "en la noche"),
 }
 # fmt: on

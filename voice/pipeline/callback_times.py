@@ -45,27 +45,50 @@ def _iso(text: str, zone: datetime.tzinfo) -> datetime.datetime | None:
 _CLOCK = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})")
 
 
-def _clock(hour: int, minute: str | None) -> str:
-    return f"{hour + 12 if hour < FIRST_MORNING_HOUR else hour}:{minute or '00'}"
+def _clock(hour: int, minute: str | None, half: str = "") -> str:
+    if half == "pm" and hour < 12:
+        hour += 12
+    elif half == "am" and hour == 12:
+        hour = 0
+    elif not half and hour < FIRST_MORNING_HOUR:
+        hour += 12
+    return f"{hour}:{minute or '00'}"
 
 
-def normalise(text: str, language: Language) -> str:
-    """The words as dateparser reads them best: lead-ins dropped, hours and parts of the day as clock times."""
+def _phrase(words: str) -> str:
+    return rf"(?<!\w){re.escape(words)}(?!\w)"
+
+
+def normalise(text: str, language: Language, *, today: datetime.date | None = None) -> str:
+    """The words as dateparser reads them best: the language's replacements made ("media hora" → "30
+    minutos"), a day named relative to `today` as its date ("pasado mañana"), lead-ins dropped, "at <hour>"
+    as a clock time inside the legal hours unless the words say morning or evening ("a las diez de la
+    noche"), parts of the day as clock times, number words before a unit as digits."""
     text = " ".join(text.lower().replace("¿", " ").replace("?", " ").replace("¡", " ").split()).strip(" .,!")
+    for words, replacement in language.replacements.items():
+        text = re.sub(_phrase(words), f" {replacement} ", text)
+    if today is not None:
+        for words, days in language.relative_days.items():
+            text = re.sub(_phrase(words), f" {today + datetime.timedelta(days=days):%Y-%m-%d} ", text)
     for lead_in in language.lead_ins:
-        text = re.sub(rf"(?<!\w){re.escape(lead_in)}(?!\w)", " ", text)
-    for phrase, clock in language.parts_of_day.items():
-        text = re.sub(rf"(?<!\w){re.escape(phrase)}(?!\w)", f" {clock} ", text)
+        text = re.sub(_phrase(lead_in), " ", text)
     if language.at_hour:
+        halves = {**dict.fromkeys(language.am_words, "am"), **dict.fromkeys(language.pm_words, "pm")}
+        said_half = "|".join(re.escape(words) for words in sorted(halves, key=len, reverse=True)) or "(?!)"
 
         def at(match: re.Match[str]) -> str:
             word = match.group("hour")
             hour = language.hour_words.get(word) or (int(word) if word.isdigit() else None)
             if hour is None or not 1 <= hour <= 12:
                 return match.group(0)
-            return f" {match.group('at')} {_clock(hour, match.group('minute'))} "
+            half = halves.get(match.group("half") or "", "")
+            return f" {match.group('at')} {_clock(hour, match.group('minute'), half)} "
 
-        text = re.sub(language.at_hour, at, text)
+        text = re.sub(rf"{language.at_hour}(?: (?P<half>{said_half})(?!\w))?", at, text)
+    for phrase, clock in language.parts_of_day.items():
+        text = re.sub(_phrase(phrase), f" {clock} ", text)
+    # A date followed by words and a clock time ("2026-11-25 a las 11:00"): dateparser reads the two alone.
+    text = re.sub(r"(\d{4}-\d\d-\d\d) (?:[^\W\d]+ ){0,2}(\d{1,2}:\d\d)", r"\1 \2", " ".join(text.split()))
     if language.units:
         units = "|".join(map(re.escape, language.units))
         text = re.sub(
@@ -95,7 +118,7 @@ def callback_time(when: str, *, now: datetime.datetime, time_zone: str = "", lan
     moment = _iso(text, zone)
     if moment is None:
         spoken = language_for(language)
-        words = normalise(text, spoken)
+        words = normalise(text, spoken, today=now.astimezone(zone).date())
         languages = list(dict.fromkeys([spoken.code, "en"]))
         settings = {
             "PREFER_DATES_FROM": "future",
@@ -120,7 +143,7 @@ def callback_time(when: str, *, now: datetime.datetime, time_zone: str = "", lan
     if moment <= now:
         raise ValueError(f"{when!r} is in the past")
     local = moment.astimezone(zone)
-    if not LEGAL_START <= local.time() <= LEGAL_END:
+    if not LEGAL_START <= local.time() < LEGAL_END:
         raise ValueError(
             f"{when!r} is {local:%H:%M} for the callee, outside the legal calling hours 08:00–21:00: "
             "ask for a time between them"
