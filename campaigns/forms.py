@@ -114,16 +114,20 @@ class AgentAdminForm(RangeInputsMixin, forms.ModelForm):
             return {}
         if not isinstance(schema, dict):
             raise ValidationError(
-                "The outcome schema is a JSON object, e.g. "
-                '{"type": "object", "properties": {"paid": {"type": "boolean"}}}; {} extracts nothing.',
+                _(
+                    "The outcome schema is a JSON object, e.g. "
+                    '{"type": "object", "properties": {"paid": {"type": "boolean"}}}; {} extracts nothing.'
+                ),
                 code="invalid_schema",
             )
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as error:
-            where = error.json_path.removeprefix("$").lstrip(".") or "the top level"
+            where = error.json_path.removeprefix("$").lstrip(".") or _("the top level")
             raise ValidationError(
-                f"Not a valid JSON Schema (draft 2020-12): at {where}, {error.message}.", code="invalid_schema"
+                _("Not a valid JSON Schema (draft 2020-12): at %(where)s, %(problem)s.")
+                % {"where": where, "problem": error.message},
+                code="invalid_schema",
             ) from error
         return schema
 
@@ -140,7 +144,7 @@ class AgentAdminForm(RangeInputsMixin, forms.ModelForm):
             self.add_error(
                 "transfer_number",
                 ValidationError(
-                    "To transfer, give the human's number (e.g. +14155550123), or untick “transfer to a human”.",
+                    _("To transfer, give the human's number (e.g. +14155550123), or untick “transfer to a human”."),
                     code="required",
                 ),
             )

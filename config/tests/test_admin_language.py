@@ -70,3 +70,15 @@ def test_the_switch_is_on_every_admin_page_and_refuses_a_language_not_offered(cl
 def test_the_login_page_follows_the_browser(client):
     page = client.get("/admin/login/", headers={"accept-language": "es-ES,es;q=0.9"}).content.decode()
     assert '<html lang="es"' in page
+
+
+def test_the_agent_form_says_what_is_wrong_in_spanish(client, spanish_operator):
+    from campaigns.tests.test_admin_forms import AGENT_ADD, agent_data
+
+    response = client.post(AGENT_ADD, agent_data(first_message="Hola {{first_name}}, le llamo de Acme."))
+    errors = response.context["adminform"].form.errors["first_message"]
+    assert errors == [
+        "El primer mensaje debe decir a la persona llamada que la llamada es automatizada: diga «automatizado», "
+        "«IA», «asistente virtual» o «inteligencia artificial» (en inglés: “automated”, “AI”, “virtual assistant” "
+        "o “artificial intelligence”)."
+    ]
