@@ -50,7 +50,7 @@ class BrowserTestCallConsumer(TwilioMediaStreamConsumer):
         query = urllib.parse.parse_qs(self.scope.get("query_string", b"").decode())
         try:
             contact_id = int(query["contact"][0])
-            call = await database_sync_to_async(browser_call_start)(agent_id=agent_id, contact_id=contact_id)
+            call, language = await database_sync_to_async(browser_call_start)(agent_id=agent_id, contact_id=contact_id)
         except (KeyError, ValueError, LookupError):
             await self.close(code=CLOSE_BAD_REQUEST)
             return
@@ -62,7 +62,9 @@ class BrowserTestCallConsumer(TwilioMediaStreamConsumer):
         self.session = import_string(settings.VOICE_SESSION_FACTORY)()
         ACTIVE_CALLS.inc()
         try:
-            await self.session.start(StreamInfo(str(call.pk), self.stream_sid, call.provider_call_id, {}), self)
+            # The stream's parameters, as a phone call's TwiML gives them: the call's language.
+            info = StreamInfo(str(call.pk), self.stream_sid, call.provider_call_id, {"language": language})
+            await self.session.start(info, self)
         except Exception:
             logger.exception("browser call %s: the voice session did not start", call.pk)
             await self._ending()

@@ -17,10 +17,11 @@ from contacts.models import Contact
 BROWSER_PROVIDER = "browser"
 
 
-def browser_call_start(*, agent_id: int, contact_id: int) -> Call:
-    """A new answered browser call between the agent and the operator (standing in for `contact_id`).
-    LookupError, saying which, for an agent or a contact that does not exist (or was erased)."""
-    if call_script(agent_id) is None:
+def browser_call_start(*, agent_id: int, contact_id: int) -> tuple[Call, str]:
+    """A new answered browser call between the agent and the operator (standing in for `contact_id`), and the
+    agent's language. LookupError, saying which, for an agent or a contact that does not exist (or was erased)."""
+    script = call_script(agent_id)
+    if script is None:
         raise LookupError(f"no agent {agent_id}")
     contact = Contact.objects.only("phone").filter(pk=contact_id, erased_at__isnull=True).first()
     if contact is None:
@@ -30,7 +31,7 @@ def browser_call_start(*, agent_id: int, contact_id: int) -> Call:
     )
     call_transition(call_id=call.pk, status=CallStatus.INITIATED, provider_call_id=f"BR{uuid.uuid4().hex}")
     call_transition(call_id=call.pk, status=CallStatus.IN_PROGRESS, fields={"answered_by": "human"})
-    return Call.objects.get(pk=call.pk)
+    return Call.objects.get(pk=call.pk), script.language
 
 
 def browser_call_finish(*, call_id: uuid.UUID | str) -> bool:

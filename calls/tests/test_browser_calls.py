@@ -98,10 +98,26 @@ async def test_an_opt_out_said_in_a_browser_call_is_recorded_but_suppresses_nobo
     from calls.conversation_host import CallConversationHost
     from calls.services.browser import browser_call_start
 
-    call = await sync_to_async(browser_call_start)(agent_id=agent.pk, contact_id=contact.pk)
+    call, _ = await sync_to_async(browser_call_start)(agent_id=agent.pk, contact_id=contact.pk)
     host = CallConversationHost()
     host.call_id, host.facts = str(call.pk), {"phone": contact.phone, "provider": "browser"}
     result = await host.run_tool("opt_out", {"reason": "testing"})
     assert result.ok
     assert not await sync_to_async(Suppression.objects.exists)()
     assert (await sync_to_async(Call.objects.get)(pk=call.pk)).outcome == "opted_out"
+
+
+async def test_a_spanish_agent_talks_spanish_with_the_operator(admin_user, agent, contact):
+    agent.language, agent.first_message = "es-MX", "Hola, le habla un asistente virtual de Acme."
+    await sync_to_async(agent.save)()
+    communicator, connected, _ = await talk(admin_user, agent, contact)
+    assert connected
+    await frames_until(communicator, lambda m: m["event"] == "live" and m.get("index") == 0)
+    for frame in codec.reframe([speech_like_ulaw("Sí, soy yo.") + silence_ulaw(900)]):
+        payload = base64.b64encode(frame).decode()
+        await communicator.send_to(text_data=json.dumps({"event": "media", "media": {"payload": payload}}))
+    heard = await frames_until(communicator, lambda m: m["event"] == "live" and m.get("role") == "contact")
+    assert heard["text"] == "Sí, soy yo."  # the simulated caller speaks the agent's language
+    reply = await frames_until(communicator, lambda m: m["event"] == "live" and m.get("role") == "agent")
+    assert reply["text"].startswith("Muy bien, gracias.")
+    await hang_up(communicator)

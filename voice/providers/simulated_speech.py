@@ -52,6 +52,15 @@ CALLER_SCRIPTS: Mapping[str, tuple[str, ...]] = {
     "silent": (),
 }
 DEFAULT_PERSONA = "answers"
+# The same callers in other languages, chosen by the stream's `language` parameter (a browser test call with a
+# Spanish agent hears a Spanish caller; phone calls get their lines from the carrier's persona).
+CALLER_SCRIPTS_BY_LANGUAGE: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "es": {
+        "answers": ("Sí, soy yo.", "Vale, me parece bien.", "No, eso es todo. Gracias, adiós."),
+        "opts_out": ("¿Quién es?", "Por favor, no me llame más y quíteme de su lista."),
+        "callback": ("Ahora estoy conduciendo.", "Llámeme mañana a las cinco."),
+    },
+}
 
 
 def caller_script(parameters: Mapping[str, str]) -> tuple[str, ...]:
@@ -59,7 +68,10 @@ def caller_script(parameters: Mapping[str, str]) -> tuple[str, ...]:
     script = parameters.get("caller_script", "").strip()
     if script:
         return tuple(line.strip() for line in script.split("|") if line.strip())
-    return CALLER_SCRIPTS.get(parameters.get("persona", DEFAULT_PERSONA), CALLER_SCRIPTS[DEFAULT_PERSONA])
+    persona = parameters.get("persona", DEFAULT_PERSONA)
+    language = parameters.get("language", "").replace("_", "-").split("-")[0].lower()
+    spoken = CALLER_SCRIPTS_BY_LANGUAGE.get(language, {}).get(persona)
+    return spoken or CALLER_SCRIPTS.get(persona, CALLER_SCRIPTS[DEFAULT_PERSONA])
 
 
 class SimulatedSpeechToText(SpeechToText):
