@@ -13,7 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -29,7 +29,7 @@ from campaigns.scripts import (
 from contacts.forms import clean_phone_field
 from voice.phrases import PHRASE_KEYS
 
-WEEKDAYS = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun")]
+WEEKDAYS = [(1, _("Mon")), (2, _("Tue")), (3, _("Wed")), (4, _("Thu")), (5, _("Fri")), (6, _("Sat")), (7, _("Sun"))]
 # The database's own integer bounds are validators too; they are no rule worth showing.
 DATABASE_INTEGER_LIMIT = 2**31 - 1
 SCRIPT_FIELDS = ("system_prompt", "first_message", "voicemail_message")
@@ -158,8 +158,9 @@ class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
         coerce=int,
         initial=default_days_of_week,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Callee-local weekdays; Monday to Friday unless you choose.",
-        error_messages={"required": "Tick at least one weekday."},
+        label=_("Days of week"),
+        help_text=_("Callee-local weekdays; Monday to Friday unless you choose."),
+        error_messages={"required": _("Tick at least one weekday.")},
     )
 
     class Meta:
@@ -180,7 +181,8 @@ class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
         if ends_at and ("ends_at" in self.changed_data or self.instance.pk is None) and ends_at <= timezone.now():
             shown = timezone.localtime(ends_at).strftime("%Y-%m-%d %H:%M")
             raise ValidationError(
-                f"The end ({shown}) is in the past: choose a later time, or leave it empty to run until done.",
+                _("The end (%(shown)s) is in the past: choose a later time, or leave it empty to run until done.")
+                % {"shown": shown},
                 code="in_the_past",
             )
         return ends_at
@@ -193,7 +195,11 @@ class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
             self.add_error(
                 "window_start",
                 ValidationError(
-                    f"Calls may start at {earliest} callee-local time at the earliest (allowed: {earliest}–{latest}).",
+                    _(
+                        "Calls may start at %(earliest)s callee-local time at the earliest "
+                        "(allowed: %(earliest)s–%(latest)s)."
+                    )
+                    % {"earliest": earliest, "latest": latest},
                     code="too_early",
                 ),
             )
@@ -201,13 +207,17 @@ class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
             self.add_error(
                 "window_end",
                 ValidationError(
-                    f"Calls may end at {latest} callee-local time at the latest (allowed: {earliest}–{latest}).",
+                    _("Calls may end at %(latest)s callee-local time at the latest (allowed: %(earliest)s–%(latest)s).")
+                    % {"earliest": earliest, "latest": latest},
                     code="too_late",
                 ),
             )
         elif start and end and start >= end and start >= EARLIEST_CALL_TIME:
             self.add_error(
                 "window_end",
-                ValidationError(f"The window must end after it starts ({start:%H:%M}).", code="ends_before_start"),
+                ValidationError(
+                    _("The window must end after it starts (%(start)s).") % {"start": f"{start:%H:%M}"},
+                    code="ends_before_start",
+                ),
             )
         return cleaned
