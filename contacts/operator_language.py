@@ -48,7 +48,9 @@ class OperatorLanguageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        language = request.session.get(SESSION_KEY, "") if request.user.is_authenticated else ""
+        # No session cookie (Twilio's webhooks, the API with a token): nothing to look up, not even the user.
+        signed_in = settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated
+        language = request.session.get(SESSION_KEY, "") if signed_in else ""
         if language:
             translation.activate(language)
             request.LANGUAGE_CODE = translation.get_language()
