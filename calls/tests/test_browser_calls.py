@@ -108,7 +108,7 @@ async def test_an_opt_out_said_in_a_browser_call_is_recorded_but_suppresses_nobo
 
 
 async def test_a_spanish_agent_talks_spanish_with_the_operator(admin_user, agent, contact):
-    agent.language, agent.first_message = "es-MX", "Hola, le habla un asistente virtual de Acme."
+    agent.language, agent.first_message = "es-MX", "Hola, soy un asistente virtual."
     await sync_to_async(agent.save)()
     communicator, connected, _ = await talk(admin_user, agent, contact)
     assert connected
