@@ -28,7 +28,7 @@ from calls.services import call_event_record
 from calls.services.browser import BROWSER_PROVIDER
 from contacts.selectors import contact_template_fields
 from monitoring.metrics import PROVIDER_ERRORS, TURN_STAGE_LATENCY
-from voice.phrases import Phrases, phrases_for
+from voice.phrases import phrases_for
 from voice.pipeline import tools as tool_specs
 from voice.pipeline.conversation import ConversationSession
 from voice.pipeline.host import CallSummary, ConversationContext, ToolResult, TurnRecord
@@ -43,9 +43,8 @@ logger = logging.getLogger(__name__)
 # quiet) is given up after this, so it can never hold a call's record (written before) or its end.
 LAYER_TIMEOUT_S = 2.0
 
-# For calls placed without an agent (the admin's test call): the first message is the `disclosure` phrase, in
-# the contact's language.
-DEFAULT_FIRST_MESSAGE = Phrases().disclosure
+# For calls placed without an agent (the admin's test call); the first message is the `disclosure` phrase (and
+# the voicemail the `voicemail` one), in the contact's language.
 DEFAULT_SYSTEM_PROMPT = "You are a polite automated assistant on a short test phone call. Keep replies brief."
 
 
