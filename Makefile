@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run login test lint format install migrate bench faults clean lock image compose-check backup restore
+.PHONY: run login test lint format install migrate bench faults clean lock image compose-check backup restore messages
 
 # Reinstall the virtualenv's packages whenever the lock changes (`make lock` writes it from requirements/*.txt).
 $(INSTALLED): requirements/local.lock
@@ -84,3 +84,11 @@ backup: install
 BACKUP ?= latest
 restore: install
 	$(BIN)/python manage.py restore $(BACKUP)
+
+## Translations: extract every marked string into locale/<code>/LC_MESSAGES/django.po, then compile the .mo files
+## (committed, so running the app needs no gettext tools; this target needs GNU gettext: apt-get install gettext).
+MESSAGE_LANGUAGES := -l es -l fr -l de -l pt
+messages: install
+	$(BIN)/python manage.py makemessages $(MESSAGE_LANGUAGES) --add-location=file --ignore=".venv/*" --ignore="var/*" \
+		--ignore="bench/*" --ignore="docs/*" --ignore="*/tests/*" --ignore=conftest.py
+	$(BIN)/python manage.py compilemessages $(MESSAGE_LANGUAGES) --ignore=".venv/*"

@@ -94,7 +94,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture
-def browser(monkeypatch):
+def chromium_args() -> list[str]:
+    """Chromium flags beyond CHROMIUM_ARGS: a test module overrides this fixture (a fake microphone, say)."""
+    return []
+
+
+@pytest.fixture
+def browser(monkeypatch, chromium_args):
     """Debian's Chromium driven by Playwright, for the browser tests. Without Chromium they fail, saying how to
     install it: a browser test that is skipped proves nothing (`.ci/run` installs it)."""
     if not CHROMIUM.exists():
@@ -105,7 +111,9 @@ def browser(monkeypatch):
     # synchronous, so Django's guard against async contexts does not apply to them.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *chromium_args], headless=True
+        )
         yield chromium
         chromium.close()
         # Inside Playwright's block the test's ORM calls ran under Playwright's context, with a connection

@@ -67,6 +67,9 @@ def preload() -> None:
     from voice.pipeline import speech_model
 
     speech_model.available()  # loads the Silero model once for the process (tens of ms), not under a call
+    from voice.pipeline import callback_times
+
+    callback_times.warm_up()  # dateparser's language data (~0.1 s a language), not at a call's first callback
     for module in ("calls.twiml", telephony_module(), *adapter_modules()):
         importlib.import_module(module)
     layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default")

@@ -26,8 +26,10 @@ from calls.hooks import call_script, request_callback
 from calls.live_events import LIVE_CALLS_GROUP, call_group, event_message
 from calls.models import Call, CallEvent, TranscriptTurn
 from calls.services import call_event_record
+from calls.services.browser import BROWSER_PROVIDER
 from contacts.selectors import contact_template_fields
 from monitoring.metrics import PROVIDER_ERRORS, TURN_STAGE_LATENCY
+from voice.phrases import phrases_for
 from voice.pipeline import tools as tool_specs
 from voice.pipeline.conversation import ConversationSession
 from voice.pipeline.host import CallSummary, ConversationContext, ToolResult, TurnRecord
@@ -43,8 +45,8 @@ tracer = trace.get_tracer("callwright.calls")
 # quiet) is given up after this, so it can never hold a call's record (written before) or its end.
 LAYER_TIMEOUT_S = 2.0
 
-# For calls placed without an agent (the admin's test call).
-DEFAULT_FIRST_MESSAGE = "Hello, this is an automated assistant calling from Callwright. This is a test call."
+# For calls placed without an agent (the admin's test call); the first message is the `disclosure` phrase (and
+# the voicemail the `voicemail` one), in the contact's language.
 DEFAULT_SYSTEM_PROMPT = "You are a polite automated assistant on a short test phone call. Keep replies brief."
 
 
@@ -68,13 +70,19 @@ def conversation_context(*, call_id: str) -> tuple[ConversationContext, dict[str
         contact_template_fields(contact=contact),
         contact.custom_fields if isinstance(contact.custom_fields, dict) else {},
     )
-    scale = float(settings.SIMULATED_CARRIER_TIME_SCALE) if settings.TELEPHONY_PROVIDER == "simulated" else 1.0
-    facts = {"phone": call.to_phone, "call_sid": call.provider_call_id, "transfer_number": "", "caller_id": ""}
+    # A browser call is in real time whatever the simulated carrier's pace: an operator is listening.
+    simulated = settings.TELEPHONY_PROVIDER == "simulated" and call.provider != BROWSER_PROVIDER
+    scale = float(settings.SIMULATED_CARRIER_TIME_SCALE) if simulated else 1.0
+    facts = {"phone": call.to_phone, "call_sid": call.provider_call_id, "transfer_number": "", "caller_id": "",
+             "provider": call.provider}  # fmt: skip
     if script is None:
         tools = frozenset({tool_specs.END_CALL, tool_specs.OPT_OUT})
+        language = contact.language or "en-US"
+        phrases = phrases_for(language)
         return ConversationContext(
-            DEFAULT_SYSTEM_PROMPT, DEFAULT_FIRST_MESSAGE, variables=variables, tools=tools,
-            answered_by=call.answered_by, time_zone=contact.time_zone, time_scale=scale,
+            DEFAULT_SYSTEM_PROMPT, phrases.disclosure, voicemail_message=phrases.voicemail, variables=variables,
+            tools=tools, voice=VoiceSpec(language=language), phrases=phrases, answered_by=call.answered_by,
+            time_zone=contact.time_zone, time_scale=scale,
         ), facts  # fmt: skip
     enabled = {
         tool_specs.END_CALL: script.can_end_call,
@@ -92,6 +100,7 @@ def conversation_context(*, call_id: str) -> tuple[ConversationContext, dict[str
         voice=VoiceSpec(
             voice_id=script.voice_id, model=script.voice_model, speed=script.voice_speed, language=script.language
         ),
+        phrases=phrases_for(script.language, script.phrases),
         llm_model=script.llm_model,
         llm_temperature=script.llm_temperature,
         tools=frozenset(name for name, on in enabled.items() if on),
@@ -266,6 +275,9 @@ class CallConversationHost:
         return result
 
     async def _tool(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:
+        if name == tool_specs.OPT_OUT and self.facts.get("provider") == BROWSER_PROVIDER:
+            await self._set_outcome("opted_out")  # the operator playing the callee: recorded, nobody suppressed
+            return ToolResult({"suppressed": False, "browser_test_call": True})
         if name == tool_specs.OPT_OUT:
             reason = str(arguments.get("reason") or "Asked not to be called again (in-call opt-out)")
             await database_sync_to_async(suppression_add_opt_out)(phone=self.facts["phone"], reason=reason)

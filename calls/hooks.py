@@ -20,7 +20,7 @@ import datetime
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 
@@ -97,6 +97,7 @@ class CallScript:
     outcome_fields: tuple[str, ...] = ()
     silence_reprompt_s: float = 8.0  # the callee silent this long: "are you still there?"
     silence_hang_up_s: float = 20.0  # this long: a polite goodbye and a hang-up
+    phrases: Mapping[str, str] = field(default_factory=dict)  # the agent's own wording of voice.phrases, by key
 
 
 CallScriptLoader = Callable[[int], CallScript | None]

@@ -9,6 +9,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
+from calls.browser_consumers import BrowserTestCallConsumer
 from calls.consumers import LiveCallsConsumer, TwilioMediaStreamConsumer
 
 
@@ -18,5 +19,6 @@ def browser_route(route: str, consumer: type) -> object:
 
 websocket_urlpatterns = [
     browser_route("ws/calls/live/", LiveCallsConsumer),
+    browser_route("ws/agents/<int:agent_id>/talk/", BrowserTestCallConsumer),
     path("ws/twilio/media/<uuid:call_id>/", TwilioMediaStreamConsumer.as_asgi()),
 ]

@@ -23,8 +23,13 @@ def media_stream_url(call_id: object) -> str:
     return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws/twilio/media/{call_id}/"
 
 
-def stream_twiml(call_id: object) -> str:
-    return twiml.connect_stream(media_stream_url(call_id), {PARAMETER: media_token_for(call_id), "call": str(call_id)})
+def stream_twiml(call_id: object, *, language: str = "") -> str:
+    """The media stream's TwiML; `language` (the call's, BCP 47) goes along as a `<Parameter>`: the stream's
+    own record of what it speaks (the simulated callee speaks it too)."""
+    parameters = {PARAMETER: media_token_for(call_id), "call": str(call_id)}
+    if language:
+        parameters["language"] = language
+    return twiml.connect_stream(media_stream_url(call_id), parameters)
 
 
 def hang_up_twiml() -> str:

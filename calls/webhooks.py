@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from calls import services
+from calls.hooks import call_script
 from calls.models import Call, CallStatus
 from calls.services import CallbackOutcome
 from calls.twiml import hang_up_twiml, public_url, stream_twiml
@@ -163,11 +164,16 @@ def outcome_response(outcome: CallbackOutcome) -> HttpResponse:
 def voice(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
     """TwiML for an answered call: connect its media stream (or hang up a call we already closed)."""
     call_sid = required(request, "CallSid")
-    row = Call.objects.filter(pk=call_id).values_list("status", "provider_call_id").first()
+    row = Call.objects.filter(pk=call_id).values_list("status", "provider_call_id", "agent_id", "contact__language")
+    row = row.first()
     if row is None or row[1] not in ("", call_sid):
         return HttpResponse("unknown call", status=404, content_type="text/plain")
-    status = row[0]
-    document = hang_up_twiml() if Call(status=status).is_terminal else stream_twiml(call_id)
+    status, _, agent_id, contact_language = row
+    if Call(status=status).is_terminal:
+        document = hang_up_twiml()
+    else:
+        script = call_script(agent_id) if agent_id is not None else None
+        document = stream_twiml(call_id, language=script.language if script is not None else contact_language)
     return HttpResponse(document, content_type="text/xml")
 
 

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from campaigns import services
 from campaigns.exceptions import CampaignError
@@ -21,6 +22,9 @@ from campaigns.models import Agent, Campaign, CampaignTarget
 from campaigns.selectors import campaign_preview, campaign_progress
 from contacts.models import Contact
 from monitoring.logging import mask_phone_numbers
+
+# Contacts offered as "Speak as" on an agent's page (the agent's {{variables}} come from the one chosen).
+TALK_CONTACTS = 200
 
 
 @functools.cache
@@ -50,8 +54,9 @@ def preview_instant(text: str, zone_name: str) -> datetime.datetime | str | None
     return aware
 
 
-def lifecycle_action(service: Callable[..., object], verb: str, description: str) -> Callable:
-    """An admin action that applies one lifecycle service to each selected campaign and reports each result."""
+def lifecycle_action(service: Callable[..., object], verb: str, done: str, description: str) -> Callable:
+    """An admin action that applies one lifecycle service to each selected campaign and reports each result
+    (`done` says it, with `%(campaign)s`)."""
 
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
         for campaign in queryset:
@@ -60,7 +65,7 @@ def lifecycle_action(service: Callable[..., object], verb: str, description: str
             except CampaignError as error:
                 modeladmin.message_user(request, str(error), messages.ERROR)
             else:
-                modeladmin.message_user(request, f"“{campaign}” {verb}.", messages.SUCCESS)
+                modeladmin.message_user(request, done % {"campaign": campaign}, messages.SUCCESS)
 
     action.__name__ = f"{verb.replace(' ', '_')}_campaigns"
     return admin.action(description=description, permissions=["change"])(action)
@@ -75,11 +80,11 @@ class AgentAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     fieldsets = (
         (None, {"fields": ("name", "language")}),
-        ("Script", {"fields": ("system_prompt", "first_message", "voicemail_message")}),
-        ("Voice", {"fields": ("voice_provider", "voice_id", "voice_model", "voice_speed")}),
-        ("Language model", {"fields": ("llm_model", "llm_temperature")}),
+        (_("Script"), {"fields": ("system_prompt", "first_message", "voicemail_message", "phrases")}),
+        (_("Voice"), {"fields": ("voice_provider", "voice_id", "voice_model", "voice_speed")}),
+        (_("Language model"), {"fields": ("llm_model", "llm_temperature")}),
         (
-            "Tools the agent may use",
+            _("Tools the agent may use"),
             {
                 "fields": (
                     "can_end_call",
@@ -91,14 +96,21 @@ class AgentAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Silence", {"fields": ("silence_reprompt_seconds", "silence_hang_up_seconds")}),
-        ("After the call", {"fields": ("outcome_schema",)}),
+        (_("Silence"), {"fields": ("silence_reprompt_seconds", "silence_hang_up_seconds")}),
+        (_("After the call"), {"fields": ("outcome_schema",)}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(campaign_count=Count("campaigns"))
 
-    @admin.display(description="campaigns", ordering="campaign_count")
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None) -> HttpResponse:
+        """The agent's page, with "Talk to this agent" for operators who may place test calls."""
+        can_talk = request.user.has_perms(("calls.add_call", "campaigns.view_agent"))
+        contacts = Contact.objects.filter(erased_at__isnull=True).order_by("last_name", "first_name")[:TALK_CONTACTS]
+        extra = {"can_talk": can_talk, "talk_contacts": list(contacts) if can_talk else []}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    @admin.display(description=_("campaigns"), ordering="campaign_count")
     def campaign_count(self, agent: Agent) -> int:
         return agent.campaign_count
 
@@ -127,20 +139,27 @@ class CampaignAdmin(admin.ModelAdmin):
     # Status moves only through the lifecycle services (launch, pause, resume, cancel).
     readonly_fields = ("status", "progress", "activated_at", "finished_at", "created_at", "updated_at")
     actions = (
-        lifecycle_action(services.campaign_launch, "launched", "Launch now"),
-        lifecycle_action(services.campaign_schedule, "scheduled", "Schedule for its start time"),
-        lifecycle_action(services.campaign_pause, "paused", "Pause (calls in progress finish)"),
-        lifecycle_action(services.campaign_resume, "resumed", "Resume"),
-        lifecycle_action(services.campaign_cancel, "cancelled", "Cancel"),
+        lifecycle_action(services.campaign_launch, "launched", _("“%(campaign)s” launched."), _("Launch now")),
+        lifecycle_action(
+            services.campaign_schedule,
+            "scheduled",
+            _("“%(campaign)s” scheduled."),
+            _("Schedule for its start time"),
+        ),
+        lifecycle_action(
+            services.campaign_pause, "paused", _("“%(campaign)s” paused."), _("Pause (calls in progress finish)")
+        ),
+        lifecycle_action(services.campaign_resume, "resumed", _("“%(campaign)s” resumed."), _("Resume")),
+        lifecycle_action(services.campaign_cancel, "cancelled", _("“%(campaign)s” cancelled."), _("Cancel")),
     )
     fieldsets = (
         (None, {"fields": ("name", "status", "agent", "contact_lists", "caller_id")}),
-        ("Progress", {"fields": ("progress",)}),
-        ("Compliance", {"fields": ("purpose", "requires_consent")}),
-        ("When", {"fields": ("starts_at", "ends_at", "window_start", "window_end", "days_of_week")}),
-        ("Pace", {"fields": ("max_concurrent_calls", "calls_per_second")}),
+        (_("Progress"), {"fields": ("progress",)}),
+        (_("Compliance"), {"fields": ("purpose", "requires_consent")}),
+        (_("When"), {"fields": ("starts_at", "ends_at", "window_start", "window_end", "days_of_week")}),
+        (_("Pace"), {"fields": ("max_concurrent_calls", "calls_per_second")}),
         (
-            "Attempts",
+            _("Attempts"),
             {
                 "fields": (
                     "max_attempts",
@@ -152,7 +171,7 @@ class CampaignAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "On the call",
+            _("On the call"),
             {
                 "fields": (
                     "answering_machine_policy",
@@ -162,7 +181,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("History", {"fields": ("activated_at", "finished_at", "created_at", "updated_at")}),
+        (_("History"), {"fields": ("activated_at", "finished_at", "created_at", "updated_at")}),
     )
 
     def get_urls(self) -> list:
@@ -215,7 +234,7 @@ class CampaignAdmin(admin.ModelAdmin):
         with timezone.override(zone):  # the page's times in the chosen zone
             return TemplateResponse(request, "admin/campaigns/campaign/preview.html", context).render()
 
-    @admin.display(description="progress")
+    @admin.display(description=_("progress"))
     def progress(self, campaign: Campaign) -> str:
         if campaign.pk is None:
             return "–"
@@ -245,15 +264,15 @@ class CampaignAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.display(description="window (callee-local)")
+    @admin.display(description=_("window (callee-local)"))
     def calling_window(self, campaign: Campaign) -> str:
         return f"{campaign.window_start:%H:%M}–{campaign.window_end:%H:%M}"
 
-    @admin.display(description="pending", ordering="pending_target_count")
+    @admin.display(description=_("pending"), ordering="pending_target_count")
     def pending_targets(self, campaign: Campaign) -> int:
         return campaign.pending_target_count
 
-    @admin.display(description="closed", ordering="closed_target_count")
+    @admin.display(description=_("closed"), ordering="closed_target_count")
     def closed_targets(self, campaign: Campaign) -> int:
         return campaign.closed_target_count
 

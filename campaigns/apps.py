@@ -1,6 +1,7 @@
 import uuid
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 def enqueue_target_settlement(call_id: uuid.UUID) -> None:
@@ -15,6 +16,7 @@ def enqueue_target_settlement(call_id: uuid.UUID) -> None:
 
 class CampaignsConfig(AppConfig):
     name = "campaigns"
+    verbose_name = _("Campaigns")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

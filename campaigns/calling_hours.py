@@ -105,3 +105,20 @@ def next_open(instant: datetime.datetime, window: CallingWindow, zones: Sequence
         # Some zone is closed at `latest`: step past its closing and try again from there.
         candidate = max(latest, candidate + datetime.timedelta(minutes=1))
     return None
+
+
+def callback_instant(
+    requested: datetime.datetime, window: CallingWindow, zones: Sequence[ZoneInfo]
+) -> datetime.datetime | None:
+    """When to dial a callback the callee asked for at `requested`: then, if the window is open; else the same
+    wall-clock time (in the callee's first zone) on the next day it is open — "tomorrow at five" on a Saturday
+    of a weekdays-only campaign is Monday at five; else the window's next opening. None if it never opens."""
+    if not zones or is_open(requested, window, zones):
+        return requested if zones else None
+    local = requested.astimezone(zones[0])
+    for offset in range(1, SEARCH_DAYS + 1):
+        day = local.date() + datetime.timedelta(days=offset)
+        same_time = datetime.datetime.combine(day, local.time(), tzinfo=zones[0])
+        if is_open(same_time, window, zones):
+            return same_time.astimezone(UTC)
+    return next_open(requested, window, zones)

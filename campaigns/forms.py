@@ -6,12 +6,14 @@ Schema is, which `{{variables}}` exist — and normalise what they can (numbers 
 """
 
 import datetime
+import re
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -25,8 +27,9 @@ from campaigns.scripts import (
     unknown_variables_message,
 )
 from contacts.forms import clean_phone_field
+from voice.phrases import PHRASE_KEYS
 
-WEEKDAYS = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun")]
+WEEKDAYS = [(1, _("Mon")), (2, _("Tue")), (3, _("Wed")), (4, _("Thu")), (5, _("Fri")), (6, _("Sat")), (7, _("Sun"))]
 # The database's own integer bounds are validators too; they are no rule worth showing.
 DATABASE_INTEGER_LIMIT = 2**31 - 1
 SCRIPT_FIELDS = ("system_prompt", "first_message", "voicemail_message")
@@ -79,22 +82,52 @@ class AgentAdminForm(RangeInputsMixin, forms.ModelForm):
             raise ValidationError(DISCLOSURE_RULE, code="no_disclosure")
         return message
 
+    def clean_language(self) -> str:
+        tag = self.cleaned_data["language"].strip().replace("_", "-")
+        if not re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", tag):
+            raise ValidationError(
+                _("A language tag such as en-US, es-ES or es-MX (language, then region)."), code="invalid_language"
+            )
+        return tag
+
+    def clean_phrases(self) -> Any:
+        phrases = self.cleaned_data["phrases"]
+        if phrases in (None, ""):
+            return {}
+        if not isinstance(phrases, dict) or not all(isinstance(text, str) for text in phrases.values()):
+            raise ValidationError(
+                _('The phrases are a JSON object of texts by key, e.g. {"hold": "Un momento, por favor."}.'),
+                code="invalid_phrases",
+            )
+        unknown = sorted(set(phrases) - set(PHRASE_KEYS))
+        if unknown:
+            raise ValidationError(
+                _("Unknown phrase keys %(unknown)s; the keys are: %(keys)s.")
+                % {"unknown": ", ".join(unknown), "keys": ", ".join(PHRASE_KEYS)},
+                code="invalid_phrases",
+            )
+        return {key: text.strip() for key, text in phrases.items() if text.strip()}
+
     def clean_outcome_schema(self) -> Any:
         schema = self.cleaned_data["outcome_schema"]
         if schema in (None, ""):
             return {}
         if not isinstance(schema, dict):
             raise ValidationError(
-                "The outcome schema is a JSON object, e.g. "
-                '{"type": "object", "properties": {"paid": {"type": "boolean"}}}; {} extracts nothing.',
+                _(
+                    "The outcome schema is a JSON object, e.g. "
+                    '{"type": "object", "properties": {"paid": {"type": "boolean"}}}; {} extracts nothing.'
+                ),
                 code="invalid_schema",
             )
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as error:
-            where = error.json_path.removeprefix("$").lstrip(".") or "the top level"
+            where = error.json_path.removeprefix("$").lstrip(".") or _("the top level")
             raise ValidationError(
-                f"Not a valid JSON Schema (draft 2020-12): at {where}, {error.message}.", code="invalid_schema"
+                _("Not a valid JSON Schema (draft 2020-12): at %(where)s, %(problem)s.")
+                % {"where": where, "problem": error.message},
+                code="invalid_schema",
             ) from error
         return schema
 
@@ -111,7 +144,7 @@ class AgentAdminForm(RangeInputsMixin, forms.ModelForm):
             self.add_error(
                 "transfer_number",
                 ValidationError(
-                    "To transfer, give the human's number (e.g. +14155550123), or untick “transfer to a human”.",
+                    _("To transfer, give the human's number (e.g. +14155550123), or untick “transfer to a human”."),
                     code="required",
                 ),
             )
@@ -125,8 +158,9 @@ class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
         coerce=int,
         initial=default_days_of_week,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Callee-local weekdays; Monday to Friday unless you choose.",
-        error_messages={"required": "Tick at least one weekday."},
+        label=_("Days of week"),
+        help_text=_("Callee-local weekdays; Monday to Friday unless you choose."),
+        error_messages={"required": _("Tick at least one weekday.")},
     )
 
     class Meta:
@@ -147,7 +181,8 @@ class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
         if ends_at and ("ends_at" in self.changed_data or self.instance.pk is None) and ends_at <= timezone.now():
             shown = timezone.localtime(ends_at).strftime("%Y-%m-%d %H:%M")
             raise ValidationError(
-                f"The end ({shown}) is in the past: choose a later time, or leave it empty to run until done.",
+                _("The end (%(shown)s) is in the past: choose a later time, or leave it empty to run until done.")
+                % {"shown": shown},
                 code="in_the_past",
             )
         return ends_at
@@ -160,7 +195,11 @@ class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
             self.add_error(
                 "window_start",
                 ValidationError(
-                    f"Calls may start at {earliest} callee-local time at the earliest (allowed: {earliest}–{latest}).",
+                    _(
+                        "Calls may start at %(earliest)s callee-local time at the earliest "
+                        "(allowed: %(earliest)s–%(latest)s)."
+                    )
+                    % {"earliest": earliest, "latest": latest},
                     code="too_early",
                 ),
             )
@@ -168,13 +207,17 @@ class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
             self.add_error(
                 "window_end",
                 ValidationError(
-                    f"Calls may end at {latest} callee-local time at the latest (allowed: {earliest}–{latest}).",
+                    _("Calls may end at %(latest)s callee-local time at the latest (allowed: %(earliest)s–%(latest)s).")
+                    % {"earliest": earliest, "latest": latest},
                     code="too_late",
                 ),
             )
         elif start and end and start >= end and start >= EARLIEST_CALL_TIME:
             self.add_error(
                 "window_end",
-                ValidationError(f"The window must end after it starts ({start:%H:%M}).", code="ends_before_start"),
+                ValidationError(
+                    _("The window must end after it starts (%(start)s).") % {"start": f"{start:%H:%M}"},
+                    code="ends_before_start",
+                ),
             )
         return cleaned

@@ -7,9 +7,12 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.policies import default_days_of_week, default_retry_policy
 from contacts.models import E164_REGEX, ConsentPurpose
+from voice.phrases import PHRASE_KEYS
 
 # Callee-local calling hours can never leave 08:00–21:00 (TCPA 64.1200(c)(1)), whatever a campaign says.
 EARLIEST_CALL_TIME = datetime.time(8, 0)
@@ -52,87 +55,126 @@ class Agent(ConstraintErrorsOnFieldsMixin, models.Model):
         ELEVENLABS = "elevenlabs", "ElevenLabs"
         OPENAI = "openai", "OpenAI"
 
-    name = models.CharField(max_length=200, unique=True)
-    language = models.CharField(max_length=16, default="en-US")
-    system_prompt = models.TextField()
-    first_message = models.TextField(
-        help_text="Spoken first. May use {{variables}}; must say the call is automated: "
-        "“automated”, “AI”, “virtual assistant” or “artificial intelligence” "
-        "(Spanish: “automatizado”, “asistente virtual”, “inteligencia artificial”)."
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        default="en-US",
+        help_text=_(
+            "BCP 47 tag of the language the agent speaks and hears, e.g. en-US, es-ES, es-MX: speech-to-text, "
+            "the voice, the model's instructions and the phrases the agent says by itself follow it."
+        ),
     )
-    voicemail_message = models.TextField(blank=True, help_text="Left after the beep; empty: hang up on voicemail.")
-    voice_provider = models.CharField(max_length=16, choices=VoiceProvider.choices, default=VoiceProvider.ELEVENLABS)
-    voice_id = models.CharField(max_length=100, blank=True)
-    voice_model = models.CharField(max_length=100, default="eleven_flash_v2_5")
+    system_prompt = models.TextField(_("system prompt"))
+    first_message = models.TextField(
+        _("first message"),
+        help_text=_(
+            "Spoken first. May use {{variables}}; must say the call is automated: "
+            "“automated”, “AI”, “virtual assistant” or “artificial intelligence” "
+            "(Spanish: “automatizado”, “asistente virtual”, “inteligencia artificial”)."
+        ),
+    )
+    voicemail_message = models.TextField(
+        _("voicemail message"), blank=True, help_text=_("Left after the beep; empty: hang up on voicemail.")
+    )
+    voice_provider = models.CharField(
+        _("voice provider"), max_length=16, choices=VoiceProvider.choices, default=VoiceProvider.ELEVENLABS
+    )
+    voice_id = models.CharField(_("voice id"), max_length=100, blank=True)
+    voice_model = models.CharField(_("voice model"), max_length=100, default="eleven_flash_v2_5")
     voice_speed = models.DecimalField(
+        _("voice speed"),
         max_digits=3,
         decimal_places=2,
         default=1,
         validators=[
-            MinValueValidator(0.5, "Voice speed is between 0.5 and 2 (1 = normal)."),
-            MaxValueValidator(2, "Voice speed is between 0.5 and 2 (1 = normal)."),
+            MinValueValidator(0.5, _("Voice speed is between 0.5 and 2 (1 = normal).")),
+            MaxValueValidator(2, _("Voice speed is between 0.5 and 2 (1 = normal).")),
         ],
-        help_text="0.5 to 2; 1 = normal.",
+        help_text=_("0.5 to 2; 1 = normal."),
     )
-    llm_model = models.CharField(max_length=100, default="gpt-4o-mini")
+    llm_model = models.CharField(_("language model"), max_length=100, default="gpt-4o-mini")
     llm_temperature = models.DecimalField(
+        _("temperature"),
         max_digits=3,
         decimal_places=2,
         default=0.7,
         validators=[
-            MinValueValidator(0, "Temperature is between 0 and 2 (0 = most predictable)."),
-            MaxValueValidator(2, "Temperature is between 0 and 2 (0 = most predictable)."),
+            MinValueValidator(0, _("Temperature is between 0 and 2 (0 = most predictable).")),
+            MaxValueValidator(2, _("Temperature is between 0 and 2 (0 = most predictable).")),
         ],
-        help_text="0 to 2; lower is more predictable.",
+        help_text=_("0 to 2; lower is more predictable."),
     )
-    can_end_call = models.BooleanField("tool: end the call", default=True)
-    can_opt_out = models.BooleanField("tool: opt the callee out", default=True)
-    can_transfer = models.BooleanField("tool: transfer to a human", default=False)
+    can_end_call = models.BooleanField(_("tool: end the call"), default=True)
+    can_opt_out = models.BooleanField(_("tool: opt the callee out"), default=True)
+    can_transfer = models.BooleanField(_("tool: transfer to a human"), default=False)
     transfer_number = models.CharField(
+        _("transfer number"),
         max_length=16,
         blank=True,
-        help_text="The human's number; any format, stored as E.164 (+14155550123). Needed to transfer.",
+        help_text=_("The human's number; any format, stored as E.164 (+14155550123). Needed to transfer."),
     )
-    can_record_outcome = models.BooleanField("tool: record an outcome field", default=True)
-    can_schedule_callback = models.BooleanField("tool: schedule a callback", default=True)
+    can_record_outcome = models.BooleanField(_("tool: record an outcome field"), default=True)
+    can_schedule_callback = models.BooleanField(_("tool: schedule a callback"), default=True)
     outcome_schema = models.JSONField(
+        _("outcome schema"),
         default=dict,
         blank=True,
-        help_text="JSON Schema (draft 2020-12) of the fields to extract from each call; {} extracts nothing.",
+        help_text=_("JSON Schema (draft 2020-12) of the fields to extract from each call; {} extracts nothing."),
+    )
+    phrases = models.JSONField(
+        _("phrases"),
+        default=dict,
+        blank=True,
+        help_text=format_lazy(
+            "{} {}.",
+            _(
+                'Overrides of the phrases the agent says by itself, by key, e.g. {"hold": "Un momento."}; '
+                "the others come from the translation of the agent's language. Keys:"
+            ),
+            ", ".join(PHRASE_KEYS),
+        ),
     )
     silence_reprompt_seconds = models.PositiveSmallIntegerField(
-        default=8, help_text="Seconds of silence from the callee before the agent asks whether they are still there."
+        _("silence before the reprompt (seconds)"),
+        default=8,
+        help_text=_("Seconds of silence from the callee before the agent asks whether they are still there."),
     )
     silence_hang_up_seconds = models.PositiveSmallIntegerField(
+        _("silence before hanging up (seconds)"),
         default=20,
-        help_text="Seconds of silence before the agent says goodbye and hangs up (outcome “no response”).",
+        help_text=_("Seconds of silence before the agent says goodbye and hangs up (outcome “no response”)."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("agent")
+        verbose_name_plural = _("agents")
         ordering = ["name"]
         constraints = [
             check(
                 Q(silence_reprompt_seconds__gte=2) & Q(silence_hang_up_seconds__gt=F("silence_reprompt_seconds")),
                 name="agent_silence_reprompt_before_hang_up",
-                message="Reprompt after at least 2 seconds of silence, and hang up later than the reprompt.",
+                message=_("Reprompt after at least 2 seconds of silence, and hang up later than the reprompt."),
             ),
             check(
                 Q(voice_speed__gte=0.5) & Q(voice_speed__lte=2),
                 name="agent_voice_speed_range",
-                message="Voice speed is between 0.5 and 2 (1 = normal).",
+                message=_("Voice speed is between 0.5 and 2 (1 = normal)."),
             ),
             check(
                 Q(llm_temperature__gte=0) & Q(llm_temperature__lte=2),
                 name="agent_temperature_range",
-                message="Temperature is between 0 and 2 (0 = most predictable).",
+                message=_("Temperature is between 0 and 2 (0 = most predictable)."),
             ),
             check(
                 Q(can_transfer=False) | Q(transfer_number__regex=E164_REGEX),
                 name="agent_transfer_needs_e164_number",
-                message="To transfer, give the human's number in E.164 (e.g. +14155550123), "
-                "or untick “transfer to a human”.",
+                message=_(
+                    "To transfer, give the human's number in E.164 (e.g. +14155550123), "
+                    "or untick “transfer to a human”."
+                ),
             ),
         ]
 
@@ -149,17 +191,17 @@ class Agent(ConstraintErrorsOnFieldsMixin, models.Model):
 
 class Campaign(ConstraintErrorsOnFieldsMixin, models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SCHEDULED = "scheduled", "Scheduled"
-        RUNNING = "running", "Running"
-        PAUSED = "paused", "Paused"
-        COMPLETED = "completed", "Completed"
-        CANCELLED = "cancelled", "Cancelled"
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     class AnsweringMachinePolicy(models.TextChoices):
-        OFF = "off", "No detection"
-        HANG_UP = "hang_up", "Detect and hang up"
-        LEAVE_VOICEMAIL = "leave_voicemail", "Detect and leave the agent's voicemail message"
+        OFF = "off", _("No detection")
+        HANG_UP = "hang_up", _("Detect and hang up")
+        LEAVE_VOICEMAIL = "leave_voicemail", _("Detect and leave the agent's voicemail message")
 
     name = models.CharField(max_length=200)
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="campaigns")

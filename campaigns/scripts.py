@@ -7,6 +7,8 @@ word ("Kai", "ia" in a name) passes for a disclosure.
 
 import re
 
+from django.utils.translation import gettext_lazy as _
+
 from contacts.selectors import CONTACT_TEMPLATE_FIELDS, custom_field_names
 from voice.pipeline.templating import render
 
@@ -22,7 +24,7 @@ _DISCLOSURE = re.compile(
         for term in terms
     )
 )
-DISCLOSURE_RULE = (
+DISCLOSURE_RULE = _(
     "The first message must tell the callee the call is automated: say “automated”, “AI”, "
     "“virtual assistant” or “artificial intelligence” (in Spanish: “automatizado”, “IA”, "
     "“asistente virtual” or “inteligencia artificial”)."

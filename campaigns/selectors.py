@@ -45,6 +45,7 @@ def agent_call_script(agent_id: int) -> CallScript | None:
         outcome_fields=tuple(properties) if isinstance(properties, dict) else (),
         silence_reprompt_s=float(agent.silence_reprompt_seconds),
         silence_hang_up_s=float(agent.silence_hang_up_seconds),
+        phrases=dict(agent.phrases) if isinstance(agent.phrases, dict) else {},
     )
 
 

@@ -2,9 +2,10 @@
 voice's `active_providers` template tag, templates/admin/index.html.)"""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 
 class CallwrightAdminSite(admin.AdminSite):
     site_header = "Callwright"
-    site_title = "Callwright operator console"
-    index_title = "Campaigns, contacts and calls"
+    site_title = _("Callwright operator console")
+    index_title = _("Campaigns, contacts and calls")

@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from contacts.operator_language import set_language
 from monitoring.views import health, live, metrics, ready
 
 urlpatterns = [
@@ -10,6 +11,7 @@ urlpatterns = [
     path("", include("calls.urls")),  # /twilio/… webhooks
     path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),  # "View site" lands in the admin
     path("admin/", admin.site.urls),
+    path("i18n/setlang/", set_language, name="set_language"),  # the admin's language switch
     path("api/v1/", include("config.api_router")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from import_export.admin import ExportMixin, ImportExportMixin
 from import_export.forms import ExportForm
@@ -26,6 +27,7 @@ from contacts.forms import (
     ContactAdminForm,
     ContactConfirmImportForm,
     ContactImportForm,
+    ContactListAdminForm,
     EraseConfirmForm,
     SuppressionAdminForm,
     SuppressionChangeForm,
@@ -87,15 +89,16 @@ class SafeExportMixin(ExportMixin):
 
 @admin.register(ContactList)
 class ContactListAdmin(SafeExportMixin, admin.ModelAdmin):
+    form = ContactListAdminForm
     resource_classes = [ContactListResource]
-    list_display = ("name", "contact_count", "created_at")
+    list_display = ("name", "contact_count", "default_region", "created_at")
     search_fields = ("name", "description")
     date_hierarchy = "created_at"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(contact_count=Count("contacts"))
 
-    @admin.display(description="contacts", ordering="contact_count")
+    @admin.display(description=_("contacts"), ordering="contact_count")
     def contact_count(self, contact_list: ContactList) -> int:
         return contact_list.contact_count
 
@@ -197,14 +200,18 @@ class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
     def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: object) -> dict:
         form = kwargs.get("form")
         cleaned = getattr(form, "cleaned_data", None) or {}
-        return {"contact_list": cleaned.get("contact_list")}
+        return {"contact_list": cleaned.get("contact_list"), "region": cleaned.get("region") or ""}
 
     def get_confirm_form_initial(self, request: HttpRequest, import_form: ContactImportForm) -> dict:
         initial = super().get_confirm_form_initial(request, import_form)
         if import_form is None:
             return initial
         contact_list = import_form.cleaned_data.get("contact_list")
-        initial.update(contact_list=contact_list.pk if contact_list else None, sheet=CHOSEN_SHEET.get())
+        initial.update(
+            contact_list=contact_list.pk if contact_list else None,
+            sheet=CHOSEN_SHEET.get(),
+            region=import_form.cleaned_data.get("region") or "",
+        )
         return initial
 
     @method_decorator(require_POST)
@@ -232,6 +239,7 @@ class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
             file_format=input_format.file_format,
             sheet=form.cleaned_data["sheet"],
             contact_list=form.cleaned_data["contact_list"],
+            default_region=form.cleaned_data["region"],
             created_by=request.user,
         )
         return redirect("admin:contacts_contactimportjob_change", job.pk)

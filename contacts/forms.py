@@ -2,6 +2,7 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from contacts.importing.files import ImportFileError, check_file_size
@@ -11,6 +12,7 @@ from contacts.phone_numbers import (
     ParsedPhoneNumber,
     parse_contact_phone_number,
     parse_phone_number,
+    region_choices,
 )
 from contacts.services import location_fields
 
@@ -89,13 +91,27 @@ class ContactImportForm(ImportForm):
     """django-import-export's upload form, plus the list to import into and the sheet of a workbook."""
 
     contact_list = forms.ModelChoiceField(
+        label=_("Contact list"),
         queryset=ContactList.objects.all(),
         required=False,
-        help_text="Every imported contact is added to this list (a 'lists' column can name more).",
+        help_text=_("Every imported contact is added to this list (a 'lists' column can name more)."),
     )
     sheet = forms.CharField(
-        max_length=100, required=False, help_text="Excel only: the sheet to import; empty for the first one."
+        label=_("Sheet"),
+        max_length=100,
+        required=False,
+        help_text=_("Excel only: the sheet to import; empty for the first one."),
     )
+    region = forms.TypedChoiceField(
+        label=_("Default phone region"),
+        choices=[("", _("The list's, else the deployment's"))],
+        required=False,
+        help_text=_("For numbers written without a country code (e.g. ES for 612 345 678)."),
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["region"].choices = [*self.fields["region"].choices[:1], *region_choices()]
 
     def clean_import_file(self) -> object:
         return clean_upload_size(self.cleaned_data["import_file"])
@@ -106,6 +122,7 @@ class ContactConfirmImportForm(ConfirmImportForm):
         queryset=ContactList.objects.all(), required=False, widget=forms.HiddenInput()
     )
     sheet = forms.CharField(max_length=100, required=False, widget=forms.HiddenInput())
+    region = forms.CharField(max_length=2, required=False, widget=forms.HiddenInput())
 
 
 class SuppressionImportForm(forms.Form):
@@ -123,3 +140,20 @@ class EraseConfirmForm(forms.Form):
     confirm = forms.BooleanField(
         required=True, label="I understand: names, email, custom fields, transcripts and recordings are erased."
     )
+
+
+class ContactListAdminForm(forms.ModelForm):
+    default_region = forms.TypedChoiceField(
+        label=_("Default phone region"),
+        choices=[("", _("The deployment's (DEFAULT_PHONE_REGION)"))],
+        required=False,
+        help_text=ContactList._meta.get_field("default_region").help_text,
+    )
+
+    class Meta:
+        model = ContactList
+        fields = ("name", "description", "default_region")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["default_region"].choices = [*self.fields["default_region"].choices[:1], *region_choices()]

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 # E.164: "+", a country code that does not start with 0, at most 15 digits in all. The database
 # refuses anything else, whatever path the row came by; phonenumbers does the real parsing.
@@ -11,11 +12,22 @@ E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
 
 
 class ContactList(models.Model):
-    name = models.CharField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    default_region = models.CharField(
+        _("default phone region"),
+        max_length=2,
+        blank=True,
+        help_text=_(
+            "ISO 3166-1 region (ES, MX, US…) for numbers imported into this list without a country code; "
+            "empty: the deployment's DEFAULT_PHONE_REGION. An import may choose its own."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("contact list")
+        verbose_name_plural = _("contact lists")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -187,6 +199,12 @@ class ContactImportJob(models.Model):
     original_name = models.CharField(max_length=255)
     file_format = models.CharField(max_length=8, choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")])
     sheet = models.CharField(max_length=100, blank=True, help_text="XLSX sheet; empty: the first one.")
+    default_region = models.CharField(
+        _("default phone region"),
+        max_length=2,
+        blank=True,
+        help_text=_("For numbers without a country code; empty: the list's, else DEFAULT_PHONE_REGION."),
+    )
     contact_list = models.ForeignKey(
         ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs"
     )
@@ -280,3 +298,19 @@ class OperatorAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()}: {self.target_repr or self.target_id}"
+
+
+class OperatorPreference(models.Model):
+    """An operator's own settings in the admin: the language it is shown in (the language switch sets it)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_preference", verbose_name=_("user")
+    )
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
+
+    class Meta:
+        verbose_name = _("operator preference")
+        verbose_name_plural = _("operator preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language}"

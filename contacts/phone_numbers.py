@@ -46,6 +46,20 @@ class ParsedPhoneNumber:
         return self.time_zones[0] if len(self.time_zones) == 1 else ""
 
 
+def region_choices() -> list[tuple[str, str]]:
+    """Every region libphonenumber knows, as ("ES", "ES (+34)"), sorted: the choices of a default region."""
+    return sorted(
+        (region, f"{region} (+{phonenumbers.country_code_for_region(region)})")
+        for region in phonenumbers.SUPPORTED_REGIONS
+    )
+
+
+def default_region(*explicit: str) -> str:
+    """The region for numbers written without a country code: the first of `explicit` given (an import's own,
+    then its list's), else the deployment's DEFAULT_PHONE_REGION."""
+    return next((region.upper() for region in explicit if region), settings.DEFAULT_PHONE_REGION.upper())
+
+
 def parse_phone_number(raw: str, *, default_region: str | None = None) -> ParsedPhoneNumber:
     """Parse `raw` (national or international format) into E.164.
 

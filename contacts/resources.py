@@ -92,9 +92,10 @@ class ContactResource(resources.ModelResource):
 
     lists = fields.Field(attribute="lists", column_name="lists")
 
-    def __init__(self, contact_list: ContactList | None = None, **kwargs: object) -> None:
+    def __init__(self, contact_list: ContactList | None = None, region: str = "", **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.contact_list = contact_list
+        self.region = region
         self.preview: ImportPreview | None = None
 
     class Meta:
@@ -110,6 +111,7 @@ class ContactResource(resources.ModelResource):
             file_format=dataset.file_format,
             sheet=dataset.sheet,
             contact_list=self.contact_list,
+            region=self.region,
         )
         result = Result()
         result.preview = self.preview

@@ -1,9 +1,11 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 
 class MonitoringConfig(AppConfig):
     name = "monitoring"
+    verbose_name = _("Monitoring")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from calls.models import TERMINAL_STATUSES, AnsweredBy, Call, CallStatus
 from calls.selectors import callee_heard_agent, conversation_still_recording
+from campaigns.calling_hours import CallingWindow, callback_instant, is_known_zone, zone
 from campaigns.models import Campaign, CampaignTarget
 from contacts.models import Contact
 
@@ -62,13 +63,31 @@ def call_outcome(status: str, answered_by: str, heard: bool = True) -> str:
 def target_schedule_callback(call_id: uuid.UUID | str, at: datetime.datetime) -> bool:
     """calls' callback-requested hook: dial the target of call `call_id` again at `at`; False if it has none.
 
-    The target stays `in_progress` until its call ends; `target_settle` then keeps this time (the
-    call's outcome says a callback was requested).
+    `at` is kept when the campaign's window is open then; otherwise the callback moves to the same
+    callee-local time on the campaign's next allowed day ("tomorrow at five" said on a Friday, for a
+    weekdays campaign, is Monday at five), or to the window's next opening. The target stays `in_progress`
+    until its call ends; `target_settle` then keeps this time (the call's outcome says a callback was requested).
     """
-    target_id = Call.objects.filter(pk=call_id).values_list("target_id", flat=True).first()
-    if target_id is None:
+    target = (
+        CampaignTarget.objects.select_related("campaign", "contact")
+        .filter(calls__pk=call_id)
+        .only(
+            "campaign__window_start",
+            "campaign__window_end",
+            "campaign__days_of_week",
+            "contact__time_zone",
+            "contact__time_zone_candidates",
+        )
+        .first()
+    )
+    if target is None:
         return False
-    return CampaignTarget.objects.filter(pk=target_id).update(next_attempt_at=at) == 1
+    campaign, contact = target.campaign, target.contact
+    window = CallingWindow.clamped(campaign.window_start, campaign.window_end, campaign.days_of_week)
+    keys = [contact.time_zone] if contact.time_zone else list(contact.time_zone_candidates or [])
+    zones = [zone(key) for key in keys if is_known_zone(key)]
+    when = callback_instant(at, window, zones) or at
+    return CampaignTarget.objects.filter(pk=target.pk).update(next_attempt_at=when) == 1
 
 
 @transaction.atomic

@@ -21,9 +21,9 @@ def var_dir(tmp_path, settings):
 
 def test_load_demo_creates_a_working_demo(var_dir, capsys):
     call_command("load_demo")
-    assert (Contact.objects.count(), ContactList.objects.count(), Agent.objects.count()) == (11, 1, 1)
+    assert (Contact.objects.count(), ContactList.objects.count(), Agent.objects.count()) == (18, 2, 2)
     assert Suppression.objects.filter(phone="+12025550199").exists()
-    campaign = Campaign.objects.get()
+    campaign = Campaign.objects.get(name="Spring payment reminders (demo)")
     assert campaign.status == Campaign.Status.DRAFT
     assert campaign.contact_lists.count() == 1
     assert Contact.objects.filter(time_zone_ambiguous=True).count() == 1  # the Australian mobile
@@ -42,7 +42,7 @@ def test_load_demo_run_again_keeps_edits_the_password_and_the_sessions(var_dir, 
     ada.first_name = "Augusta"
     ada.custom_fields = {"amount_due": "1.00"}
     ada.save()
-    Agent.objects.update(first_message="Edited by the operator. This call uses AI.")
+    Agent.objects.filter(language="en-US").update(first_message="Edited by the operator. This call uses AI.")
     assert client.login(username="admin", password=password)
     assert client.get("/admin/").status_code == 200
 
@@ -50,8 +50,8 @@ def test_load_demo_run_again_keeps_edits_the_password_and_the_sessions(var_dir, 
 
     ada.refresh_from_db()
     assert (ada.first_name, ada.custom_fields) == ("Augusta", {"amount_due": "1.00"})
-    assert Agent.objects.get().first_message == "Edited by the operator. This call uses AI."
-    assert Contact.objects.count() == 11
+    assert Agent.objects.get(language="en-US").first_message == "Edited by the operator. This call uses AI."
+    assert Contact.objects.count() == 18
     assert (var_dir / "demo-admin-password.txt").read_text().strip() == password
     assert get_user_model().objects.get(username="admin").check_password(password)
     assert client.get("/admin/").status_code == 200  # still logged in: not sent to the login page
@@ -62,7 +62,26 @@ def test_load_demo_recreates_a_deleted_demo_contact_and_leaves_the_rest(var_dir)
     Contact.objects.filter(phone="+13125550178").delete()
     call_command("load_demo")
     assert Contact.objects.get(phone="+13125550178").lists.get().name == "Demo: payment reminders"
-    assert Contact.objects.count() == 11
+    assert Contact.objects.count() == 18
+
+
+def test_the_spanish_demo_campaign_calls_people_in_spain_and_mexico_in_their_zones_with_a_spanish_agent(var_dir):
+    call_command("load_demo")
+    campaign = Campaign.objects.get(name="Recordatorios de pago de primavera (demo)")
+    assert campaign.agent.language == "es-ES"
+    assert "asistente automatizado" in campaign.agent.first_message
+    [spanish_list] = campaign.contact_lists.all()
+    assert spanish_list.default_region == "ES"
+    people = {contact.phone: (contact.country, contact.time_zone) for contact in spanish_list.contacts.all()}
+    assert people["+34928000016"] == ("ES", "Atlantic/Canary")  # written without +34: read in the list's region
+    assert people["+34612345673"] == ("ES", "Europe/Madrid")
+    assert people["+526641234567"] == ("MX", "America/Tijuana")
+    assert {country for country, _ in people.values()} == {"ES", "MX"}
+    Contact.objects.filter(phone="+34612345673").update(first_name="Lucía Edited")
+    call_command("load_demo")  # idempotent: nothing duplicated, edits kept
+    assert Contact.objects.get(phone="+34612345673").first_name == "Lucía Edited"
+    assert Campaign.objects.filter(name="Recordatorios de pago de primavera (demo)").count() == 1
+    assert Contact.objects.count() == 18
 
 
 def test_the_admin_password_comes_from_the_environment_when_the_admin_is_created(var_dir, monkeypatch):

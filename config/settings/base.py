@@ -30,8 +30,12 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 TIME_ZONE = "UTC"  # stored times are UTC; callee-local time is computed per contact
 USE_TZ = True
-LANGUAGE_CODE = "en-us"
+# The admin's default language (`DJANGO_LANGUAGE_CODE`); each user may choose another (LocaleMiddleware and the
+# language switch). The catalogues live in locale/ (`make messages` updates and compiles them).
+LANGUAGE_CODE = env("DJANGO_LANGUAGE_CODE", default="en-us")
 USE_I18N = True
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 # The port the demo's web process listens on (`make run PORT=8001`); the defaults below follow it.
 PORT = env.int("PORT", default=8000)
 # The public https origin Twilio reaches us at; webhook signatures are checked against it.
@@ -84,9 +88,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the language: the switch's cookie, else the browser's
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "contacts.operator_language.OperatorLanguageMiddleware",  # a logged-in operator's own language wins
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "monitoring.middleware.PrometheusAfterMiddleware",  # last

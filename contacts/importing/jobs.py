@@ -27,6 +27,7 @@ from contacts.importing.parsing import (
 from contacts.importing.rules import ContactRowRules, Outcome
 from contacts.importing.writers import NumbersAlreadyStored, OrmBulkWriter, PostgresCopyWriter, writer_for
 from contacts.models import ContactImportIssue, ContactImportJob, ContactList, OperatorAction
+from contacts.phone_numbers import default_region
 from contacts.services import operator_action_record
 from monitoring.metrics import CONTACT_IMPORT_ROWS
 
@@ -56,6 +57,7 @@ def contact_import_job_create(
     file_format: str,
     sheet: str = "",
     contact_list: ContactList | None = None,
+    default_region: str = "",
     created_by: AbstractBaseUser | None = None,
 ) -> ContactImportJob:
     """Record a confirmed import of a file already in the default storage, and queue it after commit."""
@@ -65,6 +67,7 @@ def contact_import_job_create(
         file_format=file_format,
         sheet=sheet,
         contact_list=contact_list,
+        default_region=default_region.upper(),
         created_by=created_by,
     )
     operator_action_record(
@@ -123,7 +126,9 @@ def _import(job: ContactImportJob) -> dict[str, int]:
         rules = ContactRowRules(
             columns=columns,
             contact_list=job.contact_list,
-            default_region=settings.DEFAULT_PHONE_REGION,
+            default_region=default_region(
+                job.default_region, job.contact_list.default_region if job.contact_list else ""
+            ),
             create_lists=True,
         )
         writer = writer_for(job=job, contact_list=job.contact_list, list_ids=rules.list_ids)

@@ -4,12 +4,11 @@ import itertools
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from django.conf import settings
-
 from contacts.importing.columns import ColumnMap, map_columns
 from contacts.importing.files import ImportFileError, Table, open_table
 from contacts.importing.rules import ContactRowRules, Outcome, RowDecision
 from contacts.models import ContactList
+from contacts.phone_numbers import default_region
 
 PREVIEW_ROWS = 1000
 
@@ -31,7 +30,12 @@ class ImportPreview:
 
 
 def contact_import_preview(
-    *, stream: BinaryIO, file_format: str, sheet: str = "", contact_list: ContactList | None = None
+    *,
+    stream: BinaryIO,
+    file_format: str,
+    sheet: str = "",
+    contact_list: ContactList | None = None,
+    region: str = "",
 ) -> ImportPreview:
     """Decide the first `PREVIEW_ROWS` rows with the import's own rules, writing nothing, and count the rest.
 
@@ -39,9 +43,8 @@ def contact_import_preview(
     """
     table = open_table(stream, file_format=file_format, sheet=sheet)
     columns = map_columns(table.headers)
-    rules = ContactRowRules(
-        columns=columns, contact_list=contact_list, default_region=settings.DEFAULT_PHONE_REGION, create_lists=False
-    )
+    region = default_region(region, contact_list.default_region if contact_list else "")
+    rules = ContactRowRules(columns=columns, contact_list=contact_list, default_region=region, create_lists=False)
     first_rows = list(itertools.islice(table.rows, PREVIEW_ROWS))
     total = len(first_rows) + sum(1 for _ in table.rows)
     if not total:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
+from voice.phrases import Phrases
 from voice.pipeline.breaker import stream_with_timeouts
 from voice.providers.base import ProviderError
 from voice.providers.speech import TextToSpeech, VoiceSpec
@@ -21,11 +22,14 @@ logger = logging.getLogger(__name__)
 HOLD = "hold"
 REPEAT = "repeat"
 GOODBYE = "goodbye"
-DEFAULT_PHRASES: Mapping[str, str] = {
-    HOLD: "One moment, please.",
-    REPEAT: "Sorry, I didn't catch that. Could you say it again?",
-    GOODBYE: "I'm sorry, we're having technical trouble. We'll call you back another time. Goodbye.",
-}
+
+
+def fallback_phrases(phrases: Phrases) -> dict[str, str]:
+    """The cached phrases' texts (in the call's language) by key."""
+    return {HOLD: phrases.hold, REPEAT: phrases.repeat, GOODBYE: phrases.technical_goodbye}
+
+
+DEFAULT_PHRASES: Mapping[str, str] = fallback_phrases(Phrases())  # English
 
 # (tts name, voice, text) → μ-law. Process-wide: every call with the same voice shares one rendering.
 _CACHE: dict[tuple[str, VoiceSpec, str], bytes] = {}

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from voice.phrases import Phrases
 from voice.providers.speech import VoiceSpec
 from voice.sessions import StreamInfo
 
@@ -25,7 +26,8 @@ class ConversationContext:
     first_message: str
     voicemail_message: str = ""
     variables: Mapping[str, str] = field(default_factory=dict)
-    voice: VoiceSpec = field(default_factory=VoiceSpec)
+    voice: VoiceSpec = field(default_factory=VoiceSpec)  # its `language` (BCP 47) is the call's language
+    phrases: Phrases = field(default_factory=Phrases)  # what the pipeline says by itself, in that language
     llm_model: str = ""
     llm_temperature: float = 0.7
     tools: frozenset[str] = frozenset()  # names of the tools the agent enables (voice.pipeline.tools)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from voice import codec
+from voice.languages import ENGLISH, Language
 from voice.pipeline.transcription import Transcriber
 from voice.pipeline.turn_taking import (
     BargeInCandidate,
@@ -30,14 +31,16 @@ from voice.pipeline.turn_taking import (
     TurnEvent,
     Utterance,
     classify_utterance,
+    words_of,
 )
 from voice.providers.base import ProviderError
 from voice.providers.speech import Transcript
 
 logger = logging.getLogger(__name__)
 
-# Said as the phone is picked up, over the opener: the callee checking the line, not interrupting.
-GREETING_WORDS = frozenset({"hello", "hi", "hey", "yes", "yeah", "hallo", "speaking", "who", "is", "this", "it"})
+# Said as the phone is picked up, over the opener: the callee checking the line, not interrupting (English's;
+# each language has its own, voice/languages/).
+GREETING_WORDS = ENGLISH.greeting_words
 
 
 @dataclass(frozen=True)
@@ -79,13 +82,16 @@ class Floor(Protocol):
         """The utterance could not be transcribed."""
 
 
-def classify(text: str, *, agent_speaking: bool, over_opener: bool, min_interruption_words: int) -> Utterance:
-    """`classify_utterance`, except that greeting words over the opener are a backchannel."""
-    kind = classify_utterance(text, agent_speaking=agent_speaking, min_interruption_words=min_interruption_words)
-    if agent_speaking and over_opener and kind is Utterance.INTERRUPTION:
-        words = {w.strip("?.,!").lower() for w in text.split()}
-        if words <= GREETING_WORDS:
-            return Utterance.BACKCHANNEL
+def classify(
+    text: str, *, agent_speaking: bool, over_opener: bool, min_interruption_words: int, language: Language = ENGLISH
+) -> Utterance:
+    """`classify_utterance`, except that greeting words over the opener are a backchannel ("Hello?", "¿Diga?")."""
+    kind = classify_utterance(
+        text, agent_speaking=agent_speaking, min_interruption_words=min_interruption_words, language=language
+    )
+    over_opener_greeting = agent_speaking and over_opener and kind is Utterance.INTERRUPTION
+    if over_opener_greeting and set(words_of(text)) <= language.greeting_words:
+        return Utterance.BACKCHANNEL
     return kind
 
 

@@ -13,10 +13,13 @@ The history is the conversation as the callee heard it: `keep_heard` rewrites a 
 """
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+from voice.languages import with_language_instructions
+from voice.phrases import Phrases
 from voice.pipeline import tools as tool_specs
 from voice.pipeline.agent_turns import AgentTurn
 from voice.pipeline.breaker import CircuitBreaker, stream_with_timeouts
@@ -27,12 +30,11 @@ from voice.pipeline.templating import render
 from voice.providers.base import ProviderError
 from voice.providers.speech import ChatMessage, LanguageModel, ReplyRequest, TextDelta, ToolCall
 
-# Said when the model ends the call with a tool and no words of its own.
-GOODBYES = {
-    tool_specs.END_CALL: "Thank you for your time. Goodbye.",
-    tool_specs.OPT_OUT: "Understood, we won't call you again. Goodbye.",
-    tool_specs.TRANSFER: "Please hold while I connect you with a colleague.",
-}
+
+def goodbyes(phrases: Phrases) -> dict[str, str]:
+    """Said when the model ends the call with a tool and no words of its own (in the call's language)."""
+    return {tool_specs.END_CALL: phrases.goodbye, tool_specs.OPT_OUT: phrases.opted_out,
+            tool_specs.TRANSFER: phrases.transfer}  # fmt: skip
 
 
 class GiveUp(Exception):
@@ -96,7 +98,7 @@ class ReplyRounds:
             self.history.extend(results)
             if terminal:
                 if not spoken:
-                    await self._speak(turn, GOODBYES[terminal])
+                    await self._speak(turn, goodbyes(self.context.phrases)[terminal])
                 return terminal
             if not calls or spoken:
                 return ""
@@ -119,11 +121,14 @@ class ReplyRounds:
     async def _round(self, turn: AgentTurn) -> tuple[str, list[ToolCall]]:
         llm = self.llm
         request = ReplyRequest(
-            system_prompt=render(self.context.system_prompt, self.context.variables).text,
+            system_prompt=with_language_instructions(
+                render(self.context.system_prompt, self.context.variables).text, self.context.voice.language
+            ),
             messages=tuple(self.history),
             model=self.context.llm_model,
             tools=tool_specs.offered_tools(self.context.tools),
             temperature=self.context.llm_temperature,
+            language=self.context.voice.language,
         )
         breaker = self._breaker(f"llm:{llm.name}")
         chunker, spoken, calls = SentenceChunker(), [], []
@@ -158,9 +163,17 @@ class ReplyRounds:
 
     async def _run_tool(self, call: ToolCall) -> tuple[dict[str, Any], str]:
         """(result for the model, the terminal tool's name or ""). Bad calls get an error, never raise."""
-        arguments, error = tool_specs.vet(
-            call, self.context.tools, outcome_fields=self.context.outcome_fields, time_zone=self.context.time_zone
+        vet = functools.partial(
+            tool_specs.vet,
+            call,
+            self.context.tools,
+            outcome_fields=self.context.outcome_fields,
+            time_zone=self.context.time_zone,
+            language=self.context.voice.language,
         )
+        # Reading a callback time ("llámeme mañana a las cinco") is dateparser's work, milliseconds of CPU:
+        # in a thread, so the other calls on this loop keep their 20 ms frames.
+        arguments, error = await asyncio.to_thread(vet) if call.name == tool_specs.SCHEDULE_CALLBACK else vet()
         if error:
             return {"error": error}, ""
         if call.name == tool_specs.TRANSFER:

@@ -3,12 +3,14 @@
 Silence is timed on the loop clock (scaled like the carrier's pacing) from the last moment anyone had the
 floor: the callee speaking or being transcribed, a key press, or the agent speaking — except the reprompt
 itself, which does not restart the count. Anything the callee does restarts it and re-arms the reprompt.
-The phrases are said in the agent's language (its BCP 47 tag's primary subtag; English when unknown).
+The phrases are said in the agent's language: they are gettext messages (voice/phrases.py).
 """
 
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from voice.phrases import phrases_for
 
 
 @dataclass(frozen=True)
@@ -18,38 +20,10 @@ class SilencePhrases:
     cut_short: str  # said by the carrier when the server stops mid-call
 
 
-PHRASES: dict[str, SilencePhrases] = {
-    "en": SilencePhrases(
-        "Are you still there?",
-        "It seems this isn't a good time. I'll let you go now. Goodbye.",
-        "I'm sorry, I have to end our call now. We'll call you back. Goodbye.",
-    ),
-    "es": SilencePhrases(
-        "¿Sigue ahí?",
-        "Parece que no es un buen momento. Lo dejo por ahora. Adiós.",
-        "Lo siento, tengo que terminar la llamada. Le volveremos a llamar. Adiós.",
-    ),
-    "fr": SilencePhrases(
-        "Vous êtes toujours là ?",
-        "Ce n'est visiblement pas le bon moment. Je vous laisse. Au revoir.",
-        "Désolé, je dois mettre fin à notre appel. Nous vous rappellerons. Au revoir.",
-    ),
-    "de": SilencePhrases(
-        "Sind Sie noch da?",
-        "Es scheint gerade nicht zu passen. Ich lasse Sie jetzt. Auf Wiederhören.",
-        "Entschuldigung, ich muss unser Gespräch jetzt beenden. Wir rufen Sie zurück. Auf Wiederhören.",
-    ),
-    "pt": SilencePhrases(
-        "Ainda está aí?",
-        "Parece que não é um bom momento. Vou desligar agora. Até logo.",
-        "Desculpe, preciso encerrar a nossa chamada. Ligaremos de volta. Até logo.",
-    ),
-}
-
-
 def silence_phrases(language: str) -> SilencePhrases:
-    """The phrases for a language tag ("es-MX" → Spanish); English for a language without its own."""
-    return PHRASES.get(language.split("-")[0].split("_")[0].lower(), PHRASES["en"])
+    """The phrases for a language tag ("es-MX" → Spanish); English for a language without a catalogue."""
+    phrases = phrases_for(language)
+    return SilencePhrases(phrases.silence_reprompt, phrases.silence_goodbye, phrases.cut_short)
 
 
 class SilenceWatch:

@@ -5,12 +5,13 @@ and a bad one comes back to the model as an error it can correct — never an ex
 """
 
 import datetime
-import re
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from voice.pipeline.callback_times import callback_time
 from voice.providers.speech import ToolCall, ToolSchema
+
+__all__ = ["callback_time", "check_arguments", "offered_tools", "vet"]
 
 END_CALL = "end_call"
 OPT_OUT = "opt_out"
@@ -44,7 +45,8 @@ SCHEMAS: Mapping[str, ToolSchema] = {
             "properties": {
                 "when": {
                     "type": "string",
-                    "description": "ISO 8601 date-time, or 'in 2 hours', 'tomorrow afternoon', 'tomorrow 10:00'.",
+                    "description": "The callee's own words for the time, in their language ('tomorrow at five', "
+                    "'mañana por la tarde'), or ISO 8601. Read in the callee's time zone.",
                 }
             },
             "required": ["when"],
@@ -66,63 +68,6 @@ def offered_tools(enabled: Iterable[str]) -> tuple[ToolSchema, ...]:
     return tuple(SCHEMAS[name] for name in SCHEMAS if name in set(enabled))
 
 
-_RELATIVE = re.compile(r"^in\s+(\d+)\s+(minute|hour|day)s?$")
-_PARTS_OF_DAY = {"morning": 10, "afternoon": 15, "evening": 18, "noon": 12}
-_DAY_WORDS = {"today": 0, "tomorrow": 1}
-_CLOCK = re.compile(r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?")
-
-
-def callback_time(when: str, *, now: datetime.datetime, time_zone: str = "") -> datetime.datetime:
-    """When to call back, as an aware datetime; ValueError with a message for the model if unreadable.
-
-    Accepts ISO 8601 (a naive one is read in the callee's zone), "in N minutes/hours/days", and
-    "today|tomorrow [morning|afternoon|evening|noon|HH[:MM][am|pm]]". The time must be in the future.
-    """
-    try:
-        zone = zoneinfo.ZoneInfo(time_zone) if time_zone else datetime.UTC
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = datetime.UTC
-    text = " ".join(str(when).lower().split())
-    if not text:
-        raise ValueError("'when' is required")
-    moment: datetime.datetime | None = None
-    try:
-        moment = datetime.datetime.fromisoformat(text.upper() if "t" in text else text)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=zone)
-    except ValueError:
-        if match := _RELATIVE.match(text):
-            amount, unit = int(match.group(1)), match.group(2)
-            moment = now + datetime.timedelta(**{f"{unit}s": amount})
-        else:
-            words = text.split(" ", 1)
-            if words[0] in _DAY_WORDS:
-                local_now = now.astimezone(zone)
-                day = local_now.date() + datetime.timedelta(days=_DAY_WORDS[words[0]])
-                rest = words[1] if len(words) > 1 else "morning"
-                hour, minute = _hour_of(rest)
-                moment = datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=zone)
-    if moment is None:
-        raise ValueError(f"could not read the time {when!r}: use ISO 8601 or e.g. 'tomorrow afternoon'")
-    if moment <= now:
-        raise ValueError(f"{when!r} is in the past")
-    return moment
-
-
-def _hour_of(text: str) -> tuple[int, int]:
-    if text in _PARTS_OF_DAY:
-        return _PARTS_OF_DAY[text], 0
-    match = _CLOCK.fullmatch(text.replace("at ", ""))
-    if not match:
-        raise ValueError(f"could not read the time of day {text!r}")
-    hour, minute = int(match.group(1)), int(match.group(2) or 0)
-    if match.group(3) == "pm" and hour < 12:
-        hour += 12
-    if not (0 <= hour < 24 and 0 <= minute < 60):
-        raise ValueError(f"no such time of day {text!r}")
-    return hour, minute
-
-
 def check_arguments(name: str, arguments: Mapping[str, Any], *, outcome_fields: tuple[str, ...] = ()) -> str:
     """An error message for the model if the arguments are unusable, else ""."""
     if name == SCHEDULE_CALLBACK and not isinstance(arguments.get("when"), str):
@@ -139,7 +84,12 @@ def check_arguments(name: str, arguments: Mapping[str, Any], *, outcome_fields: 
 
 
 def vet(
-    call: ToolCall, enabled: Iterable[str], *, outcome_fields: tuple[str, ...] = (), time_zone: str = ""
+    call: ToolCall,
+    enabled: Iterable[str],
+    *,
+    outcome_fields: tuple[str, ...] = (),
+    time_zone: str = "",
+    language: str = "en",
 ) -> tuple[Mapping[str, Any], str]:
     """(arguments to act on, "") for a usable call, or ({}, an error for the model). A callback's time is
     resolved here, so the host gets `at` (ISO 8601) beside the model's `when`."""
@@ -154,7 +104,7 @@ def vet(
         return call.arguments, ""
     now = datetime.datetime.now(datetime.UTC)
     try:
-        at = callback_time(call.arguments["when"], now=now, time_zone=time_zone)
+        at = callback_time(call.arguments["when"], now=now, time_zone=time_zone, language=language)
     except ValueError as problem:
         return {}, str(problem)
     return {"when": call.arguments["when"], "at": at.isoformat()}, ""

@@ -26,11 +26,13 @@ class Transcriber:
         self,
         stt: SpeechToText,
         *,
+        language: str | None = None,
         breakers: Callable[[str], CircuitBreaker],
         timeout_s: float,
         on_failure: Callable[[str, str, ProviderError], None],
     ) -> None:
         self.stt = stt
+        self.language = language  # the call's (BCP 47); each adapter passes it as its API wants it
         self._breaker = breakers
         self.timeout_s = timeout_s
         self._on_failure = on_failure
@@ -44,7 +46,7 @@ class Transcriber:
         """Speech started; `audio` is the utterance so far (pre-roll and onset)."""
         self._streaming = False
         if self.stream is None and self._can_stream:
-            self.stream = self.stt.open_stream()
+            self.stream = self.stt.open_stream(language=self.language)
             self._can_stream = self.stream is not None
         if self.stream is None or self._breaker(f"stt:{self.stream.name}").state is BreakerState.OPEN:
             return
@@ -85,7 +87,7 @@ class Transcriber:
                 return transcript.text.strip()
         stt = self.stt
         transcript = await self._breaker(f"stt:{stt.name}").call(
-            lambda: with_timeout(stt.transcribe(audio), self.timeout_s, f"stt:{stt.name}")
+            lambda: with_timeout(stt.transcribe(audio, language=self.language), self.timeout_s, f"stt:{stt.name}")
         )
         return transcript.text.strip()
 

@@ -36,6 +36,7 @@ from enum import StrEnum
 import webrtcvad
 
 from voice import codec
+from voice.languages import ENGLISH, Language
 from voice.pipeline import speech_model
 from voice.pipeline.speech_model import SpeechModel
 
@@ -377,35 +378,34 @@ class Utterance(StrEnum):
     NOISE = "noise"  # no words, or only fillers
 
 
-# Said over the agent, these mean "I'm listening", not "stop".
-BACKCHANNELS = frozenset(
-    {
-        "mhm", "mm", "mmhm", "hm", "hmm", "uh-huh", "uhhuh", "uh", "huh", "um", "yeah", "yep", "yup", "yes",
-        "yea", "ok", "okay", "right", "sure", "aha", "ah", "oh", "alright", "i", "see", "got", "it", "cool",
-        "great", "nice", "wow", "really",
-    }
-)  # fmt: skip
-# Alone, these are not an answer to anything.
-FILLERS = frozenset({"uh", "um", "er", "erm", "hm", "hmm", "mm", "ah", "eh"})
-# Even alone and over the agent, these mean stop.
-STOP_WORDS = frozenset({"stop", "wait", "no", "hold", "sorry", "excuse", "pardon", "what", "hello"})
-_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+# The word lists are per language (voice/languages/); these names stay for English.
+BACKCHANNELS = ENGLISH.backchannels
+FILLERS = ENGLISH.fillers
+STOP_WORDS = ENGLISH.stop_words
+_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")  # letters of any language: "sí", "más", "uh-huh"
 
 
-def classify_utterance(text: str, *, agent_speaking: bool, min_interruption_words: int = 2) -> Utterance:
-    """Decide what a transcribed utterance is, given whether the agent was talking over it.
+def words_of(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def classify_utterance(
+    text: str, *, agent_speaking: bool, min_interruption_words: int = 2, language: Language = ENGLISH
+) -> Utterance:
+    """Decide what a transcribed utterance is, given whether the agent was talking over it, by the word lists
+    of the agent's `language` ("vale" and "ajá" are Spanish backchannels, "espere" a stop word).
 
     Over the agent, it takes `min_interruption_words` words that are not all backchannels — or one stop
     word ("stop", "wait", "no") — to interrupt. With the agent silent, any word that is not a filler
     is a turn: "yes" answers "Is this Maria?".
     """
-    words = _WORD.findall(text.lower())
-    if not words or all(word in FILLERS for word in words):
+    words = words_of(text)
+    if not words or all(word in language.fillers for word in words):
         return Utterance.NOISE
     if not agent_speaking:
         return Utterance.TURN
-    if any(word in STOP_WORDS for word in words):
+    if any(word in language.stop_words for word in words):
         return Utterance.INTERRUPTION
-    if len(words) < min_interruption_words or all(word in BACKCHANNELS for word in words):
+    if len(words) < min_interruption_words or all(word in language.backchannels for word in words):
         return Utterance.BACKCHANNEL
     return Utterance.INTERRUPTION

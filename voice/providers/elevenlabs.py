@@ -3,7 +3,9 @@
 It asks for `output_format=ulaw_8000` — exactly Twilio's wire format — so the bytes go to the caller as
 they come: no decode, no resample, no encode (the chunks are only re-framed to 160 bytes downstream).
 The model comes from the agent (default `eleven_flash_v2_5`, ~75 ms model latency); `base_url` is
-configurable, which is also how the tests reach a local fake.
+configurable, which is also how the tests reach a local fake. The call's language goes as `language_code`
+(ISO 639-1), and an English-only model (`eleven_flash_v2`, `eleven_turbo_v2`, `eleven_monolingual_v1`) asked
+to speak another language is replaced by its multilingual sibling, which reads "¿Sigue ahí?" as Spanish.
 
 Real-time bounds: the SDK's defaults (240 s timeout, 2 retries with back-off) would leave a caller in
 silence; here there is no SDK retry (the breaker and the secondary voice decide), a first-byte and an
@@ -27,6 +29,22 @@ from voice.providers.base import ProviderError
 from voice.providers.speech import TextToSpeech, VoiceSpec, classify_status
 
 OUTPUT_FORMAT = "ulaw_8000"
+# English-only models → the multilingual model of the same latency class (ElevenLabs "Models overview").
+MULTILINGUAL = {
+    "eleven_flash_v2": "eleven_flash_v2_5",
+    "eleven_turbo_v2": "eleven_turbo_v2_5",
+    "eleven_monolingual_v1": "eleven_multilingual_v2",
+}
+# Models that take `language_code` (the others infer the language from the text).
+TAKES_LANGUAGE_CODE = frozenset({"eleven_flash_v2_5", "eleven_turbo_v2_5", "eleven_v3"})
+
+
+def model_and_language(model: str, language: str) -> tuple[str, str | None]:
+    """(model to ask for, `language_code` or None) for a call in `language` (BCP 47; "" = the model's own)."""
+    code = language.replace("_", "-").split("-")[0].lower() if language else ""
+    if code and code != "en":
+        model = MULTILINGUAL.get(model, model)
+    return model, (code if code and model in TAKES_LANGUAGE_CODE else None)
 
 
 @dataclass(frozen=True)
@@ -74,9 +92,12 @@ class ElevenLabsTextToSpeech(TextToSpeech):
             raise ProviderError(
                 "elevenlabs: no voice id (set the agent's voice or ELEVENLABS_VOICE_ID)", permanent=True
             )
+        model, language_code = model_and_language(
+            voice.model if voice.model.startswith("eleven_") else self._options.default_model, voice.language
+        )
         parameters: dict[str, Any] = {
             "text": text,
-            "model_id": voice.model if voice.model.startswith("eleven_") else self._options.default_model,
+            "model_id": model,
             "output_format": OUTPUT_FORMAT,
             "request_options": {
                 "max_retries": self._options.max_retries,
@@ -84,6 +105,8 @@ class ElevenLabsTextToSpeech(TextToSpeech):
                 "chunk_size": codec.FRAME_BYTES,
             },
         }
+        if language_code:
+            parameters["language_code"] = language_code
         if voice.speed != 1.0:
             parameters["voice_settings"] = VoiceSettings(speed=min(1.2, max(0.7, voice.speed)))  # the API's range
         if self._options.optimize_streaming_latency is not None:

@@ -246,6 +246,9 @@ class OpenAITextToSpeech(TextToSpeech):
         # The agent's voice fields usually name an ElevenLabs voice; use them only if they are OpenAI's.
         voice_name = voice.voice_id if voice.voice_id in OPENAI_VOICES else self._options.tts_voice
         model = voice.model if voice.model.startswith(("gpt-", "tts-")) else self._options.tts_model
+        extra: dict[str, Any] = {}
+        if voice.language and not model.startswith("tts-"):  # tts-1 takes no instructions; it follows the text
+            extra["instructions"] = f"Speak in the language of the text, as spoken in {voice.language}."
         downsampler = codec.Downsampler24kTo8k()
         try:
             async with self._client.audio.speech.with_streaming_response.create(
@@ -254,6 +257,7 @@ class OpenAITextToSpeech(TextToSpeech):
                 input=text,
                 response_format="pcm",
                 speed=min(4.0, max(0.25, voice.speed)),
+                **extra,
             ) as response:
                 async for chunk in response.iter_bytes(4800):  # 100 ms of 24 kHz PCM16
                     ulaw = downsampler.push_ulaw(chunk)

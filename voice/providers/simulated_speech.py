@@ -11,15 +11,18 @@ text), and `SimulatedSpeechToText` transcribes the k-th real utterance as line k
 `min_utterance_ms` is noise (empty text); once the script is spent, utterances transcribe as empty.
 
 `SimulatedLanguageModel` answers by rules on the caller's last words (opt-out, goodbye, callback, human,
-a question, DTMF) and calls a tool when one of those names is offered: `opt_out`, `end_call`,
-`schedule_callback`, `transfer_to_human`. `SimulatedTextToSpeech` streams speech-like μ-law for the
-text. Each has fixed, configurable delays, which is what the benchmarks' "fake providers of fixed delay" are.
+a question, DTMF), in English or Spanish (the request's `language`), and calls a tool when one of those
+names is offered: `opt_out`, `end_call`, `schedule_callback` (with the callee's own words when they name a
+clock time), `transfer_to_human`. `SimulatedTextToSpeech` streams speech-like μ-law for the text.
+Each has fixed, configurable delays, which is what the benchmarks' "fake providers of fixed delay" are.
 """
 
 import asyncio
 import functools
+import json
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from voice import codec
 from voice.providers.base import ProviderError
@@ -44,10 +47,20 @@ CALLER_SCRIPTS: Mapping[str, tuple[str, ...]] = {
     "opts_out": ("Who is this?", "Please stop calling me and take me off your list."),
     "interrupts": ("Hello?", "Sorry to cut you off, but I already paid that last week.", "Okay, goodbye."),
     "callback": ("I'm driving right now.", "Can you call me back tomorrow afternoon?"),
+    "callback_at": ("I'm driving right now.", "Call me tomorrow at five."),
     "wants_human": ("Can I talk to a real person please?",),
     "silent": (),
 }
 DEFAULT_PERSONA = "answers"
+# The same callers in other languages, chosen by the stream's `language` parameter (a browser test call with a
+# Spanish agent hears a Spanish caller; phone calls get their lines from the carrier's persona).
+CALLER_SCRIPTS_BY_LANGUAGE: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "es": {
+        "answers": ("Sí, soy yo.", "Vale, me parece bien.", "No, eso es todo. Gracias, adiós."),
+        "opts_out": ("¿Quién es?", "Por favor, no me llame más y quíteme de su lista."),
+        "callback": ("Ahora estoy conduciendo.", "Llámeme mañana a las cinco."),
+    },
+}
 
 
 def caller_script(parameters: Mapping[str, str]) -> tuple[str, ...]:
@@ -55,7 +68,10 @@ def caller_script(parameters: Mapping[str, str]) -> tuple[str, ...]:
     script = parameters.get("caller_script", "").strip()
     if script:
         return tuple(line.strip() for line in script.split("|") if line.strip())
-    return CALLER_SCRIPTS.get(parameters.get("persona", DEFAULT_PERSONA), CALLER_SCRIPTS[DEFAULT_PERSONA])
+    persona = parameters.get("persona", DEFAULT_PERSONA)
+    language = parameters.get("language", "").replace("_", "-").split("-")[0].lower()
+    spoken = CALLER_SCRIPTS_BY_LANGUAGE.get(language, {}).get(persona)
+    return spoken or CALLER_SCRIPTS.get(persona, CALLER_SCRIPTS[DEFAULT_PERSONA])
 
 
 class SimulatedSpeechToText(SpeechToText):
@@ -137,15 +153,73 @@ class SimulatedSpeechStream(SpeechStream):
         self._waiting.clear()
 
 
-_OPT_OUT = re.compile(r"\b(stop calling|take me off|do not call|don't call|remove me|unsubscribe|opt out)\b", re.I)
-_GOODBYE = re.compile(r"\b(bye|goodbye|that's all|hang up)\b", re.I)
-_CALLBACK = re.compile(r"\b(call (me )?back|later|tomorrow|another time|busy|driving)\b", re.I)
-_HUMAN = re.compile(r"\b(real person|human|operator|representative|agent)\b", re.I)
+@dataclass(frozen=True)
+class _Rules:
+    """What the simulated model recognises in the callee's words, and what it says, in one language."""
+
+    opt_out: re.Pattern[str]
+    goodbye: re.Pattern[str]
+    callback: re.Pattern[str]
+    human: re.Pattern[str]
+    said_a_time: re.Pattern[str]  # the words name a clock time: they go to schedule_callback as said
+    default_callback: str
+    replies: Mapping[str, str]
+
+
+_RULES = {
+    "en": _Rules(
+        opt_out=re.compile(
+            r"\b(stop calling|take me off|do not call|don't call|remove me|unsubscribe|opt out)\b", re.I
+        ),
+        goodbye=re.compile(r"\b(bye|goodbye|that's all|hang up)\b", re.I),
+        callback=re.compile(r"\b(call (me )?back|later|tomorrow|another time|busy|driving)\b", re.I),
+        human=re.compile(r"\b(real person|human|operator|representative|agent)\b", re.I),
+        said_a_time=re.compile(r"\bat \w+|\d:\d\d", re.I),
+        default_callback="tomorrow afternoon",
+        replies={
+            "hello": "Hello, this is an automated assistant. How can I help you today?",
+            "opt_out": "Understood. I'll make sure we don't call you again. Goodbye.",
+            "human": "Of course, let me connect you with a colleague now.",
+            "goodbye": "Thank you for your time. Goodbye!",
+            "callback": "No problem, I'll call you back then. Have a good day!",
+            "callback_tomorrow": "No problem, I'll call you back tomorrow afternoon. Have a good day!",
+            "key": "Thanks, you pressed {digit}. Let me note that.",
+            "question": "That's a good question. I'm an automated assistant, and I'm calling with a quick reminder.",
+            "unheard": "Sorry, I didn't catch that. Could you say it again?",
+            "other": "Great, thank you. Is there anything else I can help you with?",
+        },
+    ),
+    "es": _Rules(
+        opt_out=re.compile(
+            r"(no me (vuelva[ns]? a )?llame[ns]? más|no me llames más|quíteme|quítenme|bórreme|no quiero que me "
+            r"llamen|dejen de llamar|darme de baja)",
+            re.I,
+        ),
+        goodbye=re.compile(r"\b(adiós|hasta luego|eso es todo|chao|cuelgue)\b", re.I),
+        callback=re.compile(r"(llám[ea]me|más tarde|mañana|otro momento|ocupad[oa]|conduciendo|manejando)", re.I),
+        human=re.compile(r"\b(persona real|un humano|operador|operadora|agente)\b", re.I),
+        said_a_time=re.compile(r"\ba las? \w+|\d:\d\d", re.I),
+        default_callback="mañana por la tarde",
+        replies={
+            "hello": "Hola, soy un asistente automatizado. ¿En qué puedo ayudarle?",
+            "opt_out": "Entendido. Nos aseguraremos de no volver a llamarle. Adiós.",
+            "human": "Por supuesto, le paso ahora mismo con un compañero.",
+            "goodbye": "Gracias por su tiempo. ¡Adiós!",
+            "callback": "Sin problema, le llamaremos entonces. ¡Que tenga un buen día!",
+            "callback_tomorrow": "Sin problema, le llamaremos mañana por la tarde. ¡Que tenga un buen día!",
+            "key": "Gracias, ha pulsado {digit}. Lo anoto.",
+            "question": "Buena pregunta. Soy un asistente automatizado y le llamo con un breve recordatorio.",
+            "unheard": "Perdone, no le he entendido. ¿Puede repetirlo?",
+            "other": "Muy bien, gracias. ¿Hay algo más en lo que pueda ayudarle?",
+        },
+    ),
+}
 _DTMF = re.compile(r"pressed\s+([0-9*#]+)", re.I)
 
 
 class SimulatedLanguageModel(LanguageModel):
-    """Rule-based replies streamed word by word; tools are called only when offered by name."""
+    """Rule-based replies streamed word by word, in the call's language (English or Spanish; English for
+    others); tools are called only when offered by name."""
 
     name = "simulated"
 
@@ -170,34 +244,34 @@ class SimulatedLanguageModel(LanguageModel):
         offered = {tool.name for tool in request.tools}
         last: ChatMessage | None = request.messages[-1] if request.messages else None
         turn = sum(1 for m in request.messages if m.role == "assistant")
+        rules = _RULES.get((request.language or "en").split("-")[0].lower(), _RULES["en"])
+        reply = rules.replies
 
-        def call(name: str, arguments: str = "{}") -> ToolCall | None:
-            return ToolCall.parse(f"sim_call_{turn}", name, arguments) if name in offered else None
+        def call(name: str, arguments: Mapping[str, str]) -> ToolCall | None:
+            return ToolCall.parse(f"sim_call_{turn}", name, json.dumps(arguments)) if name in offered else None
 
         if last is None:
-            return "Hello, this is an automated assistant. How can I help you today?", None
+            return reply["hello"], None
         if last.role == "tool":  # after a tool result: a short acknowledgement, or nothing to add
             return "", None
         said = last.content
-        if _OPT_OUT.search(said):
-            return "Understood. I'll make sure we don't call you again. Goodbye.", call(
-                "opt_out", '{"reason": "caller asked"}'
-            )
-        if _HUMAN.search(said) and "transfer_to_human" in offered:
-            return "Of course, let me connect you with a colleague now.", call("transfer_to_human")
-        if _GOODBYE.search(said):
-            return "Thank you for your time. Goodbye!", call("end_call", '{"reason": "caller said goodbye"}')
-        if _CALLBACK.search(said):
-            return "No problem, I'll call you back tomorrow afternoon. Have a good day!", call(
-                "schedule_callback", '{"when": "tomorrow afternoon"}'
-            )
+        if rules.opt_out.search(said):
+            return reply["opt_out"], call("opt_out", {"reason": "caller asked"})
+        if rules.human.search(said) and "transfer_to_human" in offered:
+            return reply["human"], call("transfer_to_human", {})
+        if rules.goodbye.search(said):
+            return reply["goodbye"], call("end_call", {"reason": "caller said goodbye"})
+        if rules.callback.search(said):
+            if rules.said_a_time.search(said):  # the callee's own words, as a real model is told to pass them
+                return reply["callback"], call("schedule_callback", {"when": said})
+            return reply["callback_tomorrow"], call("schedule_callback", {"when": rules.default_callback})
         if match := _DTMF.search(said):
-            return f"Thanks, you pressed {match.group(1)}. Let me note that.", None
+            return reply["key"].format(digit=match.group(1)), None
         if said.rstrip().endswith("?"):
-            return "That's a good question. I'm an automated assistant, and I'm calling with a quick reminder.", None
+            return reply["question"], None
         if not said.strip():
-            return "Sorry, I didn't catch that. Could you say it again?", None
-        return "Great, thank you. Is there anything else I can help you with?", None
+            return reply["unheard"], None
+        return reply["other"], None
 
 
 class SimulatedTextToSpeech(TextToSpeech):

@@ -153,6 +153,7 @@ class ReplyRequest:
     tools: Sequence[ToolSchema] = ()
     temperature: float = 0.7
     max_tokens: int | None = 300  # a phone turn is short; this also bounds cost and latency
+    language: str = ""  # the call's (BCP 47); real models read it in the system prompt's instructions
 
 
 @dataclass(frozen=True)

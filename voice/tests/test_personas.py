@@ -1,6 +1,6 @@
 import pytest
 
-from voice.providers.simulated.personas import PERSONAS, persona_for
+from voice.providers.simulated.personas import PERSONAS, SCRIPTS_BY_LANGUAGE, Say, persona_for, spoken_in
 
 
 @pytest.mark.parametrize(
@@ -12,6 +12,7 @@ from voice.providers.simulated.personas import PERSONAS, persona_for
         ("+12025550143", "answers_and_talks"),
         ("+12025550144", "asks_removal"),
         ("+12025550145", "hangs_up_mid_call"),
+        ("+12025550146", "asks_callback"),
         ("+12025550147", "interrupts"),
         ("+12025550149", "answers_and_talks"),
     ],
@@ -31,3 +32,17 @@ def test_an_unknown_forced_persona_is_refused():
 
 def test_every_persona_that_answers_ends_its_script():
     assert all(p.script for p in PERSONAS.values() if p.answers)
+
+
+def test_a_persona_speaks_the_agents_language_with_the_same_steps():
+    english, spanish = persona_for("+34612345674"), spoken_in(persona_for("+34612345674"), "es-MX")
+    assert [type(step) for step in spanish.script] == [type(step) for step in english.script]
+    assert [step.text for step in spanish.script if isinstance(step, Say)] == [
+        "¿Diga?",
+        "No me llame más. Quíteme de su lista.",
+    ]
+    assert spoken_in(english, "de-DE") is english  # a language it lacks: as it is
+
+
+def test_every_answering_persona_has_its_spanish_script():
+    assert {name for name, p in PERSONAS.items() if p.answers} == set(SCRIPTS_BY_LANGUAGE["es"])

@@ -1,4 +1,5 @@
-"""`manage.py load_demo`: an admin login and a small demo (contacts, a list, an agent, a draft campaign).
+"""`manage.py load_demo`: an admin login and a small demo: contacts, lists, agents and two draft campaigns, one
+in English and one in Spanish (people in Spain and Mexico).
 
 Safe to run again (`make run` runs it at every start): it creates only what is missing. What exists is
 left as it is — an edited demo contact, agent or campaign keeps its edits, and the admin keeps the
@@ -24,7 +25,7 @@ from contacts.services import contact_upsert
 
 # Fictional numbers reserved for drama/testing in their countries. On the simulated carrier the last
 # digit picks who answers (voice/providers/simulated/personas.py): 0 busy, 1 no answer, 2 voicemail,
-# 4 asks to be removed, 5 hangs up mid-call, 7 interrupts, others answer and talk.
+# 4 asks to be removed, 5 hangs up mid-call, 6 asks to be called back at five, 7 interrupts, others answer and talk.
 DEMO_CONTACTS = [  # first name, last name, phone as people write it, language, amount due
     ("Ada", "Byron", "+1 202 555 0143", "", "120.00"),
     ("Grace", "Hopper", "(312) 555-0178", "", "89.50"),
@@ -47,6 +48,36 @@ DEMO_RETRY_POLICY = {
     "voicemail": {"delay_minutes": 10, "max_attempts": 2},
 }
 ADMIN_USERNAME = "admin"
+
+# The Spanish campaign beside it: a Spanish agent calling people in Spain and Mexico, each with their zone, so
+# the calling window is theirs. The simulated callees answer a Spanish agent in Spanish (same last-digit
+# personas: 3, 8 talk, 4 asks to be removed, 6 asks to be called back at five, 2 voicemail, 7 interrupts, 0 busy).
+SPANISH_DEMO_CONTACTS = [  # first name, last name, phone, IANA zone, amount due
+    ("Lucía", "Martín", "+34 612 345 673", "Europe/Madrid", "120,00"),
+    ("Javier", "Ruiz", "+34 622 000 114", "Europe/Madrid", "45,50"),
+    ("Carmen", "Díaz", "928 000 016", "Atlantic/Canary", "80,00"),  # national: the list's region (ES)
+    ("María", "López", "+52 55 1234 5678", "America/Mexico_City", "1.250,00"),
+    ("José", "Hernández", "+52 81 1234 5672", "America/Monterrey", "300,00"),
+    ("Ana", "García", "+52 664 123 4567", "America/Tijuana", "99,90"),
+    ("Pedro", "Sánchez", "+52 33 1234 5670", "America/Mexico_City", "15,00"),
+]
+SPANISH_DEMO_LIST = "Demo: recordatorios de pago (España y México)"
+SPANISH_DEMO_AGENT = {
+    "language": "es-ES",
+    "system_prompt": (
+        "Eres un asistente amable que llama en nombre de Suministros Ejemplo por una factura pendiente. "
+        "Confirma que hablas con {{first_name}}, dile que hay {{amount_due}} euros o pesos pendientes, ofrece "
+        "volver a llamar cuando le venga mejor y despídete con educación. Nunca pidas datos de tarjeta."
+    ),
+    "first_message": (
+        "Hola {{first_name}}, le habla un asistente automatizado de Suministros Ejemplo. Esta llamada usa "
+        "inteligencia artificial y puede ser grabada. ¿Es un buen momento?"
+    ),
+    "voicemail_message": (
+        "Hola {{first_name}}, este es un mensaje automatizado de Suministros Ejemplo sobre su cuenta. "
+        "Por favor, devuélvanos la llamada cuando pueda."
+    ),
+}
 
 
 def admin_password_file() -> Path:
@@ -132,5 +163,44 @@ class Command(BaseCommand):
             campaign.contact_lists.add(demo_list)
         self.stdout.write(
             f"Demo data: {created} contact(s) created, {len(DEMO_CONTACTS) - created} already there; "
+            f"list '{demo_list}', agent '{agent}', campaign '{campaign}'."
+        )
+        self._load_spanish_demo()
+
+    def _load_spanish_demo(self) -> None:
+        """The Spanish campaign: created where missing, like the English one; nothing existing is changed."""
+        demo_list, _ = ContactList.objects.get_or_create(
+            name=SPANISH_DEMO_LIST,
+            defaults={"description": "Personas y números ficticios.", "default_region": "ES"},
+        )
+        region = demo_list.default_region or "ES"
+        phones = [parse_phone_number(phone, default_region=region).e164 for _, _, phone, _, _ in SPANISH_DEMO_CONTACTS]
+        existing = set(Contact.objects.filter(phone__in=phones).values_list("phone", flat=True))
+        created = 0
+        for (first_name, last_name, _, zone, amount_due), e164 in zip(SPANISH_DEMO_CONTACTS, phones, strict=True):
+            if e164 in existing:
+                continue
+            created += 1
+            language = "es-MX" if e164.startswith("+52") else "es-ES"
+            contact_upsert(phone=e164, first_name=first_name, last_name=last_name, language=language, time_zone=zone,
+                           custom_fields={"amount_due": amount_due}, lists=[demo_list])  # fmt: skip
+        agent, _ = Agent.objects.get_or_create(name="Recordatorio de pago (demo)", defaults=SPANISH_DEMO_AGENT)
+        campaign, campaign_created = Campaign.objects.get_or_create(
+            name="Recordatorios de pago de primavera (demo)",
+            defaults={
+                "agent": agent,
+                "days_of_week": [1, 2, 3, 4, 5, 6, 7],
+                "window_start": datetime.time(8),
+                "window_end": datetime.time(21),
+                "max_attempts": 4,
+                "max_attempts_per_24h": 4,
+                "max_attempts_per_7d": 6,
+                "retry_policy": DEMO_RETRY_POLICY,
+            },
+        )
+        if campaign_created:
+            campaign.contact_lists.add(demo_list)
+        self.stdout.write(
+            f"Spanish demo: {created} contact(s) created, {len(SPANISH_DEMO_CONTACTS) - created} already there; "
             f"list '{demo_list}', agent '{agent}', campaign '{campaign}'."
         )

@@ -47,6 +47,7 @@ class Hearing(Speaking):
             agent_speaking=speaking,
             over_opener=turn is not None and turn.is_opener,
             min_interruption_words=self.config.turn_taking.min_interruption_words,
+            language=self.language,
         )
         endpoint_at = utterance.end_of_speech + utterance.event.endpoint_delay_ms / 1000 * self.context.time_scale
         if text:

@@ -7,18 +7,19 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from voice.languages import language_for
 from voice.pipeline.agent_turns import AgentTurn, AgentTurns
 from voice.pipeline.breaker import CircuitBreaker, breaker_for
 from voice.pipeline.call_record import CallRecorder
 from voice.pipeline.conversation.hearing import Hearing
 from voice.pipeline.conversation.unanswered import Unanswered
-from voice.pipeline.fallback import FallbackPhrases
+from voice.pipeline.fallback import FallbackPhrases, fallback_phrases
 from voice.pipeline.host import VOICEMAIL_VERDICTS, ConversationContext, ConversationHost, StaticHost
 from voice.pipeline.listening import Listener
 from voice.pipeline.playout import Playout
 from voice.pipeline.replies import ReplyRounds
 from voice.pipeline.session_config import SessionConfig
-from voice.pipeline.silence import SilenceWatch, silence_phrases
+from voice.pipeline.silence import SilenceWatch
 from voice.pipeline.speaker import Speaker
 from voice.pipeline.templating import render
 from voice.pipeline.transcription import Transcriber
@@ -68,6 +69,7 @@ class ConversationSession(Hearing, Unanswered, VoiceSession):
         if self.host is None:
             self.host = StaticHost(ConversationContext(system_prompt="", first_message=""))
         self.context = await self.host.load_context(info)
+        self.language = language_for(self.context.voice.language)  # its word lists
         self.recorder.start(self.host, info.call_id)
         self._recording = True
         self.providers = self.providers or speech_providers(info.parameters)
@@ -107,6 +109,7 @@ class ConversationSession(Hearing, Unanswered, VoiceSession):
             self.detector,
             Transcriber(
                 self.providers.speech_to_text,
+                language=self.context.voice.language or None,
                 breakers=self._breaker,
                 timeout_s=self.config.stt_timeout_s,
                 on_failure=self.recorder.failed,
@@ -116,10 +119,11 @@ class ConversationSession(Hearing, Unanswered, VoiceSession):
             hold_after_s=self.config.hold_after_s,
             call_id=info.call_id,
         )
-        self.phrases = FallbackPhrases(self.providers.text_to_speech, self.context.voice)
+        self.phrases = FallbackPhrases(
+            self.providers.text_to_speech, self.context.voice, fallback_phrases(self.context.phrases)
+        )
         self._spawn(self.phrases.prepare())
         self._spawn(self.listener.work(), name="inputs")
-        self._silence = silence_phrases(self.context.voice.language)
         self._reprompt_turn: AgentTurn | None = None
         watch = SilenceWatch(
             reprompt_s=self.context.silence_reprompt_s,
@@ -199,8 +203,8 @@ class ConversationSession(Hearing, Unanswered, VoiceSession):
         if self._ending:
             return
         self._ending = True
-        language = self.context.voice.language
+        language = self.context.voice.language or "en-US"
         try:
-            await self.host.end_with_goodbye(silence_phrases(language).cut_short, language)  # type: ignore[union-attr]
+            await self.host.end_with_goodbye(self.context.phrases.cut_short, language)  # type: ignore[union-attr]
         except Exception:  # the record matters more than the goodbye: stop() follows whatever happened here
             logger.warning("call %s: no goodbye before the server stopped", self.info.call_id, exc_info=True)

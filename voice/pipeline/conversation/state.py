@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from voice.languages import Language
 from voice.pipeline.agent_turns import AgentTurn, AgentTurns
 from voice.pipeline.breaker import CircuitBreaker
 from voice.pipeline.call_record import CallRecorder
@@ -17,7 +18,6 @@ from voice.pipeline.listening import Listener
 from voice.pipeline.playout import Playout
 from voice.pipeline.replies import ReplyRounds
 from voice.pipeline.session_config import SessionConfig
-from voice.pipeline.silence import SilencePhrases
 from voice.pipeline.speaker import Speaker
 from voice.pipeline.turn_taking import TurnDetector
 from voice.providers.speech_selection import SpeechProviders
@@ -37,6 +37,7 @@ class ConversationState:
     sender: MediaSender
     loop: asyncio.AbstractEventLoop
     context: ConversationContext
+    language: Language  # the agent's language's word lists
     playout: Playout | None
     speaker: Speaker
     replies: ReplyRounds | None
@@ -47,7 +48,6 @@ class ConversationState:
     _turn: AgentTurn | None  # the agent's turn now speaking (or about to)
     _agent_turns: AgentTurns
     _reprompt_turn: AgentTurn | None
-    _silence: SilencePhrases
     _ending: bool  # the agent is ending the call (a goodbye, the voicemail message): nothing new starts
     _stopped: bool  # the stream is gone: `stop` has begun
     _stt_failures: int

@@ -24,7 +24,7 @@ class Unanswered(Speaking):
     def _reprompt(self) -> None:
         if self._turn is not None or self._ending or self._stopped:
             return
-        self._start_reply(self._speak_text(self._silence.reprompt), reference=self.loop.time())
+        self._start_reply(self._speak_text(self.context.phrases.silence_reprompt), reference=self.loop.time())
         self._reprompt_turn = self._turn
         if self._turn is not None:
             self._turn.unprompted = True
@@ -36,7 +36,7 @@ class Unanswered(Speaking):
         self.recorder.outcome = "no_response"
         self._cancel_reply(interrupted=False)
         self._ending = True
-        goodbye = self._speak_text(self._silence.goodbye, then_hang_up=True)
+        goodbye = self._speak_text(self.context.phrases.silence_goodbye, then_hang_up=True)
         self._start_reply(goodbye, reference=self.loop.time(), force=True)
         if self._turn is not None:
             self._turn.unprompted = True

@@ -53,7 +53,17 @@ from twilio.request_validator import RequestValidator
 
 from voice import codec, media_streams
 from voice.providers.base import CallState, CallStatusReport, MachineDetection, PlaceCallRequest
-from voice.providers.simulated.personas import Beep, Interrupt, Pause, Persona, PressKey, Say, Step, persona_for
+from voice.providers.simulated.personas import (
+    Beep,
+    Interrupt,
+    Pause,
+    Persona,
+    PressKey,
+    Say,
+    Step,
+    persona_for,
+    spoken_in,
+)
 from voice.synthetic_audio import silence_ulaw, tone_ulaw, voiced_noise_ulaw
 
 logger = logging.getLogger(__name__)
@@ -540,6 +550,7 @@ class CalleeStream:
 
     async def run(self, parameters: dict[str, str]) -> None:
         call = self.call
+        call.persona = spoken_in(call.persona, parameters.get("language", ""))  # the callee speaks the agent's
         await self.ws.send(media_streams.connected_message())
         await self.ws.send(
             media_streams.start_message(

@@ -12,11 +12,15 @@ generated voice-band stand-in of the same length (no recordings are downloaded).
 | 2 | voicemail (greeting, beep, records until we hang up) |
 | 4 | asks_removal ("stop calling me", then presses 9) |
 | 5 | hangs_up_mid_call |
+| 6 | asks_callback ("call me tomorrow at five") |
 | 7 | interrupts (talks over the agent's audio) |
-| 3, 6, 8, 9 | answers_and_talks |
+| 3, 8, 9 | answers_and_talks |
+
+A callee speaks the agent's language: the stream's `language` parameter (the TwiML's, calls/twiml.py) picks
+the persona's script in that language (`spoken_in`; Spanish in `SCRIPTS_BY_LANGUAGE`, English otherwise).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from voice.providers.base import CallState
 
@@ -106,6 +110,16 @@ PERSONAS: dict[str, Persona] = {
             ),
         ),
         Persona(
+            "asks_callback",
+            script=(
+                Pause(0.8),
+                Say("Hello?", 1.0),
+                Pause(3.0),
+                Say("I'm driving right now. Call me tomorrow at five.", 2.5),
+                Pause(8.0),  # hears the agent out: the callback is booked once its answer is said
+            ),
+        ),
+        Persona(
             "interrupts",
             script=(
                 Pause(0.8),
@@ -124,9 +138,62 @@ BY_LAST_DIGIT = {
     "2": "voicemail",
     "4": "asks_removal",
     "5": "hangs_up_mid_call",
+    "6": "asks_callback",
     "7": "interrupts",
 }
 DEFAULT_PERSONA = "answers_and_talks"
+
+
+# The same personas in other languages: the same steps and timing, other words.
+SCRIPTS_BY_LANGUAGE: dict[str, dict[str, tuple[Step, ...]]] = {
+    "es": {
+        "answers_and_talks": (
+            Pause(0.8),
+            Say("¿Diga?", 1.0),
+            Pause(4.0),
+            Say("Sí, soy yo. Gracias por avisarme.", 2.5),
+            Pause(4.0),
+            Say("Vale, adiós.", 1.0),
+            Pause(0.5),
+        ),
+        "voicemail": (
+            Say("Hola, ha llamado a Sam. Deje su mensaje después de la señal.", 4.0),
+            Beep(0.5),
+            Pause(20.0),
+        ),
+        "hangs_up_mid_call": (Pause(0.5), Say("¿Diga?", 1.0), Pause(2.0)),
+        "asks_removal": (
+            Pause(0.8),
+            Say("¿Diga?", 1.0),
+            Pause(3.0),
+            Say("No me llame más. Quíteme de su lista.", 2.5),
+            PressKey("9"),
+            Pause(3.0),
+        ),
+        "asks_callback": (
+            Pause(0.8),
+            Say("¿Diga?", 1.0),
+            Pause(3.0),
+            Say("Ahora estoy conduciendo. Llámeme mañana a las cinco.", 2.5),
+            Pause(8.0),
+        ),
+        "interrupts": (
+            Pause(0.8),
+            Say("¿Diga?", 1.0),
+            Interrupt(Say("Perdone, ¿quién es usted?", 1.5)),
+            Pause(1.5),
+            Interrupt(Say("No, eso ya lo pagué.", 2.0)),
+            Pause(3.0),
+        ),
+    },
+}
+
+
+def spoken_in(persona: Persona, language: str) -> Persona:
+    """`persona` speaking `language` (a BCP 47 tag; "es-MX" → Spanish), or as it is for a language it lacks."""
+    code = (language or "en").replace("_", "-").split("-")[0].lower()
+    script = SCRIPTS_BY_LANGUAGE.get(code, {}).get(persona.name)
+    return replace(persona, script=script) if script is not None else persona
 
 
 def persona_for(number: str, *, forced: str = "") -> Persona:

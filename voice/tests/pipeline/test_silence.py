@@ -4,6 +4,7 @@ On virtual time: the silence is timed on the loop clock, scaled like the carrier
 
 import pytest
 
+from voice.phrases import phrases_for
 from voice.pipeline.host import StaticHost
 from voice.pipeline.silence import SilenceWatch, silence_phrases
 from voice.providers.speech import VoiceSpec
@@ -36,7 +37,8 @@ async def test_silence_gets_a_reprompt_then_a_polite_goodbye_and_outcome_no_resp
 
 @on_virtual_time
 async def test_the_phrases_follow_the_agents_language():
-    host = StaticHost(context(silence_reprompt_s=3, silence_hang_up_s=6, voice=VoiceSpec(language="es-MX")))
+    spanish = VoiceSpec(language="es-MX")
+    host = StaticHost(context(silence_reprompt_s=3, silence_hang_up_s=6, voice=spanish, phrases=phrases_for("es-MX")))
     session, carrier = await started(host, providers())
     await within(carrier.hung_up.wait(), what="the hang-up")
     assert agent_said(host)[1:] == ["¿Sigue ahí?", "Parece que no es un buen momento. Lo dejo por ahora. Adiós."]

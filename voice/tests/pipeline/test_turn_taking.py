@@ -3,6 +3,8 @@ import random
 import pytest
 
 from voice import codec
+from voice.languages import language_for
+from voice.pipeline.listening import classify
 from voice.pipeline.turn_taking import (
     BargeInCandidate,
     SpeechDiscarded,
@@ -141,3 +143,27 @@ def test_bad_configuration_is_refused():
 )
 def test_words_decide_whether_an_utterance_is_a_turn_an_interruption_or_a_backchannel(text, agent_speaking, expected):
     assert classify_utterance(text, agent_speaking=agent_speaking) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "agent_speaking", "expected"),
+    [
+        ("Vale, ajá.", True, Utterance.BACKCHANNEL),
+        ("Sí, claro.", True, Utterance.BACKCHANNEL),
+        ("Espere.", True, Utterance.INTERRUPTION),
+        ("No me llame más.", True, Utterance.INTERRUPTION),
+        ("Eh...", False, Utterance.NOISE),
+        ("Sí.", False, Utterance.TURN),
+    ],
+)
+def test_spanish_words_are_read_with_spanishs_lists(text, agent_speaking, expected):
+    assert classify_utterance(text, agent_speaking=agent_speaking, language=language_for("es-MX")) is expected
+
+
+def test_a_spanish_greeting_over_the_opener_is_not_an_interruption():
+    spanish = language_for("es-ES")
+    assert classify("¿Diga?", agent_speaking=True, over_opener=True, min_interruption_words=1, language=spanish) is (
+        Utterance.BACKCHANNEL
+    )
+    assert classify("¿Quién es?", agent_speaking=True, over_opener=True, min_interruption_words=1,
+                    language=spanish) is Utterance.BACKCHANNEL  # fmt: skip

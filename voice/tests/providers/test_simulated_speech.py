@@ -108,3 +108,12 @@ async def test_the_simulated_stream_hears_the_script_in_endpoint_order_and_fails
     await stream.aclose()
     with pytest.raises(ProviderError):
         await last
+
+
+def test_without_a_script_the_simulated_caller_speaks_the_calls_language():
+    from voice.providers.simulated_speech import caller_script
+
+    assert caller_script({"language": "es-MX"})[0] == "Sí, soy yo."
+    assert caller_script({"language": "es-ES", "persona": "callback"})[-1] == "Llámeme mañana a las cinco."
+    assert caller_script({"language": "de-DE"})[0] == "Yes, this is me speaking."  # no German caller: English
+    assert caller_script({"language": "es", "caller_script": "Hola|Adiós"}) == ("Hola", "Adiós")
