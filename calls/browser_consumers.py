@@ -42,6 +42,7 @@ class BrowserTestCallConsumer(TwilioMediaStreamConsumer):
     async def connect(self) -> None:
         self.session = None
         self.stream_sid, self.writable, self._end_task, self.call_id = "", False, None, ""
+        self.frames_in = 0  # the media consumer counts frames for its metrics
         user = self.scope.get("user")
         if not await database_sync_to_async(_may_talk)(user):
             await self.close(code=CLOSE_FORBIDDEN)
