@@ -16,3 +16,6 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("", include("django_prometheus.urls")),  # /metrics
 ]
+
+# Under /api/, an address no route matches answers problem details like every other API error.
+handler404 = "campaigns.integrations.problems.page_not_found"

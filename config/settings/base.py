@@ -63,7 +63,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here: /api/docs/ works offline
@@ -185,11 +184,17 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Integration tokens (a hash stored, scoped, revocable); the session for the browsable API.
     "DEFAULT_AUTHENTICATION_CLASSES": (
-        "rest_framework.authentication.TokenAuthentication",
+        "campaigns.integrations.tokens.IntegrationTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ),
-    "DEFAULT_PERMISSION_CLASSES": ("config.api_permissions.ModelPermissionsIncludingView",),
+    "DEFAULT_PERMISSION_CLASSES": (
+        "config.api_permissions.ModelPermissionsIncludingView",
+        "config.api_permissions.TokenScopePermission",
+    ),
+    # Every 4xx as RFC 9457 problem details.
+    "EXCEPTION_HANDLER": "campaigns.integrations.problems.problem_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": (
