@@ -72,6 +72,26 @@ def contact_upsert(
     return contact, created
 
 
+@transaction.atomic
+def contact_update(*, contact: Contact, lists: list[ContactList] | None = None, **fields: object) -> Contact:
+    """Change a contact's fields (only those given); a new `phone` is parsed as on create, and country and
+    zone follow it unless given. `lists` replaces its lists. Raises `InvalidPhoneNumber` with the reason;
+    an erased contact cannot be changed (ValueError)."""
+    if contact.erased_at is not None:
+        raise ValueError("This contact's data was erased on request; it cannot be changed.")
+    if "phone" in fields:
+        parsed = parse_contact_phone_number(str(fields.pop("phone")))
+        contact.phone = parsed.e164
+        location = location_fields(parsed, time_zone=str(fields.pop("time_zone", "") or ""))
+        fields = {**location, **fields}
+    for name, value in fields.items():
+        setattr(contact, name, value)
+    contact.save()
+    if lists is not None:
+        contact.lists.set(lists)
+    return contact
+
+
 def operator_action_record(
     *,
     actor: AbstractBaseUser | None,

@@ -29,6 +29,9 @@ TITLES = {
     "not_acceptable": "Not acceptable",
     "unsupported_media_type": "Unsupported media type",
     "throttled": "Too many requests",
+    "dial_refused": "Call refused by the dial-time gate",
+    "conflict": "Conflict",
+    "idempotency_key_reused": "Idempotency key reused with another request",
 }
 
 
@@ -99,7 +102,10 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
             codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
             code = codes if isinstance(codes, str) else "error"
             detail = str(response.data.get("detail", "")) if isinstance(response.data, dict) else str(response.data)
-        extra = {"retry_after": exc.wait} if isinstance(exc, exceptions.Throttled) and exc.wait is not None else {}
+        # Any app's exception may add members (`extra`), e.g. calls' refused dial: the rule and when it opens.
+        extra = dict(getattr(exc, "extra", None) or {})
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            extra["retry_after"] = exc.wait
         body = problem(status_code=response.status_code, code=code, detail=detail, instance=instance, **extra)
     response.data = body
     response.content_type = PROBLEM_CONTENT_TYPE
