@@ -42,4 +42,10 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
         every_seconds=60,
         description="Closes calls a lost callback left open, asking the carrier for their real status.",
     ),
+    PeriodicTaskSpec(
+        name="Forget old idempotency keys",
+        task="campaigns.purge_idempotency_keys",
+        every_seconds=60 * 60,
+        description="Deletes API Idempotency-Key records older than IDEMPOTENCY_KEY_TTL_HOURS.",
+    ),
 )

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from campaigns.integrations.idempotency import idempotency_records_purge
 from campaigns.services import campaigns_dispatch_due, target_settle, targets_settle_stragglers
 
 logger = logging.getLogger(__name__)
@@ -39,3 +40,9 @@ def settle_target(call_id: str) -> None:
 def settle_stragglers() -> int:
     """Beat's sweep: settle targets whose call ended but whose settlement never ran; returns how many."""
     return targets_settle_stragglers()
+
+
+@shared_task(name="campaigns.purge_idempotency_keys", ignore_result=True)
+def purge_idempotency_keys() -> int:
+    """Beat's sweep: forget API idempotency keys past IDEMPOTENCY_KEY_TTL_HOURS; returns how many."""
+    return idempotency_records_purge()

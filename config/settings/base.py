@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "campaigns.integrations.idempotency.IdempotencyMiddleware",  # API POSTs with an Idempotency-Key
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "monitoring.middleware.PrometheusAfterMiddleware",  # last
@@ -204,6 +205,10 @@ REST_FRAMEWORK = {
     ),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# A POST's Idempotency-Key is remembered this long (with its first answer), then forgotten.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# Request bodies read into memory: a bulk upsert of 10,000 contacts is a few MB of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=20 * 1024 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Callwright API",
     "DESCRIPTION": "AI phone-call campaigns: contacts, campaigns and calls.",
