@@ -69,6 +69,10 @@ AGENT_FIELDS = (
 
 
 class AgentSerializer(serializers.ModelSerializer):
+    # Declared: the model's float bounds would make DRF warn; the admin's form checks the range on writes.
+    voice_speed = serializers.DecimalField(max_digits=3, decimal_places=2, required=False, help_text="0.5 to 2.")
+    llm_temperature = serializers.DecimalField(max_digits=3, decimal_places=2, required=False, help_text="0 to 2.")
+
     class Meta:
         model = Agent
         fields = ("id", *AGENT_FIELDS, "created_at", "updated_at")

@@ -33,3 +33,10 @@ class CampaignsConfig(AppConfig):
         register_call_script(agent_call_script)
         register_callback_requested(target_schedule_callback)
         register_test_call_gate(refusals_for_test_calls)
+
+        from calls.hooks import register_call_event
+        from campaigns.integrations.events import on_call_event, on_contact_event
+        from contacts.hooks import register_contact_event
+
+        register_call_event(on_call_event)  # outbound webhooks: call.started, call.ended, call.analyzed
+        register_contact_event(on_contact_event)  # contact.opted_out, import.finished

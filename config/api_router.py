@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from calls.apis import CallViewSet
 from campaigns.apis import AgentViewSet, CampaignViewSet, TargetViewSet
+from campaigns.integrations.apis import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 from contacts.apis import (
     ConsentViewSet,
     ContactImportViewSet,
@@ -22,6 +23,8 @@ router.register("agents", AgentViewSet, basename="agent")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("targets", TargetViewSet, basename="target")
 router.register("calls", CallViewSet, basename="call")
+router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 
 app_name = "api"
 urlpatterns = router.urls

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from contacts.hooks import notify_contact_event_on_commit
 from contacts.importing.columns import map_columns
 from contacts.importing.files import open_table
 from contacts.models import Contact, ContactList, OperatorAction, Suppression
@@ -136,6 +137,8 @@ def suppression_add(
             )
     except IntegrityError:
         return Suppression.objects.active().get(phone=e164)
+    if source == Suppression.Source.OPT_OUT:
+        notify_contact_event_on_commit("opted_out", suppression.pk)
     if created_by is not None:
         operator_action_record(
             actor=created_by,

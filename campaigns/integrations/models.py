@@ -105,6 +105,13 @@ class WebhookSubscription(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        known = set(WebhookEvent.values)
+        if not isinstance(self.events, list) or not self.events or not set(map(str, self.events)) <= known:
+            raise ValidationError({"events": f"A list of one or more of: {', '.join(WebhookEvent.values)}."})
+
 
 class WebhookDelivery(models.Model):
     """One event for one subscription, with its attempts. Delivered at most once successfully."""

@@ -209,6 +209,14 @@ REST_FRAMEWORK = {
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 # Request bodies read into memory: a bulk upsert of 10,000 contacts is a few MB of JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=20 * 1024 * 1024)
+# Outbound webhooks (campaigns/integrations/webhooks.py): a receiver has this long to answer; a failed attempt
+# is retried after WEBHOOK_RETRY_BASE_SECONDS doubled each time (capped, with jitter), WEBHOOK_MAX_ATTEMPTS in
+# all; a subscription whose deliveries fail WEBHOOK_PAUSE_AFTER_FAILURES times in a row is paused.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 60 * 60.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_PAUSE_AFTER_FAILURES = env.int("WEBHOOK_PAUSE_AFTER_FAILURES", default=20)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Callwright API",
     "DESCRIPTION": "AI phone-call campaigns: contacts, campaigns and calls.",

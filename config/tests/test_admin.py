@@ -23,7 +23,7 @@ def test_every_domain_model_is_in_the_admin():
     names = {model.__name__ for model in DOMAIN_MODELS}
     assert names == {
         "Contact", "ContactList", "Suppression", "Consent", "ContactImportJob", "OperatorAction",
-        "Agent", "Campaign", "CampaignTarget", "IntegrationToken",
+        "Agent", "Campaign", "CampaignTarget", "IntegrationToken", "WebhookSubscription", "WebhookDelivery",
         "Call", "CallEvent", "TranscriptTurn",
     }  # fmt: skip
 
@@ -46,6 +46,10 @@ def one_of_each(call, contact, campaign, contact_list, api_user):
     from campaigns.integrations.tokens import integration_token_create
 
     integration_token_create(name="CRM", user=api_user)
+    from campaigns.integrations.models import WebhookDelivery, WebhookSubscription
+
+    subscription = WebhookSubscription.objects.create(name="CRM", url="https://crm.example/", events=["call.ended"])
+    WebhookDelivery.objects.create(subscription=subscription, event="call.ended", event_key="1", payload={})
 
 
 @pytest.mark.parametrize("model", DOMAIN_MODELS, ids=lambda m: m.__name__)
