@@ -1,4 +1,4 @@
-"""How `contacts` tells higher apps what happened, without importing them (as `calls.hooks` does for calls).
+"""How `contacts` tells higher apps what happened, without importing them (the way the calls app tells its own).
 
 Contact events, each run after the transaction that caused it commits, with the id of the row concerned:
 

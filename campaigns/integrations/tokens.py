@@ -4,7 +4,10 @@ import datetime
 import hashlib
 import secrets
 
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.signals import user_login_failed
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -79,8 +82,17 @@ class IntegrationTokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode()
         except UnicodeDecodeError as error:
             raise exceptions.AuthenticationFailed("The token holds characters a key never has.") from error
+        # django-axes counts failed keys per client address and per key prefix, as it counts failed admin logins.
+        credentials = {"username": f"token:{key[:10]}"}
+        if not AxesProxyHandler.is_allowed(request, credentials):
+            raise exceptions.Throttled(
+                wait=settings.AXES_COOLOFF_TIME.total_seconds(),
+                detail="Too many failed token attempts from this address: locked out for a while. "
+                "An administrator can lift the lockout in the admin (Access attempts).",
+            )
         token = token_for_key(key)
         if token is None:
+            user_login_failed.send(sender=type(self), credentials=credentials, request=request)
             raise exceptions.AuthenticationFailed("The token is unknown or revoked.")
         return token.user, token
 

@@ -6,6 +6,7 @@ the simulated providers, so a fresh clone needs no server and no key. Setting `D
 every variable.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here: /api/docs/ works offline
     "django_celery_beat",
+    "axes",  # locks out repeated failed logins (admin) and token failures (API)
     "django_prometheus",
     "import_export",
     "contacts",
@@ -87,8 +89,11 @@ MIDDLEWARE = [
     "campaigns.integrations.idempotency.IdempotencyMiddleware",  # API POSTs with an Idempotency-Key
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out admin login into its lockout page
     "monitoring.middleware.PrometheusAfterMiddleware",  # last
 ]
+# django-axes checks every login against its lockouts first; then Django's own backend logs in.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -194,6 +199,11 @@ REST_FRAMEWORK = {
         "config.api_permissions.ModelPermissionsIncludingView",
         "config.api_permissions.TokenScopePermission",
     ),
+    "DEFAULT_THROTTLE_CLASSES": (
+        "campaigns.integrations.throttles.TokenRateThrottle",
+        "campaigns.integrations.throttles.IPRateThrottle",
+    ),
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
     # Every 4xx as RFC 9457 problem details.
     "EXCEPTION_HANDLER": "campaigns.integrations.problems.problem_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -205,6 +215,18 @@ REST_FRAMEWORK = {
     ),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# Rate limits of the API ("<n>/<s|min|hour|day>"; empty: none), per token and per client address.
+API_RATE_PER_TOKEN = env("API_RATE_PER_TOKEN", default="600/min")
+API_RATE_PER_IP = env("API_RATE_PER_IP", default="1200/min")
+# Proxies in front of the web processes that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# django-axes: AXES_FAILURE_LIMIT failed admin logins or API token attempts lock out that username and that
+# address for AXES_COOLOFF_TIME; the admin's "Access attempts" shows lockouts, and deleting one lifts it.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "campaigns.integrations.throttles.client_ip"
+AXES_RESET_ON_SUCCESS = True
 # A POST's Idempotency-Key is remembered this long (with its first answer), then forgotten.
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 # Request bodies read into memory: a bulk upsert of 10,000 contacts is a few MB of JSON.
