@@ -53,6 +53,10 @@ CALL_FIELDS = (
 
 
 class CallSerializer(serializers.ModelSerializer):
+    # Empty until known: plain strings in the schema, not an enum or a URI that "" would break.
+    answered_by = serializers.CharField(read_only=True, help_text="human, machine_start, machine_end_beep, … or empty.")
+    recording_url = serializers.CharField(read_only=True, help_text="Empty when the call was not recorded.")
+
     class Meta:
         model = Call
         fields = CALL_FIELDS

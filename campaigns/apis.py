@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Model, ProtectedError
 from django.forms.models import model_to_dict, modelform_factory
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -110,7 +110,18 @@ CAMPAIGN_FIELDS = (
 )  # fmt: skip
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2})?$", "example": "09:00"})
+class WallClockTimeField(serializers.TimeField):
+    """A callee-local wall time ("09:00"): no offset, so not JSON Schema's `time` format, which needs one."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(format="%H:%M", **kwargs)
+
+
 class CampaignOutputSerializer(serializers.ModelSerializer):
+    window_start = WallClockTimeField(required=False, help_text="Callee-local; 08:00 at the earliest.")
+    window_end = WallClockTimeField(required=False, help_text="Callee-local; 21:00 at the latest.")
+
     class Meta:
         model = Campaign
         fields = ("id", "status", *CAMPAIGN_FIELDS, "activated_at", "finished_at", "created_at", "updated_at")

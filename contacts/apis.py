@@ -42,6 +42,7 @@ class NewestFirst(CursorPagination):
 
 class ContactSerializer(serializers.ModelSerializer):
     lists = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    email = serializers.CharField(read_only=True, help_text="An email address, or empty.")
 
     class Meta:
         model = Contact
@@ -236,12 +237,10 @@ class ContactViewSet(viewsets.ModelViewSet):
 
 
 class ContactListSerializer(serializers.ModelSerializer):
-    contact_count = serializers.IntegerField(read_only=True, required=False)
-
     class Meta:
         model = ContactList
-        fields = ("id", "name", "description", "created_at", "contact_count")
-        read_only_fields = ("id", "created_at", "contact_count")
+        fields = ("id", "name", "description", "created_at")
+        read_only_fields = ("id", "created_at")
 
 
 class ContactListViewSet(viewsets.ModelViewSet):

@@ -105,3 +105,12 @@ def test_the_admin_revokes_tokens(admin_client, api_user):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert bearer(key).get(URL).status_code == 401
+
+
+def test_the_command_issues_a_token_for_a_new_integration_user(capsys, campaign):
+    from django.core.management import call_command
+
+    call_command("create_integration_token", "--name", "CRM")
+    key = capsys.readouterr().out.strip()
+    assert bearer(key).get(URL).status_code == 200  # the integration group may read campaigns
+    assert IntegrationToken.objects.get().user.groups.get().name == "integration"

@@ -136,3 +136,24 @@ def test_the_api_docs_page_renders_for_a_logged_in_user(admin_client):
     response = admin_client.get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+def test_the_schema_is_valid_openapi_and_generates_without_a_warning(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+
+
+def test_the_schema_types_errors_as_problems_and_offers_idempotency_keys_and_examples(token_client):
+    schema = token_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    place = schema["paths"]["/api/v1/calls/"]["post"]
+    assert {"400", "401", "403", "409", "422", "429"} <= set(place["responses"])
+    assert place["responses"]["409"]["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+    assert "Idempotency-Key" in [parameter["name"] for parameter in place["parameters"]]
+    bulk = schema["paths"]["/api/v1/contacts/bulk/"]["post"]["requestBody"]["content"]["application/json"]
+    assert bulk["examples"]["TwoContacts"]["value"]["contacts"][0]["phone"] == "(202) 555-0143"
+    assert schema["components"]["securitySchemes"]["integrationToken"] == {
+        "type": "http", "scheme": "bearer", "description": "An integration token (cw_…), from the admin."
+    }  # fmt: skip

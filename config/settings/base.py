@@ -241,10 +241,25 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 WEBHOOK_PAUSE_AFTER_FAILURES = env.int("WEBHOOK_PAUSE_AFTER_FAILURES", default=20)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Callwright API",
-    "DESCRIPTION": "AI phone-call campaigns: contacts, campaigns and calls.",
+    "DESCRIPTION": "AI phone-call campaigns: contacts, campaigns and calls. Authenticate with an integration "
+    "token (`Authorization: Bearer cw_…`, created in the admin). Errors are RFC 9457 problem details; POSTs "
+    "accept an `Idempotency-Key`; events reach your URLs as signed webhooks (see the README).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Every operation's 4xx as problem details, and the Idempotency-Key header on every POST.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "campaigns.integrations.schema.add_problem_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "CallStatusEnum": "calls.models.CallStatus",
+        "ImportStatusEnum": "contacts.models.ContactImportJob.Status",
+        "DeliveryStatusEnum": "campaigns.integrations.models.WebhookDelivery.Status",
+        "WebhookEventEnum": "campaigns.integrations.models.WebhookEvent",
+    },
+    "COMPONENT_SPLIT_REQUEST": True,  # request and response bodies typed apart (read-only fields in answers only)
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
