@@ -14,7 +14,7 @@ from django.db import transaction
 
 from contacts.importing.columns import FIELD_BY_HEADER, custom_field_key, map_columns, normalise_header
 from contacts.importing.rules import ContactRowRules, Outcome
-from contacts.importing.writers import OrmBulkWriter
+from contacts.importing.writers import writer_for
 from contacts.models import ContactList
 
 MAX_RECORDS = 10_000
@@ -47,6 +47,46 @@ def custom_field_refusal(key: str) -> str | None:
     if normalise_header(key) in FIELD_BY_HEADER:
         return f"Custom field {key!r} reads as the contact field {FIELD_BY_HEADER[normalise_header(key)]!r}."
     return None
+
+
+RECORD_KEYS = frozenset((*KNOWN_KEYS, "custom_fields"))
+SCALARS = (str, int, float, bool, type(None))
+
+
+def record_problems(records: object, *, limit: int = 20) -> list[str]:
+    """What makes a batch unreadable as records, in words (at most `limit`); empty when it can go to the rules.
+
+    Only the shape is checked here (a list of objects with known keys and plain values): what each value
+    means is the row rules' to judge, per record, without failing the batch. Plain Python, not a DRF
+    serializer per record: at 10,000 records that validation cost more than the import itself.
+    """
+    if not isinstance(records, list) or not records:
+        return ["`contacts` is a list of 1 to 10,000 contacts."]
+    if len(records) > MAX_RECORDS:
+        return [f"Send at most {MAX_RECORDS:,} contacts in one request; this one has {len(records):,}."]
+    problems: list[str] = []
+    for number, record in enumerate(records, start=1):
+        if len(problems) >= limit:
+            break
+        if not isinstance(record, dict):
+            problems.append(f"Record {number} is not an object.")
+            continue
+        unknown = record.keys() - RECORD_KEYS
+        if unknown:
+            problems.append(f"Record {number}: unknown field(s) {', '.join(sorted(map(str, unknown)))}.")
+        elif "phone" not in record:
+            problems.append(f"Record {number} has no phone.")
+        elif not all(isinstance(record.get(key), SCALARS) for key in KNOWN_KEYS[:-1]):
+            problems.append(f"Record {number}: phone, names, email, language and time_zone are strings.")
+        elif not isinstance(record.get("lists") or [], list) or not all(
+            isinstance(name, str) for name in record.get("lists") or []
+        ):
+            problems.append(f"Record {number}: lists is a list of list names.")
+        elif not isinstance(record.get("custom_fields") or {}, dict) or not all(
+            isinstance(value, SCALARS) for value in (record.get("custom_fields") or {}).values()
+        ):
+            problems.append(f"Record {number}: custom_fields is an object of plain values.")
+    return problems
 
 
 def _cell(value: object) -> str:
@@ -93,7 +133,10 @@ def contacts_bulk_upsert(
         create_lists=True,
     )
     decisions = rules.decide(rows)
-    OrmBulkWriter(job=None, contact_list=contact_list, list_ids=rules.list_ids).write(decisions)
+    # The file import's writers: on PostgreSQL every row goes through COPY and one MERGE.
+    writer = writer_for(job=None, contact_list=contact_list, list_ids=rules.list_ids)
+    writer.write(decisions)
+    writer.finish()
     counts = collections.Counter(decision.outcome.value for decision in decisions)
     return BulkUpsertResult(
         counts={outcome.value: counts.get(outcome.value, 0) for outcome in Outcome},

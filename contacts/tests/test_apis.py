@@ -186,3 +186,23 @@ def test_a_file_is_imported_and_its_progress_and_row_errors_read(crm, django_cap
     issues = crm.get(f"/api/v1/imports/{job_id}/issues/").json()["results"]
     assert [(i["row_number"], i["outcome"]) for i in issues] == [(3, "rejected")]
     assert ContactImportJob.objects.get().created_by.username == "integration"
+
+
+def test_bulk_upsert_refuses_a_batch_of_the_wrong_shape_naming_the_records(crm):
+    response = crm.post(
+        "/api/v1/contacts/bulk/",
+        {
+            "contacts": [
+                {"phone": "+14155550123"},
+                "not a contact",
+                {"phone": "+1", "nickname": "x"},
+                {"first_name": "A"},
+            ]
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["contacts"] == [
+        "Record 2 is not an object.", "Record 3: unknown field(s) nickname.", "Record 4 has no phone."
+    ]  # fmt: skip
+    assert not Contact.objects.exists()
