@@ -206,6 +206,9 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
     # Every 4xx as RFC 9457 problem details.
     "EXCEPTION_HANDLER": "campaigns.integrations.problems.problem_exception_handler",
+    # JSON in, as the schema says (a file upload names its own parser): one request body type per
+    # operation, which generated clients need to pick the encoding.
+    "DEFAULT_PARSER_CLASSES": ("rest_framework.parsers.JSONParser",),
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": (
