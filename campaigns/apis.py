@@ -129,7 +129,7 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
 
 
 class CampaignFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Campaign.Status.choices)
+    status = django_filters.MultipleChoiceFilter(choices=Campaign.Status.choices, distinct=False)
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
@@ -273,7 +273,7 @@ class TargetSerializer(serializers.ModelSerializer):
 
 
 class TargetFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=CampaignTarget.State.choices)
+    state = django_filters.MultipleChoiceFilter(choices=CampaignTarget.State.choices, distinct=False)
 
     class Meta:
         model = CampaignTarget

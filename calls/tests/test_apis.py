@@ -75,3 +75,13 @@ def test_placing_a_call_needs_the_add_permission_and_a_known_agent(token_client,
     grant(api_user, "add_call")
     missing = token_client.post(URL, {"contact": contact.pk, "agent": 999}, format="json")
     assert (missing.status_code, list(missing.json()["errors"])) == (400, ["agent"])
+
+
+def test_filtering_calls_by_status_selects_no_distinct_rows(token_client, api_user, call):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    grant(api_user, "view_call")
+    with CaptureQueriesContext(connection) as queries:
+        assert len(token_client.get(URL, {"status": ["queued", "busy"]}).json()["results"]) == 1
+    assert not any("DISTINCT" in query["sql"] for query in queries.captured_queries if "calls_call" in query["sql"])
