@@ -208,7 +208,8 @@ class ContactViewSet(viewsets.ModelViewSet):
             except InvalidPhoneNumber as error:
                 raise ValidationError({"phone": [str(error)]}) from error
         else:
-            query = Q(custom_fields__external_id=external_id)
+            # Both conditions, so that PostgreSQL uses the partial index `contact_external_id`.
+            query = Q(custom_fields__has_key="external_id", custom_fields__external_id=external_id)
         return Response(ContactSerializer(get_object_or_404(self.get_queryset(), query)).data)
 
     @extend_schema(request=BulkUpsertSerializer, responses=BulkResultSerializer, examples=[BULK_EXAMPLE])
