@@ -29,6 +29,7 @@ from contacts.importing.bulk import (
 )
 from contacts.importing.files import ImportFileError, check_file_size
 from contacts.importing.jobs import contact_import_job_create
+from contacts.importing.rules import TIME_ZONES
 from contacts.models import Consent, Contact, ContactImportIssue, ContactImportJob, ContactList, Suppression
 from contacts.phone_numbers import InvalidPhoneNumber, parse_phone_number
 from contacts.selectors import import_job_progress, is_suppressed
@@ -75,8 +76,6 @@ class ContactWriteSerializer(serializers.Serializer):
     )  # fmt: skip
 
     def validate_time_zone(self, value: str) -> str:
-        from contacts.importing.rules import TIME_ZONES
-
         if value and value not in TIME_ZONES:
             raise ValidationError(f"{value!r} is not an IANA time zone (e.g. America/New_York).")
         return value

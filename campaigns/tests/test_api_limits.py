@@ -13,7 +13,8 @@ URL = "/api/v1/campaigns/"
 
 
 @pytest.fixture(autouse=True)
-def fresh_counters():
+def fresh_counters(settings):
+    settings.AXES_ENABLED = True  # off for the other tests (config/settings/test.py)
     cache.clear()
     yield
     cache.clear()

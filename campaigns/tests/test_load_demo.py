@@ -43,7 +43,7 @@ def test_load_demo_run_again_keeps_edits_the_password_and_the_sessions(var_dir, 
     ada.custom_fields = {"amount_due": "1.00"}
     ada.save()
     Agent.objects.update(first_message="Edited by the operator. This call uses AI.")
-    client.post("/admin/login/", {"username": "admin", "password": password})  # through django-axes' check
+    assert client.login(username="admin", password=password)
     assert client.get("/admin/").status_code == 200
 
     call_command("load_demo")
