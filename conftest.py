@@ -9,10 +9,10 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import connections
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from calls.models import Call
+from campaigns.integrations.tokens import integration_token_create
 from campaigns.models import Agent, Campaign
 from contacts.models import Contact, ContactList
 from voice.tests.fake_twilio import FakeTwilio, start_fake_twilio
@@ -72,7 +72,8 @@ def grant(user, *codenames: str) -> None:
 @pytest.fixture
 def token_client(api_user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=api_user).key}")
+    _, key = integration_token_create(name="Test integration", user=api_user, scope="read_write")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return client
 
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from calls.hooks import refusals_for_test_calls
+from calls.selectors import test_call_refusals
 from calls.services import call_create_test
 from monitoring.logging import mask_phone_numbers
 
@@ -26,26 +26,13 @@ def place_test_call(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
     if not request.user.has_perm("calls.add_call"):
         modeladmin.message_user(request, "You need permission to add calls to place test calls.", messages.ERROR)
         return
-    from contacts.selectors import suppressed_phones
-
     selected = list(
         queryset.order_by("pk").values_list("pk", "first_name", "last_name", "phone", "erased_at")[: MAX_TEST_CALLS + 1]
     )
     if len(selected) > MAX_TEST_CALLS:
         modeladmin.message_user(request, f"Select at most {MAX_TEST_CALLS} contacts for test calls.", messages.ERROR)
         return
-    # calls' own floor, whatever gate is registered: no erased contact, no number, nobody on the do-not-call list.
-    refusals: dict[int, str] = {}
-    for pk, _, _, phone, erased_at in selected:
-        if erased_at is not None:
-            refusals[pk] = "Contact's data was erased"
-        elif not phone:
-            refusals[pk] = "No phone number"
-    suppressed = suppressed_phones(phone for pk, _, _, phone, _ in selected if pk not in refusals)
-    refusals |= {pk: "On the do-not-call list" for pk, _, _, phone, _ in selected if phone in suppressed}
-    gated = [pk for pk, *_ in selected if pk not in refusals]
-    for pk, reason in refusals_for_test_calls(gated, timezone.now()).items() if gated else ():
-        refusals.setdefault(pk, reason)
+    refusals = test_call_refusals(contact_ids=[pk for pk, *_ in selected], now=timezone.now())
 
     calls = [call_create_test(contact_id=pk, to_phone=phone) for pk, _, _, phone, _ in selected if pk not in refusals]
     if calls:

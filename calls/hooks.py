@@ -11,6 +11,10 @@
 - Callback requested (the conversation's schedule_callback tool): `calls` asks the registered
   handler, inside its own transaction, to dial the call's callee again at a given time; the handler
   returns whether it did (False: the call belongs to nothing that can call back).
+- Call events (started = answered, ended, analyzed): `calls` runs every registered handler after commit with
+  the call's id and the event's name; the app that tells the outside world (campaigns' outbound webhooks)
+  registers one. Post-call analysis calls `notify_call_event_on_commit(call_id, "analyzed")` once it has
+  written the call's summary and extracted fields.
 - Test call gate: before the admin's "Place a test call" dials, `calls` asks the registered gates which
   of the selected contacts may not be called now and why (calling hours, do-not-call, caps); the app
   that owns those rules answers, so a test call keeps the same rules as a campaign's.
@@ -51,6 +55,36 @@ def notify_call_finished_on_commit(call_id: uuid.UUID) -> None:
             except Exception:
                 # One failing handler must not stop the others; the reaper retries settlement.
                 logger.exception("call-finished handler %s failed for call %s", handler.__qualname__, call_id)
+
+    transaction.on_commit(run_handlers)
+
+
+CALL_EVENTS = ("started", "ended", "analyzed")
+CallEventHandler = Callable[[uuid.UUID, str], None]
+_call_event_handlers: list[CallEventHandler] = []
+
+
+def register_call_event(handler: CallEventHandler) -> None:
+    if handler not in _call_event_handlers:
+        _call_event_handlers.append(handler)
+
+
+def unregister_call_event(handler: CallEventHandler) -> None:
+    if handler in _call_event_handlers:
+        _call_event_handlers.remove(handler)
+
+
+def notify_call_event_on_commit(call_id: uuid.UUID, event: str) -> None:
+    """Tell every registered handler, after the current transaction commits, that `event` happened to the call."""
+    if event not in CALL_EVENTS:
+        raise ValueError(f"{event!r} is not a call event; one of {', '.join(CALL_EVENTS)}.")
+
+    def run_handlers() -> None:
+        for handler in list(_call_event_handlers):
+            try:
+                handler(call_id, event)
+            except Exception:
+                logger.exception("call-event handler %s failed for %s of call %s", handler.__qualname__, event, call_id)
 
     transaction.on_commit(run_handlers)
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns import services
 from campaigns.exceptions import CampaignError
 from campaigns.forms import AgentAdminForm, CampaignAdminForm
+from campaigns.integrations import admin as integrations_admin  # noqa: F401 - registers its pages
 from campaigns.models import Agent, Campaign, CampaignTarget
 from campaigns.selectors import campaign_preview, campaign_progress
 from contacts.models import Contact

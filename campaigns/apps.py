@@ -40,3 +40,10 @@ class CampaignsConfig(AppConfig):
         register_scrape_collector(campaign_metrics)
         for key, label, measure in ALERT_METRICS:
             register_alert_metric(key, label, measure)
+
+        from calls.hooks import register_call_event
+        from campaigns.integrations.events import on_call_event, on_contact_event
+        from contacts.hooks import register_contact_event
+
+        register_call_event(on_call_event)  # outbound webhooks: call.started, call.ended, call.analyzed
+        register_contact_event(on_contact_event)  # contact.opted_out, import.finished

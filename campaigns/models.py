@@ -387,3 +387,14 @@ class CampaignTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact} in {self.campaign}"
+
+
+# Integration models live beside their code (campaigns/integrations/); imported here so Django registers them.
+from campaigns.integrations.models import (  # noqa: E402, F401
+    IdempotencyRecord,
+    IntegrationToken,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)

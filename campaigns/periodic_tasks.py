@@ -76,4 +76,10 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
         if settings.BACKUP_INTERVAL_HOURS > 0
         else []
     ),
+    PeriodicTaskSpec(
+        name="Forget old idempotency keys",
+        task="campaigns.purge_idempotency_keys",
+        every_seconds=60 * 60,
+        description="Deletes API Idempotency-Key records older than IDEMPOTENCY_KEY_TTL_HOURS.",
+    ),
 )

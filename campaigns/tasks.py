@@ -4,6 +4,8 @@ import logging
 
 from celery import shared_task
 
+from campaigns.integrations.idempotency import idempotency_records_purge
+from campaigns.integrations.webhooks import DELIVER_TASK, webhook_deliver
 from campaigns.services import campaigns_dispatch_due, target_settle, targets_settle_stragglers
 
 logger = logging.getLogger(__name__)
@@ -39,3 +41,15 @@ def settle_target(call_id: str) -> None:
 def settle_stragglers() -> int:
     """Beat's sweep: settle targets whose call ended but whose settlement never ran; returns how many."""
     return targets_settle_stragglers()
+
+
+@shared_task(name="campaigns.purge_idempotency_keys", ignore_result=True)
+def purge_idempotency_keys() -> int:
+    """Beat's sweep: forget API idempotency keys past IDEMPOTENCY_KEY_TTL_HOURS; returns how many."""
+    return idempotency_records_purge()
+
+
+@shared_task(name=DELIVER_TASK, ignore_result=True)
+def deliver_webhook(delivery_id: str) -> None:
+    """One attempt of an outbound webhook delivery (a no-op when it is delivered or held by another worker)."""
+    webhook_deliver(delivery_id=delivery_id)

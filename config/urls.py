@@ -20,3 +20,6 @@ urlpatterns = [
     path("health/ready/", ready, name="health-ready"),
     path("metrics", metrics, name="prometheus-django-metrics"),  # token or network rule (monitoring/exposition.py)
 ]
+
+# Under /api/, an address no route matches answers problem details like every other API error.
+handler404 = "campaigns.integrations.problems.page_not_found"

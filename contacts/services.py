@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from contacts.hooks import notify_contact_event_on_commit
 from contacts.importing.columns import map_columns
 from contacts.importing.files import open_table
 from contacts.models import Contact, ContactList, OperatorAction, Suppression
@@ -73,6 +74,26 @@ def contact_upsert(
     return contact, created
 
 
+@transaction.atomic
+def contact_update(*, contact: Contact, lists: list[ContactList] | None = None, **fields: object) -> Contact:
+    """Change a contact's fields (only those given); a new `phone` is parsed as on create, and country and
+    zone follow it unless given. `lists` replaces its lists. Raises `InvalidPhoneNumber` with the reason;
+    an erased contact cannot be changed (ValueError)."""
+    if contact.erased_at is not None:
+        raise ValueError("This contact's data was erased on request; it cannot be changed.")
+    if "phone" in fields:
+        parsed = parse_contact_phone_number(str(fields.pop("phone")))
+        contact.phone = parsed.e164
+        location = location_fields(parsed, time_zone=str(fields.pop("time_zone", "") or ""))
+        fields = {**location, **fields}
+    for name, value in fields.items():
+        setattr(contact, name, value)
+    contact.save()
+    if lists is not None:
+        contact.lists.set(lists)
+    return contact
+
+
 def operator_action_record(
     *,
     actor: AbstractBaseUser | None,
@@ -118,6 +139,8 @@ def suppression_add(
     except IntegrityError:
         return Suppression.objects.active().get(phone=e164)
     SUPPRESSIONS_ADDED.labels(source=source).inc()
+    if source == Suppression.Source.OPT_OUT:
+        notify_contact_event_on_commit("opted_out", suppression.pk)
     if created_by is not None:
         operator_action_record(
             actor=created_by,

@@ -95,14 +95,17 @@ def call_hang_up(*, call_id: uuid.UUID) -> None:
         logger.warning("could not hang up call %s: %s", call_id, error.message)
 
 
-def call_create_test(*, contact_id: int, to_phone: str) -> Call:
-    """A one-off call to a contact outside any campaign (the admin's "Place a test call"), placed on commit.
+def call_create_test(*, contact_id: int, to_phone: str, agent_id: int | None = None) -> Call:
+    """A one-off call to a contact outside any campaign (the admin's "Place a test call", the API's POST
+    /api/v1/calls/), spoken by `agent_id`'s agent when given, placed on commit.
 
-    It rings, lasts and treats answering machines as `Call`'s defaults say.
+    It rings, lasts and treats answering machines as `Call`'s defaults say. The caller has checked
+    `selectors.test_call_refusals` first.
     """
     call = call_create(
         contact_id=contact_id,
         to_phone=to_phone,
+        agent_id=agent_id,
         provider=settings.TELEPHONY_PROVIDER,
         from_phone=settings.TWILIO_FROM_NUMBER,
     )

@@ -6,7 +6,7 @@ from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from calls.hooks import notify_call_finished_on_commit
+from calls.hooks import notify_call_event_on_commit, notify_call_finished_on_commit
 from calls.models import STATUS_RANK, TERMINAL_STATUSES, Call, CallStatus
 from monitoring.metrics import CALL_STATUS_TRANSITIONS
 
@@ -69,6 +69,9 @@ def call_transition(
         CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()
         if status in TERMINAL_STATUSES:
             notify_call_finished_on_commit(call_id)
+            notify_call_event_on_commit(call_id, "ended")
+        elif status == CallStatus.IN_PROGRESS:
+            notify_call_event_on_commit(call_id, "started")
     return moved
 
 

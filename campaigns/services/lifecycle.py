@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from calls.services import calls_withdraw_queued
 from campaigns.exceptions import CampaignError
+from campaigns.integrations.events import raise_campaign_completed
 from campaigns.models import Campaign, CampaignTarget
 from campaigns.services.targets import campaign_sync_targets
 
@@ -92,6 +93,7 @@ def campaign_complete(*, campaign_id: int, reason: str, now: datetime.datetime |
         return False
     _close_pending(campaign_id, reason)
     _withdraw_queued_calls(campaign_id, "completed")
+    transaction.on_commit(lambda: raise_campaign_completed(campaign_id))  # outbound webhook
     return True
 
 

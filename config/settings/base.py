@@ -6,6 +6,7 @@ the simulated providers, so a fresh clone needs no server and no key. Setting `D
 every variable.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -69,11 +70,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here: /api/docs/ works offline
     "django_celery_beat",
+    "axes",  # locks out repeated failed logins (admin) and token failures (API)
     "django_prometheus",
     "import_export",
     "contacts",
@@ -93,10 +94,14 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "contacts.operator_language.OperatorLanguageMiddleware",  # a logged-in operator's own language wins
+    "campaigns.integrations.idempotency.IdempotencyMiddleware",  # API POSTs with an Idempotency-Key
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out admin login into its lockout page
     "monitoring.middleware.PrometheusAfterMiddleware",  # last
 ]
+# django-axes checks every login against its lockouts first; then Django's own backend logs in.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -194,11 +199,25 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 # DJANGO REST FRAMEWORK
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Integration tokens (a hash stored, scoped, revocable); the session for the browsable API.
     "DEFAULT_AUTHENTICATION_CLASSES": (
-        "rest_framework.authentication.TokenAuthentication",
+        "campaigns.integrations.tokens.IntegrationTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ),
-    "DEFAULT_PERMISSION_CLASSES": ("config.api_permissions.ModelPermissionsIncludingView",),
+    "DEFAULT_PERMISSION_CLASSES": (
+        "config.api_permissions.ModelPermissionsIncludingView",
+        "config.api_permissions.TokenScopePermission",
+    ),
+    "DEFAULT_THROTTLE_CLASSES": (
+        "campaigns.integrations.throttles.TokenRateThrottle",
+        "campaigns.integrations.throttles.IPRateThrottle",
+    ),
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
+    # Every 4xx as RFC 9457 problem details.
+    "EXCEPTION_HANDLER": "campaigns.integrations.problems.problem_exception_handler",
+    # JSON in, as the schema says (a file upload names its own parser): one request body type per
+    # operation, which generated clients need to pick the encoding.
+    "DEFAULT_PARSER_CLASSES": ("rest_framework.parsers.JSONParser",),
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": (
@@ -208,12 +227,51 @@ REST_FRAMEWORK = {
     ),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+# Rate limits of the API ("<n>/<s|min|hour|day>"; empty: none), per token and per client address.
+API_RATE_PER_TOKEN = env("API_RATE_PER_TOKEN", default="600/min")
+API_RATE_PER_IP = env("API_RATE_PER_IP", default="1200/min")
+# Proxies in front of the web processes that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# django-axes: AXES_FAILURE_LIMIT failed admin logins or API token attempts lock out that username and that
+# address for AXES_COOLOFF_TIME; the admin's "Access attempts" shows lockouts, and deleting one lifts it.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "campaigns.integrations.throttles.client_ip"
+AXES_RESET_ON_SUCCESS = True
+# A POST's Idempotency-Key is remembered this long (with its first answer), then forgotten.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# Request bodies read into memory: a bulk upsert of 10,000 contacts is a few MB of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=20 * 1024 * 1024)
+# Outbound webhooks (campaigns/integrations/webhooks.py): a receiver has this long to answer; a failed attempt
+# is retried after WEBHOOK_RETRY_BASE_SECONDS doubled each time (capped, with jitter), WEBHOOK_MAX_ATTEMPTS in
+# all; a subscription whose deliveries fail WEBHOOK_PAUSE_AFTER_FAILURES times in a row is paused.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 60 * 60.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_PAUSE_AFTER_FAILURES = env.int("WEBHOOK_PAUSE_AFTER_FAILURES", default=20)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Callwright API",
-    "DESCRIPTION": "AI phone-call campaigns: contacts, campaigns and calls.",
+    "DESCRIPTION": "AI phone-call campaigns: contacts, campaigns and calls. Authenticate with an integration "
+    "token (`Authorization: Bearer cw_…`, created in the admin). Errors are RFC 9457 problem details; POSTs "
+    "accept an `Idempotency-Key`; events reach your URLs as signed webhooks (see the README).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Every operation's 4xx as problem details, and the Idempotency-Key header on every POST.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "campaigns.integrations.schema.add_problem_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "CallStatusEnum": "calls.models.CallStatus",
+        "ImportStatusEnum": "contacts.models.ContactImportJob.Status",
+        "DeliveryStatusEnum": "campaigns.integrations.models.WebhookDelivery.Status",
+        "WebhookEventEnum": "campaigns.integrations.models.WebhookEvent",
+    },
+    "COMPONENT_SPLIT_REQUEST": True,  # request and response bodies typed apart (read-only fields in answers only)
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

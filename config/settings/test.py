@@ -28,3 +28,8 @@ PUBLIC_BASE_URL = "http://testserver"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: end-to-end tests serve the test database from a separate server process.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-callwright.sqlite3")}
+
+# Tests send many API requests from one address within a minute; the throttle tests set their own rates.
+API_RATE_PER_TOKEN = API_RATE_PER_IP = "1000000/min"
+# django-axes off (its backend refuses `Client.login()`, which passes no request); the lockout tests turn it on.
+AXES_ENABLED = False

@@ -23,13 +23,13 @@ def test_every_domain_model_is_in_the_admin():
     names = {model.__name__ for model in DOMAIN_MODELS}
     assert names == {
         "Contact", "ContactList", "Suppression", "Consent", "ContactImportJob", "OperatorAction",
-        "Agent", "Campaign", "CampaignTarget",
+        "Agent", "Campaign", "CampaignTarget", "IntegrationToken", "WebhookSubscription", "WebhookDelivery",
         "Call", "CallEvent", "TranscriptTurn",
     }  # fmt: skip
 
 
 @pytest.fixture
-def one_of_each(call, contact, campaign, contact_list):
+def one_of_each(call, contact, campaign, contact_list, api_user):
     """One saved row of every domain model, so change pages have something to show."""
     from django.utils import timezone
 
@@ -43,6 +43,13 @@ def one_of_each(call, contact, campaign, contact_list):
     OperatorAction.objects.create(action="erase", target_type="contacts.Contact", target_id=str(contact.pk))
     CallEvent.objects.create(call=call, kind="status", provider_event_id="ringing:1", payload={"CallStatus": "ringing"})
     TranscriptTurn.objects.create(call=call, index=0, role="agent", text="Hello, this is an automated call.")
+    from campaigns.integrations.tokens import integration_token_create
+
+    integration_token_create(name="CRM", user=api_user)
+    from campaigns.integrations.models import WebhookDelivery, WebhookSubscription
+
+    subscription = WebhookSubscription.objects.create(name="CRM", url="https://crm.example/", events=["call.ended"])
+    WebhookDelivery.objects.create(subscription=subscription, event="call.ended", event_key="1", payload={})
 
 
 @pytest.mark.parametrize("model", DOMAIN_MODELS, ids=lambda m: m.__name__)

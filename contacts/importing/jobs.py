@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
+from contacts.hooks import notify_contact_event_on_commit
 from contacts.importing.columns import ColumnMap, ignored_values, map_columns
 from contacts.importing.files import ImportFileError, check_file_size, open_table
 from contacts.importing.parsing import (
@@ -334,6 +335,8 @@ def _count(by_outcome: dict[Outcome, int]) -> dict[str, int]:
 
 
 def _finish(job: ContactImportJob, status: ContactImportJob.Status, *, error: str = "", **counts: int) -> None:
-    ContactImportJob.objects.filter(pk=job.pk, status=ContactImportJob.Status.RUNNING).update(
+    finished = ContactImportJob.objects.filter(pk=job.pk, status=ContactImportJob.Status.RUNNING).update(
         status=status, error=error, finished_at=timezone.now(), **counts
     )
+    if finished:
+        notify_contact_event_on_commit("import_finished", job.pk)

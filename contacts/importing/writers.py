@@ -190,6 +190,20 @@ class PostgresCopyWriter:
                 for row_number, outcome, reason, cells in batch.issues:
                     copy.write_row((job_id, row_number, outcome, reason, dumps(cells)))
 
+    def write(self, decisions: list[RowDecision]) -> None:
+        """`OrmBulkWriter.write`'s counterpart for rows decided by `ContactRowRules.decide` (the API's bulk
+        upsert): every row to write is staged with COPY, new or stored alike, and `finish` merges them all
+        in one statement. Its rows not imported are recorded for the job, if there is one."""
+        written = [d for d in decisions if d.outcome.is_written]
+        if written:
+            self.has_stored = True
+            self.has_lists = self.has_lists or any(d.list_names for d in written)
+            self.has_consents = self.has_consents or any(d.consent for d in written)
+            lines = [stage_line(d.phone, d.fields, location_cells(d.fields), d.list_names, d.consent) for d in written]
+            with connection.cursor() as cursor, cursor.copy(COPY_STAGE) as copy:
+                copy.write("".join(lines))
+        write_issues(self.job, decisions)
+
     def finish(self) -> None:
         """Merge the rows meeting stored contacts, staged until now, with their contacts."""
         with transaction.atomic(), connection.cursor() as cursor:

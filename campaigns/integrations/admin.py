@@ -1,0 +1,107 @@
+"""Admin pages of integrations: tokens (key shown once), webhook subscriptions, deliveries and their attempts
+(resend by hand; resume a paused subscription)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from campaigns.integrations.models import (
+    IntegrationToken,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
+from campaigns.integrations.tokens import integration_token_revoke, issue_key
+from campaigns.integrations.webhooks import new_secret, webhook_delivery_resend, webhook_subscription_resume
+
+
+@admin.register(IntegrationToken)
+class IntegrationTokenAdmin(admin.ModelAdmin):
+    list_display = ("name", "key_prefix", "user", "scope", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "key_prefix", "user__username")
+    readonly_fields = ("key_prefix", "created_at", "last_used_at", "revoked_at")
+    autocomplete_fields = ("user",)
+    actions = ("revoke",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: IntegrationToken | None = None) -> tuple[str, ...]:
+        # A token's user is fixed once issued: moving a key to another user would hand it their rights.
+        return (*self.readonly_fields, "user") if obj is not None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: IntegrationToken, form: object, change: bool) -> None:
+        key = None if change else issue_key(obj)
+        super().save_model(request, obj, form, change)
+        if key is not None:
+            self.message_user(
+                request,
+                f"The key of “{obj.name}” is {key} — copy it now: it is not stored and will not be shown again.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        revoked = sum(integration_token_revoke(token_id=pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Revoked {revoked} token(s); requests with them now get 401.", messages.SUCCESS)
+
+
+class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", help_text="Where events are POSTed.")
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ("name", "url", "events", "secret", "is_active")
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    form = WebhookSubscriptionForm
+    list_display = ("name", "url", "events", "is_active", "paused_at", "consecutive_failures")
+    list_filter = ("is_active", ("paused_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "url")
+    readonly_fields = ("consecutive_failures", "paused_at", "paused_reason", "created_by", "created_at")
+    actions = ("resume",)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, object]:
+        return {"secret": new_secret(), "events": [event.value for event in WebhookEvent]}
+
+    def save_model(self, request: HttpRequest, obj: WebhookSubscription, form: object, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Resume delivering to the selected subscriptions", permissions=["change"])
+    def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
+        queued = sum(webhook_subscription_resume(subscription_id=pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Resumed; {queued} pending deliveries queued.", messages.SUCCESS)
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ("number", "attempted_at", "status_code", "error", "response_excerpt", "duration_ms")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("event", "subscription", "event_key", "status", "attempts", "next_attempt_at", "created_at")
+    list_filter = ("status", "event", "subscription")
+    search_fields = ("event_key", "event")
+    readonly_fields = ("subscription", "event", "event_key", "payload", "status", "attempts", "next_attempt_at",
+                       "delivered_at", "created_at")  # fmt: skip
+    inlines = (WebhookAttemptInline,)
+    actions = ("resend",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Resend the selected deliveries now", permissions=["change"])
+    def resend(self, request: HttpRequest, queryset: QuerySet) -> None:
+        sent = sum(webhook_delivery_resend(delivery_id=pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{sent} deliveries queued to be sent again.", messages.SUCCESS)
