@@ -7,9 +7,10 @@ does (migrate, load_demo, setup_periodic_tasks). Time is shortened by settings o
 still run: the tick is 1 s (DIALER_TICK_SECONDS), retry delays run CAMPAIGN_TIME_SCALE times real time,
 rings and calls SIMULATED_CARRIER_TIME_SCALE times.
 
-The operator logs in, launches the demo campaign, places a test call and watches the campaign finish:
+The operator logs in, launches the demo campaign, places a test call and watches the campaign play out:
 the busy, unanswered and voicemail numbers are retried per the demo's retry policy until no retry is
-left, the people who answer are done, the one who asks to be removed is suppressed. Throughout, no
+left, the people who answer are done, the one who asks to be removed is suppressed, and the one who asks
+to be called back tomorrow waits for that (so the campaign runs on). Throughout, no
 process dies (the supervisor's lines say so), and Ctrl-C stops everything cleanly.
 
 The demo's contacts are put, before the start, in a zone where it is now mid-afternoon, so that the
@@ -57,7 +58,7 @@ EXPECTED_TARGETS = {
     "Ada Byron": ("Done", "1", "Answered", "Answered by a person"),
     "Grace Hopper": ("Done", "1", "Answered", "Answered by a person"),
     "Alan Turing": ("Done", "1", "Answered", "Answered by a person"),
-    "Lise Meitner": ("Done", "1", "Answered", "Answered by a person"),
+    "Lise Meitner": ("Pending", "1", "Callback requested"),  # asks to be called tomorrow at five
     "Margaret Hamilton": ("Done", "1", "Answered", "Answered by a person"),  # hangs up mid-call
     "Dennis Ritchie": ("Done", "1", "Answered", "Answered by a person"),  # talks over the agent
     "Edsger Dijkstra": ("Exhausted", "3", "Busy", "No retry left after busy (3×)"),
@@ -253,21 +254,34 @@ def test_make_run_s_demo_runs_a_campaign_and_a_test_call_for_30_campaign_minutes
     def campaign_over_and_run_for_30_minutes() -> bool:
         demo.assert_no_process_died()
         campaign_minutes = (time.monotonic() - launched) / CAMPAIGN_TIME_SCALE / 60
-        ((status,),) = demo.query("SELECT status FROM campaigns_campaign WHERE id = ?", campaign_id)
-        return status == "completed" and campaign_minutes >= CAMPAIGN_MINUTES
+        # Every target settled for good, but the callee who asked for a callback tomorrow: the campaign runs on.
+        ((unsettled,),) = demo.query(
+            "SELECT count(*) FROM campaigns_campaigntarget WHERE campaign_id = ? AND state NOT IN"
+            " ('done', 'exhausted', 'suppressed') AND NOT (state = 'pending' AND last_outcome = 'callback_requested')",
+            campaign_id,
+        )
+        ((open_calls,),) = demo.query(
+            "SELECT count(*) FROM calls_call WHERE campaign_id = ? AND status IN"
+            " ('queued', 'initiated', 'ringing', 'in_progress')",
+            campaign_id,
+        )
+        return unsettled == 0 and open_calls == 0 and campaign_minutes >= CAMPAIGN_MINUTES
 
     try:
-        wait_until(campaign_over_and_run_for_30_minutes, what="the campaign to complete and 30 campaign minutes to "
+        wait_until(campaign_over_and_run_for_30_minutes, what="every target to settle and 30 campaign minutes to "
                    "pass", limit_s=RUN_LIMIT_S, poll_s=0.2)  # fmt: skip
     except AssertionError as missing:
-        targets = demo.query("SELECT state, attempts, outcome, state_reason FROM campaigns_campaigntarget"
-                             " WHERE campaign_id = ?", campaign_id)  # fmt: skip
+        targets = demo.query("SELECT contact_id, state, attempts, last_outcome, state_reason, next_attempt_at"
+                             " FROM campaigns_campaigntarget WHERE campaign_id = ?", campaign_id)  # fmt: skip
         raise AssertionError(f"{missing}; its targets: {targets}; the demo's last lines:\n{demo.output.tail(60)}"
                              ) from None  # fmt: skip
 
-    assert targets_shown(page, demo, campaign_id) == EXPECTED_TARGETS
+    shown = targets_shown(page, demo, campaign_id)
+    callback = shown["Lise Meitner"]
+    assert callback[3].startswith("Callback requested for "), callback  # the day and hour she asked for
+    assert {name: row[:3] if name == "Lise Meitner" else row for name, row in shown.items()} == EXPECTED_TARGETS
     page.goto(f"{demo.url}/admin/campaigns/campaign/")
-    assert page.locator("#result_list tr", has_text=DEMO_CAMPAIGN).locator(".field-status").inner_text() == "Completed"
+    assert page.locator("#result_list tr", has_text=DEMO_CAMPAIGN).locator(".field-status").inner_text() == "Running"
     page.goto(f"{demo.url}/admin/calls/call/?campaign__isnull=True")
     test_calls = page.locator("#result_list tbody tr")
     assert test_calls.count() == 1
