@@ -2,11 +2,13 @@
 
 import copy
 import datetime
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group, Permission
 from django.db import connections
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -58,6 +60,13 @@ def call(contact, campaign, agent) -> Call:
     return Call.objects.create(
         contact=contact, campaign=campaign, agent=agent, to_phone=contact.phone, provider="simulated"
     )
+
+
+@pytest.fixture
+def supervisor_group(db) -> Group:
+    """The `supervisor` group as its data migration makes it (a transactional test's flush empties it)."""
+    importlib.import_module("campaigns.migrations.0006_supervisor_group").create_supervisor_group(django_apps, None)
+    return Group.objects.get(name="supervisor")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""WebSockets of calls: supervisors' live feed, and Twilio's media stream for each call."""
+"""WebSockets of calls: supervisors' live board and call feeds, and Twilio's media stream for each call."""
 
 import asyncio
 import contextlib
@@ -12,8 +12,10 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from calls.live_events import LIVE_CALLS_GROUP
+from calls.live_board import BoardCoalescer
+from calls.live_events import LIVE_CALLS_GROUP, call_group
 from calls.media_tokens import PARAMETER, media_token_valid
+from calls.permissions import VIEW_LIVE_CALLS, may
 from calls.services import StreamStart, call_media_stream_start, call_record_media_stop
 from monitoring.metrics import ACTIVE_CALLS
 from voice import media_streams
@@ -24,7 +26,7 @@ logger = logging.getLogger(__name__)
 # Close codes of the media stream (4000–4999 are the application's own).
 CLOSE_PROTOCOL_ERROR = 4400
 CLOSE_UNAUTHORIZED = 4401  # no or wrong media token in `start`
-CLOSE_FORBIDDEN = 4403  # X-Twilio-Signature does not sign this stream's URL
+CLOSE_FORBIDDEN = 4403  # X-Twilio-Signature does not sign this stream's URL; a browser without the permission
 CLOSE_UNKNOWN_CALL = 4404  # no such call, another CallSid, or the call has ended
 CLOSE_STREAM_LIVE = 4409  # the call already has a live media stream
 CLOSE_INTERNAL_ERROR = 1011  # the voice session could not start
@@ -80,31 +82,84 @@ def signature_required() -> bool:
     return settings.TELEPHONY_PROVIDER == "twilio" or bool(settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN)
 
 
-class LiveCallsConsumer(AsyncJsonWebsocketConsumer):
-    """Streams every live-call event (status, turns, latency) published to the `calls.live` group.
+class LiveSupervisionConsumer(AsyncJsonWebsocketConsumer):
+    """A browser of live supervision: staff holding `permission` only; anyone else is closed with 4403 before
+    any event is sent. Read-only: messages from the browser are ignored (steering goes through POSTs, which
+    carry CSRF protection and are audited)."""
 
-    Only staff who may view calls are accepted; anyone else is closed with code 4403 before any
-    event is sent. The feed is read-only: messages from the browser are ignored.
-    """
+    permission = VIEW_LIVE_CALLS
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if not (user and user.is_authenticated and user.is_staff and await self._may_view_calls(user)):
-            await self.close(code=4403)
+        if not await database_sync_to_async(may)(self.scope.get("user"), self.permission):
+            await self.close(code=CLOSE_FORBIDDEN)
             return
-        await self.channel_layer.group_add(LIVE_CALLS_GROUP, self.channel_name)
+        self.groups_joined: list[str] = []
+        for group in self.live_groups():
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
         await self.accept()
 
+    def live_groups(self) -> list[str]:
+        raise NotImplementedError
+
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(LIVE_CALLS_GROUP, self.channel_name)
+        for group in getattr(self, "groups_joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+
+class LiveCallsConsumer(LiveSupervisionConsumer):
+    """The live board's feed (`ws/calls/live/`): every live call's status, AMD verdict, turns and tools.
+
+    Coalesced per call (calls/live_board.py): events are merged into one pending patch per call and sent at
+    most every `flush_interval_s` as `{"calls": {call id: patch}}`. Receiving an event never waits on the
+    browser: a slow one holds one pending patch per call, never a growing queue.
+    """
+
+    flush_interval_s = 0.2  # a new call shows within this (the page's promise is 500 ms from `initiated`)
+
+    def live_groups(self) -> list[str]:
+        self.board = BoardCoalescer()
+        self.flusher: asyncio.Task | None = None
+        return [LIVE_CALLS_GROUP]
 
     async def call_event(self, message: dict) -> None:
-        """Group messages of type `call.event` carry {"event": {...}}; forward the event as JSON."""
+        """Group messages of type `call.event` carry {"event": {...}}; merged into the call's pending patch."""
+        self.board.add(message["event"])
+        if self.flusher is None and self.board:
+            self.flusher = asyncio.create_task(self._flush())
+
+    async def call_steer(self, message: dict) -> None:
+        """Steering of a call (for its conversation); nothing for the board."""
+
+    async def _flush(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.flush_interval_s)
+                if not self.board:
+                    return
+                await self.send_json({"calls": self.board.drain()})
+        finally:
+            self.flusher = None
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "flusher", None) is not None:
+            self.flusher.cancel()
+        await super().disconnect(code)
+
+
+class CallFeedConsumer(LiveSupervisionConsumer):
+    """One call's live events (`ws/calls/<uuid>/`), each forwarded as it comes: every turn matters here."""
+
+    def live_groups(self) -> list[str]:
+        return [call_group(self.scope["url_route"]["kwargs"]["call_id"])]
+
+    async def call_event(self, message: dict) -> None:
         await self.send_json(message["event"])
 
-    @staticmethod
-    async def _may_view_calls(user: object) -> bool:
-        return await database_sync_to_async(user.has_perm)("calls.view_call")
+    async def call_steer(self, message: dict) -> None:
+        """A supervisor's steering, shown in every watcher's page (never the guidance text's author alone)."""
+        await self.send_json({"kind": "steer", "action": message.get("action"), "text": message.get("text", ""),
+                              "by": message.get("by", "")})  # fmt: skip
 
 
 class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):

@@ -22,7 +22,14 @@ from django.conf import settings
 from django.db import transaction
 
 from calls.hooks import call_script, request_callback
-from calls.live_events import LIVE_CALLS_GROUP, call_group, event_message
+from calls.live_events import (
+    LIVE_CALLS_GROUP,
+    STEER_MESSAGE_TYPE,
+    call_group,
+    event_message,
+    masked_text,
+    masked_values,
+)
 from calls.models import Call, CallEvent, TranscriptTurn
 from calls.services import call_event_record
 from contacts.selectors import contact_template_fields
@@ -36,6 +43,8 @@ from voice.providers.speech import VoiceSpec
 from voice.sessions import StreamInfo
 
 logger = logging.getLogger(__name__)
+
+Listener = Callable[[str], None]
 
 # The channel layer carries only live events and AMD verdicts: an operation on it that hangs (a Redis gone
 # quiet) is given up after this, so it can never hold a call's record (written before) or its end.
@@ -199,6 +208,7 @@ class CallConversationHost:
         self.facts: dict[str, str] = {}
         self._sequence = 0
         self._on_answered_by: Callable[[str], None] | None = None
+        self._on_guidance: Callable[[str], None] | None = None
         self._listener: asyncio.Task | None = None
         self._channel = ""
 
@@ -219,13 +229,20 @@ class CallConversationHost:
         await self._publish({"kind": "conversation", "state": "started"})
         return context
 
-    def subscribe(self, on_answered_by: Callable[[str], None]) -> None:
+    def subscribe(
+        self, on_answered_by: Callable[[str], None], on_guidance: Callable[[str], None] | None = None
+    ) -> None:
         self._on_answered_by = on_answered_by
+        self._on_guidance = on_guidance
 
     async def _listen(self, layer: Any) -> None:
-        """AMD verdicts published by the webhook for this call reach the session here."""
+        """AMD verdicts published by the webhook for this call, and supervisors' whispers, reach the session here."""
         while True:
             message = await layer.receive(self._channel)
+            if message.get("type") == STEER_MESSAGE_TYPE:
+                if message.get("action") == "whisper" and self._on_guidance is not None:
+                    self._on_guidance(str(message.get("text", "")))
+                continue
             event = message.get("event") or {}
             if event.get("kind") == "amd" and self._on_answered_by is not None:
                 self._on_answered_by(str(event.get("answered_by", "")))
@@ -235,7 +252,7 @@ class CallConversationHost:
         for stage, ms in turn.latency_ms.items():
             if turn.role == "agent" and turn.index > 0:  # the opener's times run from the stream start
                 TURN_STAGE_LATENCY.labels(stage=stage).observe(ms / 1000)
-        await self._publish({"kind": "turn", "index": turn.index, "role": turn.role, "text": turn.text,
+        await self._publish({"kind": "turn", "index": turn.index, "role": turn.role, "text": masked_text(turn.text),
                              "interrupted": turn.interrupted, "latency_ms": dict(turn.latency_ms)})  # fmt: skip
 
     async def run_tool(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:
@@ -248,7 +265,8 @@ class CallConversationHost:
         await database_sync_to_async(call_record_tool)(
             call_id=self.call_id, sequence=self._sequence, name=name, arguments=arguments, result=result.as_json()
         )
-        await self._publish({"kind": "tool", "name": name, "ok": result.ok})
+        await self._publish({"kind": "tool", "name": name, "ok": result.ok, "arguments": masked_values(arguments),
+                             "result": masked_values(result.as_json())})  # fmt: skip
         return result
 
     async def _tool(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:

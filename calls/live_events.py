@@ -1,20 +1,29 @@
-"""Live call events on the Channels layer: what the live views receive, and how the AMD verdict reaches a
-running conversation.
+"""Live call events on the Channels layer: what the live views receive, and how the AMD verdict and a
+supervisor's steering reach a running conversation.
 
-Every event goes to `call.<uuid>` (that call's watchers, and its own conversation host) and, from the
-conversation, to `calls.live`, as `{"type": "call.event", "event": {...}}` — the type LiveCallsConsumer
-forwards. Publishing is best effort: a live view that misses an event never affects the call.
+Every event goes to `call.<uuid>` (that call's watchers, and its own conversation host) and to `calls.live`
+(the live board), as `{"type": "call.event", "event": {...}}` — the type the live consumers forward. Status
+changes and the AMD verdict carry a snapshot of the call (`call_snapshot`): the board can show a call it
+has never seen from any one of them. No event carries a phone number in clear: the callee's number is
+masked, and the words of a turn go through the same mask as the logs. Publishing is best effort: a live
+view that misses an event never affects the call.
 """
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
+
+from monitoring.logging import mask_phone_numbers
 
 logger = logging.getLogger(__name__)
 
 LIVE_CALLS_GROUP = "calls.live"
+# The type of a supervisor's steering message on a call's group (whisper, take over, hand back).
+STEER_MESSAGE_TYPE = "call.steer"
 
 
 def call_group(call_id: object) -> str:
@@ -25,12 +34,75 @@ def event_message(call_id: object, event: dict[str, Any]) -> dict[str, Any]:
     return {"type": "call.event", "event": {"call": str(call_id), **event}}
 
 
+def masked_phone(phone: str) -> str:
+    """`+14155550123` → `+***0123`: what a supervisor's screen may show of a callee's number."""
+    return f"+***{phone[-4:]}" if phone else ""
+
+
+def masked_text(text: str) -> str:
+    """What a callee said, with any phone number in it masked (as in the logs)."""
+    return mask_phone_numbers(text)
+
+
+MOMENTS = ("created_at", "started_at", "answered_at", "ended_at")
+
+
+def masked_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A tool's arguments or result for a live view: text values masked (a transfer number, say)."""
+    return {key: masked_text(value) if isinstance(value, str) else value for key, value in values.items()}
+
+
+def _moment(value: object) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def call_snapshot(call_id: object) -> dict[str, Any] | None:
+    """The board's view of a call (status, who, when), with the number masked; None if there is no such call.
+
+    Names of campaigns and agents are not read here (they belong to the app above): the board page maps the ids.
+    """
+    from calls.models import Call
+
+    fields = ("status", "to_phone", "campaign_id", "agent_id", "answered_by", "outcome", *MOMENTS)
+    row = Call.objects.filter(pk=call_id).values(*fields).first()
+    if row is None:
+        return None
+    return {
+        "kind": "status",
+        "status": row["status"],
+        "phone": masked_phone(row["to_phone"]),
+        "campaign": row["campaign_id"],
+        "agent": row["agent_id"],
+        "answered_by": row["answered_by"],
+        "outcome": row["outcome"],
+        **{name: _moment(row[name]) for name in MOMENTS},
+    }
+
+
 def publish_call_event(call_id: object, event: dict[str, Any]) -> None:
-    """From sync code (a webhook, after commit): send `event` to the call's group."""
+    """From sync code (a webhook, a task, after commit): send `event` to the call's group and the live board."""
     layer = get_channel_layer()
     if layer is None:
         return
+    message = event_message(call_id, event)
     try:
-        async_to_sync(layer.group_send)(call_group(call_id), event_message(call_id, event))
+        send = async_to_sync(layer.group_send)
+        send(call_group(call_id), message)
+        send(LIVE_CALLS_GROUP, message)
     except Exception:
         logger.warning("call %s: live event not published", call_id, exc_info=True)
+
+
+def publish_call_status(call_id: object) -> None:
+    """Publish the call's current status snapshot (read now, so events arriving out of order still converge)."""
+    try:
+        snapshot = call_snapshot(call_id)
+    except Exception:
+        logger.warning("call %s: no live status snapshot", call_id, exc_info=True)
+        return
+    if snapshot is not None:
+        publish_call_event(call_id, snapshot)
+
+
+def publish_call_status_on_commit(call_id: object) -> None:
+    transaction.on_commit(lambda: publish_call_status(call_id))

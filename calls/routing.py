@@ -9,7 +9,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
-from calls.consumers import LiveCallsConsumer, TwilioMediaStreamConsumer
+from calls.consumers import CallFeedConsumer, LiveCallsConsumer, TwilioMediaStreamConsumer
 
 
 def browser_route(route: str, consumer: type) -> object:
@@ -18,5 +18,6 @@ def browser_route(route: str, consumer: type) -> object:
 
 websocket_urlpatterns = [
     browser_route("ws/calls/live/", LiveCallsConsumer),
+    browser_route("ws/calls/<uuid:call_id>/", CallFeedConsumer),
     path("ws/twilio/media/<uuid:call_id>/", TwilioMediaStreamConsumer.as_asgi()),
 ]

@@ -155,7 +155,7 @@ class ConversationSession(VoiceSession):
             give_up=self._no_response,
         )
         self._spawn(watch.run(), name="silence")
-        self.host.subscribe(self.set_answered_by)
+        self.host.subscribe(self.set_answered_by, self.take_guidance)
         self.started = True
         if self.context.answered_by in VOICEMAIL_VERDICTS:
             self._begin_voicemail()
@@ -242,6 +242,17 @@ class ConversationSession(VoiceSession):
         self._cancel_reply(interrupted=False)
         message = render(self.context.voicemail_message, self.context.variables).text
         self._start_reply(self._speak_text(message, then_hang_up=True), reference=self.loop.time(), force=True)
+
+    # ---- A supervisor ------------------------------------------------------------------------------
+
+    def take_guidance(self, text: str) -> None:
+        """A supervisor's whisper: in the model's context before the agent's next turn, and in the transcript
+        (as a system turn); the callee hears nothing of it."""
+        if self._stopped or self.replies is None:
+            return
+        self.replies.history.append(ChatMessage.guidance(text))
+        now = self.loop.time()
+        self.recorder.record("system", f"Supervisor whispered: {text}", now, now)
 
     # ---- A silent callee -------------------------------------------------------------------------
 

@@ -194,6 +194,22 @@ async def test_a_turn_gets_a_reply_and_the_latency_breakdown_from_the_end_of_spe
 
 
 @on_virtual_time
+async def test_a_supervisors_whisper_is_followed_in_the_agents_next_turn_and_kept_in_the_transcript():
+    host = StaticHost(context())
+    session, _carrier = await started(host, providers(["Yes, this is me speaking."]))
+    await agent_done(host)
+    host.on_guidance("Offer the payment plan.")  # the host relays what a supervisor whispered
+    await say(session, "Yes, this is me speaking.")
+    await agent_done(host, 2)
+    assert [(t.role, t.text) for t in turns(host)][1:] == [
+        ("system", "Supervisor whispered: Offer the payment plan."),
+        ("contact", "Yes, this is me speaking."),
+        ("agent", "Offer the payment plan."),  # the simulated model follows guidance to the letter
+    ]
+    await session.stop()
+
+
+@on_virtual_time
 async def test_barge_in_clears_the_carrier_and_keeps_only_what_was_heard():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["Sorry, who is this?"]))

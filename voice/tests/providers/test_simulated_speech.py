@@ -108,3 +108,15 @@ async def test_the_simulated_stream_hears_the_script_in_endpoint_order_and_fails
     await stream.aclose()
     with pytest.raises(ProviderError):
         await last
+
+
+@pytest.mark.asyncio
+async def test_simulated_llm_follows_a_supervisors_guidance_once():
+    llm = SimulatedLanguageModel()
+    guided = [ChatMessage.guidance("Mention the discount."), ChatMessage("user", "Yes, this is me.")]
+    events = await llm.stream_reply(ReplyRequest("Agent.", guided, "sim", TOOLS)).__anext__()
+    assert events.text.startswith("Mention")
+    later = [*guided, ChatMessage("assistant", "Mention the discount."), ChatMessage("user", "Yes, this is me.")]
+    text = "".join(e.text for e in [e async for e in llm.stream_reply(ReplyRequest("A.", later, "sim", TOOLS))]
+                   if isinstance(e, TextDelta))  # fmt: skip
+    assert text == "Great, thank you. Is there anything else I can help you with?"
