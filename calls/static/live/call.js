@@ -1,0 +1,88 @@
+/* One call's live page: the transcript as it happens (cut turns marked), tool calls and results, each turn's
+   latency breakdown, events and outcome fields; steering buttons. Finished calls render from #call-state. */
+"use strict";
+(function () {
+  const { TERMINAL, connect, post, latency, element } = window.Live;
+  const call = JSON.parse(document.getElementById("call-state").textContent);
+  const root = document.querySelector(".live-call");
+  const turns = new Map();
+  const transcript = document.getElementById("transcript");
+  const fields = Object.assign({}, call.extracted_data || {});
+  window.liveCall = { turns, events: 0 };
+
+  function who(role) { return role === "contact" ? "Callee" : role === "agent" ? "Agent" : "Note"; }
+
+  function addTurn(turn) {
+    if (turns.has(turn.index)) return;
+    turns.set(turn.index, turn);
+    const at = turn.at ? new Date(turn.at).toLocaleTimeString() : new Date().toLocaleTimeString();
+    const breakdown = turn.role === "agent" ? latency(turn.latency_ms) : "";
+    const item = element("li", { class: `turn turn-${turn.role}${turn.interrupted ? " cut" : ""}`, "data-index": turn.index },
+      element("span", { class: "meta" }, `${who(turn.role)} · ${at}`),
+      element("div", { class: "bubble" }, turn.text),
+      breakdown ? element("span", { class: "meta latency" }, breakdown) : null);
+    const after = [...transcript.children].find((li) => Number(li.dataset.index) > turn.index);
+    transcript.insertBefore(item, after || null);
+    document.getElementById("no-turns").hidden = true;
+  }
+
+  function addTool(tool) {
+    document.getElementById("tools").append(element("li", { class: "tool" },
+      element("strong", {}, tool.name), " ", element("pre", {}, `${JSON.stringify(tool.arguments || {})} → ${JSON.stringify(tool.result || {})}`)));
+    if (tool.name === "record_outcome" && tool.arguments && tool.arguments.field) { fields[tool.arguments.field] = tool.arguments.value; showFields(); }
+  }
+
+  function addEvent(what, at) {
+    document.getElementById("events").append(element("li", {}, `${new Date(at || Date.now()).toLocaleTimeString()} ${what}`));
+  }
+
+  function showFields() {
+    document.getElementById("outcome-fields").replaceChildren(...Object.entries(fields).map(([name, value]) =>
+      element("tr", {}, element("th", {}, name), element("td", {}, typeof value === "string" ? value : JSON.stringify(value)))));
+  }
+
+  function status(value, answeredBy) {
+    if (value) { document.getElementById("call-status").textContent = value; }
+    if (answeredBy) { document.getElementById("call-answered-by").textContent = answeredBy; }
+    if (TERMINAL.has(value)) { root.dataset.open = "0"; }
+  }
+
+  call.turns.forEach(addTurn);
+  call.tools.forEach(addTool);
+  call.events.forEach((event) => addEvent(`${event.kind}: ${event.what}`, event.at));
+  showFields();
+
+  function onEvent(event) {
+    window.liveCall.events += 1;
+    if (event.kind === "turn") addTurn(event);
+    else if (event.kind === "tool") addTool(event);
+    else if (event.kind === "status" || event.kind === "amd") { status(event.status, event.answered_by); addEvent(`${event.kind}: ${event.kind === "amd" ? event.answered_by : event.status}`); }
+    else if (event.kind === "conversation") { addEvent(`conversation ${event.state}`); if (event.outcome) document.getElementById("outcome-value").textContent = event.outcome; }
+    else if (event.kind === "steer") addEvent(`${event.by} ${event.action.replace(/_/g, " ")}${event.text ? `: ${event.text}` : ""}`);
+    else if (event.kind === "provider_error") addEvent(`provider error: ${event.role} ${event.provider}`);
+  }
+  connect(`/ws/calls/${call.id}/`, onEvent, document.getElementById("live-state"));
+
+  const result = document.getElementById("steer-result");
+  async function steer(action, data) {
+    result.className = "result";
+    result.textContent = "…";
+    const answer = await post(`/live/calls/${call.id}/steer/${action}/`, data);
+    result.textContent = answer.ok ? answer.message : answer.error;
+    if (!answer.ok) result.classList.add("error");
+    return answer.ok;
+  }
+  if (document.getElementById("steer")) {
+    document.getElementById("whisper-form").onsubmit = async (submitted) => {
+      submitted.preventDefault();
+      const text = document.getElementById("whisper-text");
+      if (await steer("whisper", { text: text.value })) text.value = "";
+    };
+    document.getElementById("transfer-form").onsubmit = (submitted) => {
+      submitted.preventDefault();
+      steer("transfer", { to: document.getElementById("transfer-to").value });
+    };
+    document.getElementById("hang-up").onclick = () => { if (confirm("Hang up this call now?")) steer("hang_up"); };
+    document.getElementById("do-not-call").onclick = () => steer("do_not_call");
+  }
+})();
