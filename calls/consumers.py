@@ -84,13 +84,15 @@ def signature_required() -> bool:
 
 class LiveSupervisionConsumer(AsyncJsonWebsocketConsumer):
     """A browser of live supervision: staff holding `permission` only; anyone else is closed with 4403 before
-    any event is sent. Read-only: messages from the browser are ignored (steering goes through POSTs, which
+    any event is sent (accepted first: a handshake refused outright reaches a browser as 1006, without a
+    reason). Read-only: messages from the browser are ignored (steering goes through POSTs, which
     carry CSRF protection and are audited)."""
 
     permission = VIEW_LIVE_CALLS
 
     async def connect(self) -> None:
         if not await database_sync_to_async(may)(self.scope.get("user"), self.permission):
+            await self.accept()
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.groups_joined: list[str] = []

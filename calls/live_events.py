@@ -9,6 +9,7 @@ masked, and the words of a turn go through the same mask as the logs. Publishing
 view that misses an event never affects the call.
 """
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -86,11 +87,26 @@ def publish_call_event(call_id: object, event: dict[str, Any]) -> None:
         return
     message = event_message(call_id, event)
     try:
-        send = async_to_sync(layer.group_send)
-        send(call_group(call_id), message)
-        send(LIVE_CALLS_GROUP, message)
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    try:
+        if loop is not None:  # sync code called on an event loop's thread: sent by the loop, not waited for
+            task = loop.create_task(_send_both(layer, call_id, message))
+            _SENDING.add(task)
+            task.add_done_callback(_SENDING.discard)
+            return
+        async_to_sync(_send_both)(layer, call_id, message)
     except Exception:
         logger.warning("call %s: live event not published", call_id, exc_info=True)
+
+
+async def _send_both(layer: Any, call_id: object, message: dict[str, Any]) -> None:
+    await layer.group_send(call_group(call_id), message)
+    await layer.group_send(LIVE_CALLS_GROUP, message)
+
+
+_SENDING: set[asyncio.Task] = set()  # sends scheduled on a running loop, referenced until done
 
 
 def publish_call_status(call_id: object) -> None:
