@@ -12,10 +12,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from calls import listen_in
 from calls.live_board import BoardCoalescer
 from calls.live_events import LIVE_CALLS_GROUP, call_group
 from calls.media_tokens import PARAMETER, media_token_valid
-from calls.permissions import VIEW_LIVE_CALLS, may
+from calls.permissions import LISTEN_LIVE_CALLS, VIEW_LIVE_CALLS, may
 from calls.services import StreamStart, call_media_stream_start, call_record_media_stop
 from monitoring.metrics import ACTIVE_CALLS
 from voice import media_streams
@@ -149,6 +150,51 @@ class LiveCallsConsumer(LiveSupervisionConsumer):
         await super().disconnect(code)
 
 
+class ListenInConsumer(LiveSupervisionConsumer):
+    """One call's audio, both sides (`ws/calls/<uuid>/audio/`), for staff who may listen: binary frames of one
+    track byte (0 callee, 1 agent) and 160 bytes of μ-law, as the call carries them (calls/listen_in.py).
+
+    It announces its channel on the call's group when it connects, and again when the call's conversation
+    starts (a listener may arrive while the call still rings); the stream's tap then sends it frames, dropping
+    those its channel has no room for. Each frame is sent as it comes: a browser that reads slowly fills the
+    channel, and frames are lost there, never queued here.
+    """
+
+    permission = LISTEN_LIVE_CALLS
+
+    def live_groups(self) -> list[str]:
+        self.call_id = str(self.scope["url_route"]["kwargs"]["call_id"])
+        return [call_group(self.call_id)]
+
+    async def connect(self) -> None:
+        await super().connect()
+        if getattr(self, "groups_joined", None):  # accepted: it may listen
+            await self._announce("start")
+
+    async def _announce(self, action: str) -> None:
+        message = {"type": listen_in.LISTEN_MESSAGE_TYPE, "action": action, "channel": self.channel_name}
+        await self.channel_layer.group_send(call_group(self.call_id), message)
+
+    async def call_event(self, message: dict) -> None:
+        event = message.get("event") or {}
+        if event.get("kind") == "conversation" and event.get("state") == "started":
+            await self._announce("start")
+
+    async def call_listen(self, message: dict) -> None:
+        """Announcements (its own among them) are for the media stream."""
+
+    async def call_steer(self, message: dict) -> None:
+        """Steering is shown by the call's feed, not here."""
+
+    async def listen_audio(self, message: dict) -> None:
+        await self.send(bytes_data=listen_in.frame_bytes(message))
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "groups_joined", None):
+            await self._announce("stop")
+        await super().disconnect(code)
+
+
 class CallFeedConsumer(LiveSupervisionConsumer):
     """One call's live events (`ws/calls/<uuid>/`), each forwarded as it comes: every turn matters here."""
 
@@ -157,6 +203,9 @@ class CallFeedConsumer(LiveSupervisionConsumer):
 
     async def call_event(self, message: dict) -> None:
         await self.send_json(message["event"])
+
+    async def call_listen(self, message: dict) -> None:
+        """A listener announcing itself to the call's media stream; nothing to show."""
 
     async def call_steer(self, message: dict) -> None:
         """A supervisor's steering, shown in every watcher's page (never the guidance text's author alone)."""
@@ -215,6 +264,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
 
         self.call_id = self.scope["url_route"]["kwargs"]["call_id"]
         self.session: VoiceSession | None = None
+        self.tap = listen_in.ListenTap(str(self.call_id))  # dormant until the stream starts (`open_tap`)
         self.stream_sid = ""
         self.writable = False  # from an accepted `start` until the stream ends: only then is anything sent
         self._end_task: asyncio.Task | None = None
@@ -239,6 +289,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         if self.session is None:
             await self._handshake(message)
         elif isinstance(message, media_streams.Media):
+            self.tap.offer("in", message.payload)
             await self.session.on_media(message.payload)
         elif isinstance(message, media_streams.Mark):
             await self.session.on_mark(message.name)
@@ -272,6 +323,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         self.stream_sid = message.stream_sid
         self.writable = True
         self.session = import_string(settings.VOICE_SESSION_FACTORY)()
+        self.tap = listen_in.open_tap(self.call_id)
         ACTIVE_CALLS.inc()
         try:
             await self.session.start(stream_info(call_id=str(self.call_id), start=message), self)
@@ -304,6 +356,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         if session is None:
             return
         stream_sid = self.stream_sid
+        listen_in.close_tap(self.call_id)
         ACTIVE_CALLS.dec()
         try:
             if server_stopping:
@@ -324,6 +377,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
 
     async def send_audio(self, payload: bytes) -> None:
         if self.writable:
+            self.tap.offer("out", payload)
             await self.base_send(
                 {"type": "websocket.send", "text": media_streams.media_message(self.stream_sid, payload)}
             )

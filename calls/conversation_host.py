@@ -21,6 +21,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from calls import listen_in
 from calls.hooks import call_script, request_callback
 from calls.live_events import (
     LIVE_CALLS_GROUP,
@@ -239,6 +240,9 @@ class CallConversationHost:
         """AMD verdicts published by the webhook for this call, and supervisors' whispers, reach the session here."""
         while True:
             message = await layer.receive(self._channel)
+            if message.get("type") == listen_in.LISTEN_MESSAGE_TYPE:
+                listen_in.handle_listen_message(self.call_id, message)
+                continue
             if message.get("type") == STEER_MESSAGE_TYPE:
                 if message.get("action") == "whisper" and self._on_guidance is not None:
                     self._on_guidance(str(message.get("text", "")))

@@ -9,7 +9,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
-from calls.consumers import CallFeedConsumer, LiveCallsConsumer, TwilioMediaStreamConsumer
+from calls.consumers import CallFeedConsumer, ListenInConsumer, LiveCallsConsumer, TwilioMediaStreamConsumer
 
 
 def browser_route(route: str, consumer: type) -> object:
@@ -19,5 +19,6 @@ def browser_route(route: str, consumer: type) -> object:
 websocket_urlpatterns = [
     browser_route("ws/calls/live/", LiveCallsConsumer),
     browser_route("ws/calls/<uuid:call_id>/", CallFeedConsumer),
+    browser_route("ws/calls/<uuid:call_id>/audio/", ListenInConsumer),
     path("ws/twilio/media/<uuid:call_id>/", TwilioMediaStreamConsumer.as_asgi()),
 ]

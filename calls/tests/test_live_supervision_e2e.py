@@ -102,6 +102,8 @@ def test_a_supervisor_watches_whispers_and_hangs_up_while_an_operator_is_refused
     assert page.locator(f"#campaign-{campaign.pk} h3").inner_text().startswith("Spring reminders")
 
     row.locator("a").click()  # the call's own page
+    page.click("#listen-toggle")  # both sides, decoded in the page's AudioWorklet
+    page.wait_for_function("Number(document.getElementById('listen-samples').textContent) > 8000")
     page.wait_for_selector(".turn-contact .bubble:text-is('Hello?')")  # turns arrive as they are spoken
     assert page.locator(".turn-agent .bubble").first.inner_text().startswith("Hello, this is an automated")
     page.fill("#whisper-text", GUIDANCE)
