@@ -23,7 +23,8 @@ def board_patch(event: dict[str, Any]) -> dict[str, Any]:
     if kind == "turn":
         utterance = {"role": event.get("role"), "text": event.get("text"), "interrupted": event.get("interrupted")}
         patch: dict[str, Any] = {"last_utterance": utterance}
-        if event.get("role") == "agent" and event.get("latency_ms"):
+        # A reply's latency (the opener's, index 0, runs from the stream's start: not a turn's latency).
+        if event.get("role") == "agent" and event.get("index", 0) > 0 and event.get("latency_ms"):
             patch["latency_ms"] = event["latency_ms"]
         return patch
     if kind == "conversation":

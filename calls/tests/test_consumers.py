@@ -60,7 +60,7 @@ async def test_a_supervisor_gets_one_coalesced_update_per_call_with_the_latest_o
     assert connected
     layer = get_channel_layer()
     for n in range(30):
-        await layer.group_send(LIVE_CALLS_GROUP, event("a", kind="turn", role="agent", text=f"line {n}",
+        await layer.group_send(LIVE_CALLS_GROUP, event("a", kind="turn", index=n + 1, role="agent", text=f"line {n}",
                                                        latency_ms={"llm_first_token": n}))  # fmt: skip
     await layer.group_send(LIVE_CALLS_GROUP, event("a", kind="status", status="in_progress", phone="+***0143"))
     await layer.group_send(LIVE_CALLS_GROUP, event("b", kind="status", status="ringing", phone="+***0110"))
