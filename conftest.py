@@ -99,7 +99,10 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 # A page that asks for the microphone (a supervisor taking a call over) gets Chromium's fake
+                 # one (a beep), without a permission prompt; pages that do not ask are unaffected.
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # fmt: skip
 
 
 @pytest.fixture

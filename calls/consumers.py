@@ -14,12 +14,13 @@ from django.utils.module_loading import import_string
 
 from calls import listen_in
 from calls.live_board import BoardCoalescer
-from calls.live_events import LIVE_CALLS_GROUP, call_group
+from calls.live_events import LIVE_CALLS_GROUP, VOICE_MESSAGE_TYPE, call_group, voice_group
 from calls.media_tokens import PARAMETER, media_token_valid
-from calls.permissions import LISTEN_LIVE_CALLS, VIEW_LIVE_CALLS, may
+from calls.permissions import LISTEN_LIVE_CALLS, STEER_LIVE_CALLS, VIEW_LIVE_CALLS, may
 from calls.services import StreamStart, call_media_stream_start, call_record_media_stop
 from monitoring.metrics import ACTIVE_CALLS
 from voice import media_streams
+from voice.codec import FRAME_BYTES
 from voice.sessions import VoiceSession, stream_info
 
 logger = logging.getLogger(__name__)
@@ -193,6 +194,23 @@ class ListenInConsumer(LiveSupervisionConsumer):
         if getattr(self, "groups_joined", None):
             await self._announce("stop")
         await super().disconnect(code)
+
+
+class SpeakConsumer(LiveSupervisionConsumer):
+    """A supervisor's microphone on a call they took over (`ws/calls/<uuid>/speak/`, steering permission): binary
+    messages of 160 bytes of 8 kHz μ-law (20 ms), sent on to the call's conversation, which plays them only
+    while the call is taken over (anything else is dropped there). A message of another size is ignored."""
+
+    permission = STEER_LIVE_CALLS
+
+    def live_groups(self) -> list[str]:
+        self.call_id = str(self.scope["url_route"]["kwargs"]["call_id"])
+        return []
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if bytes_data is not None and len(bytes_data) == FRAME_BYTES:
+            message = {"type": VOICE_MESSAGE_TYPE, "payload": bytes_data}
+            await self.channel_layer.group_send(voice_group(self.call_id), message)
 
 
 class CallFeedConsumer(LiveSupervisionConsumer):

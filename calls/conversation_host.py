@@ -26,10 +26,12 @@ from calls.hooks import call_script, request_callback
 from calls.live_events import (
     LIVE_CALLS_GROUP,
     STEER_MESSAGE_TYPE,
+    VOICE_MESSAGE_TYPE,
     call_group,
     event_message,
     masked_text,
     masked_values,
+    voice_group,
 )
 from calls.models import Call, CallEvent, TranscriptTurn
 from calls.services import call_event_record
@@ -46,6 +48,9 @@ from voice.sessions import StreamInfo
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[str], None]
+
+# What a supervisor's steering message may ask of the conversation (the rest is done by the carrier).
+SUPERVISOR_ACTIONS = frozenset({"whisper", "take_over", "hand_back"})
 
 # The channel layer carries only live events and AMD verdicts: an operation on it that hangs (a Redis gone
 # quiet) is given up after this, so it can never hold a call's record (written before) or its end.
@@ -209,7 +214,7 @@ class CallConversationHost:
         self.facts: dict[str, str] = {}
         self._sequence = 0
         self._on_answered_by: Callable[[str], None] | None = None
-        self._on_guidance: Callable[[str], None] | None = None
+        self._on_supervisor: Callable[[str, str | bytes], None] | None = None
         self._listener: asyncio.Task | None = None
         self._channel = ""
 
@@ -222,6 +227,7 @@ class CallConversationHost:
                 async with asyncio.timeout(LAYER_TIMEOUT_S):
                     self._channel = await layer.new_channel()
                     await layer.group_add(call_group(self.call_id), self._channel)
+                    await layer.group_add(voice_group(self.call_id), self._channel)
             except Exception:  # the layer only carries AMD verdicts and live events: the call goes on without
                 logger.warning("call %s: not subscribed to its live group", self.call_id, exc_info=True)
                 self._channel = ""
@@ -231,10 +237,10 @@ class CallConversationHost:
         return context
 
     def subscribe(
-        self, on_answered_by: Callable[[str], None], on_guidance: Callable[[str], None] | None = None
+        self, on_answered_by: Callable[[str], None], on_supervisor: Callable[[str, str | bytes], None] | None = None
     ) -> None:
         self._on_answered_by = on_answered_by
-        self._on_guidance = on_guidance
+        self._on_supervisor = on_supervisor
 
     async def _listen(self, layer: Any) -> None:
         """AMD verdicts published by the webhook for this call, and supervisors' whispers, reach the session here."""
@@ -243,9 +249,13 @@ class CallConversationHost:
             if message.get("type") == listen_in.LISTEN_MESSAGE_TYPE:
                 listen_in.handle_listen_message(self.call_id, message)
                 continue
+            if message.get("type") == VOICE_MESSAGE_TYPE:
+                if self._on_supervisor is not None:
+                    self._on_supervisor("audio", message.get("payload", b""))
+                continue
             if message.get("type") == STEER_MESSAGE_TYPE:
-                if message.get("action") == "whisper" and self._on_guidance is not None:
-                    self._on_guidance(str(message.get("text", "")))
+                if message.get("action") in SUPERVISOR_ACTIONS and self._on_supervisor is not None:
+                    self._on_supervisor(str(message["action"]), str(message.get("text", "")))
                 continue
             event = message.get("event") or {}
             if event.get("kind") == "amd" and self._on_answered_by is not None:
@@ -348,6 +358,7 @@ class CallConversationHost:
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(LAYER_TIMEOUT_S):
                         await layer.group_discard(call_group(self.call_id), self._channel)
+                        await layer.group_discard(voice_group(self.call_id), self._channel)
 
     async def _publish(self, event: dict[str, Any]) -> None:
         layer = get_channel_layer()

@@ -27,8 +27,17 @@ LIVE_CALLS_GROUP = "calls.live"
 STEER_MESSAGE_TYPE = "call.steer"
 
 
+# A supervisor's voice, 20 ms μ-law frames while they have taken the call over, to the call's conversation only.
+VOICE_MESSAGE_TYPE = "call.voice"
+
+
 def call_group(call_id: object) -> str:
     return f"call.{call_id}"
+
+
+def voice_group(call_id: object) -> str:
+    """Only the call's conversation is in it: a supervisor's voice, 50 frames a second, reaches no watcher."""
+    return f"voice.{call_id}"
 
 
 def event_message(call_id: object, event: dict[str, Any]) -> dict[str, Any]:

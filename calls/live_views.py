@@ -44,6 +44,10 @@ def call_page(request: HttpRequest, call_id: uuid.UUID) -> HttpResponse:
 STEERING = {
     "whisper": (lambda request, call_id: steering.call_steer_whisper(
         call_id=call_id, actor=request.user, text=request.POST.get("text", "")), "Whispered to the agent."),
+    "take_over": (lambda request, call_id: steering.call_steer_take_over(call_id=call_id, actor=request.user),
+                  "You have the call: the agent is silent, your microphone speaks."),
+    "hand_back": (lambda request, call_id: steering.call_steer_hand_back(call_id=call_id, actor=request.user),
+                  "Handed back: the agent goes on."),
     "hang_up": (lambda request, call_id: steering.call_steer_hang_up(call_id=call_id, actor=request.user),
                 "Hanging up."),
     "transfer": (lambda request, call_id: steering.call_steer_transfer(

@@ -9,7 +9,13 @@ from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
-from calls.consumers import CallFeedConsumer, ListenInConsumer, LiveCallsConsumer, TwilioMediaStreamConsumer
+from calls.consumers import (
+    CallFeedConsumer,
+    ListenInConsumer,
+    LiveCallsConsumer,
+    SpeakConsumer,
+    TwilioMediaStreamConsumer,
+)
 
 
 def browser_route(route: str, consumer: type) -> object:
@@ -20,5 +26,6 @@ websocket_urlpatterns = [
     browser_route("ws/calls/live/", LiveCallsConsumer),
     browser_route("ws/calls/<uuid:call_id>/", CallFeedConsumer),
     browser_route("ws/calls/<uuid:call_id>/audio/", ListenInConsumer),
+    browser_route("ws/calls/<uuid:call_id>/speak/", SpeakConsumer),
     path("ws/twilio/media/<uuid:call_id>/", TwilioMediaStreamConsumer.as_asgi()),
 ]

@@ -62,6 +62,25 @@ def call_steer_whisper(*, call_id: uuid.UUID | str, actor: AbstractBaseUser, tex
         transaction.on_commit(lambda: _tell_conversation(call.pk, message))
 
 
+def call_steer_take_over(*, call_id: uuid.UUID | str, actor: AbstractBaseUser) -> None:
+    """The agent falls silent and the supervisor's microphone speaks on the call (`ws/calls/<uuid>/speak/`)."""
+    _steer_conversation(call_id, actor, OperatorAction.Action.LIVE_TAKE_OVER, "take_over")
+
+
+def call_steer_hand_back(*, call_id: uuid.UUID | str, actor: AbstractBaseUser) -> None:
+    """The agent speaks again, going on from the transcript."""
+    _steer_conversation(call_id, actor, OperatorAction.Action.LIVE_HAND_BACK, "hand_back")
+
+
+def _steer_conversation(call_id: uuid.UUID | str, actor: AbstractBaseUser, audit: OperatorAction.Action,
+                        action: str) -> None:  # fmt: skip
+    with transaction.atomic():
+        call = _open_call(call_id)
+        _audit(call, actor, audit, {})
+        message = {"action": action, "by": actor.get_username()}
+        transaction.on_commit(lambda: _tell_conversation(call.pk, message))
+
+
 def call_steer_hang_up(*, call_id: uuid.UUID | str, actor: AbstractBaseUser) -> None:
     """End the call now (the carrier hangs up; its status callbacks close the call as usual)."""
     with transaction.atomic():

@@ -2,9 +2,10 @@
 
 The server (config.server, uvicorn) runs on the test database; the simulated carrier places calls from this
 process and reaches it over loopback as Twilio would, in real time (the supervisor acts while the calls are up).
-A supervisor logs in, sees the calls appear on the board, opens one, reads its turns as they arrive, whispers
-and sees the agent's next turn follow it, hangs another up and sees it end, audited. An operator without the
-permission is refused at the page and at the socket.
+A supervisor logs in, sees the calls appear on the board, opens one, hears it (decoded samples counted in the
+page), reads its turns as they arrive, whispers and sees the agent's next turn follow it, takes another over
+(Chromium's fake microphone; the simulated callee hears it) and hands it back, hangs it up and sees it end,
+audited. An operator without the permission is refused at the page and at the socket.
 """
 
 import tempfile
@@ -78,7 +79,7 @@ SOCKET_CLOSE_CODE = """path => new Promise(resolve => {
 })"""
 
 
-def test_a_supervisor_watches_whispers_and_hangs_up_while_an_operator_is_refused(
+def test_a_supervisor_watches_listens_whispers_takes_over_and_hangs_up_while_an_operator_is_refused(
     carrier, browser, django_user_model, supervisor_group, agent
 ):
     supervisor = django_user_model.objects.create_user("sam", password=PASSWORD, is_staff=True)
@@ -113,6 +114,18 @@ def test_a_supervisor_watches_whispers_and_hangs_up_while_an_operator_is_refused
     assert page.locator(f".turn-system .bubble:text-is('Supervisor whispered: {GUIDANCE}')").count() == 1
 
     page.goto(f"{carrier}/live/calls/{held.pk}/")
+    page.wait_for_selector(".turn-agent")  # the agent has begun (the mailbox's greeting came first)
+    page.click("#take-over")  # the agent falls silent, Chromium's fake microphone speaks
+    page.wait_for_selector(".turn-system .bubble:text-is('A supervisor took over the call.')")
+    agent_turns = page.locator(".turn-agent").count()  # a reply cut by the take-over is recorded before it
+    playback = SimulatedCarrier.get().calls[Call.objects.get(pk=held.pk).provider_call_id].playback
+    heard = playback.heard_bytes
+    page.wait_for_function("Number(document.getElementById('speak-frames').textContent) > 50")
+    wait_until(lambda: playback.heard_bytes - heard >= 25 * 160, what="the callee to hear the supervisor")
+    assert page.locator(".turn-agent").count() == agent_turns  # the agent said nothing meanwhile
+    page.click("#take-over")  # hand back
+    page.wait_for_selector(".turn-system .bubble:text-is('The supervisor handed the call back to the agent.')")
+
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#hang-up")
     page.wait_for_selector(".live-call[data-open='0']")  # the page sees the call end

@@ -128,3 +128,18 @@ def test_steering_needs_the_csrf_token(supervisor, call):
     client.force_login(supervisor)
     assert client.post(f"/live/calls/{call.pk}/steer/hang_up/").status_code == 403
     assert not OperatorAction.objects.exists()
+
+
+def test_taking_over_and_handing_back_are_audited_and_sent_to_the_conversation(
+    supervisor_client, call, django_capture_on_commit_callbacks
+):
+    layer = get_channel_layer()
+    conversation = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(call_group(call.pk), conversation)
+    for action in ("take_over", "hand_back"):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert supervisor_client.post(f"/live/calls/{call.pk}/steer/{action}/").status_code == 200
+        assert async_to_sync(layer.receive)(conversation) == {"type": STEER_MESSAGE_TYPE, "action": action, "by": "sam"}
+    assert list(OperatorAction.objects.order_by("id").values_list("action", flat=True)) == [
+        "live_take_over", "live_hand_back"
+    ]  # fmt: skip

@@ -80,6 +80,7 @@ class ConversationSession(VoiceSession):
         self._stopped = False
         self._recording = False  # the host knows the call: its end must be reported, whatever happens next
         self.started = False
+        self.taken_over = False  # a supervisor speaks instead of the agent
         self.playout: Playout | None = None
         self.listener: Listener | None = None
         self.replies: ReplyRounds | None = None
@@ -150,12 +151,16 @@ class ConversationSession(VoiceSession):
             reprompt_s=self.context.silence_reprompt_s,
             hang_up_s=self.context.silence_hang_up_s,
             time_scale=self.context.time_scale,
-            busy=lambda: self.listener.busy or (self._turn is not None and self._turn is not self._reprompt_turn),
+            busy=lambda: (
+                self.taken_over
+                or self.listener.busy
+                or (self._turn is not None and self._turn is not self._reprompt_turn)
+            ),
             reprompt=self._reprompt,
             give_up=self._no_response,
         )
         self._spawn(watch.run(), name="silence")
-        self.host.subscribe(self.set_answered_by, self.take_guidance)
+        self.host.subscribe(self.set_answered_by, self.supervise)
         self.started = True
         if self.context.answered_by in VOICEMAIL_VERDICTS:
             self._begin_voicemail()
@@ -245,14 +250,47 @@ class ConversationSession(VoiceSession):
 
     # ---- A supervisor ------------------------------------------------------------------------------
 
+    def supervise(self, action: str, value: str | bytes = "") -> None:
+        """What a supervisor does on the call (relayed by the host): `whisper` (text), `take_over`, `audio`
+        (one 20 ms μ-law frame of the supervisor's voice, while taken over), `hand_back`."""
+        if self._stopped or self.replies is None:
+            return
+        if action == "whisper":
+            self.take_guidance(str(value))
+        elif action == "take_over":
+            self.take_over()
+        elif action == "audio" and self.taken_over and isinstance(value, bytes | bytearray):
+            self.playout.enqueue([bytes(value)], tag="supervisor")  # paced like the agent's own audio
+        elif action == "hand_back":
+            self.hand_back()
+
     def take_guidance(self, text: str) -> None:
         """A supervisor's whisper: in the model's context before the agent's next turn, and in the transcript
         (as a system turn); the callee hears nothing of it."""
-        if self._stopped or self.replies is None:
-            return
         self.replies.history.append(ChatMessage.guidance(text))
         now = self.loop.time()
         self.recorder.record("system", f"Supervisor whispered: {text}", now, now)
+
+    def take_over(self) -> None:
+        """A supervisor speaks on the call: the agent falls silent (what it was saying is cut, the carrier's
+        buffer cleared) and starts nothing — no reply, reprompt or hold phrase — until `hand_back`. The callee's
+        words are still transcribed and kept in the model's history."""
+        if self.taken_over or self._ending:
+            return
+        self.taken_over = True
+        self._cancel_reply(interrupted=False)
+        now = self.loop.time()
+        self.recorder.record("system", "A supervisor took over the call.", now, now)
+
+    def hand_back(self) -> None:
+        """The agent speaks again, going on from the transcript (the callee's latest words)."""
+        if not self.taken_over:
+            return
+        self.taken_over = False
+        now = self.loop.time()
+        self.recorder.record("system", "The supervisor handed the call back to the agent.", now, now)
+        if self.replies.history and self.replies.history[-1].role == "user":
+            self._start_reply(self._speak_reply, reference=now)
 
     # ---- A silent callee -------------------------------------------------------------------------
 
@@ -279,6 +317,8 @@ class ConversationSession(VoiceSession):
     # ---- What the listener hears (its `Floor`) -----------------------------------------------------
 
     def pause_agent(self) -> None:
+        if self.taken_over:
+            return  # the supervisor speaking is not an agent to interrupt
         self.playout.pause()  # quiet at once; the words decide whether to stop for good
 
     def resume_agent(self) -> None:
@@ -286,7 +326,7 @@ class ConversationSession(VoiceSession):
 
     def hold_for_transcript(self) -> None:
         """Still transcribing and nothing playing: the hold phrase, queued ahead of the reply to come."""
-        if self._turn is not None or self._stopped or self._ending or self.playout.busy:
+        if self._turn is not None or self._stopped or self._ending or self.playout.busy or self.taken_over:
             return
         self.playout.enqueue(list(codec.reframe([self.phrases.audio(HOLD)])), tag="hold")
         now = self.loop.time()
@@ -355,7 +395,7 @@ class ConversationSession(VoiceSession):
         is_opener: bool = False,
         force: bool = False,
     ) -> None:
-        if self._stopped or (self._ending and not force):
+        if self._stopped or (self._ending and not force) or (self.taken_over and not force):
             return
         turn = self._agent_turns.new(reference, is_opener=is_opener)
         if endpoint is not None:

@@ -63,6 +63,28 @@
   }
   connect(`/ws/calls/${call.id}/`, onEvent, document.getElementById("live-state"));
 
+  /* The microphone, at 8 kHz, encoded to μ-law in a worklet and sent in 20 ms frames to `ws/calls/<uuid>/speak/`. */
+  async function speak(worklet) {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true } });
+    const context = new AudioContext({ sampleRate: 8000 });
+    await context.audioWorklet.addModule(worklet);
+    const encoder = new AudioWorkletNode(context, "ulaw-encoder");
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${location.host}/ws/calls/${call.id}/speak/`);
+    const counter = document.getElementById("speak-frames");
+    let sent = 0;
+    encoder.port.onmessage = (message) => {
+      // A socket that cannot keep up drops frames rather than piling them up (live audio, not a recording).
+      if (socket.readyState === WebSocket.OPEN && socket.bufferedAmount < 16000) {
+        socket.send(message.data);
+        sent += 1;
+        counter.textContent = sent;
+      }
+    };
+    context.createMediaStreamSource(stream).connect(encoder);
+    return { stop() { stream.getTracks().forEach((track) => track.stop()); context.close(); socket.close(); } };
+  }
+
   const result = document.getElementById("steer-result");
   async function steer(action, data) {
     result.className = "result";
@@ -84,5 +106,19 @@
     };
     document.getElementById("hang-up").onclick = () => { if (confirm("Hang up this call now?")) steer("hang_up"); };
     document.getElementById("do-not-call").onclick = () => steer("do_not_call");
+    const takeOver = document.getElementById("take-over");
+    let microphone = null;
+    takeOver.onclick = async () => {
+      if (microphone) {
+        microphone.stop();
+        microphone = null;
+        takeOver.textContent = "Take over";
+        await steer("hand_back");
+        return;
+      }
+      if (!(await steer("take_over"))) return;
+      microphone = await speak(takeOver.dataset.worklet);
+      takeOver.textContent = "Hand back";
+    };
   }
 })();

@@ -1,4 +1,4 @@
-/* Listen-in on a call's page: the audio socket's frames go to the μ-law AudioWorklet (ulaw-player.js). */
+/* Listen-in on a call's page: the audio socket's frames go to the μ-law AudioWorklet (ulaw-worklet.js). */
 "use strict";
 (function () {
   const panel = document.getElementById("listen");

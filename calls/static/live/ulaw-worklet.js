@@ -1,6 +1,8 @@
-/* AudioWorklet: decodes a call's μ-law frames (G.711, 8 kHz) and plays both sides mixed.
-   Each message is one frame: a track byte (0 callee, 1 agent) then μ-law bytes. Each track has a one-second
-   ring buffer: a frame that does not fit replaces the oldest audio (the browser never queues without bound). */
+/* AudioWorklets of the live call page, in a context running at 8 kHz (no resampling here):
+   - "ulaw-player" decodes a call's μ-law frames (G.711) and plays both sides mixed. Each message is one frame:
+     a track byte (0 callee, 1 agent) then μ-law bytes. Each track has a one-second ring buffer: a frame that
+     does not fit replaces the oldest audio (the browser never queues without bound).
+   - "ulaw-encoder" turns the supervisor's microphone into 160-byte μ-law frames (20 ms) for the call. */
 "use strict";
 const TABLE = new Float32Array(256);
 for (let i = 0; i < 256; i += 1) {
@@ -49,3 +51,33 @@ class UlawPlayer extends AudioWorkletProcessor {
   }
 }
 registerProcessor("ulaw-player", UlawPlayer);
+
+function encode(sample) {
+  let value = Math.round(Math.max(-1, Math.min(1, sample)) * 32635);
+  const sign = value < 0 ? 0x80 : 0;
+  if (value < 0) value = -value;
+  value += 0x84;
+  let exponent = 7;
+  for (let mask = 0x4000; (value & mask) === 0 && exponent > 0; mask >>= 1) exponent -= 1;
+  const mantissa = (value >> (exponent + 3)) & 0x0f;
+  return ~(sign | (exponent << 4) | mantissa) & 0xff;
+}
+
+class UlawEncoder extends AudioWorkletProcessor {
+  constructor() { super(); this.frame = new Uint8Array(160); this.filled = 0; }
+  process(inputs) {
+    const input = inputs[0] && inputs[0][0];
+    if (!input) return true;
+    for (let i = 0; i < input.length; i += 1) {
+      this.frame[this.filled] = encode(input[i]);
+      this.filled += 1;
+      if (this.filled === 160) {
+        this.port.postMessage(this.frame.buffer, [this.frame.buffer]);
+        this.frame = new Uint8Array(160);
+        this.filled = 0;
+      }
+    }
+    return true;
+  }
+}
+registerProcessor("ulaw-encoder", UlawEncoder);
