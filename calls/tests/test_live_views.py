@@ -143,3 +143,25 @@ def test_taking_over_and_handing_back_are_audited_and_sent_to_the_conversation(
     assert list(OperatorAction.objects.order_by("id").values_list("action", flat=True)) == [
         "live_take_over", "live_hand_back"
     ]  # fmt: skip
+
+
+def test_a_transfer_dials_the_person_on_the_live_call_through_twilio(supervisor_client, call, twilio_settings,
+                                                                     fake_twilio):  # fmt: skip
+    Call.objects.filter(pk=call.pk).update(status="in_progress", provider_call_id="CA" + "2" * 32,
+                                           from_phone="+12025550100")  # fmt: skip
+    response = supervisor_client.post(f"/live/calls/{call.pk}/steer/transfer/", {"to": "(202) 555-0199"})
+    assert response.json() == {"message": "Transferring."}
+    twiml = fake_twilio.requests[0].value("Twiml")
+    assert '<Dial callerId="+12025550100">+12025550199</Dial>' in twiml
+    assert Call.objects.get(pk=call.pk).outcome == "transferred"
+    assert OperatorAction.objects.get(action="live_transfer").details == {"to": "+***0199"}
+
+
+def test_a_transfer_the_carrier_refuses_is_said_in_words_and_not_audited(supervisor_client, call, twilio_settings,
+                                                                         fake_twilio):  # fmt: skip
+    Call.objects.filter(pk=call.pk).update(status="in_progress", provider_call_id="CA" + "3" * 32)
+    fake_twilio.error(400, 21220, "Call is not in-progress. Cannot redirect.")
+    response = supervisor_client.post(f"/live/calls/{call.pk}/steer/transfer/", {"to": "+12025550199"})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("The carrier refused the transfer: ")
+    assert not OperatorAction.objects.exists()
