@@ -13,8 +13,8 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from calls import listen_in
-from calls.live_board import BoardCoalescer
-from calls.live_events import LIVE_CALLS_GROUP, VOICE_MESSAGE_TYPE, call_group, voice_group
+from calls.live_events import VOICE_MESSAGE_TYPE, call_group, voice_group
+from calls.live_hub import board_hub
 from calls.media_tokens import PARAMETER, media_token_valid
 from calls.permissions import LISTEN_LIVE_CALLS, STEER_LIVE_CALLS, VIEW_LIVE_CALLS, may
 from calls.services import StreamStart, call_media_stream_start, call_record_media_stop
@@ -114,41 +114,23 @@ class LiveSupervisionConsumer(AsyncJsonWebsocketConsumer):
 class LiveCallsConsumer(LiveSupervisionConsumer):
     """The live board's feed (`ws/calls/live/`): every live call's status, AMD verdict, turns and tools.
 
-    Coalesced per call (calls/live_board.py): events are merged into one pending patch per call and sent at
-    most every `flush_interval_s` as `{"calls": {call id: patch}}`. Receiving an event never waits on the
-    browser: a slow one holds one pending patch per call, never a growing queue.
+    It joins no group itself: the process's `BoardHub` (calls/live_hub.py) receives each event once, coalesces
+    per call and sends every watcher `{"calls": {call id: patch}}` at most every 200 ms. A slow watcher holds
+    one pending patch per call, never a growing queue. No channel of its own either (nothing is sent to it).
     """
 
-    flush_interval_s = 0.2  # a new call shows within this (the page's promise is 500 ms from `initiated`)
+    channel_layer_alias = "no layer: the board hub receives for every watcher"
 
     def live_groups(self) -> list[str]:
-        self.board = BoardCoalescer()
-        self.flusher: asyncio.Task | None = None
-        return [LIVE_CALLS_GROUP]
+        self.watcher = board_hub().subscribe(self, self._send_text)
+        return []
 
-    async def call_event(self, message: dict) -> None:
-        """Group messages of type `call.event` carry {"event": {...}}; merged into the call's pending patch."""
-        self.board.add(message["event"])
-        if self.flusher is None and self.board:
-            self.flusher = asyncio.create_task(self._flush())
-
-    async def call_steer(self, message: dict) -> None:
-        """Steering of a call (for its conversation); nothing for the board."""
-
-    async def _flush(self) -> None:
-        try:
-            while True:
-                await asyncio.sleep(self.flush_interval_s)
-                if not self.board:
-                    return
-                await self.send_json({"calls": self.board.drain()})
-        finally:
-            self.flusher = None
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "flusher", None) is not None:
-            self.flusher.cancel()
-        await super().disconnect(code)
+        if getattr(self, "watcher", None) is not None:
+            board_hub().unsubscribe(self)
 
 
 class ListenInConsumer(LiveSupervisionConsumer):

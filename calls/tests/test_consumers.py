@@ -9,8 +9,8 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from calls.consumers import LiveCallsConsumer
 from calls.live_events import LIVE_CALLS_GROUP, call_group
+from calls.live_hub import board_hub
 from config.asgi import application
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -78,27 +78,35 @@ async def test_a_supervisor_gets_one_coalesced_update_per_call_with_the_latest_o
     await communicator.disconnect()
 
 
-async def test_a_board_watcher_that_never_reads_holds_one_pending_update_per_call(supervisor):
-    """The consumer's send never returns (a browser that stopped reading): events keep arriving, and what is
-    kept for it stays one patch per call instead of growing with the events."""
-    consumer = LiveCallsConsumer()
-    consumer.flush_interval_s = 0
+async def test_a_board_watcher_that_never_reads_holds_one_pending_update_per_call():
+    """A watcher's send never returns (a browser that stopped reading): the hub keeps receiving and flushing,
+    and what it keeps for that watcher stays one patch per call instead of growing with the events; the
+    other watchers are not held up."""
+    hub = board_hub()
     stuck = asyncio.Event()
+    delivered: list[str] = []
 
-    async def never_returns(message: dict) -> None:
+    async def never_returns(text: str) -> None:
         stuck.set()
         await asyncio.Event().wait()
 
-    consumer.base_send = never_returns
-    consumer.live_groups()
+    async def reads(text: str) -> None:
+        delivered.append(text)
+
+    slow = hub.subscribe("slow", never_returns)
+    hub.subscribe("fast", reads)
     calls = [str(uuid.uuid4()) for _ in range(20)]
     for n in range(5000):
-        await consumer.call_event(event(calls[n % 20], kind="turn", role="contact", text=f"word {n}"))
-        if n == 100:
-            await stuck.wait()  # the first flush is now stuck in its send
-    assert len(consumer.board) == 20
-    assert consumer.board.drain()[calls[-1]]["last_utterance"]["text"] == "word 4999"
-    consumer.flusher.cancel()
+        hub.board.add(event(calls[n % 20], kind="turn", role="contact", text=f"word {n}")["event"])
+        if n % 100 == 99:
+            hub.flush()
+            await asyncio.sleep(0)  # the watchers' sends run
+    await stuck.wait()
+    assert len(slow.backlog) == 20
+    assert slow.backlog[calls[-1]]["last_utterance"]["text"] == "word 4999"
+    assert len(delivered) == 50  # the reading watcher got every flush
+    hub.unsubscribe("slow")
+    hub.unsubscribe("fast")
 
 
 async def test_a_calls_feed_forwards_every_event_in_order(supervisor):
