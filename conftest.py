@@ -30,6 +30,15 @@ def channel_layers_of_this_test(settings):
 
 
 @pytest.fixture
+def in_memory_layer(settings):
+    """The in-memory channel layer, for sync tests that read a channel themselves: each `async_to_sync` call runs
+    on an event loop of its own, which the Redis layer's per-loop receive state does not expect (a message read
+    on one loop can come again on the next)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return settings
+
+
+@pytest.fixture
 def contact_list(db) -> ContactList:
     return ContactList.objects.create(name="Customers")
 

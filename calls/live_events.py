@@ -10,6 +10,7 @@ view that misses an event never affects the call.
 """
 
 import asyncio
+import datetime
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -131,3 +132,17 @@ def publish_call_status(call_id: object) -> None:
 
 def publish_call_status_on_commit(call_id: object) -> None:
     transaction.on_commit(lambda: publish_call_status(call_id))
+
+
+def publish_status_change_on_commit(call_id: object, *, status: str, at: datetime.datetime,
+                                    moment: str = "", answered_by: str = "") -> None:  # fmt: skip
+    """After commit, the board hears of a move: a call's first (`initiated`) as its whole snapshot — the board
+    meets it there — and every later one as the status and the moment it sets (`moment`: the Call's field),
+    which needs no read: a status callback stays one UPDATE and one INSERT."""
+    if status == "initiated":
+        publish_call_status_on_commit(call_id)
+        return
+    event = {"kind": "status", "status": status, **({moment: at.isoformat()} if moment else {})}
+    if answered_by:
+        event["answered_by"] = answered_by
+    transaction.on_commit(lambda: publish_call_event(call_id, event))

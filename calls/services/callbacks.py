@@ -108,7 +108,7 @@ def call_record_status(
             payload=payload,
             occurred_at=occurred_at,
         )
-        if not moved:
+        if not moved and status == CallStatus.INITIATED:
             # The carrier's own `initiated` reaches the web process, where the board's layer is, even when the
             # move was made by a worker whose layer is another process's memory (the demo's): republished here.
             publish_call_status_on_commit(call_id)

@@ -7,7 +7,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from calls.hooks import notify_call_finished_on_commit
-from calls.live_events import publish_call_status_on_commit
+from calls.live_events import publish_status_change_on_commit
 from calls.models import STATUS_RANK, TERMINAL_STATUSES, Call, CallStatus
 from monitoring.metrics import CALL_STATUS_TRANSITIONS
 
@@ -68,13 +68,19 @@ def call_transition(
     moved = Call.objects.filter(**conditions).update(**changes) == 1
     if moved:
         CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()
-        publish_call_status_on_commit(call_id)  # the live board sees every status change
+        publish_status_change_on_commit(call_id, status=status.value, at=at, moment=MOMENT_FIELD.get(status, ""),
+                                        answered_by=str(changes.get("answered_by", "")))  # fmt: skip
         if status in TERMINAL_STATUSES:
             notify_call_finished_on_commit(call_id)
     return moved
 
 
 _PREDECESSORS = {status: allowed_predecessors(status) for status in CallStatus}
+# The Call field each status sets (for the live board's event).
+MOMENT_FIELD = {
+    CallStatus.INITIATED: "started_at", CallStatus.IN_PROGRESS: "answered_at",
+    **dict.fromkeys(TERMINAL_STATUSES, "ended_at"),
+}  # fmt: skip
 
 
 def call_create_batch(*, calls: list[dict[str, object]]) -> list[Call]:

@@ -22,12 +22,6 @@ def backlog(layer, channel: str) -> int:
     return queue.qsize() if queue is not None else 0
 
 
-@pytest.fixture
-def in_memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    return settings
-
-
 async def test_a_listener_that_never_reads_holds_a_bounded_backlog_and_the_call_never_waits(in_memory_layer):
     call_id = str(uuid.uuid4())
     tap = listen_in.open_tap(call_id)

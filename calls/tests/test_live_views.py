@@ -63,7 +63,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client, call):
     assert response["Location"].startswith("/admin/login/")
 
 
-def test_a_whisper_is_audited_and_sent_to_the_calls_conversation(supervisor_client, supervisor, call,
+def test_a_whisper_is_audited_and_sent_to_the_calls_conversation(supervisor_client, supervisor, call, in_memory_layer,
                                                                  django_capture_on_commit_callbacks):  # fmt: skip
     layer = get_channel_layer()
     conversation = async_to_sync(layer.new_channel)()
@@ -131,7 +131,7 @@ def test_steering_needs_the_csrf_token(supervisor, call):
 
 
 def test_taking_over_and_handing_back_are_audited_and_sent_to_the_conversation(
-    supervisor_client, call, django_capture_on_commit_callbacks
+    supervisor_client, call, django_capture_on_commit_callbacks, in_memory_layer
 ):
     layer = get_channel_layer()
     conversation = async_to_sync(layer.new_channel)()
