@@ -87,8 +87,8 @@ def signature_required() -> bool:
 class LiveSupervisionConsumer(AsyncJsonWebsocketConsumer):
     """A browser of live supervision: staff holding `permission` only; anyone else is closed with 4403 before
     any event is sent (accepted first: a handshake refused outright reaches a browser as 1006, without a
-    reason). Read-only: messages from the browser are ignored (steering goes through POSTs, which
-    carry CSRF protection and are audited)."""
+    reason). Messages from the browser are ignored, the microphone of a take-over excepted (`SpeakConsumer`):
+    steering goes through POSTs, which carry CSRF protection and are audited."""
 
     permission = VIEW_LIVE_CALLS
 

@@ -106,7 +106,12 @@ def publish_call_event(call_id: object, event: dict[str, Any]) -> None:
             _SENDING.add(task)
             task.add_done_callback(_SENDING.discard)
             return
-        async_to_sync(_send_both)(layer, call_id, message)
+        if _outbox is not None and _outbox.loop.is_running():
+            # A sync view of the server (a status webhook): handed to the server's loop, not waited for. Django
+            # runs sync views one at a time on one thread, so a wait here would be every callback's wait.
+            _outbox.loop.call_soon_threadsafe(_outbox.put, layer, call_id, message)
+            return
+        async_to_sync(_send_both)(layer, call_id, message)  # a worker, a command: no loop to hand it to
     except Exception:
         logger.warning("call %s: live event not published", call_id, exc_info=True)
 
@@ -117,6 +122,46 @@ async def _send_both(layer: Any, call_id: object, message: dict[str, Any]) -> No
 
 
 _SENDING: set[asyncio.Task] = set()  # sends scheduled on a running loop, referenced until done
+OUTBOX_SIZE = 10_000  # events waiting for the layer; beyond, new ones are dropped (the board is best effort)
+
+
+class Outbox:
+    """The server's sync code publishes through this, on the server's loop: one task sends the events in the
+    order they were published (a status never overtakes the one before it), and none of them is waited for."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=OUTBOX_SIZE)
+        self.sender: asyncio.Task | None = None
+
+    def put(self, layer: Any, call_id: object, message: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait((layer, call_id, message))
+        except asyncio.QueueFull:
+            logger.warning("call %s: live event dropped (the channel layer is behind)", call_id)
+            return
+        if self.sender is None:
+            self.sender = self.loop.create_task(self._send())
+
+    async def _send(self) -> None:
+        try:
+            while not self.queue.empty():
+                layer, call_id, message = self.queue.get_nowait()
+                try:
+                    await _send_both(layer, call_id, message)
+                except Exception:
+                    logger.warning("call %s: live event not published", call_id, exc_info=True)
+        finally:
+            self.sender = None
+
+
+_outbox: Outbox | None = None
+
+
+def serve_live_events_on(loop: asyncio.AbstractEventLoop | None) -> None:
+    """The server's event loop (the ASGI lifespan's startup gives it): sync code of the server publishes there."""
+    global _outbox  # one per serving process, by design
+    _outbox = Outbox(loop) if loop is not None else None
 
 
 def publish_call_status(call_id: object) -> None:

@@ -1,5 +1,6 @@
 """The live feed: every status change and the AMD verdict reach the board, with the number masked."""
 
+import asyncio
 import json
 
 import pytest
@@ -81,3 +82,20 @@ def test_migrating_creates_the_supervisor_group():
     from django.contrib.auth.models import Group
 
     assert Group.objects.get(name="supervisor").permissions.filter(codename="steer_live_calls").exists()
+
+
+@pytest.mark.asyncio
+async def test_the_servers_sync_code_publishes_in_order_without_waiting_for_the_layer(in_memory_layer):
+    from calls import live_events
+
+    layer = get_channel_layer()
+    board = await layer.new_channel()
+    await layer.group_add(LIVE_CALLS_GROUP, board)
+    live_events.serve_live_events_on(asyncio.get_running_loop())
+    try:
+        for status in ("ringing", "in_progress", "completed"):  # a status webhook's thread, after commit
+            await asyncio.to_thread(live_events.publish_call_event, "c1", {"kind": "status", "status": status})
+        received = [(await layer.receive(board))["event"]["status"] for _ in range(3)]
+    finally:
+        live_events.serve_live_events_on(None)
+    assert received == ["ringing", "in_progress", "completed"]
