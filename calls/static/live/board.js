@@ -3,7 +3,7 @@
    Counters move as calls do: a call is counted once when it first starts and once when it ends. */
 "use strict";
 (function () {
-  const { TERMINAL, connect, post, duration, latency, element } = window.Live;
+  const { TERMINAL, later, connect, post, duration, latency, element } = window.Live;
   const state = JSON.parse(document.getElementById("board-state").textContent);
   const root = document.querySelector(".live-board");
   const maySteer = root.dataset.maySteer === "1";
@@ -39,7 +39,9 @@
   }
 
   function apply(id, patch) {
-    const row = Object.assign(calls.get(id) || {}, patch);
+    const known = calls.get(id) || {};
+    if (patch.status && !later(known.status, patch.status)) { patch = { ...patch }; delete patch.status; }
+    const row = Object.assign(known, patch);
     calls.set(id, row);
     const campaign = row.campaign != null ? campaignOf(row.campaign) : null;
     if (row.started_at && !counted.started.has(id)) {

@@ -2,7 +2,7 @@
    latency breakdown, events and outcome fields; steering buttons. Finished calls render from #call-state. */
 "use strict";
 (function () {
-  const { TERMINAL, connect, post, latency, element } = window.Live;
+  const { TERMINAL, later, connect, post, latency, element } = window.Live;
   const call = JSON.parse(document.getElementById("call-state").textContent);
   const root = document.querySelector(".live-call");
   const turns = new Map();
@@ -42,7 +42,8 @@
   }
 
   function status(value, answeredBy) {
-    if (value) { document.getElementById("call-status").textContent = value; }
+    const shown = document.getElementById("call-status");
+    if (value && later(shown.textContent, value)) { shown.textContent = value; }
     if (answeredBy) { document.getElementById("call-answered-by").textContent = answeredBy; }
     if (TERMINAL.has(value)) { root.dataset.open = "0"; }
   }

@@ -3,6 +3,13 @@
 "use strict";
 window.Live = (function () {
   const TERMINAL = new Set(["completed", "busy", "no_answer", "failed", "canceled"]);
+  const RANK = { queued: 0, initiated: 1, ringing: 2, in_progress: 3 };
+  // Events from different processes can arrive out of order: a status never moves a call backwards here either.
+  function later(current, next) {
+    if (!current) return true;
+    const rank = (status) => (TERMINAL.has(status) ? 4 : RANK[status] ?? 0);
+    return rank(next) >= rank(current) && !TERMINAL.has(current);
+  }
   const STAGES = [["stt_final", "STT"], ["llm_first_token", "LLM"], ["tts_first_byte", "TTS"],
     ["first_audio_sent", "sent"], ["first_audio_heard", "heard"]];
 
@@ -61,5 +68,5 @@ window.Live = (function () {
     return node;
   }
 
-  return { TERMINAL, STAGES, connect, post, duration, latency, element };
+  return { TERMINAL, STAGES, later, connect, post, duration, latency, element };
 })();
