@@ -40,6 +40,9 @@ class UlawPlayer extends AudioWorkletProcessor {
       if (bytes.length < 2) return;
       this.tracks[bytes[0] === 1 ? 1 : 0].push(bytes);
       this.decoded += bytes.length - 1;
+      this.frames = (this.frames || 0) + 1;
+      // Counted as decoded, whether or not the audio device pulls samples yet (a busy or headless machine).
+      if (this.frames % 25 === 0) this.port.postMessage({ decoded: this.decoded });
     };
   }
   process(inputs, outputs) {
