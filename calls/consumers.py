@@ -263,17 +263,21 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
-    async def connect(self) -> None:
-        from calls.twiml import media_stream_url
-        from voice.providers.selection import telephony
-
-        self.call_id = self.scope["url_route"]["kwargs"]["call_id"]
+    def begin_stream_state(self, call_id: object) -> None:
+        """The state a stream starts with (a subclass that connects its own way calls this too)."""
+        self.call_id = call_id
         self.session: VoiceSession | None = None
-        self.tap = listen_in.ListenTap(str(self.call_id))  # dormant until the stream starts (`open_tap`)
+        self.tap = listen_in.ListenTap(str(call_id))  # dormant until the stream starts (`open_tap`)
         self.stream_sid = ""
         self.frames_in = 0
         self.writable = False  # from an accepted `start` until the stream ends: only then is anything sent
         self._end_task: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        from calls.twiml import media_stream_url
+        from voice.providers.selection import telephony
+
+        self.begin_stream_state(self.scope["url_route"]["kwargs"]["call_id"])
         headers = dict(self.scope.get("headers") or [])
         signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
         if (signature or signature_required()) and not telephony().validate_signature(
