@@ -2,11 +2,13 @@
 
 import copy
 import datetime
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group, Permission
 from django.db import connections
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -25,6 +27,15 @@ def channel_layers_of_this_test(settings):
     must not leave this one a lock of another loop (one server process has one loop, so production never
     meets this). Assigning the setting makes Channels drop its layers (its `setting_changed` receiver)."""
     settings.CHANNEL_LAYERS = copy.deepcopy(settings.CHANNEL_LAYERS)
+
+
+@pytest.fixture
+def in_memory_layer(settings):
+    """The in-memory channel layer, for sync tests that read a channel themselves: each `async_to_sync` call runs
+    on an event loop of its own, which the Redis layer's per-loop receive state does not expect (a message read
+    on one loop can come again on the next)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return settings
 
 
 @pytest.fixture
@@ -61,6 +72,13 @@ def call(contact, campaign, agent) -> Call:
 
 
 @pytest.fixture
+def supervisor_group(db) -> Group:
+    """The `supervisor` group as its data migration makes it (a transactional test's flush empties it)."""
+    importlib.import_module("campaigns.migrations.0009_supervisor_group").create_supervisor_group(django_apps, None)
+    return Group.objects.get(name="supervisor")
+
+
+@pytest.fixture
 def api_user(django_user_model):
     return django_user_model.objects.create_user(username="integration", password="not-used-here")
 
@@ -91,7 +109,10 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 # A page that asks for the microphone (a supervisor taking a call over) gets Chromium's fake
+                 # one (a beep), without a permission prompt; pages that do not ask are unaffected.
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # fmt: skip
 
 
 @pytest.fixture

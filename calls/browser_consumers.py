@@ -40,9 +40,7 @@ class BrowserTestCallConsumer(TwilioMediaStreamConsumer):
         await AsyncWebsocketConsumer.__call__(self, scope, receive, send)
 
     async def connect(self) -> None:
-        self.session = None
-        self.stream_sid, self.writable, self._end_task, self.call_id = "", False, None, ""
-        self.frames_in = 0  # the media consumer counts frames for its metrics
+        self.begin_stream_state("")  # a call of its own is made below, once the operator may talk
         user = self.scope.get("user")
         if not await database_sync_to_async(_may_talk)(user):
             await self.close(code=CLOSE_FORBIDDEN)

@@ -1,4 +1,4 @@
-"""WebSockets of calls: supervisors' live feed, and Twilio's media stream for each call."""
+"""WebSockets of calls: supervisors' live board and call feeds, and Twilio's media stream for each call."""
 
 import asyncio
 import contextlib
@@ -12,11 +12,15 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from calls.live_events import LIVE_CALLS_GROUP
+from calls import listen_in
+from calls.live_events import VOICE_MESSAGE_TYPE, call_group, voice_group
+from calls.live_hub import board_hub
 from calls.media_tokens import PARAMETER, media_token_valid
+from calls.permissions import LISTEN_LIVE_CALLS, STEER_LIVE_CALLS, VIEW_LIVE_CALLS, may
 from calls.services import StreamStart, call_media_stream_start, call_record_media_stop
 from monitoring.metrics import ACTIVE_CALLS, MEDIA_FRAMES
 from voice import media_streams
+from voice.codec import FRAME_BYTES
 from voice.sessions import VoiceSession, stream_info
 
 logger = logging.getLogger(__name__)
@@ -26,7 +30,7 @@ FRAMES_IN = MEDIA_FRAMES.labels(direction="in")
 # Close codes of the media stream (4000–4999 are the application's own).
 CLOSE_PROTOCOL_ERROR = 4400
 CLOSE_UNAUTHORIZED = 4401  # no or wrong media token in `start`
-CLOSE_FORBIDDEN = 4403  # X-Twilio-Signature does not sign this stream's URL
+CLOSE_FORBIDDEN = 4403  # X-Twilio-Signature does not sign this stream's URL; a browser without the permission
 CLOSE_UNKNOWN_CALL = 4404  # no such call, another CallSid, or the call has ended
 CLOSE_STREAM_LIVE = 4409  # the call already has a live media stream
 CLOSE_INTERNAL_ERROR = 1011  # the voice session could not start
@@ -85,31 +89,133 @@ def signature_required() -> bool:
     return settings.TELEPHONY_PROVIDER == "twilio" or bool(settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN)
 
 
-class LiveCallsConsumer(AsyncJsonWebsocketConsumer):
-    """Streams every live-call event (status, turns, latency) published to the `calls.live` group.
+class LiveSupervisionConsumer(AsyncJsonWebsocketConsumer):
+    """A browser of live supervision: staff holding `permission` only; anyone else is closed with 4403 before
+    any event is sent (accepted first: a handshake refused outright reaches a browser as 1006, without a
+    reason). Messages from the browser are ignored, the microphone of a take-over excepted (`SpeakConsumer`):
+    steering goes through POSTs, which carry CSRF protection and are audited."""
 
-    Only staff who may view calls are accepted; anyone else is closed with code 4403 before any
-    event is sent. The feed is read-only: messages from the browser are ignored.
-    """
+    permission = VIEW_LIVE_CALLS
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if not (user and user.is_authenticated and user.is_staff and await self._may_view_calls(user)):
-            await self.close(code=4403)
+        if not await database_sync_to_async(may)(self.scope.get("user"), self.permission):
+            await self.accept()
+            await self.close(code=CLOSE_FORBIDDEN)
             return
-        await self.channel_layer.group_add(LIVE_CALLS_GROUP, self.channel_name)
+        self.groups_joined: list[str] = []
+        for group in self.live_groups():
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
         await self.accept()
 
+    def live_groups(self) -> list[str]:
+        raise NotImplementedError
+
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(LIVE_CALLS_GROUP, self.channel_name)
+        for group in getattr(self, "groups_joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+
+class LiveCallsConsumer(LiveSupervisionConsumer):
+    """The live board's feed (`ws/calls/live/`): every live call's status, AMD verdict, turns and tools.
+
+    It joins no group itself: the process's `BoardHub` (calls/live_hub.py) receives each event once, coalesces
+    per call and sends every watcher `{"calls": {call id: patch}}` at most every 200 ms. A slow watcher holds
+    one pending patch per call, never a growing queue. No channel of its own either (nothing is sent to it).
+    """
+
+    channel_layer_alias = "no layer: the board hub receives for every watcher"
+
+    def live_groups(self) -> list[str]:
+        self.watcher = board_hub().subscribe(self, self._send_text)
+        return []
+
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "watcher", None) is not None:
+            board_hub().unsubscribe(self)
+
+
+class ListenInConsumer(LiveSupervisionConsumer):
+    """One call's audio, both sides (`ws/calls/<uuid>/audio/`), for staff who may listen: binary frames of one
+    track byte (0 callee, 1 agent) and 160 bytes of μ-law, as the call carries them (calls/listen_in.py).
+
+    It announces its channel on the call's group when it connects, and again when the call's conversation
+    starts (a listener may arrive while the call still rings); the stream's tap then sends it frames, dropping
+    those its channel has no room for. Each frame is sent as it comes: a browser that reads slowly fills the
+    channel, and frames are lost there, never queued here.
+    """
+
+    permission = LISTEN_LIVE_CALLS
+
+    def live_groups(self) -> list[str]:
+        self.call_id = str(self.scope["url_route"]["kwargs"]["call_id"])
+        return [call_group(self.call_id)]
+
+    async def connect(self) -> None:
+        await super().connect()
+        if getattr(self, "groups_joined", None):  # accepted: it may listen
+            await self._announce("start")
+
+    async def _announce(self, action: str) -> None:
+        message = {"type": listen_in.LISTEN_MESSAGE_TYPE, "action": action, "channel": self.channel_name}
+        await self.channel_layer.group_send(call_group(self.call_id), message)
 
     async def call_event(self, message: dict) -> None:
-        """Group messages of type `call.event` carry {"event": {...}}; forward the event as JSON."""
+        event = message.get("event") or {}
+        if event.get("kind") == "conversation" and event.get("state") == "started":
+            await self._announce("start")
+
+    async def call_listen(self, message: dict) -> None:
+        """Announcements (its own among them) are for the media stream."""
+
+    async def call_steer(self, message: dict) -> None:
+        """Steering is shown by the call's feed, not here."""
+
+    async def listen_audio(self, message: dict) -> None:
+        await self.send(bytes_data=listen_in.frame_bytes(message))
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "groups_joined", None):
+            await self._announce("stop")
+        await super().disconnect(code)
+
+
+class SpeakConsumer(LiveSupervisionConsumer):
+    """A supervisor's microphone on a call they took over (`ws/calls/<uuid>/speak/`, steering permission): binary
+    messages of 160 bytes of 8 kHz μ-law (20 ms), sent on to the call's conversation, which plays them only
+    while the call is taken over (anything else is dropped there). A message of another size is ignored."""
+
+    permission = STEER_LIVE_CALLS
+
+    def live_groups(self) -> list[str]:
+        self.call_id = str(self.scope["url_route"]["kwargs"]["call_id"])
+        return []
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if bytes_data is not None and len(bytes_data) == FRAME_BYTES:
+            message = {"type": VOICE_MESSAGE_TYPE, "payload": bytes_data}
+            await self.channel_layer.group_send(voice_group(self.call_id), message)
+
+
+class CallFeedConsumer(LiveSupervisionConsumer):
+    """One call's live events (`ws/calls/<uuid>/`), each forwarded as it comes: every turn matters here."""
+
+    def live_groups(self) -> list[str]:
+        return [call_group(self.scope["url_route"]["kwargs"]["call_id"])]
+
+    async def call_event(self, message: dict) -> None:
         await self.send_json(message["event"])
 
-    @staticmethod
-    async def _may_view_calls(user: object) -> bool:
-        return await database_sync_to_async(user.has_perm)("calls.view_call")
+    async def call_listen(self, message: dict) -> None:
+        """A listener announcing itself to the call's media stream; nothing to show."""
+
+    async def call_steer(self, message: dict) -> None:
+        """A supervisor's steering, shown in every watcher's page (never the guidance text's author alone)."""
+        await self.send_json({"kind": "steer", "action": message.get("action"), "text": message.get("text", ""),
+                              "by": message.get("by", "")})  # fmt: skip
 
 
 class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
@@ -157,16 +263,21 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
-    async def connect(self) -> None:
-        from calls.twiml import media_stream_url
-        from voice.providers.selection import telephony
-
-        self.call_id = self.scope["url_route"]["kwargs"]["call_id"]
+    def begin_stream_state(self, call_id: object) -> None:
+        """The state a stream starts with (a subclass that connects its own way calls this too)."""
+        self.call_id = call_id
         self.session: VoiceSession | None = None
+        self.tap = listen_in.ListenTap(str(call_id))  # dormant until the stream starts (`open_tap`)
         self.stream_sid = ""
         self.frames_in = 0
         self.writable = False  # from an accepted `start` until the stream ends: only then is anything sent
         self._end_task: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        from calls.twiml import media_stream_url
+        from voice.providers.selection import telephony
+
+        self.begin_stream_state(self.scope["url_route"]["kwargs"]["call_id"])
         headers = dict(self.scope.get("headers") or [])
         signature = headers.get(b"x-twilio-signature", b"").decode("latin-1")
         if (signature or signature_required()) and not telephony().validate_signature(
@@ -191,6 +302,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
             self.frames_in += 1
             if self.frames_in % FRAMES_PER_REPORT == 0:  # a counter update a second, not per frame
                 FRAMES_IN.inc(FRAMES_PER_REPORT)
+            self.tap.offer("in", message.payload)
             await self.session.on_media(message.payload)
         elif isinstance(message, media_streams.Mark):
             await self.session.on_mark(message.name)
@@ -224,6 +336,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         self.stream_sid = message.stream_sid
         self.writable = True
         self.session = import_string(settings.VOICE_SESSION_FACTORY)()
+        self.tap = listen_in.open_tap(self.call_id)
         ACTIVE_CALLS.inc()
         try:
             await self.session.start(stream_info(call_id=str(self.call_id), start=message), self)
@@ -256,6 +369,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
         if session is None:
             return
         stream_sid = self.stream_sid
+        listen_in.close_tap(self.call_id)
         ACTIVE_CALLS.dec()
         FRAMES_IN.inc(self.frames_in % FRAMES_PER_REPORT)
         try:
@@ -277,6 +391,7 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
 
     async def send_audio(self, payload: bytes) -> None:
         if self.writable:
+            self.tap.offer("out", payload)
             await self.base_send(
                 {"type": "websocket.send", "text": media_streams.media_message(self.stream_sid, payload)}
             )

@@ -22,8 +22,18 @@ from django.conf import settings
 from django.db import transaction
 from opentelemetry import trace
 
+from calls import listen_in
 from calls.hooks import call_script, request_callback
-from calls.live_events import LIVE_CALLS_GROUP, call_group, event_message
+from calls.live_events import (
+    LIVE_CALLS_GROUP,
+    STEER_MESSAGE_TYPE,
+    VOICE_MESSAGE_TYPE,
+    call_group,
+    event_message,
+    masked_text,
+    masked_values,
+    voice_group,
+)
 from calls.models import Call, CallEvent, TranscriptTurn
 from calls.services import call_event_record
 from calls.services.browser import BROWSER_PROVIDER
@@ -40,6 +50,11 @@ from voice.sessions import StreamInfo
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("callwright.calls")
+
+Listener = Callable[[str], None]
+
+# What a supervisor's steering message may ask of the conversation (the rest is done by the carrier).
+SUPERVISOR_ACTIONS = frozenset({"whisper", "take_over", "hand_back"})
 
 # The channel layer carries only live events and AMD verdicts: an operation on it that hangs (a Redis gone
 # quiet) is given up after this, so it can never hold a call's record (written before) or its end.
@@ -220,6 +235,7 @@ class CallConversationHost:
         self.facts: dict[str, str] = {}
         self._sequence = 0
         self._on_answered_by: Callable[[str], None] | None = None
+        self._on_supervisor: Callable[[str, str | bytes], None] | None = None
         self._listener: asyncio.Task | None = None
         self._channel = ""
 
@@ -232,6 +248,7 @@ class CallConversationHost:
                 async with asyncio.timeout(LAYER_TIMEOUT_S):
                     self._channel = await layer.new_channel()
                     await layer.group_add(call_group(self.call_id), self._channel)
+                    await layer.group_add(voice_group(self.call_id), self._channel)
             except Exception as error:  # the layer only carries AMD verdicts and live events: the call goes on
                 # An expected failure (Redis down or slow): one line, not a traceback.
                 logger.warning("call %s: not subscribed to its live group: %r", self.call_id, error)
@@ -241,13 +258,27 @@ class CallConversationHost:
         await self._publish({"kind": "conversation", "state": "started"})
         return context
 
-    def subscribe(self, on_answered_by: Callable[[str], None]) -> None:
+    def subscribe(
+        self, on_answered_by: Callable[[str], None], on_supervisor: Callable[[str, str | bytes], None] | None = None
+    ) -> None:
         self._on_answered_by = on_answered_by
+        self._on_supervisor = on_supervisor
 
     async def _listen(self, layer: Any) -> None:
-        """AMD verdicts published by the webhook for this call reach the session here."""
+        """AMD verdicts published by the webhook for this call, and supervisors' whispers, reach the session here."""
         while True:
             message = await layer.receive(self._channel)
+            if message.get("type") == listen_in.LISTEN_MESSAGE_TYPE:
+                listen_in.handle_listen_message(self.call_id, message)
+                continue
+            if message.get("type") == VOICE_MESSAGE_TYPE:
+                if self._on_supervisor is not None:
+                    self._on_supervisor("audio", message.get("payload", b""))
+                continue
+            if message.get("type") == STEER_MESSAGE_TYPE:
+                if message.get("action") in SUPERVISOR_ACTIONS and self._on_supervisor is not None:
+                    self._on_supervisor(str(message["action"]), str(message.get("text", "")))
+                continue
             event = message.get("event") or {}
             if event.get("kind") == "amd" and self._on_answered_by is not None:
                 self._on_answered_by(str(event.get("answered_by", "")))
@@ -258,7 +289,7 @@ class CallConversationHost:
         for stage, ms in turn.latency_ms.items():
             if turn.role == "agent" and turn.index > 0:  # the opener's times run from the stream start
                 TURN_STAGE_LATENCY.labels(stage=stage).observe(ms / 1000)
-        await self._publish({"kind": "turn", "index": turn.index, "role": turn.role, "text": turn.text,
+        await self._publish({"kind": "turn", "index": turn.index, "role": turn.role, "text": masked_text(turn.text),
                              "interrupted": turn.interrupted, "latency_ms": dict(turn.latency_ms)})  # fmt: skip
 
     async def run_tool(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:
@@ -271,7 +302,8 @@ class CallConversationHost:
         await database_sync_to_async(call_record_tool)(
             call_id=self.call_id, sequence=self._sequence, name=name, arguments=arguments, result=result.as_json()
         )
-        await self._publish({"kind": "tool", "name": name, "ok": result.ok})
+        await self._publish({"kind": "tool", "name": name, "ok": result.ok, "arguments": masked_values(arguments),
+                             "result": masked_values(result.as_json())})  # fmt: skip
         return result
 
     async def _tool(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:
@@ -352,6 +384,7 @@ class CallConversationHost:
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(LAYER_TIMEOUT_S):
                         await layer.group_discard(call_group(self.call_id), self._channel)
+                        await layer.group_discard(voice_group(self.call_id), self._channel)
 
     async def _publish(self, event: dict[str, Any]) -> None:
         layer = get_channel_layer()

@@ -7,7 +7,10 @@ Whatever is still being written then — ends of streams whose task was cancelle
 that ended just before — is awaited here, up to `grace_s`, before the server may exit.
 """
 
+import asyncio
 import logging
+
+from calls.live_events import serve_live_events_on
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +27,7 @@ class CallsLifespan:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                serve_live_events_on(asyncio.get_running_loop())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 left = await finish_live_streams(self.grace_s)

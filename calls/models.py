@@ -137,6 +137,12 @@ class Call(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="call_status_created")]
+        # Live supervision (the `supervisor` group holds these, with read access to contacts, campaigns, calls).
+        permissions = [
+            ("view_live_calls", "Can watch live calls (live board and call view)"),
+            ("listen_live_calls", "Can listen in on live calls"),
+            ("steer_live_calls", "Can steer live calls: whisper, take over, hang up, transfer, do not call, pause"),
+        ]
 
     def __str__(self) -> str:
         return f"Call {self.id} ({self.status})"

@@ -10,7 +10,13 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
 from calls.browser_consumers import BrowserTestCallConsumer
-from calls.consumers import LiveCallsConsumer, TwilioMediaStreamConsumer
+from calls.consumers import (
+    CallFeedConsumer,
+    ListenInConsumer,
+    LiveCallsConsumer,
+    SpeakConsumer,
+    TwilioMediaStreamConsumer,
+)
 
 
 def browser_route(route: str, consumer: type) -> object:
@@ -20,5 +26,8 @@ def browser_route(route: str, consumer: type) -> object:
 websocket_urlpatterns = [
     browser_route("ws/calls/live/", LiveCallsConsumer),
     browser_route("ws/agents/<int:agent_id>/talk/", BrowserTestCallConsumer),
+    browser_route("ws/calls/<uuid:call_id>/", CallFeedConsumer),
+    browser_route("ws/calls/<uuid:call_id>/audio/", ListenInConsumer),
+    browser_route("ws/calls/<uuid:call_id>/speak/", SpeakConsumer),
     path("ws/twilio/media/<uuid:call_id>/", TwilioMediaStreamConsumer.as_asgi()),
 ]

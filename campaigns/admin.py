@@ -246,6 +246,9 @@ class CampaignAdmin(admin.ModelAdmin):
                 "progress": progress,
                 "calls_by_status": sorted(progress.calls_by_status.items()),
                 "preview_url": reverse("admin:campaigns_campaign_preview", args=[campaign.pk]),
+                "live_url": f"{reverse('live:board')}?campaign={campaign.pk}"
+                if campaign.status in (Campaign.Status.RUNNING, Campaign.Status.PAUSED)
+                else "",
             },
         )
 

@@ -12,6 +12,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),  # "View site" lands in the admin
     path("admin/", admin.site.urls),
     path("i18n/setlang/", set_language, name="set_language"),  # the admin's language switch
+    path("live/calls/", include("calls.live_urls")),  # live supervision (before `live/`: the board's prefix)
+    path("live/", include("campaigns.live_urls")),
     path("api/v1/", include("config.api_router")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

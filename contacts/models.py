@@ -292,6 +292,15 @@ class OperatorAction(models.Model):
         SUPPRESSION_ADD = "suppression_add", "Suppressed a number"
         SUPPRESSION_LIFT = "suppression_lift", "Lifted a suppression"
         IMPORT = "import", "Imported contacts"
+        # Live supervision: a supervisor steering a call or its campaign from the live pages.
+        LIVE_WHISPER = "live_whisper", "Whispered guidance to a live call's agent"
+        LIVE_HANG_UP = "live_hang_up", "Hung up a live call"
+        LIVE_TRANSFER = "live_transfer", "Transferred a live call to a person"
+        LIVE_DO_NOT_CALL = "live_do_not_call", "Marked a live call's number do-not-call"
+        LIVE_TAKE_OVER = "live_take_over", "Took over a live call from its agent"
+        LIVE_HAND_BACK = "live_hand_back", "Handed a live call back to its agent"
+        CAMPAIGN_PAUSE = "campaign_pause", "Paused a campaign"
+        CAMPAIGN_RESUME = "campaign_resume", "Resumed a campaign"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -12,7 +12,7 @@ from decimal import Decimal
 from celery import signature
 from django.db import transaction
 
-from calls.live_events import publish_call_event
+from calls.live_events import call_snapshot, publish_call_event, publish_call_status_on_commit
 from calls.models import TERMINAL_STATUSES, AnsweringMachinePolicy, Call, CallEvent, CallStatus
 from calls.services.state import call_transition
 
@@ -108,6 +108,10 @@ def call_record_status(
             payload=payload,
             occurred_at=occurred_at,
         )
+        if not moved and status == CallStatus.INITIATED:
+            # The carrier's own `initiated` reaches the web process, where the board's layer is, even when the
+            # move was made by a worker whose layer is another process's memory (the demo's): republished here.
+            publish_call_status_on_commit(call_id)
     return CallbackOutcome.APPLIED if moved else CallbackOutcome.RECORDED
 
 
@@ -120,11 +124,16 @@ def call_record_amd(*, call_id: uuid.UUID, call_sid: str, answered_by: str, payl
         moved = Call.objects.filter(pk=call_id, answered_by="").update(answered_by=answered_by) == 1
         if moved:
             # A conversation already under way hears the verdict (a voicemail greeting ends with a beep).
-            transaction.on_commit(lambda: publish_call_event(call_id, {"kind": "amd", "answered_by": answered_by}))
+            # The board shows it too (the event carries the call's snapshot, verdict included).
+            transaction.on_commit(lambda: publish_call_event(call_id, _amd_event(call_id, answered_by)))
         policy = Call.objects.filter(pk=call_id).values_list("answering_machine_policy", flat=True).first()
         if moved and answered_by.startswith("machine") and policy == AnsweringMachinePolicy.HANG_UP:
             transaction.on_commit(signature("calls.hang_up_call", args=(str(call_id),)).delay)
     return CallbackOutcome.APPLIED if moved else CallbackOutcome.RECORDED
+
+
+def _amd_event(call_id: uuid.UUID, answered_by: str) -> dict:
+    return {**(call_snapshot(call_id) or {}), "kind": "amd", "answered_by": answered_by}
 
 
 def call_record_recording(

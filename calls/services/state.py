@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from calls.hooks import notify_call_event_on_commit, notify_call_finished_on_commit
+from calls.live_events import publish_status_change_on_commit
 from calls.models import STATUS_RANK, TERMINAL_STATUSES, Call, CallStatus
 from monitoring.metrics import CALL_STATUS_TRANSITIONS
 
@@ -43,10 +44,10 @@ def call_transition(
     One conditional UPDATE (`filter(pk=…, status__in=allowed_predecessors(status)).update(...)`): it
     sets the timestamp the status implies (started, answered, ended) and any extra `fields`
     (duration, answered_by, price…) in the same statement; nothing is written when the call is
-    already at or past `status`. With `provider_call_id`, only a call with that id (or none yet,
-    which then gets it) moves: a callback for another CallSid moves nothing. A stage's time is never
-    earlier than the stages before it: carriers stamp callbacks to the whole second, so "answered"
-    may read a few hundred ms before our own "started".
+    already at or past `status`; a move is published to the live board after commit. With
+    `provider_call_id`, only a call with that id (or none yet, which then gets it) moves: a callback for
+    another CallSid moves nothing. A stage's time is never earlier than the stages before it: carriers
+    stamp callbacks to the whole second, so "answered" may read a few hundred ms before our own "started".
     """
     status = CallStatus(status)
     predecessors = _PREDECESSORS[status]
@@ -67,6 +68,8 @@ def call_transition(
     moved = Call.objects.filter(**conditions).update(**changes) == 1
     if moved:
         CALL_STATUS_TRANSITIONS.labels(status=status.value).inc()
+        publish_status_change_on_commit(call_id, status=status.value, at=at, moment=MOMENT_FIELD.get(status, ""),
+                                        answered_by=str(changes.get("answered_by", "")))  # fmt: skip
         if status in TERMINAL_STATUSES:
             notify_call_finished_on_commit(call_id)
             notify_call_event_on_commit(call_id, "ended")
@@ -76,6 +79,11 @@ def call_transition(
 
 
 _PREDECESSORS = {status: allowed_predecessors(status) for status in CallStatus}
+# The Call field each status sets (for the live board's event).
+MOMENT_FIELD = {
+    CallStatus.INITIATED: "started_at", CallStatus.IN_PROGRESS: "answered_at",
+    **dict.fromkeys(TERMINAL_STATUSES, "ended_at"),
+}  # fmt: skip
 
 
 def call_create_batch(*, calls: list[dict[str, object]]) -> list[Call]:

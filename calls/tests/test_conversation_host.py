@@ -191,6 +191,6 @@ async def test_a_listener_that_raises_when_cancelled_still_leaves_its_group_and_
     await closed(communicator)
     await communicator.disconnect()
     assert "conversation-end" in await events(call)
-    assert LayerWhoseReceiveTimesOutWhenCancelled.left == [f"call.{call.pk}"]
+    assert LayerWhoseReceiveTimesOutWhenCancelled.left == [f"call.{call.pk}", f"voice.{call.pk}"]  # both its groups
     assert "could not report" not in caplog.text
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []

@@ -98,8 +98,10 @@ class ConversationHost(Protocol):
     async def call_ended(self, summary: CallSummary) -> None:
         """The stream is over; nothing is reported after this."""
 
-    def subscribe(self, on_answered_by: Any) -> None:
-        """Call `on_answered_by(verdict)` when an AMD verdict arrives during the call (optional)."""
+    def subscribe(self, on_answered_by: Any, on_supervisor: Any = None) -> None:
+        """Call `on_answered_by(verdict)` when an AMD verdict arrives during the call, and `on_supervisor(action,
+        value)` when a supervisor steers it (whisper, take_over, audio, hand_back: ConversationSession.supervise);
+        both optional."""
 
     async def end_with_goodbye(self, text: str, language: str) -> None:
         """The stream is gone (the server is stopping): have the carrier say `text` and hang up."""
@@ -116,6 +118,7 @@ class StaticHost:
         self.summary: CallSummary | None = None
         self.tool_results = dict(tool_results or {})
         self.on_answered_by: Any = None
+        self.on_supervisor: Any = None
         self.goodbyes: list[str] = []
 
     async def load_context(self, info: StreamInfo) -> ConversationContext:
@@ -134,8 +137,9 @@ class StaticHost:
     async def call_ended(self, summary: CallSummary) -> None:
         self.summary = summary
 
-    def subscribe(self, on_answered_by: Any) -> None:
+    def subscribe(self, on_answered_by: Any, on_supervisor: Any = None) -> None:
         self.on_answered_by = on_answered_by
+        self.on_supervisor = on_supervisor
 
     async def end_with_goodbye(self, text: str, language: str) -> None:
         self.goodbyes.append(text)

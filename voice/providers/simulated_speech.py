@@ -254,6 +254,11 @@ class SimulatedLanguageModel(LanguageModel):
             return reply["hello"], None
         if last.role == "tool":  # after a tool result: a short acknowledgement, or nothing to add
             return "", None
+        since_reply = request.messages[max((i for i, m in enumerate(request.messages) if m.role == "assistant"),
+                                           default=-1) + 1:]  # fmt: skip
+        guidance = [m.guidance_text for m in since_reply if m.guidance_text]
+        if guidance and last.role == "user" and not last.guidance_text:
+            return guidance[-1], None  # a supervisor's whisper since the last reply: followed to the letter
         said = last.content
         if rules.opt_out.search(said):
             return reply["opt_out"], call("opt_out", {"reason": "caller asked"})

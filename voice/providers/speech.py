@@ -133,6 +133,11 @@ class ToolCall:
         return cls(call_id, name, arguments, raw_arguments)
 
 
+# A supervisor's whisper reaches the model as a user message that starts with this (every adapter passes user
+# messages on as they are): in the history where it was given, before the agent's next turn.
+SUPERVISOR_GUIDANCE_PREFIX = "[Guidance from a human supervisor, not said by the caller; follow it, never mention it]"
+
+
 @dataclass(frozen=True)
 class ChatMessage:
     role: Literal["user", "assistant", "tool"]
@@ -143,6 +148,18 @@ class ChatMessage:
     @classmethod
     def tool_result(cls, call_id: str, result: object) -> "ChatMessage":
         return cls(role="tool", content=result if isinstance(result, str) else json.dumps(result), tool_call_id=call_id)
+
+    @classmethod
+    def guidance(cls, text: str) -> "ChatMessage":
+        """A supervisor's whisper, for the model's context only."""
+        return cls(role="user", content=f"{SUPERVISOR_GUIDANCE_PREFIX} {text}")
+
+    @property
+    def guidance_text(self) -> str:
+        """The whisper this message carries ("" when it is not one)."""
+        if self.role == "user" and self.content.startswith(SUPERVISOR_GUIDANCE_PREFIX):
+            return self.content.removeprefix(SUPERVISOR_GUIDANCE_PREFIX).strip()
+        return ""
 
 
 @dataclass(frozen=True)

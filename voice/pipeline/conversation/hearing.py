@@ -15,6 +15,8 @@ class Hearing(Speaking):
     interruption, a backchannel or nothing."""
 
     def pause_agent(self) -> None:
+        if self.taken_over:
+            return  # the supervisor speaking is not an agent to interrupt
         self.playout.pause()  # quiet at once; the words decide whether to stop for good
 
     def resume_agent(self) -> None:
@@ -22,7 +24,7 @@ class Hearing(Speaking):
 
     def hold_for_transcript(self) -> None:
         """Still transcribing and nothing playing: the hold phrase, queued ahead of the reply to come."""
-        if self._turn is not None or self._stopped or self._ending or self.playout.busy:
+        if self._turn is not None or self._stopped or self._ending or self.playout.busy or self.taken_over:
             return
         self.playout.enqueue(list(codec.reframe([self.phrases.audio(HOLD)])), tag="hold")
         now = self.loop.time()

@@ -12,6 +12,7 @@ from voice.pipeline.agent_turns import AgentTurn, AgentTurns
 from voice.pipeline.breaker import CircuitBreaker, breaker_for
 from voice.pipeline.call_record import CallRecorder
 from voice.pipeline.conversation.hearing import Hearing
+from voice.pipeline.conversation.supervised import Supervised
 from voice.pipeline.conversation.unanswered import Unanswered
 from voice.pipeline.fallback import FallbackPhrases, fallback_phrases
 from voice.pipeline.host import VOICEMAIL_VERDICTS, ConversationContext, ConversationHost, StaticHost
@@ -30,7 +31,7 @@ from voice.sessions import MediaSender, StreamInfo, VoiceSession
 logger = logging.getLogger(__name__)
 
 
-class ConversationSession(Hearing, Unanswered, VoiceSession):
+class ConversationSession(Hearing, Unanswered, Supervised, VoiceSession):
     """See the package docstring. `host` persists; `providers` default to the settings' adapters."""
 
     def __init__(
@@ -56,6 +57,7 @@ class ConversationSession(Hearing, Unanswered, VoiceSession):
         self._stopped = False
         self._recording = False  # the host knows the call: its end must be reported, whatever happens next
         self.started = False
+        self.taken_over = False  # a supervisor speaks instead of the agent
         self.playout: Playout | None = None
         self.listener: Listener | None = None
         self.replies: ReplyRounds | None = None
@@ -129,12 +131,16 @@ class ConversationSession(Hearing, Unanswered, VoiceSession):
             reprompt_s=self.context.silence_reprompt_s,
             hang_up_s=self.context.silence_hang_up_s,
             time_scale=self.context.time_scale,
-            busy=lambda: self.listener.busy or (self._turn is not None and self._turn is not self._reprompt_turn),
+            busy=lambda: (
+                self.taken_over
+                or self.listener.busy
+                or (self._turn is not None and self._turn is not self._reprompt_turn)
+            ),
             reprompt=self._reprompt,
             give_up=self._no_response,
         )
         self._spawn(watch.run(), name="silence")
-        self.host.subscribe(self.set_answered_by)
+        self.host.subscribe(self.set_answered_by, self.supervise)
         self.started = True
         if self.context.answered_by in VOICEMAIL_VERDICTS:
             self._begin_voicemail()

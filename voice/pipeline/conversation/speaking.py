@@ -29,7 +29,7 @@ class Speaking(ConversationState):
         is_opener: bool = False,
         force: bool = False,
     ) -> None:
-        if self._stopped or (self._ending and not force):
+        if self._stopped or (self._ending and not force) or (self.taken_over and not force):
             return
         turn = self._agent_turns.new(reference, is_opener=is_opener)
         if endpoint is not None:

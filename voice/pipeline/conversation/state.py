@@ -52,6 +52,7 @@ class ConversationState:
     _stopped: bool  # the stream is gone: `stop` has begun
     _stt_failures: int
     started: bool
+    taken_over: bool  # a supervisor speaks instead of the agent (supervised.py)
 
     def _spawn(self, coroutine: Any, *, name: str | None = None) -> asyncio.Task:
         task = asyncio.ensure_future(coroutine)

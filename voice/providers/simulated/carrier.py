@@ -167,6 +167,7 @@ class SimulatedCall:
     commands: asyncio.Queue = field(default_factory=asyncio.Queue)
     sequence: int = 0
     background: set[asyncio.Task] = field(default_factory=set)
+    playback: "Playback | None" = None  # what the callee hears of the call's media stream, while it is up
 
     def report(self) -> CallStatusReport:
         return CallStatusReport(
@@ -540,7 +541,7 @@ class CalleeStream:
         self.call = call
         self.ws = ws
         self.stream_sid = "MZ" + uuid.uuid4().hex
-        self.playback = Playback()
+        self.playback = call.playback = Playback()
         self.inbound: deque[bytes] = deque()  # callee audio waiting to be sent, 20 ms frames
         self._sequence = 0
 

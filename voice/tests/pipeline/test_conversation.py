@@ -194,6 +194,59 @@ async def test_a_turn_gets_a_reply_and_the_latency_breakdown_from_the_end_of_spe
 
 
 @on_virtual_time
+async def test_a_supervisors_whisper_is_followed_in_the_agents_next_turn_and_kept_in_the_transcript():
+    host = StaticHost(context())
+    session, _carrier = await started(host, providers(["Yes, this is me speaking."]))
+    await agent_done(host)
+    host.on_supervisor("whisper", "Offer the payment plan.")  # the host relays what a supervisor whispered
+    await say(session, "Yes, this is me speaking.")
+    await agent_done(host, 2)
+    assert [(t.role, t.text) for t in turns(host)][1:] == [
+        ("system", "Supervisor whispered: Offer the payment plan."),
+        ("contact", "Yes, this is me speaking."),
+        ("agent", "Offer the payment plan."),  # the simulated model follows guidance to the letter
+    ]
+    await session.stop()
+
+
+@on_virtual_time
+async def test_a_supervisor_takes_over_speaks_in_the_agents_place_and_hands_back():
+    host = StaticHost(context())
+    session, carrier = await started(host, providers(["Yes, this is me speaking.", "Okay, that sounds good to me."]))
+    await agent_done(host)
+    host.on_supervisor("take_over")
+    voice = [bytes([n]) * codec.FRAME_BYTES for n in range(1, 11)]
+    for frame in voice:
+        host.on_supervisor("audio", frame)
+    await until(lambda: [p for _, _, p in carrier.events("media")][-10:] == voice, what="the supervisor's voice sent")
+    await say(session, "Yes, this is me speaking.")
+    await quiet(session, 1500)
+    assert [t.role for t in turns(host)][-1] == "contact"  # heard, and not answered by the agent
+
+    host.on_supervisor("hand_back")
+    await agent_done(host, 2)  # the agent goes on from the callee's latest words
+    assert [(t.role, t.text) for t in turns(host)][1:] == [
+        ("system", "A supervisor took over the call."),
+        ("contact", "Yes, this is me speaking."),
+        ("system", "The supervisor handed the call back to the agent."),
+        ("agent", "Great, thank you. Is there anything else I can help you with?"),
+    ]
+    await session.stop()
+
+
+@on_virtual_time
+async def test_a_supervisors_voice_is_dropped_unless_they_took_the_call_over():
+    host = StaticHost(context())
+    session, carrier = await started(host, providers())
+    await agent_done(host)
+    sent = len(carrier.events("media"))
+    host.on_supervisor("audio", b"\x01" * codec.FRAME_BYTES)
+    await quiet(session, 200)
+    assert len(carrier.events("media")) == sent
+    await session.stop()
+
+
+@on_virtual_time
 async def test_barge_in_clears_the_carrier_and_keeps_only_what_was_heard():
     host = StaticHost(context())
     session, carrier = await started(host, providers(["Sorry, who is this?"]))

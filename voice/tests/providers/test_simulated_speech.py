@@ -117,3 +117,15 @@ def test_without_a_script_the_simulated_caller_speaks_the_calls_language():
     assert caller_script({"language": "es-ES", "persona": "callback"})[-1] == "Llámeme mañana a las cinco."
     assert caller_script({"language": "de-DE"})[0] == "Yes, this is me speaking."  # no German caller: English
     assert caller_script({"language": "es", "caller_script": "Hola|Adiós"}) == ("Hola", "Adiós")
+
+
+@pytest.mark.asyncio
+async def test_simulated_llm_follows_a_supervisors_guidance_once():
+    llm = SimulatedLanguageModel()
+    guided = [ChatMessage.guidance("Mention the discount."), ChatMessage("user", "Yes, this is me.")]
+    events = await llm.stream_reply(ReplyRequest("Agent.", guided, "sim", TOOLS)).__anext__()
+    assert events.text.startswith("Mention")
+    later = [*guided, ChatMessage("assistant", "Mention the discount."), ChatMessage("user", "Yes, this is me.")]
+    text = "".join(e.text for e in [e async for e in llm.stream_reply(ReplyRequest("A.", later, "sim", TOOLS))]
+                   if isinstance(e, TextDelta))  # fmt: skip
+    assert text == "Great, thank you. Is there anything else I can help you with?"
