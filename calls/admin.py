@@ -3,13 +3,16 @@
 import datetime
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from calls.admin_actions import place_test_call
+from calls.hooks import notify_call_finished_on_commit
 from calls.models import Call, CallEvent, TranscriptTurn
+from calls.services import calls_analysis_reset
 from contacts.admin import ReadOnlyAdminMixin, register_contact_action
 
 
@@ -57,14 +60,22 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # view beside the admin's navigation and filters on a 1,400 px screen.
     list_display = ("short_id", "status_line", "outcome", "duration", "created", "contact", "campaign")
     change_list_template = "admin/calls/call/change_list.html"
-    list_filter = ("status", "answered_by", "direction", "provider", "campaign")
+    list_filter = ("status", "answered_by", "disposition", "sentiment", "analysis_status", "direction", "provider",
+                   "campaign")  # fmt: skip
     search_fields = ("id", "provider_call_id", "to_phone", "contact__first_name", "contact__last_name", "outcome")
     date_hierarchy = "created_at"
     list_select_related = ("contact", "campaign")
     change_form_template = "admin/calls/call/change_form.html"
     readonly_fields = ("created", "started", "answered", "ended")
     fieldsets = (
-        ("Outcome", {"fields": ("outcome", "summary", "sentiment", "extracted_data")}),
+        ("Outcome", {"fields": ("outcome", "disposition", "summary", "sentiment", "extracted_data")}),
+        (
+            "Analysis",
+            {
+                "classes": ("collapse",),
+                "fields": ("analysis_status", "analysis_error", "analysis_attempts", "analysis_model", "analyzed_at"),
+            },
+        ),
         (None, {"fields": ("id", "status", "direction", "contact", "campaign", "agent", "target")}),
         ("Timing", {"fields": ("created", "started", "answered", "ended", "duration_seconds")}),
         (
@@ -73,6 +84,23 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ),
         ("Cost, recording and latency", {"fields": ("price", "price_unit", "recording_url", "latency_stats")}),
     )
+
+    actions = ("analyse_again",)
+
+    @admin.action(
+        description="Analyse again (replaces the summary, disposition and extracted fields)",
+        permissions=["analyse"],
+    )
+    def analyse_again(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        reset = calls_analysis_reset(call_ids=ids)
+        for call_id in queryset.filter(pk__in=ids, analysis_status="").values_list("pk", flat=True):
+            notify_call_finished_on_commit(call_id)  # the same path as a call that has just ended
+        self.message_user(request, f"{reset} calls queued for analysis again.", messages.SUCCESS)
+
+    def has_analyse_permission(self, request: HttpRequest) -> bool:
+        # Calls are read-only in the admin; re-running their analysis is for who may change them at all.
+        return request.user.has_perm("calls.change_call")
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None

@@ -94,6 +94,7 @@ def conversation_context(*, call_id: str) -> tuple[ConversationContext, dict[str
         llm_temperature=script.llm_temperature,
         tools=frozenset(name for name, on in enabled.items() if on),
         outcome_fields=script.outcome_fields,
+        outcome_schema=script.outcome_schema,
         silence_reprompt_s=script.silence_reprompt_s,
         silence_hang_up_s=script.silence_hang_up_s,
         answered_by=call.answered_by,

@@ -57,6 +57,16 @@ MAX_RING_TIMEOUT_SECONDS = 600
 MIN_DURATION_SECONDS = 10
 
 
+class AnalysisStatus(models.TextChoices):
+    """Where a call's post-call analysis stands (campaigns/analysis.py)."""
+
+    NOT_REQUESTED = "", "Not requested"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped (no conversation)"
+
+
 class CallQuerySet(models.QuerySet):
     def open(self) -> "CallQuerySet":
         return self.exclude(status__in=TERMINAL_STATUSES)
@@ -105,6 +115,20 @@ class Call(models.Model):
     sentiment = models.CharField(max_length=16, blank=True)
     extracted_data = models.JSONField(default=dict, blank=True)
     latency_stats = models.JSONField(default=dict, blank=True)
+    # Post-call analysis: the disposition is one of the campaign's codes (its next step is the campaign's to
+    # take); `outcome` stays what the conversation itself recorded (opted out, callback requested, …).
+    disposition = models.CharField(max_length=64, blank=True, help_text="The campaign's disposition code.")
+    analysis_status = models.CharField(
+        max_length=8, choices=AnalysisStatus.choices, default=AnalysisStatus.NOT_REQUESTED, blank=True
+    )
+    analysis_error = models.TextField(blank=True, help_text="Why the analysis failed, attempt by attempt.")
+    analysis_attempts = models.PositiveSmallIntegerField(default=0)
+    analysis_started_at = models.DateTimeField(null=True, blank=True)
+    analyzed_at = models.DateTimeField(null=True, blank=True)
+    analysis_model = models.CharField(max_length=64, blank=True)
+    # What the call consumed, for its cost: telephony_seconds, tts_characters, stt_seconds, llm_prompt_tokens,
+    # llm_completion_tokens (each added by the part that used it).
+    usage = models.JSONField(default=dict, blank=True)
 
     objects = CallQuerySet.as_manager()
 

@@ -4,7 +4,7 @@ import datetime
 
 from django.conf import settings
 
-from calls.models import MIN_DURATION_SECONDS, MIN_RING_TIMEOUT_SECONDS, Call
+from calls.models import MIN_DURATION_SECONDS, MIN_RING_TIMEOUT_SECONDS, Call, TranscriptTurn
 
 
 def stale_calls(*, now: datetime.datetime, limit: int) -> list[Call]:
@@ -22,3 +22,8 @@ def stale_calls(*, now: datetime.datetime, limit: int) -> list[Call]:
         if call.created_at + datetime.timedelta(seconds=call.ring_timeout_seconds + call.max_duration_seconds + margin)
         < now
     ]
+
+
+def call_transcript(*, call_id: object) -> list[tuple[str, str]]:
+    """The call's transcript as (role, text), in order."""
+    return list(TranscriptTurn.objects.filter(call_id=call_id).order_by("index").values_list("role", "text"))

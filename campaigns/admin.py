@@ -162,6 +162,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("After the call", {"fields": ("dispositions",)}),
         ("History", {"fields": ("activated_at", "finished_at", "created_at", "updated_at")}),
     )
 

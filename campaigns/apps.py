@@ -13,6 +13,16 @@ def enqueue_target_settlement(call_id: uuid.UUID) -> None:
     settlement_batcher().add(call_id)
 
 
+def enqueue_call_analysis(call_id: uuid.UUID) -> None:
+    """calls' call-finished hook (already after commit): queue the call's post-call analysis."""
+    from django.conf import settings
+
+    from campaigns.settlement import analysis_batcher
+
+    if settings.ANALYSIS_ENABLED:
+        analysis_batcher().add(call_id)
+
+
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     default_auto_field = "django.db.models.BigAutoField"
@@ -30,6 +40,7 @@ class CampaignsConfig(AppConfig):
         from campaigns.services import target_schedule_callback
 
         register_call_finished(enqueue_target_settlement)
+        register_call_finished(enqueue_call_analysis)
         register_call_script(agent_call_script)
         register_callback_requested(target_schedule_callback)
         register_test_call_gate(refusals_for_test_calls)

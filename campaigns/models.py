@@ -8,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from campaigns.policies import default_days_of_week, default_retry_policy
+from campaigns.policies import default_days_of_week, default_dispositions, default_retry_policy
 from contacts.models import E164_REGEX, ConsentPurpose
 
 # Callee-local calling hours can never leave 08:00–21:00 (TCPA 64.1200(c)(1)), whatever a campaign says.
@@ -199,6 +199,12 @@ class Campaign(ConstraintErrorsOnFieldsMixin, models.Model):
         default=default_retry_policy,
         help_text="Per outcome (busy, no_answer, failed, voicemail): delay_minutes and max_attempts.",
     )
+    dispositions = models.JSONField(
+        default=default_dispositions,
+        blank=True,
+        help_text="What the post-call analysis may conclude: a list of {code, label, next_step}; next_step is "
+        "none, close, callback (at the time asked, inside the calling window), wrong_number or do_not_call.",
+    )
     max_attempts = models.PositiveIntegerField(
         default=3,
         validators=[MinValueValidator(1, "At least 1 attempt, or no one is ever called.")],
@@ -298,10 +304,11 @@ class Campaign(ConstraintErrorsOnFieldsMixin, models.Model):
         return self.name
 
     def clean(self) -> None:
-        from campaigns.policies import validate_days_of_week, validate_retry_policy
+        from campaigns.policies import validate_days_of_week, validate_dispositions, validate_retry_policy
 
         validate_days_of_week(self.days_of_week)
         validate_retry_policy(self.retry_policy)
+        validate_dispositions(self.dispositions)
 
 
 class CampaignTarget(models.Model):

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from campaigns.analysis import call_analyse
 from campaigns.services import campaigns_dispatch_due, target_settle, targets_settle_stragglers
 
 logger = logging.getLogger(__name__)
@@ -39,3 +40,14 @@ def settle_target(call_id: str) -> None:
 def settle_stragglers() -> int:
     """Beat's sweep: settle targets whose call ended but whose settlement never ran; returns how many."""
     return targets_settle_stragglers()
+
+
+@shared_task(name="campaigns.analyse_calls", ignore_result=True, acks_late=True, soft_time_limit=600, time_limit=660)
+def analyse_calls(call_ids: list[str]) -> None:
+    """Post-call analysis of finished calls, each claimed once (a call already analysed is a no-op); one that
+    fails to run is logged and the others go on."""
+    for call_id in call_ids:
+        try:
+            call_analyse(call_id=call_id)
+        except Exception:
+            logger.exception("the analysis of call %s failed to run", call_id)

@@ -2,9 +2,17 @@
 
 - `state`: create calls and move them forward (every status change a conditional UPDATE);
 - `callbacks`: record each provider callback once and apply it monotonically;
+- `analysis`: a call's post-call analysis, claimed once and stored (or failed, with the reason);
 - `placing`: hand calls to the carrier, hang them up, and reap the ones a lost callback left open.
 """
 
+from calls.services.analysis import (
+    call_analysis_claim,
+    call_analysis_fail,
+    call_analysis_record,
+    call_analysis_skip,
+    calls_analysis_reset,
+)
 from calls.services.callbacks import (
     CallbackOutcome,
     call_event_record,
@@ -31,6 +39,10 @@ __all__ = [
     "CallbackOutcome",
     "StreamStart",
     "allowed_predecessors",
+    "call_analysis_claim",
+    "call_analysis_fail",
+    "call_analysis_record",
+    "call_analysis_skip",
     "call_create",
     "call_create_batch",
     "call_create_test",
@@ -45,6 +57,7 @@ __all__ = [
     "call_record_recording",
     "call_record_status",
     "call_transition",
+    "calls_analysis_reset",
     "calls_withdraw_queued",
     "place_call_request",
 ]

@@ -314,3 +314,10 @@ DIALER_BURST_SECONDS = env.float("DIALER_BURST_SECONDS", default=2.0)
 # Finished calls whose targets are settled by one task (campaigns/settlement.py); 0: a task per call.
 SETTLEMENT_BATCH_SECONDS = 0.05
 CELERY_TASK_ROUTES = {"campaigns.dispatch_due": {"queue": "dialer"}}
+
+# AFTER THE CALL: post-call analysis (campaigns/analysis.py)
+# ------------------------------------------------------------------------------
+# The analysis model follows LANGUAGE_MODEL_PROVIDER (openai with a key, else the deterministic simulated one).
+OPENAI_ANALYSIS_MODEL = env("OPENAI_ANALYSIS_MODEL", default="gpt-4o-mini")
+ANALYSIS_TIMEOUT_SECONDS = env.float("ANALYSIS_TIMEOUT_SECONDS", default=60.0)  # per request to the model
+ANALYSIS_ENABLED = env.bool("ANALYSIS_ENABLED", default=True)  # analyse each finished, answered call

@@ -159,7 +159,11 @@ class ReplyRounds:
     async def _run_tool(self, call: ToolCall) -> tuple[dict[str, Any], str]:
         """(result for the model, the terminal tool's name or ""). Bad calls get an error, never raise."""
         arguments, error = tool_specs.vet(
-            call, self.context.tools, outcome_fields=self.context.outcome_fields, time_zone=self.context.time_zone
+            call,
+            self.context.tools,
+            outcome_fields=self.context.outcome_fields,
+            outcome_schema=self.context.outcome_schema,
+            time_zone=self.context.time_zone,
         )
         if error:
             return {"error": error}, ""

@@ -10,6 +10,7 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from voice.pipeline.outcome_schema import coerce_field
 from voice.providers.speech import ToolCall, ToolSchema
 
 END_CALL = "end_call"
@@ -55,7 +56,10 @@ SCHEMAS: Mapping[str, ToolSchema] = {
         "Record a fact learned on the call (e.g. field 'payment_promised', value 'yes').",
         {
             "type": "object",
-            "properties": {"field": {"type": "string"}, "value": {"type": "string"}},
+            "properties": {
+                "field": {"type": "string"},
+                "value": {"type": ["string", "number", "boolean"], "description": "As the field's type says."},
+            },
             "required": ["field", "value"],
         },
     ),
@@ -123,8 +127,18 @@ def _hour_of(text: str) -> tuple[int, int]:
     return hour, minute
 
 
-def check_arguments(name: str, arguments: Mapping[str, Any], *, outcome_fields: tuple[str, ...] = ()) -> str:
-    """An error message for the model if the arguments are unusable, else ""."""
+def check_arguments(
+    name: str,
+    arguments: Mapping[str, Any],
+    *,
+    outcome_fields: tuple[str, ...] = (),
+    outcome_schema: Mapping[str, Any] | None = None,
+) -> str:
+    """An error message for the model if the arguments are unusable, else "".
+
+    A `record_outcome` value must fit its field in the agent's outcome schema (typed: "42" is read as a
+    number for a number field, "yes" as true for a boolean; `vet` hands on the typed value).
+    """
     if name == SCHEDULE_CALLBACK and not isinstance(arguments.get("when"), str):
         return "schedule_callback needs 'when' as a string"
     if name == RECORD_OUTCOME:
@@ -135,11 +149,18 @@ def check_arguments(name: str, arguments: Mapping[str, Any], *, outcome_fields: 
             return "record_outcome needs 'value' as a string, number or boolean"
         if outcome_fields and field not in outcome_fields:
             return f"unknown field {field!r}; allowed: {', '.join(outcome_fields)}"
+        if outcome_schema:
+            return coerce_field(outcome_schema, field, value)[1]
     return ""
 
 
 def vet(
-    call: ToolCall, enabled: Iterable[str], *, outcome_fields: tuple[str, ...] = (), time_zone: str = ""
+    call: ToolCall,
+    enabled: Iterable[str],
+    *,
+    outcome_fields: tuple[str, ...] = (),
+    outcome_schema: Mapping[str, Any] | None = None,
+    time_zone: str = "",
 ) -> tuple[Mapping[str, Any], str]:
     """(arguments to act on, "") for a usable call, or ({}, an error for the model). A callback's time is
     resolved here, so the host gets `at` (ISO 8601) beside the model's `when`."""
@@ -147,9 +168,12 @@ def vet(
         return {}, call.error or "tool call refused"
     if call.name not in set(enabled) or call.name not in SCHEMAS:
         return {}, f"unknown tool {call.name!r}"
-    error = check_arguments(call.name, call.arguments, outcome_fields=outcome_fields)
+    error = check_arguments(call.name, call.arguments, outcome_fields=outcome_fields, outcome_schema=outcome_schema)
     if error:
         return {}, error
+    if call.name == RECORD_OUTCOME and outcome_schema:
+        field = call.arguments["field"]
+        return {"field": field, "value": coerce_field(outcome_schema, field, call.arguments["value"])[0]}, ""
     if call.name != SCHEDULE_CALLBACK:
         return call.arguments, ""
     now = datetime.datetime.now(datetime.UTC)
