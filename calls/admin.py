@@ -10,10 +10,11 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from calls.admin_actions import place_test_call
+from calls.contact_history import ContactFilter, contact_calls_section
 from calls.hooks import notify_call_finished_on_commit
 from calls.models import Call, CallEvent, TranscriptTurn
 from calls.services import calls_analysis_reset
-from contacts.admin import ReadOnlyAdminMixin, register_contact_action
+from contacts.admin import ReadOnlyAdminMixin, register_contact_action, register_contact_history
 
 
 def to_the_second(value: datetime.datetime | None) -> str:
@@ -60,8 +61,8 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # view beside the admin's navigation and filters on a 1,400 px screen.
     list_display = ("short_id", "status_line", "outcome", "duration", "created", "contact", "campaign")
     change_list_template = "admin/calls/call/change_list.html"
-    list_filter = ("status", "answered_by", "disposition", "sentiment", "analysis_status", "direction", "provider",
-                   "campaign")  # fmt: skip
+    list_filter = (ContactFilter, "status", "answered_by", "disposition", "sentiment", "analysis_status", "direction",
+                   "provider", "campaign")  # fmt: skip
     search_fields = ("id", "provider_call_id", "to_phone", "contact__first_name", "contact__last_name", "outcome")
     date_hierarchy = "created_at"
     list_select_related = ("contact", "campaign")
@@ -169,3 +170,4 @@ class TranscriptTurnAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 # The contacts page offers "Place a test call": calls may know contacts, never the reverse (DESIGN.md §1).
 register_contact_action(place_test_call)
+register_contact_history(contact_calls_section)

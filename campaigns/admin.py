@@ -15,10 +15,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaigns import services
+from campaigns.contact_history import contact_targets_section
 from campaigns.exceptions import CampaignError
 from campaigns.forms import AgentAdminForm, CampaignAdminForm
 from campaigns.models import Agent, Campaign, CampaignTarget
 from campaigns.selectors import campaign_preview, campaign_progress
+from contacts.admin import register_contact_history
 from contacts.models import Contact
 from monitoring.logging import mask_phone_numbers
 
@@ -274,3 +276,7 @@ class CampaignTargetAdmin(admin.ModelAdmin):
     def outcome(self, target: CampaignTarget) -> str:
         """The last call's outcome in words: "Opted out", "No answer", "Callback requested"."""
         return target.last_outcome.replace("_", " ").capitalize()
+
+
+# The contact's page lists the person's places in campaigns (contacts cannot read targets itself).
+register_contact_history(contact_targets_section)
