@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaigns import services
+from campaigns.admin_reports import build_reports, may_build_reports, reports_view
 from campaigns.contact_history import contact_targets_section
 from campaigns.exceptions import CampaignError
 from campaigns.forms import AgentAdminForm, CampaignAdminForm
@@ -134,6 +135,7 @@ class CampaignAdmin(admin.ModelAdmin):
         lifecycle_action(services.campaign_pause, "paused", "Pause (calls in progress finish)"),
         lifecycle_action(services.campaign_resume, "resumed", "Resume"),
         lifecycle_action(services.campaign_cancel, "cancelled", "Cancel"),
+        build_reports,
     )
     fieldsets = (
         (None, {"fields": ("name", "status", "agent", "contact_lists", "caller_id")}),
@@ -170,7 +172,15 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_urls(self) -> list:
         preview = self.admin_site.admin_view(self.preview_view)
-        return [path("<int:campaign_id>/preview/", preview, name="campaigns_campaign_preview"), *super().get_urls()]
+        reports = self.admin_site.admin_view(functools.partial(reports_view, self))
+        return [
+            path("<int:campaign_id>/preview/", preview, name="campaigns_campaign_preview"),
+            path("<int:campaign_id>/reports/", reports, name="campaigns_campaign_reports"),
+            *super().get_urls(),
+        ]
+
+    def has_report_permission(self, request: HttpRequest) -> bool:
+        return may_build_reports(request)
 
     def save_related(self, request: HttpRequest, form: CampaignAdminForm, formsets: list, change: bool) -> None:
         super().save_related(request, form, formsets, change)

@@ -3,6 +3,7 @@
 import datetime
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -352,3 +353,52 @@ class CampaignTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact} in {self.campaign}"
+
+
+def report_upload_to(report: "CampaignReport", filename: str) -> str:
+    return f"reports/campaign-{report.campaign_id}/{filename}"
+
+
+class CampaignReport(models.Model):
+    """A campaign's results as files an operator downloads: an Excel workbook and the same sheets as CSV (zip).
+
+    Built by the `campaigns.build_report` task (campaigns/reports/), which reports its progress here.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Building"
+        DONE = "done", "Ready"
+        FAILED = "failed", "Failed"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reports")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(default=0)
+    workbook = models.FileField(upload_to=report_upload_to, blank=True, max_length=300)
+    csv_archive = models.FileField(upload_to=report_upload_to, blank=True, max_length=300)
+    error = models.TextField(blank=True)
+    time_zone = models.CharField(max_length=64, help_text="The zone of the report's times and its heatmap.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]), name="campaign_report_status_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Report of {self.campaign} ({self.created_at:%Y-%m-%d %H:%M})" if self.created_at else "Report"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(99, int(100 * self.rows_done / self.rows_total)) if self.rows_total else 0

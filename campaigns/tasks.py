@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 
 from campaigns.analysis import call_analyse
+from campaigns.reports.build import campaign_report_build
 from campaigns.services import campaigns_dispatch_due, target_settle, targets_settle_stragglers
 
 logger = logging.getLogger(__name__)
@@ -51,3 +52,9 @@ def analyse_calls(call_ids: list[str]) -> None:
             call_analyse(call_id=call_id)
         except Exception:
             logger.exception("the analysis of call %s failed to run", call_id)
+
+
+@shared_task(name="campaigns.build_report", ignore_result=True, acks_late=True, soft_time_limit=1800, time_limit=1900)
+def build_report(report_id: int) -> None:
+    """Build a requested campaign report (a no-op when it is built or being built)."""
+    campaign_report_build(report_id=report_id)
