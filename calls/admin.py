@@ -83,7 +83,24 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "Telephony",
             {"fields": ("provider", "provider_call_id", "to_phone", "from_phone", "answered_by", "failure_reason")},
         ),
-        ("Cost, recording and latency", {"fields": ("price", "price_unit", "recording_url", "latency_stats")}),
+        (
+            "Cost, recording and latency",
+            {
+                "fields": (
+                    "cost",
+                    "cost_telephony",
+                    "cost_tts",
+                    "cost_stt",
+                    "cost_llm",
+                    "cost_currency",
+                    "price",
+                    "price_unit",
+                    "usage",
+                    "recording_url",
+                    "latency_stats",
+                )
+            },
+        ),
     )
 
     actions = ("analyse_again",)

@@ -129,6 +129,13 @@ class Call(models.Model):
     # What the call consumed, for its cost: telephony_seconds, tts_characters, stt_seconds, llm_prompt_tokens,
     # llm_completion_tokens (each added by the part that used it).
     usage = models.JSONField(default=dict, blank=True)
+    # The call's estimated cost from `usage` and the CALL_PRICES table (calls/costs.py), in `cost_currency`.
+    cost_telephony = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    cost_tts = models.DecimalField("cost: text to speech", max_digits=10, decimal_places=5, null=True, blank=True)
+    cost_stt = models.DecimalField("cost: speech to text", max_digits=10, decimal_places=5, null=True, blank=True)
+    cost_llm = models.DecimalField("cost: language model", max_digits=10, decimal_places=5, null=True, blank=True)
+    cost = models.DecimalField("estimated cost", max_digits=10, decimal_places=5, null=True, blank=True)
+    cost_currency = models.CharField(max_length=3, blank=True)
 
     objects = CallQuerySet.as_manager()
 

@@ -1,8 +1,10 @@
 """Reads of calls."""
 
 import datetime
+from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Sum
 
 from calls.models import MIN_DURATION_SECONDS, MIN_RING_TIMEOUT_SECONDS, Call, TranscriptTurn
 
@@ -27,3 +29,14 @@ def stale_calls(*, now: datetime.datetime, limit: int) -> list[Call]:
 def call_transcript(*, call_id: object) -> list[tuple[str, str]]:
     """The call's transcript as (role, text), in order."""
     return list(TranscriptTurn.objects.filter(call_id=call_id).order_by("index").values_list("role", "text"))
+
+
+def campaign_cost_total(*, campaign_id: int) -> dict[str, Decimal | None]:
+    """The estimated cost of a campaign's calls, by part and in total."""
+    return Call.objects.filter(campaign_id=campaign_id).aggregate(
+        telephony=Sum("cost_telephony"),
+        tts=Sum("cost_tts"),
+        stt=Sum("cost_stt"),
+        llm=Sum("cost_llm"),
+        total=Sum("cost"),
+    )

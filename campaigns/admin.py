@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from calls.selectors import campaign_cost_total
 from campaigns import services
 from campaigns.admin_reports import build_reports, may_build_reports, reports_view
 from campaigns.contact_history import contact_targets_section
@@ -239,6 +240,8 @@ class CampaignAdmin(admin.ModelAdmin):
                 "progress": progress,
                 "calls_by_status": sorted(progress.calls_by_status.items()),
                 "preview_url": reverse("admin:campaigns_campaign_preview", args=[campaign.pk]),
+                "cost": campaign_cost_total(campaign_id=campaign.pk),
+                "currency": settings.CALL_PRICES.get("currency", ""),
             },
         )
 

@@ -14,13 +14,10 @@ def enqueue_target_settlement(call_id: uuid.UUID) -> None:
 
 
 def enqueue_call_analysis(call_id: uuid.UUID) -> None:
-    """calls' call-finished hook (already after commit): queue the call's post-call analysis."""
-    from django.conf import settings
-
+    """calls' call-finished hook (already after commit): queue the call's post-call analysis and cost."""
     from campaigns.settlement import analysis_batcher
 
-    if settings.ANALYSIS_ENABLED:
-        analysis_batcher().add(call_id)
+    analysis_batcher().add(call_id)
 
 
 class CampaignsConfig(AppConfig):

@@ -3,7 +3,9 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
+from calls.services import call_cost_update
 from campaigns.analysis import call_analyse
 from campaigns.reports.build import campaign_report_build
 from campaigns.services import campaigns_dispatch_due, target_settle, targets_settle_stragglers
@@ -45,13 +47,16 @@ def settle_stragglers() -> int:
 
 @shared_task(name="campaigns.analyse_calls", ignore_result=True, acks_late=True, soft_time_limit=600, time_limit=660)
 def analyse_calls(call_ids: list[str]) -> None:
-    """Post-call analysis of finished calls, each claimed once (a call already analysed is a no-op); one that
-    fails to run is logged and the others go on."""
+    """After-call work of finished calls: the post-call analysis (each claimed once: a call already analysed is
+    a no-op; off with ANALYSIS_ENABLED=False), then the cost (recomputed, with the analysis's tokens). One call
+    that fails is logged and the others go on."""
     for call_id in call_ids:
         try:
-            call_analyse(call_id=call_id)
+            if settings.ANALYSIS_ENABLED:
+                call_analyse(call_id=call_id)
+            call_cost_update(call_id=call_id)
         except Exception:
-            logger.exception("the analysis of call %s failed to run", call_id)
+            logger.exception("the after-call work of call %s failed", call_id)
 
 
 @shared_task(name="campaigns.build_report", ignore_result=True, acks_late=True, soft_time_limit=1800, time_limit=1900)

@@ -3,6 +3,7 @@
 - `state`: create calls and move them forward (every status change a conditional UPDATE);
 - `callbacks`: record each provider callback once and apply it monotonically;
 - `analysis`: a call's post-call analysis, claimed once and stored (or failed, with the reason);
+- `costs`: a finished call's usage gathered and priced (and the carrier's price fetched when missing);
 - `placing`: hand calls to the carrier, hang them up, and reap the ones a lost callback left open.
 """
 
@@ -22,6 +23,7 @@ from calls.services.callbacks import (
     call_record_recording,
     call_record_status,
 )
+from calls.services.costs import call_cost_update
 from calls.services.placing import (
     MACHINE_DETECTION_BY_POLICY,
     call_create_test,
@@ -43,6 +45,7 @@ __all__ = [
     "call_analysis_fail",
     "call_analysis_record",
     "call_analysis_skip",
+    "call_cost_update",
     "call_create",
     "call_create_batch",
     "call_create_test",

@@ -35,8 +35,8 @@ def call_analysis_claim(*, call_id: uuid.UUID | str, now: datetime.datetime | No
 
 def _add_tokens(usage: Mapping[str, object], prompt_tokens: int, completion_tokens: int) -> dict[str, object]:
     merged = dict(usage or {})
-    merged["llm_prompt_tokens"] = int(merged.get("llm_prompt_tokens") or 0) + prompt_tokens
-    merged["llm_completion_tokens"] = int(merged.get("llm_completion_tokens") or 0) + completion_tokens
+    merged["analysis_prompt_tokens"] = int(merged.get("analysis_prompt_tokens") or 0) + prompt_tokens
+    merged["analysis_completion_tokens"] = int(merged.get("analysis_completion_tokens") or 0) + completion_tokens
     return merged
 
 

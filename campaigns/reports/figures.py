@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Count, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum
+from django.db.models.fields.json import KT
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 
 from calls.models import AnsweredBy, Call, CallStatus, TranscriptTurn
@@ -46,7 +47,8 @@ class Summary:
     by_disposition: list[tuple[str, int]]
     by_target_state: list[tuple[str, int]]
     carrier_price: list[tuple[str, str, Decimal, int]]  # provider, unit, total, calls priced
-    cost: list[tuple[str, Decimal]] = field(default_factory=list)  # component, total (CALL_PRICES estimate)
+    cost: list[tuple[str, str, Decimal]] = field(default_factory=list)  # part, provider, total (CALL_PRICES)
+    currency: str = ""
     latency: list[tuple[str, int, int | None, int | None]] = field(default_factory=list)  # stage, n, p50, p95
 
     @property
@@ -104,7 +106,25 @@ def campaign_summary(campaign_id: int) -> Summary:
         by_target_state=[(CampaignTarget.State(state).label, n) for state, n in by_state],
         carrier_price=[(provider, unit, total, n) for provider, unit, total, n in prices],
         latency=latency_percentiles(campaign_id),
+        cost=cost_by_provider(campaign_id),
+        currency=calls.exclude(cost_currency="").values_list("cost_currency", flat=True).first() or "",
     )
+
+
+COST_PARTS = (("Telephony", "provider", "cost_telephony"), ("Text to speech", "usage__tts_provider", "cost_tts"),
+              ("Speech to text", "usage__stt_provider", "cost_stt"),
+              ("Language model (conversation and analysis)", "usage__llm_model", "cost_llm"))  # fmt: skip
+
+
+def cost_by_provider(campaign_id: int) -> list[tuple[str, str, Decimal]]:
+    """The campaign's estimated cost by part and provider (or model), summed in SQL."""
+    calls = campaign_calls(campaign_id).exclude(cost=None)
+    rows = []
+    for label, key, column in COST_PARTS:
+        by = KT(key) if "__" in key else F(key)
+        grouped = calls.annotate(by=by).values_list("by").annotate(total=Sum(column)).order_by("by")
+        rows.extend((label, provider or "–", total) for provider, total in grouped if total)
+    return rows
 
 
 def connect_heatmap(campaign_id: int, zone: zoneinfo.ZoneInfo) -> dict[tuple[int, int], tuple[int, int]]:
@@ -134,7 +154,7 @@ def local(moment: datetime.datetime | None, zone: zoneinfo.ZoneInfo) -> datetime
 
 CALL_COLUMNS = ("id", "created_at", "started_at", "answered_at", "ended_at", "status", "answered_by",
                 "duration_seconds", "outcome", "disposition", "sentiment", "summary", "price", "price_unit",
-                "provider", "to_phone", "contact_id", "extracted_data", "analysis_status")  # fmt: skip
+                "provider", "to_phone", "contact_id", "extracted_data", "analysis_status", "cost")  # fmt: skip
 
 
 def call_rows(campaign_id: int) -> Iterator[dict[str, Any]]:

@@ -135,9 +135,10 @@ def write_summary(pair: SheetPair, campaign: Campaign, summary: Summary, zone_na
         pair.row([provider, unit, float(total), count])
     if summary.cost:
         pair.row([])
-        pair.row(["Estimated cost by provider (CALL_PRICES)", "Total"], bold=True)
-        for component, total in summary.cost:
-            pair.row([component, float(total)])
+        pair.row([f"Estimated cost ({summary.currency}, CALL_PRICES)", "Provider", "Total"], bold=True)
+        for part, provider, total in summary.cost:
+            pair.row([part, provider, float(total)])
+        pair.row(["All parts", "", float(sum(total for _, _, total in summary.cost))])
     pair.row([])
     pair.row(["Reply latency (ms from the callee's end of speech)", "Replies", "p50", "p95"], bold=True)
     for stage, count, p50, p95 in summary.latency:
@@ -192,7 +193,7 @@ def write_calls(pair: SheetPair, campaign: Campaign, zone: zoneinfo.ZoneInfo, pr
     answered_by = dict(AnsweredBy.choices)
     pair.row(["Call", "Created", "Placed", "Answered", "Ended", "Status", "Answered by", "Duration (s)", "Outcome",
               "Disposition", "Sentiment", "Summary", "Carrier price", "Price unit", "Carrier", "Number dialled",
-              "Contact id", "Analysis", *fields], bold=True)  # fmt: skip
+              "Contact id", "Analysis", "Estimated cost", *fields], bold=True)  # fmt: skip
     written = 0
     for call in call_rows(campaign.pk):
         extracted = call["extracted_data"] if isinstance(call["extracted_data"], dict) else {}
@@ -203,6 +204,7 @@ def write_calls(pair: SheetPair, campaign: Campaign, zone: zoneinfo.ZoneInfo, pr
             call["disposition"], call["sentiment"], call["summary"],
             float(call["price"]) if call["price"] is not None else None, call["price_unit"], call["provider"],
             call["to_phone"], call["contact_id"], call["analysis_status"],
+            float(call["cost"]) if call["cost"] is not None else None,
             *(typed(extracted.get(name)) for name in fields),
         ])  # fmt: skip
         written += 1

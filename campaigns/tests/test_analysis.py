@@ -78,7 +78,7 @@ def test_a_valid_reply_is_stored_typed_with_summary_sentiment_and_disposition(fa
     assert (finished_call.sentiment, finished_call.disposition) == ("positive", "agreed")
     assert finished_call.extracted_data == VALID["fields"]
     assert finished_call.analysis_attempts == 1
-    assert finished_call.usage == {"llm_prompt_tokens": 300, "llm_completion_tokens": 60}
+    assert finished_call.usage == {"analysis_prompt_tokens": 300, "analysis_completion_tokens": 60}
     (request,) = fake_openai.requests
     response_format = request["response_format"]
     assert response_format["type"] == "json_schema"
@@ -118,7 +118,7 @@ def test_two_breaking_replies_store_the_analysis_as_failed_with_the_reasons(fake
     )
     assert finished_call.summary == ""
     assert finished_call.disposition == ""
-    assert finished_call.usage["llm_prompt_tokens"] == 240  # both replies were paid for
+    assert finished_call.usage["analysis_prompt_tokens"] == 240  # both replies were paid for
 
 
 def test_a_wrongly_typed_date_is_a_breaking_reply(fake_openai, finished_call):

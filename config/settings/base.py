@@ -321,3 +321,24 @@ CELERY_TASK_ROUTES = {"campaigns.dispatch_due": {"queue": "dialer"}}
 OPENAI_ANALYSIS_MODEL = env("OPENAI_ANALYSIS_MODEL", default="gpt-4o-mini")
 ANALYSIS_TIMEOUT_SECONDS = env.float("ANALYSIS_TIMEOUT_SECONDS", default=60.0)  # per request to the model
 ANALYSIS_ENABLED = env.bool("ANALYSIS_ENABLED", default=True)  # analyse each finished, answered call
+
+# COST: what each call is estimated to cost (calls/costs.py). Prices are decimal strings in CALL_PRICES["currency"].
+# The simulated providers are priced like the real ones they stand in for, so the demo's figures look real.
+# CALL_PRICES_JSON (the whole table as JSON) replaces it, e.g. with your contract's rates.
+CALL_PRICES = env.json(
+    "CALL_PRICES_JSON",
+    default={
+        "currency": "USD",
+        # Carriers bill each started minute of an answered call.
+        "telephony_per_minute": {"twilio": "0.0140", "simulated": "0.0140"},
+        "tts_per_1k_characters": {"elevenlabs": "0.1000", "openai": "0.0150", "simulated": "0.1000"},
+        "stt_per_minute": {"openai": "0.0030", "simulated": "0.0030"},
+        # Per million tokens, by model; "default" prices a model the table does not name.
+        "llm_per_1m_tokens": {
+            "gpt-4o-mini": {"input": "0.15", "output": "0.60"},
+            "gpt-4o": {"input": "2.50", "output": "10.00"},
+            "simulated": {"input": "0.15", "output": "0.60"},
+            "default": {"input": "0.15", "output": "0.60"},
+        },
+    },
+)

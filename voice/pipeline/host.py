@@ -79,6 +79,8 @@ class CallSummary:
     failures: tuple[str, ...] = ()  # what failed, in order ("tts:elevenlabs: timed out…")
     latency: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # stage → {p50, p95, max, n}
     turns: int = 0
+    llm_prompt_tokens: int = 0  # the conversation's model, as its adapters reported (Usage events)
+    llm_completion_tokens: int = 0
 
 
 class ConversationHost(Protocol):

@@ -25,7 +25,7 @@ from voice.pipeline.chunker import SentenceChunker
 from voice.pipeline.host import ConversationContext, ConversationHost, ToolResult
 from voice.pipeline.templating import render
 from voice.providers.base import ProviderError
-from voice.providers.speech import ChatMessage, LanguageModel, ReplyRequest, TextDelta, ToolCall
+from voice.providers.speech import ChatMessage, LanguageModel, ReplyRequest, TextDelta, ToolCall, Usage
 
 # Said when the model ends the call with a tool and no words of its own.
 GOODBYES = {
@@ -148,6 +148,8 @@ class ReplyRounds:
                         await self._speak(turn, sentence)
                 elif isinstance(event, ToolCall):
                     calls.append(event)
+                elif isinstance(event, Usage):
+                    self.recorder.used_tokens(event.prompt_tokens, event.completion_tokens)
         except ProviderError as error:
             self.recorder.failed("llm", llm.name, error)
             raise GiveUp from error
