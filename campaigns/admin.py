@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from calls.selectors import campaign_cost_total
 from campaigns import services
 from campaigns.admin_reports import build_reports, may_build_reports, reports_view
+from campaigns.charts import campaign_chart_data
 from campaigns.contact_history import contact_targets_section
 from campaigns.exceptions import CampaignError
 from campaigns.forms import AgentAdminForm, CampaignAdminForm
@@ -129,7 +130,7 @@ class CampaignAdmin(admin.ModelAdmin):
     autocomplete_fields = ("agent",)
     filter_horizontal = ("contact_lists",)
     # Status moves only through the lifecycle services (launch, pause, resume, cancel).
-    readonly_fields = ("status", "progress", "activated_at", "finished_at", "created_at", "updated_at")
+    readonly_fields = ("status", "progress", "charts", "activated_at", "finished_at", "created_at", "updated_at")
     actions = (
         lifecycle_action(services.campaign_launch, "launched", "Launch now"),
         lifecycle_action(services.campaign_schedule, "scheduled", "Schedule for its start time"),
@@ -141,6 +142,7 @@ class CampaignAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "status", "agent", "contact_lists", "caller_id")}),
         ("Progress", {"fields": ("progress",)}),
+        ("Charts", {"fields": ("charts",)}),
         ("Compliance", {"fields": ("purpose", "requires_consent")}),
         ("When", {"fields": ("starts_at", "ends_at", "window_start", "window_end", "days_of_week")}),
         ("Pace", {"fields": ("max_concurrent_calls", "calls_per_second")}),
@@ -228,6 +230,18 @@ class CampaignAdmin(admin.ModelAdmin):
                     "would_dial": would_dial}  # fmt: skip
         with timezone.override(zone):  # the page's times in the chosen zone
             return TemplateResponse(request, "admin/campaigns/campaign/preview.html", context).render()
+
+    class Media:
+        # Chart.js served from the project (vendored, MIT): the campaign page's charts work offline.
+        js = ("campaigns/vendor/chartjs-4.6.1/chart.umd.min.js", "campaigns/campaign_charts.js")
+
+    @admin.display(description="charts")
+    def charts(self, campaign: Campaign) -> str:
+        if campaign.pk is None:
+            return "–"
+        return render_to_string(
+            "admin/campaigns/campaign/charts.html", {"chart_data": campaign_chart_data(campaign_id=campaign.pk)}
+        )
 
     @admin.display(description="progress")
     def progress(self, campaign: Campaign) -> str:
