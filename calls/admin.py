@@ -2,17 +2,22 @@
 
 import datetime
 import json
+import mimetypes
+import uuid
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from calls.admin_actions import place_test_call
 from calls.contact_history import ContactFilter, contact_calls_section
 from calls.hooks import notify_call_finished_on_commit
-from calls.models import Call, CallEvent, TranscriptTurn
+from calls.models import Call, CallEvent, RecordingStatus, TranscriptTurn
 from calls.services import calls_analysis_reset
 from contacts.admin import ReadOnlyAdminMixin, register_contact_action, register_contact_history
 
@@ -97,6 +102,8 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "price_unit",
                     "usage",
                     "recording_url",
+                    "recording_status",
+                    "recording_error",
                     "latency_stats",
                 )
             },
@@ -120,6 +127,23 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         # Calls are read-only in the admin; re-running their analysis is for who may change them at all.
         return request.user.has_perm("calls.change_call")
 
+    def get_urls(self) -> list:
+        from django.urls import path
+
+        listen = self.admin_site.admin_view(self.recording_view)
+        return [path("<uuid:call_id>/recording/", listen, name="calls_call_recording"), *super().get_urls()]
+
+    def recording_view(self, request: HttpRequest, call_id: uuid.UUID) -> FileResponse:
+        """The call's stored recording, to staff allowed to listen to recordings (403 to anyone else)."""
+        if not request.user.has_perm("calls.listen_to_recording"):
+            raise PermissionDenied
+        call = get_object_or_404(Call, pk=call_id, recording_status=RecordingStatus.STORED)
+        if not call.recording_file:
+            raise Http404("No stored recording")
+        name = call.recording_file.name.rsplit("/", 1)[-1]
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return FileResponse(call.recording_file.open("rb"), filename=name, content_type=content_type)
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
@@ -128,7 +152,13 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             events = [(event, event_summary(event), json.dumps(event.payload, indent=2, ensure_ascii=False))
                       for event in call.events.all()]  # fmt: skip
             turns = [(turn, turn_note(turn)) for turn in call.turns.all()]
-            extra_context = {**(extra_context or {}), "turns": turns, "events": events}
+            recording = (
+                reverse("admin:calls_call_recording", args=[call.pk])
+                if call.recording_status == RecordingStatus.STORED
+                and request.user.has_perm("calls.listen_to_recording")
+                else ""
+            )
+            extra_context = {**(extra_context or {}), "turns": turns, "events": events, "recording_src": recording}
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="call", ordering="id")

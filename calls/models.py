@@ -67,6 +67,13 @@ class AnalysisStatus(models.TextChoices):
     SKIPPED = "skipped", "Skipped (no conversation)"
 
 
+class RecordingStatus(models.TextChoices):
+    NONE = "", "None"
+    STORED = "stored", "Stored here"
+    FAILED = "failed", "Could not be fetched"
+    DELETED = "deleted", "Deleted (erasure or retention)"
+
+
 class CallQuerySet(models.QuerySet):
     def open(self) -> "CallQuerySet":
         return self.exclude(status__in=TERMINAL_STATUSES)
@@ -136,6 +143,12 @@ class Call(models.Model):
     cost_llm = models.DecimalField("cost: language model", max_digits=10, decimal_places=5, null=True, blank=True)
     cost = models.DecimalField("estimated cost", max_digits=10, decimal_places=5, null=True, blank=True)
     cost_currency = models.CharField(max_length=3, blank=True)
+    # The recording, once fetched from the carrier into the project's storage (calls/services/recordings.py).
+    recording_sid = models.CharField(max_length=64, blank=True)
+    recording_file = models.FileField(upload_to="recordings/%Y/%m/", blank=True, max_length=300)
+    recording_status = models.CharField(max_length=8, choices=RecordingStatus.choices, blank=True,
+                                        default=RecordingStatus.NONE)  # fmt: skip
+    recording_error = models.CharField(max_length=255, blank=True)
 
     objects = CallQuerySet.as_manager()
 
@@ -168,6 +181,7 @@ class Call(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="call_status_created")]
+        permissions = [("listen_to_recording", "Can listen to call recordings")]
 
     def __str__(self) -> str:
         return f"Call {self.id} ({self.status})"

@@ -42,4 +42,10 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
         every_seconds=60,
         description="Closes calls a lost callback left open, asking the carrier for their real status.",
     ),
+    PeriodicTaskSpec(
+        name="Purge expired call data",
+        task="calls.purge_expired",
+        every_seconds=60 * 60,
+        description="Deletes recordings, transcripts and events of calls older than RETENTION_DAYS (0: keeps all).",
+    ),
 )

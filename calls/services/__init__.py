@@ -4,6 +4,7 @@
 - `callbacks`: record each provider callback once and apply it monotonically;
 - `analysis`: a call's post-call analysis, claimed once and stored (or failed, with the reason);
 - `costs`: a finished call's usage gathered and priced (and the carrier's price fetched when missing);
+- `recordings`: recordings copied to storage, deleted on erasure, and everything purged after RETENTION_DAYS;
 - `placing`: hand calls to the carrier, hang them up, and reap the ones a lost callback left open.
 """
 
@@ -33,6 +34,13 @@ from calls.services.placing import (
     calls_withdraw_queued,
     place_call_request,
 )
+from calls.services.recordings import (
+    call_recording_fetch,
+    calls_purge_expired,
+    recordings_delete,
+    recordings_delete_on_commit,
+    recordings_detach,
+)
 from calls.services.state import allowed_predecessors, call_create, call_create_batch, call_transition
 from calls.services.streams import StreamStart, call_media_stream_start
 
@@ -59,8 +67,13 @@ __all__ = [
     "call_record_media_stop",
     "call_record_recording",
     "call_record_status",
+    "call_recording_fetch",
     "call_transition",
     "calls_analysis_reset",
+    "calls_purge_expired",
     "calls_withdraw_queued",
     "place_call_request",
+    "recordings_delete",
+    "recordings_delete_on_commit",
+    "recordings_detach",
 ]

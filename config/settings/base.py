@@ -12,6 +12,7 @@ import environ
 
 from config.settings.components.database import database_from_url
 from config.settings.components.providers import provider_settings
+from config.settings.components.storage import s3_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"  # runtime files of the demo: SQLite, broker queue, cache, logs
@@ -342,3 +343,18 @@ CALL_PRICES = env.json(
         },
     },
 )
+
+# RECORDINGS AND RETENTION (calls/services/recordings.py)
+# ------------------------------------------------------------------------------
+# Calls that ended more than this many days ago lose their recording, transcript and provider events (the
+# call rows, outcomes and summaries stay); 0 keeps everything. The purge runs hourly and is audited.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=0)
+# Recordings (and reports) go to the default storage: local files under MEDIA_ROOT, or an S3-compatible bucket
+# with RECORDINGS_S3_BUCKET set (django-storages; AWS_* / AWS_S3_ENDPOINT_URL as django-storages reads them).
+RECORDINGS_S3_BUCKET = env("RECORDINGS_S3_BUCKET", default="")
+if RECORDINGS_S3_BUCKET:
+    STORAGES["default"] = s3_storage(
+        bucket=RECORDINGS_S3_BUCKET,
+        endpoint_url=env("AWS_S3_ENDPOINT_URL", default=""),
+        region=env("AWS_S3_REGION_NAME", default=""),
+    )

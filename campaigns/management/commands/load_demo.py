@@ -139,6 +139,7 @@ class Command(BaseCommand):
                 "max_attempts_per_24h": 4,
                 "max_attempts_per_7d": 6,
                 "retry_policy": DEMO_RETRY_POLICY,
+                "record_calls": True,  # the simulated carrier records too: calls get a recording to play
             },
         )
         if campaign_created:
