@@ -124,6 +124,21 @@ def call_analyse(*, call_id: uuid.UUID | str) -> str:
         time_zone=call.contact.time_zone,
         language=agent.language if agent is not None else "",
     )
+    try:
+        return _analyse(call, lines, request, schema, outcome_schema)
+    except Exception as error:  # never leave the claim running: say what broke, and let the task log it
+        call_analysis_fail(call_id=call.pk, reason=f"the analysis broke: {type(error).__name__}: {error}", attempts=0)
+        raise
+
+
+def _analyse(
+    call: Call,
+    lines: list[TranscriptLine],
+    request: AnalysisRequest,
+    schema: Mapping[str, Any],
+    outcome_schema: Mapping[str, Any],
+) -> str:
+    """Ask the model (twice at most), check the reply, store it or the failure; returns the final status."""
     analyzer = call_analyzer()
     reasons: list[str] = []
     tokens = [0, 0]

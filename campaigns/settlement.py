@@ -111,7 +111,10 @@ def analysis_batcher() -> SettlementBatcher:
         from django.conf import settings
 
         _analysis_batcher = SettlementBatcher(
-            _publish_analyse_calls, window=settings.SETTLEMENT_BATCH_SECONDS, max_batch=50
+            # Few per task: each analysis may wait up to 2 × ANALYSIS_TIMEOUT_SECONDS on the model.
+            _publish_analyse_calls,
+            window=settings.SETTLEMENT_BATCH_SECONDS,
+            max_batch=4,
         )
         atexit.register(_analysis_batcher.flush)
     return _analysis_batcher

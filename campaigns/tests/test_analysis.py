@@ -239,3 +239,19 @@ def test_the_reply_is_json_the_model_can_follow(fake_openai, finished_call):
     assert "never guess" in system["content"]
     assert "callback_requested: Callback requested" in user["content"]
     assert datetime.date.today().isoformat()[:4] in user["content"]  # the call's end, for relative dates
+
+
+def test_an_analysis_that_breaks_is_stored_as_failed_not_left_running(finished_call, settings, monkeypatch):
+    from campaigns import analysis
+
+    def broken() -> None:
+        raise RuntimeError("no analyzer configured")
+
+    monkeypatch.setattr(analysis, "call_analyzer", broken)  # our own module's seam, not a library's
+
+    with pytest.raises(RuntimeError):
+        call_analyse(call_id=finished_call.pk)
+
+    finished_call.refresh_from_db()
+    assert finished_call.analysis_status == AnalysisStatus.FAILED
+    assert "RuntimeError: no analyzer configured" in finished_call.analysis_error
