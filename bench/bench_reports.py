@@ -20,7 +20,7 @@ import time
 from decimal import Decimal
 
 from bench.django_setup import setup_django
-from bench.harness import Figure, median, write_result
+from bench.harness import DEFAULT_BENCH_DATABASE_URL, Figure, median, write_result
 
 CALLS = int(os.environ.get("BENCH_REPORT_CALLS", "100000"))
 TARGETS = int(os.environ.get("BENCH_REPORT_TARGETS", str(CALLS * 2 // 5)))
@@ -116,15 +116,19 @@ def build_once(campaign_id: int) -> None:
     from campaigns.reports.build import campaign_report_build
 
     report = CampaignReport.objects.create(campaign_id=campaign_id, time_zone="America/New_York")
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime
     began = time.perf_counter()
     status = campaign_report_build(report_id=report.pk)
     seconds = time.perf_counter() - began
     report.refresh_from_db()
     size = report.workbook.size + report.csv_archive.size
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mb = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
     report.workbook.delete(save=False)
     report.csv_archive.delete(save=False)
-    print(json.dumps({"status": status, "seconds": seconds, "peak_mb": peak_mb, "bytes": size}))
+    print(json.dumps({"status": status, "seconds": seconds, "cpu_seconds": cpu, "peak_mb": peak_mb, "bytes": size}))
 
 
 def ceiling_once(campaign_id: int) -> None:
@@ -134,6 +138,7 @@ def ceiling_once(campaign_id: int) -> None:
 
     from campaigns.reports.figures import call_rows, target_rows
 
+    before = resource.getrusage(resource.RUSAGE_SELF)
     began = time.perf_counter()
     with tempfile.TemporaryFile("w+", newline="") as out:
         writer = csv.writer(out)
@@ -142,7 +147,9 @@ def ceiling_once(campaign_id: int) -> None:
         for call in call_rows(campaign_id):
             writer.writerow(call.values())
     seconds = time.perf_counter() - began
-    print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "peak_mb": after.ru_maxrss / 1024}))
 
 
 def child(mode: str, campaign_id: int) -> dict:
@@ -163,24 +170,39 @@ def main() -> None:
         print(builds[-1], ceilings[-1], flush=True)
     assert all(build["status"] == "done" for build in builds)  # noqa: S101 - a failed build is no figure
     seconds = [build["seconds"] for build in builds]
+    cpu = [build["cpu_seconds"] for build in builds]
     memory = [build["peak_mb"] for build in builds]
     ceiling_seconds = [ceiling["seconds"] for ceiling in ceilings]
+    ceiling_cpu = [ceiling["cpu_seconds"] for ceiling in ceilings]
+    load = os.getloadavg()[0]
     figures = [
-        Figure(f"report build, {CALLS:,} calls ({TARGETS:,} targets)", "s", median(seconds), seconds,
+        Figure(f"report build, {CALLS:,} calls ({TARGETS:,} targets), wall time", "s", median(seconds), seconds,
                peer_name="csv-only read of the same rows", peer=median(ceiling_seconds), target="< 30 s",
                met=median(seconds) < 30, higher_is_better=False),
+        Figure("report build, CPU time of the building process", "s", median(cpu), cpu,
+               peer_name="csv-only read", peer=median(ceiling_cpu), target="< 30 s", met=median(cpu) < 30,
+               higher_is_better=False),
         Figure("report build, peak memory of the process", "MB", median(memory), memory,
                peer_name="csv-only read", peer=median([ceiling["peak_mb"] for ceiling in ceilings]),
                target="< 500 MB", met=max(memory) < 500, higher_is_better=False),
     ]  # fmt: skip
     size_mb = builds[-1]["bytes"] / 2**20
     write_result("reports", "Campaign report (PostgreSQL)", figures,
-                 notes=f"workbook + CSV zip: {size_mb:.1f} MB; worst peak {max(memory):.0f} MB")  # fmt: skip
+                 notes=f"workbook + CSV zip: {size_mb:.1f} MB; worst peak {max(memory):.0f} MB; "
+                       f"1-minute load average at the end {load:.1f} on {os.cpu_count()} cores (wall time "
+                       "waits for CPU when the machine is shared; CPU time does not)")  # fmt: skip
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3:
-        setup_django()
+        # The parent migrated the database: the child only starts Django, so its peak RSS is the report's
+        # (Django loaded, then the build), not the migration graph's.
+        os.environ.update(DJANGO_SETTINGS_MODULE="config.settings.local", DJANGO_DEBUG="False",
+                          DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", DEFAULT_BENCH_DATABASE_URL),
+                          CELERY_BROKER_URL="memory://", REDIS_URL="", DJANGO_LOG_LEVEL="WARNING")  # fmt: skip
+        import django
+
+        django.setup()
         {"--build": build_once, "--ceiling": ceiling_once}[sys.argv[1]](int(sys.argv[2]))
     else:
         main()

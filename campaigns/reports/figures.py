@@ -24,7 +24,7 @@ from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from calls.models import AnsweredBy, Call, CallStatus, TranscriptTurn
 from campaigns.models import Campaign, CampaignTarget
 
-CHUNK = 2000
+CHUNK = 5000
 HUMAN = [AnsweredBy.HUMAN, AnsweredBy.UNKNOWN, ""]
 LATENCY_STAGES = (("first audio heard", "first_audio_heard_ms"), ("first audio sent", "first_audio_sent_ms"),
                   ("LLM first token", "llm_first_token_ms"), ("STT final", "stt_final_ms"))  # fmt: skip
@@ -152,9 +152,9 @@ def local(moment: datetime.datetime | None, zone: zoneinfo.ZoneInfo) -> datetime
     return moment.astimezone(zone).replace(tzinfo=None) if moment else None
 
 
-CALL_COLUMNS = ("id", "created_at", "started_at", "answered_at", "ended_at", "status", "answered_by",
-                "duration_seconds", "outcome", "disposition", "sentiment", "summary", "price", "price_unit",
-                "provider", "to_phone", "contact_id", "extracted_data", "analysis_status", "cost")  # fmt: skip
+CALL_COLUMNS = ("id", "started_at", "answered_at", "ended_at", "status", "answered_by", "duration_seconds",
+                "outcome", "disposition", "sentiment", "summary", "price", "provider", "to_phone", "contact_id",
+                "extracted_data", "analysis_status", "cost")  # fmt: skip
 
 
 def call_rows(campaign_id: int) -> Iterator[dict[str, Any]]:

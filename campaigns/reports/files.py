@@ -81,7 +81,14 @@ class SheetPair:
             self.sheet.append([self._styled(value, number_format="0.0%") if isinstance(value, Rate) else value
                                for value in cells])  # fmt: skip
         else:
-            self.sheet.append(cells)
+            self.sheet.append([None if value == "" else value for value in cells])
+
+    def data_row(self, values: list[object]) -> None:
+        """A row of a long sheet (contacts, calls): no styles; empty text is an empty cell, which the workbook
+        does not write at all (an empty string would still be a cell)."""
+        cells = [cell(value) if value.__class__ is str or isinstance(value, dict | list) else value for value in values]
+        self._csv.writerow(["" if value is None else value for value in cells])
+        self.sheet.append([None if value == "" else value for value in cells])
 
     def _styled(self, value: object, *, font: Font | None = None, number_format: str = "") -> WriteOnlyCell:
         written = WriteOnlyCell(self.sheet, value=float(value) if isinstance(value, Rate) else value)
@@ -154,7 +161,7 @@ def write_contacts(pair: SheetPair, campaign: Campaign, zone: zoneinfo.ZoneInfo,
     written = 0
     for row in target_rows(campaign.pk):
         target, last = row.target, row.last_call or {}
-        pair.row([
+        pair.data_row([
             target["contact__first_name"], target["contact__last_name"], target["contact__phone"],
             target["contact__email"], states.get(target["state"], target["state"]), target["state_reason"],
             target["attempts"], row.calls, local(last.get("created_at"), zone),
@@ -191,18 +198,18 @@ def write_heatmap(pair: SheetPair, campaign: Campaign, zone: zoneinfo.ZoneInfo) 
 def write_calls(pair: SheetPair, campaign: Campaign, zone: zoneinfo.ZoneInfo, progress: Progress) -> None:
     fields = outcome_fields(campaign)
     answered_by = dict(AnsweredBy.choices)
-    pair.row(["Call", "Created", "Placed", "Answered", "Ended", "Status", "Answered by", "Duration (s)", "Outcome",
-              "Disposition", "Sentiment", "Summary", "Carrier price", "Price unit", "Carrier", "Number dialled",
-              "Contact id", "Analysis", "Estimated cost", *fields], bold=True)  # fmt: skip
+    pair.row(["Call", "Placed", "Answered", "Ended", "Status", "Answered by", "Duration (s)", "Outcome",
+              "Disposition", "Sentiment", "Summary", "Carrier price", "Carrier", "Number dialled", "Contact id",
+              "Analysis", "Estimated cost", *fields], bold=True)  # fmt: skip
     written = 0
     for call in call_rows(campaign.pk):
         extracted = call["extracted_data"] if isinstance(call["extracted_data"], dict) else {}
-        pair.row([
-            str(call["id"]), local(call["created_at"], zone), local(call["started_at"], zone),
+        pair.data_row([
+            str(call["id"]), local(call["started_at"], zone),
             local(call["answered_at"], zone), local(call["ended_at"], zone), CallStatus(call["status"]).label,
             answered_by.get(call["answered_by"], call["answered_by"]), call["duration_seconds"], call["outcome"],
             call["disposition"], call["sentiment"], call["summary"],
-            float(call["price"]) if call["price"] is not None else None, call["price_unit"], call["provider"],
+            float(call["price"]) if call["price"] is not None else None, call["provider"],
             call["to_phone"], call["contact_id"], call["analysis_status"],
             float(call["cost"]) if call["cost"] is not None else None,
             *(typed(extracted.get(name)) for name in fields),
