@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Sum
 
-from calls.models import MIN_DURATION_SECONDS, MIN_RING_TIMEOUT_SECONDS, Call, TranscriptTurn
+from calls.models import MIN_DURATION_SECONDS, MIN_RING_TIMEOUT_SECONDS, Call, CallEvent, TranscriptTurn
 
 
 def stale_calls(*, now: datetime.datetime, limit: int) -> list[Call]:
@@ -40,3 +40,13 @@ def campaign_cost_total(*, campaign_id: int) -> dict[str, Decimal | None]:
         llm=Sum("cost_llm"),
         total=Sum("cost"),
     )
+
+
+def conversation_recorded(*, call_id: object) -> bool:
+    """Whether the call's conversation has written all it will: it had no media stream, or its end is recorded
+    (the last turns and the outcome are written just after the stream stops, sometimes after the final status)."""
+    media = CallEvent.objects.filter(call_id=call_id, kind=CallEvent.Kind.MEDIA, provider_event_id__startswith="start:")
+    if not media.exists():
+        return True
+    return CallEvent.objects.filter(call_id=call_id, kind=CallEvent.Kind.SYSTEM,
+                                    provider_event_id="conversation-end").exists()  # fmt: skip

@@ -23,7 +23,7 @@ from typing import Any
 from django.utils import timezone
 
 from calls.models import Call, CallStatus
-from calls.selectors import call_transcript
+from calls.selectors import call_transcript, conversation_recorded
 from calls.services import call_analysis_claim, call_analysis_fail, call_analysis_record, call_analysis_skip
 from campaigns.dispositions import target_apply_disposition
 from campaigns.models import Agent, Campaign
@@ -97,10 +97,26 @@ def campaign_dispositions(campaign: Campaign | None) -> list[dict[str, str]]:
     return items or default_dispositions()
 
 
-def call_analyse(*, call_id: uuid.UUID | str) -> str:
-    """Analyse finished call `call_id` once; returns its analysis status ("" when there was nothing to do)."""
+class ConversationNotRecorded(Exception):
+    """The call's conversation is still writing its last turns: analyse it a moment later."""
+
+
+WAIT_FOR_CONVERSATION = datetime.timedelta(seconds=60)  # past this, analyse what there is
+
+
+def call_analyse(*, call_id: uuid.UUID | str, wait_for_conversation: bool = True) -> str:
+    """Analyse finished call `call_id` once; returns its analysis status ("" when there was nothing to do).
+
+    Raises ConversationNotRecorded while the call's conversation has not recorded its end (its last turns and
+    outcome follow the stream's stop), for up to a minute after the call ended; the task asks again later.
+    """
     call = Call.objects.select_related("contact").filter(pk=call_id).first()
-    if call is None or not call.is_terminal or not call_analysis_claim(call_id=call.pk):
+    if call is None or not call.is_terminal:
+        return ""
+    recent = call.ended_at is not None and call.ended_at > timezone.now() - WAIT_FOR_CONVERSATION
+    if wait_for_conversation and recent and not conversation_recorded(call_id=call.pk):
+        raise ConversationNotRecorded(str(call.pk))
+    if not call_analysis_claim(call_id=call.pk):
         return ""
     lines = [TranscriptLine(role, text) for role, text in call_transcript(call_id=call.pk)]
     if call.status != CallStatus.COMPLETED or not any(line.role == "contact" and line.text.strip() for line in lines):

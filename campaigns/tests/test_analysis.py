@@ -255,3 +255,33 @@ def test_an_analysis_that_breaks_is_stored_as_failed_not_left_running(finished_c
     finished_call.refresh_from_db()
     assert finished_call.analysis_status == AnalysisStatus.FAILED
     assert "RuntimeError: no analyzer configured" in finished_call.analysis_error
+
+
+def test_a_call_whose_conversation_is_still_recording_is_analysed_once_it_has(finished_call):
+    from calls.models import CallEvent
+    from campaigns.analysis import ConversationNotRecorded
+    from campaigns.tasks import analyse_calls
+
+    CallEvent.objects.create(call=finished_call, kind="media", provider_event_id="start:MZ1")
+
+    with pytest.raises(ConversationNotRecorded):
+        call_analyse(call_id=finished_call.pk)
+    finished_call.refresh_from_db()
+    assert finished_call.analysis_status == AnalysisStatus.NOT_REQUESTED  # not claimed: asked again later
+
+    CallEvent.objects.create(call=finished_call, kind="system", provider_event_id="conversation-end")
+    analyse_calls([str(finished_call.pk)])
+    finished_call.refresh_from_db()
+    assert finished_call.analysis_status == AnalysisStatus.DONE
+
+
+def test_a_conversation_that_never_records_its_end_is_analysed_after_the_last_round(finished_call):
+    from calls.models import CallEvent
+    from campaigns.tasks import analyse_calls
+
+    CallEvent.objects.create(call=finished_call, kind="media", provider_event_id="start:MZ1")
+
+    analyse_calls([str(finished_call.pk)])  # eager: each later round runs at once, the last analyses anyway
+
+    finished_call.refresh_from_db()
+    assert finished_call.analysis_status == AnalysisStatus.DONE
