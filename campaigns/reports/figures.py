@@ -23,6 +23,7 @@ from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 
 from calls.models import AnsweredBy, Call, CallStatus, TranscriptTurn
 from campaigns.models import Campaign, CampaignTarget
+from voice.pipeline.outcome_schema import field_order
 
 CHUNK = 5000
 HUMAN = [AnsweredBy.HUMAN, AnsweredBy.UNKNOWN, ""]
@@ -141,10 +142,10 @@ def connect_heatmap(campaign_id: int, zone: zoneinfo.ZoneInfo) -> dict[tuple[int
 
 
 def outcome_fields(campaign: Campaign) -> list[str]:
-    """The agent's outcome-schema fields, in the schema's order: the report's extracted-data columns."""
+    """The agent's outcome-schema fields, the report's extracted-data columns: the required ones in the schema's
+    order, then the others alphabetically (the same on every database)."""
     schema = campaign.agent.outcome_schema if isinstance(campaign.agent.outcome_schema, dict) else {}
-    properties = schema.get("properties")
-    return list(properties) if isinstance(properties, dict) else []
+    return field_order(schema)
 
 
 def local(moment: datetime.datetime | None, zone: zoneinfo.ZoneInfo) -> datetime.datetime | None:

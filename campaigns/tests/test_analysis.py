@@ -87,7 +87,7 @@ def test_a_valid_reply_is_stored_typed_with_summary_sentiment_and_disposition(fa
     fields = schema["properties"]["fields"]
     assert fields["properties"]["amount"]["type"] == ["number", "null"]  # optional → nullable, as strict mode needs
     assert fields["properties"]["will_pay"]["type"] == "boolean"
-    assert fields["required"] == ["will_pay", "amount", "pay_by", "method"]
+    assert fields["required"] == ["will_pay", "amount", "method", "pay_by"]  # required first, then by name
     assert fields["additionalProperties"] is False
     assert schema["properties"]["disposition"]["enum"] == [item["code"] for item in default_dispositions()]
     assert "Yes, I will pay it by card" in request["messages"][1]["content"]

@@ -39,6 +39,14 @@ def properties(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     return found if isinstance(found, Mapping) else {}
 
 
+def field_order(schema: Mapping[str, Any]) -> list[str]:
+    """The schema's property names in a stable order: the required ones as `required` lists them, then the
+    others alphabetically. (PostgreSQL's jsonb does not keep an object's key order; it keeps a list's.)"""
+    fields = properties(schema)
+    required = [name for name in schema.get("required") or [] if name in fields]
+    return [*dict.fromkeys(required), *sorted(name for name in fields if name not in required)]
+
+
 def validation_errors(schema: Mapping[str, Any], instance: object, *, where: str = "") -> list[str]:
     """Each way `instance` breaks `schema`, as "<path>: <message>" (empty when valid)."""
     validator = Draft202012Validator(dict(schema), format_checker=FORMAT_CHECKER)
@@ -131,9 +139,9 @@ def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
         fields = properties(strict)
         required = set(strict.get("required") or [])
         strict["properties"] = {
-            name: strict_schema(sub) if name in required else _nullable(strict_schema(sub))
-            for name, sub in fields.items()
-            if isinstance(sub, Mapping)
+            name: strict_schema(fields[name]) if name in required else _nullable(strict_schema(fields[name]))
+            for name in field_order(strict)
+            if isinstance(fields[name], Mapping)
         }
         strict["required"] = list(strict["properties"])
         strict["additionalProperties"] = False

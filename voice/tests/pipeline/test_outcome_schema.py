@@ -16,7 +16,7 @@ SCHEMA = {
 def test_strict_form_requires_every_property_and_makes_optional_ones_nullable():
     strict = strict_schema(SCHEMA)
     assert "$schema" not in strict
-    assert strict["required"] == ["paid", "when", "plan", "items"]
+    assert strict["required"] == ["paid", "items", "plan", "when"]  # required first, then by name
     assert strict["additionalProperties"] is False
     assert strict["properties"]["paid"] == {"type": "boolean"}
     assert strict["properties"]["when"]["type"] == ["string", "null"]
