@@ -285,3 +285,20 @@ def test_a_conversation_that_never_records_its_end_is_analysed_after_the_last_ro
 
     finished_call.refresh_from_db()
     assert finished_call.analysis_status == AnalysisStatus.DONE
+
+
+def test_the_simulated_model_leaves_unsettled_optional_fields_null_and_fills_required_ones():
+    from voice.providers.analysis import AnalysisRequest, TranscriptLine
+    from voice.providers.simulated_analysis import SimulatedCallAnalyzer
+
+    schema = {"type": "object", "required": ["reached"], "properties": {
+        "reached": {"type": "boolean"}, "plan": {"enum": ["gold", "silver"]}, "seats": {"type": "integer"},
+        "on": {"type": "string", "format": "date"}}}  # fmt: skip
+    request_schema = reply_schema(schema, [Disposition("reached", "Reached")])
+    lines = [TranscriptLine("agent", "Hello, this is an automated call."), TranscriptLine("contact", "Okay, silver.")]
+
+    codes = [Disposition("reached", "Reached")]
+    reply = json.loads(SimulatedCallAnalyzer().analyze(AnalysisRequest(lines, request_schema, codes)).text)
+
+    assert validation_errors(request_schema, reply) == []
+    assert reply["fields"] == {"reached": True, "plan": "silver", "seats": None, "on": None}

@@ -2,9 +2,10 @@
 
 It reads the transcript the way a person skimming it would — keywords for the sentiment and the disposition
 ("stop calling", "wrong number", "call me back", "not interested"), the conversation's own ending — and fills
-every field of the agent's schema by its type: an enum's first option (or the one the callee said), a
-boolean from the callee's yes or no, a number within its bounds (one the conversation named, if any), a date or
-date-time from the call's end. So `make run` shows real summaries, dispositions and typed outcomes with no key.
+every field of the agent's schema by its type: the enum option the callee said, a boolean from the callee's
+yes or no, a number the conversation named within the field's bounds; an optional field nothing settled is
+null (the reply's contract), a required one gets a plain value of its type (an enum's first option, the
+minimum, the call's date). So `make run` shows real summaries, dispositions and typed outcomes with no key.
 """
 
 import datetime
@@ -88,17 +89,35 @@ def _types(schema: Mapping[str, Any]) -> list[str]:
     return [declared] if isinstance(declared, str) else list(declared or [])
 
 
-def _value(schema: Mapping[str, Any], name: str, said: str, request: AnalysisRequest, sentiment: str) -> object:
-    """A value valid for `schema` (field `name`), chosen from what the callee said where it can be."""
+def _nullable(schema: Mapping[str, Any]) -> bool:
+    """Whether the (strict) schema lets the field be null: an optional field of the agent's schema."""
+    if "null" in _types(schema) or None in (schema.get("enum") or []):
+        return True
+    return any(option.get("type") == "null" for option in schema.get("anyOf") or [])
+
+
+def _value(
+    schema: Mapping[str, Any], name: str, said: str, request: AnalysisRequest, sentiment: str, optional: bool = False
+) -> object:
+    """A value valid for `schema` (field `name`), chosen from what the call said. An optional field the call did
+    not settle is null, as the instructions ask of a real model ("never guess"); a required one gets a value of
+    its type."""
+    optional = optional or _nullable(schema)
     if "anyOf" in schema:
         options = [option for option in schema["anyOf"] if option.get("type") != "null"]
-        return _value(options[0], name, said, request, sentiment) if options else None
+        if not options:
+            return None
+        return _value(options[0], name, said, request, sentiment, optional)
     enum = [option for option in schema.get("enum") or [] if option is not None]
     if enum:
-        return next((option for option in enum if isinstance(option, str) and option.lower() in said), enum[0])
+        spoken = [option for option in enum if isinstance(option, str) and option.lower().replace("_", " ") in said]
+        heard = spoken[0] if spoken else None
+        return heard if heard is not None or optional else enum[0]
     kinds = [kind for kind in _types(schema) if kind != "null"] or ["string"]
     kind = kinds[0]
     if kind == "boolean":
+        if optional and sentiment == "neutral":
+            return None
         return sentiment == "positive"
     if kind in ("integer", "number"):
         low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
@@ -109,12 +128,16 @@ def _value(schema: Mapping[str, Any], name: str, said: str, request: AnalysisReq
             number = float(match)
             if number >= low and (high is None or number <= high) and (kind == "number" or number.is_integer()):
                 return int(number) if kind == "integer" else number
+        if optional:
+            return None
         value = low + (1 if "exclusiveMinimum" in schema else 0)
         return int(value) if kind == "integer" else float(value)
     if kind == "array":
         return []
     if kind == "object":
         return _fields(schema, said, request, sentiment)
+    if optional:
+        return None
     fmt = schema.get("format")
     if fmt == "date":
         return _ended(request).date().isoformat()
