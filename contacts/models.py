@@ -292,6 +292,7 @@ class OperatorAction(models.Model):
         SUPPRESSION_ADD = "suppression_add", "Suppressed a number"
         SUPPRESSION_LIFT = "suppression_lift", "Lifted a suppression"
         IMPORT = "import", "Imported contacts"
+        RETENTION_PURGE = "retention_purge", "Purged call data past its retention"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
