@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from calls.hooks import notify_call_event_on_commit
 from calls.models import AnalysisStatus, Call
 
 STALE_CLAIM = datetime.timedelta(minutes=15)
@@ -54,6 +55,7 @@ def call_analysis_record(
     completion_tokens: int = 0,
 ) -> bool:
     """Store a valid analysis on a claimed call; False (nothing written) unless this run holds the claim.
+    Once stored, the call's "analyzed" event is raised after the commit (calls.hooks).
 
     The extracted data is the analysis's fields with the values the agent recorded during the call on top:
     those were checked against the same schema and confirmed with the callee.
@@ -67,7 +69,7 @@ def call_analysis_record(
     if call is None:
         return False
     in_call = call.extracted_data if isinstance(call.extracted_data, dict) else {}
-    return (
+    stored = (
         Call.objects.filter(pk=call_id, analysis_status=AnalysisStatus.RUNNING).update(
             analysis_status=AnalysisStatus.DONE,
             summary=summary,
@@ -81,6 +83,9 @@ def call_analysis_record(
         )
         == 1
     )
+    if stored:  # outbound webhooks' call.analyzed: the summary and extracted fields are ready
+        notify_call_event_on_commit(call.pk, "analyzed")
+    return stored
 
 
 def call_analysis_fail(

@@ -10,8 +10,10 @@ from django.utils import timezone
 from calls.models import AnalysisStatus, Call, CallStatus, TranscriptTurn
 from calls.services import call_transition
 from campaigns.analysis import call_analyse, reply_schema
+from campaigns.integrations.models import WebhookSubscription
 from campaigns.models import CampaignTarget
 from campaigns.policies import default_dispositions
+from campaigns.tests.webhook_receiver import receiving
 from voice.pipeline.outcome_schema import validation_errors
 from voice.providers import speech_selection
 from voice.providers.analysis import Disposition
@@ -302,3 +304,26 @@ def test_the_simulated_model_leaves_unsettled_optional_fields_null_and_fills_req
 
     assert validation_errors(request_schema, reply) == []
     assert reply["fields"] == {"reached": True, "plan": "silver", "seats": None, "on": None}
+
+
+@pytest.fixture
+def receiver():
+    yield from receiving([200])
+
+
+def test_a_stored_analysis_is_sent_as_the_call_analyzed_webhook(
+    receiver, finished_call, django_capture_on_commit_callbacks
+):
+    WebhookSubscription.objects.create(
+        name="CRM", url=receiver.url, events=["call.analyzed"], secret="whsec_test-secret-0123456789"
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert call_analyse(call_id=finished_call.pk) == "done"
+        assert receiver.received == []  # after the commit, never inside the transaction
+
+    (envelope,) = [json.loads(request.body) for request in receiver.received]
+    finished_call.refresh_from_db()
+    assert envelope["type"] == "call.analyzed"
+    assert envelope["data"]["summary"] == finished_call.summary
+    assert envelope["data"]["extracted_data"] == finished_call.extracted_data
