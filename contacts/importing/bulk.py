@@ -131,6 +131,7 @@ def contacts_bulk_upsert(
         contact_list=contact_list,
         default_region=settings.DEFAULT_PHONE_REGION,
         create_lists=True,
+        partial_records=True,
     )
     decisions = rules.decide(rows)
     # The file import's writers: on PostgreSQL every row goes through COPY and one MERGE.

@@ -138,7 +138,7 @@ class RowReader:
     so the cells it needs are picked by index in one step (`_pick`), not looked up by name.
     """
 
-    def __init__(self, *, columns: ColumnMap, default_region: str) -> None:
+    def __init__(self, *, columns: ColumnMap, default_region: str, partial_records: bool = False) -> None:
         self.columns = columns
         self.region = default_region.upper()
         # Every known field's column; a missing one points past the row, at the "" `_read_row` appends.
@@ -146,7 +146,10 @@ class RowReader:
         self._split_name = "first_name" not in columns.known and "last_name" not in columns.known
         # A `name` column, or both first and last name columns, give a person's whole name: a row that names
         # someone replaces the stored name whole (a one-word name leaves no stored last name behind).
-        self.gives_whole_name = self._split_name or ("first_name" in columns.known and "last_name" in columns.known)
+        # Records (the API's bulk upsert) update only the fields each gives: a name is never replaced whole.
+        self.gives_whole_name = not partial_records and (
+            self._split_name or ("first_name" in columns.known and "last_name" in columns.known)
+        )
         self._has_consent = columns.has_consent
         self._refused_types = refused_number_types()
 
@@ -269,12 +272,19 @@ class ContactRowRules:
     """Decides rows chunk by chunk (rules 4–6), remembering the numbers already seen in the file.
 
     `create_lists`: the import creates lists named in a "lists" column; the preview only looks them up.
+    `partial_records`: each row updates only the values it gives (API records), never a stored name whole.
     """
 
     def __init__(
-        self, *, columns: ColumnMap, contact_list: ContactList | None, default_region: str, create_lists: bool
+        self,
+        *,
+        columns: ColumnMap,
+        contact_list: ContactList | None,
+        default_region: str,
+        create_lists: bool,
+        partial_records: bool = False,
     ) -> None:
-        self.reader = RowReader(columns=columns, default_region=default_region)
+        self.reader = RowReader(columns=columns, default_region=default_region, partial_records=partial_records)
         self.contact_list = contact_list
         self.create_lists = create_lists
         self.first_row_of_phone: dict[str, int] = {}

@@ -107,7 +107,8 @@ def test_readiness_fails_while_a_migration_is_pending_and_names_it(client):
     try:
         response = client.get("/health/ready/")
         assert response.status_code == 503
-        assert response.json()["pending_migrations"] == [f"calls.{latest[1]}"]
+        # Named among the pending (migrations of other apps that depend on it are unapplied with it).
+        assert f"calls.{latest[1]}" in response.json()["pending_migrations"]
     finally:
         call_command("migrate", verbosity=0)
     assert client.get("/health/ready/").json()["status"] == "ready"
