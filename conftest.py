@@ -74,7 +74,7 @@ def call(contact, campaign, agent) -> Call:
 @pytest.fixture
 def supervisor_group(db) -> Group:
     """The `supervisor` group as its data migration makes it (a transactional test's flush empties it)."""
-    importlib.import_module("campaigns.migrations.0009_supervisor_group").create_supervisor_group(django_apps, None)
+    importlib.import_module("campaigns.migrations.0011_supervisor_group").create_supervisor_group(django_apps, None)
     return Group.objects.get(name="supervisor")
 
 

@@ -2,15 +2,24 @@
 
 import datetime
 import json
+import mimetypes
+import uuid
 
-from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from calls.admin_actions import place_test_call
-from calls.models import Call, CallEvent, TranscriptTurn
-from contacts.admin import ReadOnlyAdminMixin, register_contact_action
+from calls.contact_history import ContactFilter, contact_calls_section
+from calls.hooks import notify_call_finished_on_commit
+from calls.models import Call, CallEvent, RecordingStatus, TranscriptTurn
+from calls.services import calls_analysis_reset
+from contacts.admin import ReadOnlyAdminMixin, register_contact_action, register_contact_history
 
 
 def to_the_second(value: datetime.datetime | None) -> str:
@@ -57,22 +66,83 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # view beside the admin's navigation and filters on a 1,400 px screen.
     list_display = ("short_id", "status_line", "outcome", "duration", "created", "contact", "campaign")
     change_list_template = "admin/calls/call/change_list.html"
-    list_filter = ("status", "answered_by", "direction", "provider", "campaign")
+    list_filter = (ContactFilter, "status", "answered_by", "disposition", "sentiment", "analysis_status", "direction",
+                   "provider", "campaign")  # fmt: skip
     search_fields = ("id", "provider_call_id", "to_phone", "contact__first_name", "contact__last_name", "outcome")
     date_hierarchy = "created_at"
     list_select_related = ("contact", "campaign")
     change_form_template = "admin/calls/call/change_form.html"
     readonly_fields = ("created", "started", "answered", "ended")
     fieldsets = (
-        ("Outcome", {"fields": ("outcome", "summary", "sentiment", "extracted_data")}),
+        ("Outcome", {"fields": ("outcome", "disposition", "summary", "sentiment", "extracted_data")}),
+        (
+            "Analysis",
+            {
+                "classes": ("collapse",),
+                "fields": ("analysis_status", "analysis_error", "analysis_attempts", "analysis_model", "analyzed_at"),
+            },
+        ),
         (None, {"fields": ("id", "status", "direction", "contact", "campaign", "agent", "target")}),
         ("Timing", {"fields": ("created", "started", "answered", "ended", "duration_seconds")}),
         (
             "Telephony",
             {"fields": ("provider", "provider_call_id", "to_phone", "from_phone", "answered_by", "failure_reason")},
         ),
-        ("Cost, recording and latency", {"fields": ("price", "price_unit", "recording_url", "latency_stats")}),
+        (
+            "Cost, recording and latency",
+            {
+                "fields": (
+                    "cost",
+                    "cost_telephony",
+                    "cost_tts",
+                    "cost_stt",
+                    "cost_llm",
+                    "cost_currency",
+                    "price",
+                    "price_unit",
+                    "usage",
+                    "recording_url",
+                    "recording_status",
+                    "recording_error",
+                    "latency_stats",
+                )
+            },
+        ),
     )
+
+    actions = ("analyse_again",)
+
+    @admin.action(
+        description="Analyse again (replaces the summary, disposition and extracted fields)",
+        permissions=["analyse"],
+    )
+    def analyse_again(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        reset = calls_analysis_reset(call_ids=ids)
+        for call_id in queryset.filter(pk__in=ids, analysis_status="").values_list("pk", flat=True):
+            notify_call_finished_on_commit(call_id)  # the same path as a call that has just ended
+        self.message_user(request, f"{reset} calls queued for analysis again.", messages.SUCCESS)
+
+    def has_analyse_permission(self, request: HttpRequest) -> bool:
+        # Calls are read-only in the admin; re-running their analysis is for who may change them at all.
+        return request.user.has_perm("calls.change_call")
+
+    def get_urls(self) -> list:
+        from django.urls import path
+
+        listen = self.admin_site.admin_view(self.recording_view)
+        return [path("<uuid:call_id>/recording/", listen, name="calls_call_recording"), *super().get_urls()]
+
+    def recording_view(self, request: HttpRequest, call_id: uuid.UUID) -> FileResponse:
+        """The call's stored recording, to staff allowed to listen to recordings (403 to anyone else)."""
+        if not request.user.has_perm("calls.listen_to_recording"):
+            raise PermissionDenied
+        call = get_object_or_404(Call, pk=call_id, recording_status=RecordingStatus.STORED)
+        if not call.recording_file:
+            raise Http404("No stored recording")
+        name = call.recording_file.name.rsplit("/", 1)[-1]
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return FileResponse(call.recording_file.open("rb"), filename=name, content_type=content_type)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
@@ -82,7 +152,13 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             events = [(event, event_summary(event), json.dumps(event.payload, indent=2, ensure_ascii=False))
                       for event in call.events.all()]  # fmt: skip
             turns = [(turn, turn_note(turn)) for turn in call.turns.all()]
-            extra_context = {**(extra_context or {}), "turns": turns, "events": events}
+            recording = (
+                reverse("admin:calls_call_recording", args=[call.pk])
+                if call.recording_status == RecordingStatus.STORED
+                and request.user.has_perm("calls.listen_to_recording")
+                else ""
+            )
+            extra_context = {**(extra_context or {}), "turns": turns, "events": events, "recording_src": recording}
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="call", ordering="id")
@@ -141,3 +217,4 @@ class TranscriptTurnAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 # The contacts page offers "Place a test call": calls may know contacts, never the reverse (DESIGN.md §1).
 register_contact_action(place_test_call)
+register_contact_history(contact_calls_section)

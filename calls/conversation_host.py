@@ -120,6 +120,7 @@ def conversation_context(*, call_id: str) -> tuple[ConversationContext, dict[str
         llm_temperature=script.llm_temperature,
         tools=frozenset(name for name, on in enabled.items() if on),
         outcome_fields=script.outcome_fields,
+        outcome_schema=script.outcome_schema,
         silence_reprompt_s=script.silence_reprompt_s,
         silence_hang_up_s=script.silence_hang_up_s,
         answered_by=call.answered_by,
@@ -211,7 +212,11 @@ def call_record_conversation_end(*, call_id: str, summary: CallSummary) -> None:
     changes: dict[str, object] = {"latency_stats": {stage: dict(values) for stage, values in summary.latency.items()}}
     if summary.failures:
         changes["failure_reason"] = "; ".join(summary.failures)[:255]
-    Call.objects.filter(pk=call_id).update(**changes)
+    with transaction.atomic():
+        usage = Call.objects.select_for_update().filter(pk=call_id).values_list("usage", flat=True).first() or {}
+        changes["usage"] = {**usage, "llm_prompt_tokens": summary.llm_prompt_tokens,
+                            "llm_completion_tokens": summary.llm_completion_tokens}  # fmt: skip
+        Call.objects.filter(pk=call_id).update(**changes)
     Call.objects.filter(pk=call_id, outcome="").update(outcome=summary.outcome)
     payload = {"outcome": summary.outcome, "failures": list(summary.failures), "turns": summary.turns}
     call_event_record(

@@ -129,6 +129,7 @@ class CallScript:
     can_record_outcome: bool = False
     can_schedule_callback: bool = False
     outcome_fields: tuple[str, ...] = ()
+    outcome_schema: Mapping[str, object] = field(default_factory=dict)  # JSON Schema of the extracted data
     silence_reprompt_s: float = 8.0  # the callee silent this long: "are you still there?"
     silence_hang_up_s: float = 20.0  # this long: a polite goodbye and a hang-up
     phrases: Mapping[str, str] = field(default_factory=dict)  # the agent's own wording of voice.phrases, by key

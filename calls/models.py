@@ -57,6 +57,23 @@ MAX_RING_TIMEOUT_SECONDS = 600
 MIN_DURATION_SECONDS = 10
 
 
+class AnalysisStatus(models.TextChoices):
+    """Where a call's post-call analysis stands (campaigns/analysis.py)."""
+
+    NOT_REQUESTED = "", "Not requested"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped (no conversation)"
+
+
+class RecordingStatus(models.TextChoices):
+    NONE = "", "None"
+    STORED = "stored", "Stored here"
+    FAILED = "failed", "Could not be fetched"
+    DELETED = "deleted", "Deleted (erasure or retention)"
+
+
 class CallQuerySet(models.QuerySet):
     def open(self) -> "CallQuerySet":
         return self.exclude(status__in=TERMINAL_STATUSES)
@@ -105,6 +122,33 @@ class Call(models.Model):
     sentiment = models.CharField(max_length=16, blank=True)
     extracted_data = models.JSONField(default=dict, blank=True)
     latency_stats = models.JSONField(default=dict, blank=True)
+    # Post-call analysis: the disposition is one of the campaign's codes (its next step is the campaign's to
+    # take); `outcome` stays what the conversation itself recorded (opted out, callback requested, …).
+    disposition = models.CharField(max_length=64, blank=True, help_text="The campaign's disposition code.")
+    analysis_status = models.CharField(
+        max_length=8, choices=AnalysisStatus.choices, default=AnalysisStatus.NOT_REQUESTED, blank=True
+    )
+    analysis_error = models.TextField(blank=True, help_text="Why the analysis failed, attempt by attempt.")
+    analysis_attempts = models.PositiveSmallIntegerField(default=0)
+    analysis_started_at = models.DateTimeField(null=True, blank=True)
+    analyzed_at = models.DateTimeField(null=True, blank=True)
+    analysis_model = models.CharField(max_length=64, blank=True)
+    # What the call consumed, for its cost: telephony_seconds, tts_characters, stt_seconds, llm_prompt_tokens,
+    # llm_completion_tokens (each added by the part that used it).
+    usage = models.JSONField(default=dict, blank=True)
+    # The call's estimated cost from `usage` and the CALL_PRICES table (calls/costs.py), in `cost_currency`.
+    cost_telephony = models.DecimalField(max_digits=10, decimal_places=5, null=True, blank=True)
+    cost_tts = models.DecimalField("cost: text to speech", max_digits=10, decimal_places=5, null=True, blank=True)
+    cost_stt = models.DecimalField("cost: speech to text", max_digits=10, decimal_places=5, null=True, blank=True)
+    cost_llm = models.DecimalField("cost: language model", max_digits=10, decimal_places=5, null=True, blank=True)
+    cost = models.DecimalField("estimated cost", max_digits=10, decimal_places=5, null=True, blank=True)
+    cost_currency = models.CharField(max_length=3, blank=True)
+    # The recording, once fetched from the carrier into the project's storage (calls/services/recordings.py).
+    recording_sid = models.CharField(max_length=64, blank=True)
+    recording_file = models.FileField(upload_to="recordings/%Y/%m/", blank=True, max_length=300)
+    recording_status = models.CharField(max_length=8, choices=RecordingStatus.choices, blank=True,
+                                        default=RecordingStatus.NONE)  # fmt: skip
+    recording_error = models.CharField(max_length=255, blank=True)
 
     objects = CallQuerySet.as_manager()
 
@@ -142,6 +186,7 @@ class Call(models.Model):
             ("view_live_calls", "Can watch live calls (live board and call view)"),
             ("listen_live_calls", "Can listen in on live calls"),
             ("steer_live_calls", "Can steer live calls: whisper, take over, hang up, transfer, do not call, pause"),
+            ("listen_to_recording", "Can listen to call recordings"),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ import datetime
 from django.db import transaction
 
 from calls.models import Call, CallEvent, TranscriptTurn
+from calls.services.recordings import recordings_delete_on_commit, recordings_detach
 from contacts.models import Contact
 from contacts.personal_data import PersonalDataHolder
 
@@ -42,8 +43,11 @@ def contact_calls_export(contact: Contact) -> list[dict[str, object]]:
 
 @transaction.atomic
 def contact_calls_erase(contact: Contact) -> int:
-    """Anonymise the person's calls (the rows stay, for the campaign's counts); returns how many."""
+    """Anonymise the person's calls (the rows stay, for the campaign's counts) and delete their recordings, here
+    and at the carrier; returns how many calls."""
     calls = Call.objects.filter(contact=contact)
+    # The recordings: forgotten here now, their files and the carrier's copies deleted once this commits.
+    recordings_delete_on_commit(recordings_detach(calls))
     TranscriptTurn.objects.filter(call__in=calls).delete()
     CallEvent.objects.filter(call__in=calls).update(payload={})
     return calls.update(to_phone="", recording_url="", summary="", extracted_data={}, sentiment="")

@@ -2,8 +2,9 @@
 
 import datetime
 import uuid
+from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Sum
 
 from calls.models import Call, CallEvent, CallStatus, TranscriptTurn
 
@@ -68,3 +69,25 @@ def test_call_refusals(*, contact_ids: list[int], now: datetime.datetime) -> dic
     for pk, reason in refusals_for_test_calls(gated, now).items() if gated else ():
         refusals.setdefault(pk, reason)
     return refusals
+
+
+def call_transcript(*, call_id: object) -> list[tuple[str, str]]:
+    """The call's transcript as (role, text), in order."""
+    return list(TranscriptTurn.objects.filter(call_id=call_id).order_by("index").values_list("role", "text"))
+
+
+def campaign_cost_total(*, campaign_id: int) -> dict[str, Decimal | None]:
+    """The estimated cost of a campaign's calls, by part and in total."""
+    return Call.objects.filter(campaign_id=campaign_id).aggregate(
+        telephony=Sum("cost_telephony"),
+        tts=Sum("cost_tts"),
+        stt=Sum("cost_stt"),
+        llm=Sum("cost_llm"),
+        total=Sum("cost"),
+    )
+
+
+def conversation_recorded(*, call_id: object) -> bool:
+    """Whether the call's conversation has written all it will: it had no media stream, or its end is recorded
+    (the last turns and the outcome are written just after the stream stops, sometimes after the final status)."""
+    return not conversation_still_recording(call_id)

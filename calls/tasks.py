@@ -2,9 +2,17 @@
 
 import uuid
 
-from celery import shared_task
+from celery import Task, shared_task
 
-from calls.services import call_hang_up, call_place, calls_reap
+from calls.services import (
+    call_hang_up,
+    call_place,
+    call_recording_fetch,
+    calls_purge_expired,
+    calls_reap,
+    recordings_delete,
+)
+from voice.providers.base import ProviderError
 
 
 @shared_task(name="calls.place_call", acks_late=True)
@@ -26,3 +34,28 @@ def reap_stale_calls(limit: int = 200) -> int:
     """Beat's reaper pass (calls/services/reaping.py): end calls the carrier no longer carries, cancel the
     ones never handed to it; returns how many it closed."""
     return calls_reap(limit=limit)
+
+
+@shared_task(name="calls.fetch_recording", bind=True, acks_late=True, max_retries=5)
+def fetch_recording(self: Task, call_id: str) -> None:
+    """Copy a call's recording from the carrier to storage (once); a carrier that fails for now is asked again
+    later (Twilio may announce a recording a moment before it can be fetched)."""
+    try:
+        call_recording_fetch(call_id=uuid.UUID(call_id))
+    except ProviderError as error:
+        raise self.retry(exc=error, countdown=30 * (self.request.retries + 1)) from error
+
+
+@shared_task(name="calls.delete_recordings", bind=True, acks_late=True, max_retries=5)
+def delete_recordings(self: Task, items: list[dict[str, str]]) -> None:
+    """Delete recordings here and at the carrier (after an erasure or a retention purge)."""
+    try:
+        recordings_delete(items=items)
+    except ProviderError as error:
+        raise self.retry(exc=error, countdown=60 * (self.request.retries + 1)) from error
+
+
+@shared_task(name="calls.purge_expired", ignore_result=True)
+def purge_expired() -> dict[str, int]:
+    """Beat's retention sweep: recordings, transcripts and events of calls older than RETENTION_DAYS."""
+    return calls_purge_expired()

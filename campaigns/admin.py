@@ -15,12 +15,17 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
+from calls.selectors import campaign_cost_total
 from campaigns import services
+from campaigns.admin_reports import build_reports, may_build_reports, reports_view
+from campaigns.charts import campaign_chart_data
+from campaigns.contact_history import contact_targets_section
 from campaigns.exceptions import CampaignError
 from campaigns.forms import AgentAdminForm, CampaignAdminForm
 from campaigns.integrations import admin as integrations_admin  # noqa: F401 - registers its pages
 from campaigns.models import Agent, Campaign, CampaignTarget
 from campaigns.selectors import campaign_preview, campaign_progress
+from contacts.admin import register_contact_history
 from contacts.models import Contact
 from monitoring.logging import mask_phone_numbers
 
@@ -138,7 +143,7 @@ class CampaignAdmin(admin.ModelAdmin):
     autocomplete_fields = ("agent",)
     filter_horizontal = ("contact_lists",)
     # Status moves only through the lifecycle services (launch, pause, resume, cancel).
-    readonly_fields = ("status", "progress", "activated_at", "finished_at", "created_at", "updated_at")
+    readonly_fields = ("status", "progress", "charts", "activated_at", "finished_at", "created_at", "updated_at")
     actions = (
         lifecycle_action(services.campaign_launch, "launched", _("“%(campaign)s” launched."), _("Launch now")),
         lifecycle_action(
@@ -152,10 +157,12 @@ class CampaignAdmin(admin.ModelAdmin):
         ),
         lifecycle_action(services.campaign_resume, "resumed", _("“%(campaign)s” resumed."), _("Resume")),
         lifecycle_action(services.campaign_cancel, "cancelled", _("“%(campaign)s” cancelled."), _("Cancel")),
+        build_reports,
     )
     fieldsets = (
         (None, {"fields": ("name", "status", "agent", "contact_lists", "caller_id")}),
         (_("Progress"), {"fields": ("progress",)}),
+        (_("Charts"), {"fields": ("charts",)}),
         (_("Compliance"), {"fields": ("purpose", "requires_consent")}),
         (_("When"), {"fields": ("starts_at", "ends_at", "window_start", "window_end", "days_of_week")}),
         (_("Pace"), {"fields": ("max_concurrent_calls", "calls_per_second")}),
@@ -182,12 +189,21 @@ class CampaignAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        (_("After the call"), {"fields": ("dispositions",)}),
         (_("History"), {"fields": ("activated_at", "finished_at", "created_at", "updated_at")}),
     )
 
     def get_urls(self) -> list:
         preview = self.admin_site.admin_view(self.preview_view)
-        return [path("<int:campaign_id>/preview/", preview, name="campaigns_campaign_preview"), *super().get_urls()]
+        reports = self.admin_site.admin_view(functools.partial(reports_view, self))
+        return [
+            path("<int:campaign_id>/preview/", preview, name="campaigns_campaign_preview"),
+            path("<int:campaign_id>/reports/", reports, name="campaigns_campaign_reports"),
+            *super().get_urls(),
+        ]
+
+    def has_report_permission(self, request: HttpRequest) -> bool:
+        return may_build_reports(request)
 
     def save_related(self, request: HttpRequest, form: CampaignAdminForm, formsets: list, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -235,6 +251,18 @@ class CampaignAdmin(admin.ModelAdmin):
         with timezone.override(zone):  # the page's times in the chosen zone
             return TemplateResponse(request, "admin/campaigns/campaign/preview.html", context).render()
 
+    class Media:
+        # Chart.js served from the project (vendored, MIT): the campaign page's charts work offline.
+        js = ("campaigns/vendor/chartjs-4.6.1/chart.umd.min.js", "campaigns/campaign_charts.js")
+
+    @admin.display(description=_("charts"))
+    def charts(self, campaign: Campaign) -> str:
+        if campaign.pk is None:
+            return "–"
+        return render_to_string(
+            "admin/campaigns/campaign/charts.html", {"chart_data": campaign_chart_data(campaign_id=campaign.pk)}
+        )
+
     @admin.display(description=_("progress"))
     def progress(self, campaign: Campaign) -> str:
         if campaign.pk is None:
@@ -249,6 +277,8 @@ class CampaignAdmin(admin.ModelAdmin):
                 "live_url": f"{reverse('live:board')}?campaign={campaign.pk}"
                 if campaign.status in (Campaign.Status.RUNNING, Campaign.Status.PAUSED)
                 else "",
+                "cost": campaign_cost_total(campaign_id=campaign.pk),
+                "currency": settings.CALL_PRICES.get("currency", ""),
             },
         )
 
@@ -296,3 +326,7 @@ class CampaignTargetAdmin(admin.ModelAdmin):
     def outcome(self, target: CampaignTarget) -> str:
         """The last call's outcome in words: "Opted out", "No answer", "Callback requested"."""
         return target.last_outcome.replace("_", " ").capitalize()
+
+
+# The contact's page lists the person's places in campaigns (contacts cannot read targets itself).
+register_contact_history(contact_targets_section)

@@ -14,6 +14,13 @@ def enqueue_target_settlement(call_id: uuid.UUID) -> None:
     settlement_batcher().add(call_id)
 
 
+def enqueue_call_analysis(call_id: uuid.UUID) -> None:
+    """calls' call-finished hook (already after commit): queue the call's post-call analysis and cost."""
+    from campaigns.settlement import analysis_batcher
+
+    analysis_batcher().add(call_id)
+
+
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = _("Campaigns")
@@ -34,6 +41,7 @@ class CampaignsConfig(AppConfig):
         from monitoring.metrics import register_alert_metric, register_scrape_collector
 
         register_call_finished(enqueue_target_settlement)
+        register_call_finished(enqueue_call_analysis)
         register_call_script(agent_call_script)
         register_callback_requested(target_schedule_callback)
         register_test_call_gate(refusals_for_test_calls)

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from campaigns.models import EARLIEST_CALL_TIME, LATEST_CALL_TIME, Agent, Campaign
-from campaigns.policies import default_days_of_week
+from campaigns.policies import default_days_of_week, default_dispositions
 from campaigns.scripts import (
     DISCLOSURE_RULE,
     discloses_automation,
@@ -174,6 +174,10 @@ class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
 
     def clean_caller_id(self) -> str:
         return clean_optional_phone(self.cleaned_data["caller_id"])
+
+    def clean_dispositions(self) -> Any:
+        """Empty: the default list (reached, agreed, not interested, callback, wrong number, do not call…)."""
+        return self.cleaned_data.get("dispositions") or default_dispositions()
 
     def clean_ends_at(self) -> datetime.datetime | None:
         ends_at = self.cleaned_data["ends_at"]

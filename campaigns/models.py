@@ -3,6 +3,7 @@
 import datetime
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -10,7 +11,7 @@ from django.db.models import F, Q
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.policies import default_days_of_week, default_retry_policy
+from campaigns.policies import default_days_of_week, default_dispositions, default_retry_policy
 from contacts.models import E164_REGEX, ConsentPurpose
 from voice.phrases import PHRASE_KEYS
 
@@ -241,6 +242,12 @@ class Campaign(ConstraintErrorsOnFieldsMixin, models.Model):
         default=default_retry_policy,
         help_text="Per outcome (busy, no_answer, failed, voicemail): delay_minutes and max_attempts.",
     )
+    dispositions = models.JSONField(
+        default=default_dispositions,
+        blank=True,
+        help_text="What the post-call analysis may conclude: a list of {code, label, next_step}; next_step is "
+        "none, close, callback (at the time asked, inside the calling window), wrong_number or do_not_call.",
+    )
     max_attempts = models.PositiveIntegerField(
         default=3,
         validators=[MinValueValidator(1, "At least 1 attempt, or no one is ever called.")],
@@ -340,10 +347,11 @@ class Campaign(ConstraintErrorsOnFieldsMixin, models.Model):
         return self.name
 
     def clean(self) -> None:
-        from campaigns.policies import validate_days_of_week, validate_retry_policy
+        from campaigns.policies import validate_days_of_week, validate_dispositions, validate_retry_policy
 
         validate_days_of_week(self.days_of_week)
         validate_retry_policy(self.retry_policy)
+        validate_dispositions(self.dispositions)
 
 
 class CampaignTarget(models.Model):
@@ -387,6 +395,55 @@ class CampaignTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact} in {self.campaign}"
+
+
+def report_upload_to(report: "CampaignReport", filename: str) -> str:
+    return f"reports/campaign-{report.campaign_id}/{filename}"
+
+
+class CampaignReport(models.Model):
+    """A campaign's results as files an operator downloads: an Excel workbook and the same sheets as CSV (zip).
+
+    Built by the `campaigns.build_report` task (campaigns/reports/), which reports its progress here.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Building")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reports")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(default=0)
+    workbook = models.FileField(upload_to=report_upload_to, blank=True, max_length=300)
+    csv_archive = models.FileField(upload_to=report_upload_to, blank=True, max_length=300)
+    error = models.TextField(blank=True)
+    time_zone = models.CharField(max_length=64, help_text="The zone of the report's times and its heatmap.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]), name="campaign_report_status_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Report of {self.campaign} ({self.created_at:%Y-%m-%d %H:%M})" if self.created_at else "Report"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(99, int(100 * self.rows_done / self.rows_total)) if self.rows_total else 0
 
 
 # Integration models live beside their code (campaigns/integrations/); imported here so Django registers them.

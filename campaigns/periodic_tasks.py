@@ -82,4 +82,10 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
         every_seconds=60 * 60,
         description="Deletes API Idempotency-Key records older than IDEMPOTENCY_KEY_TTL_HOURS.",
     ),
+    PeriodicTaskSpec(
+        name="Purge expired call data",
+        task="calls.purge_expired",
+        every_seconds=60 * 60,
+        description="Deletes recordings, transcripts and events of calls older than RETENTION_DAYS (0: keeps all).",
+    ),
 )

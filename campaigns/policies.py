@@ -1,5 +1,6 @@
 """Shapes and defaults of a campaign's JSON settings (days of week, retry policy), and their validation."""
 
+import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -42,3 +43,57 @@ def validate_retry_policy(value: Any) -> None:
         for key, number in rule.items():
             if not isinstance(number, int) or isinstance(number, bool) or number < 0:
                 raise ValidationError({"retry_policy": f"{outcome}.{key} must be a whole number ≥ 0."})
+
+
+# What a disposition leads to, after the call's analysis (campaigns/dispositions.py carries it out).
+NEXT_STEPS = {
+    "none": "nothing more: the call's own result settles the target",
+    "close": "close the target as done",
+    "callback": "call back at the time the callee asked, moved inside the calling window",
+    "wrong_number": "close the target: the number is not the contact's",
+    "do_not_call": "add the number to do-not-call and close the target as suppressed",
+}
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def default_dispositions() -> list[dict[str, str]]:
+    return [
+        {"code": "reached", "label": "Reached, no decision", "next_step": "none"},
+        {"code": "agreed", "label": "Agreed (goal met)", "next_step": "close"},
+        {"code": "not_interested", "label": "Not interested", "next_step": "close"},
+        {"code": "callback_requested", "label": "Callback requested", "next_step": "callback"},
+        {"code": "wrong_number", "label": "Wrong number", "next_step": "wrong_number"},
+        {"code": "do_not_call", "label": "Asked not to be called again", "next_step": "do_not_call"},
+        {"code": "voicemail", "label": "Voicemail or no conversation", "next_step": "none"},
+    ]
+
+
+def validate_dispositions(value: Any) -> None:
+    """A list of {code, label, next_step[, description]}: codes lower_snake_case and unique."""
+    example = '[{"code": "callback_requested", "label": "Callback requested", "next_step": "callback"}]'
+    if not isinstance(value, list) or not value:
+        raise ValidationError({"dispositions": f"Give at least one disposition, e.g. {example}."})
+    seen: set[str] = set()
+    for number, item in enumerate(value, start=1):
+        if not isinstance(item, dict) or not {"code", "label", "next_step"} <= set(item):
+            raise ValidationError(
+                {"dispositions": f"Disposition {number}: give code, label and next_step, e.g. {example}."}
+            )
+        extra = sorted(set(item) - {"code", "label", "next_step", "description"})
+        if extra:
+            raise ValidationError({"dispositions": f"Disposition {number}: unknown keys {extra}."})
+        code = item["code"]
+        if not isinstance(code, str) or not _CODE.match(code):
+            raise ValidationError(
+                {"dispositions": f"Disposition {number}: code {code!r} must be lower_snake_case (a–z, 0–9, _)."}
+            )
+        if code in seen:
+            raise ValidationError({"dispositions": f"Disposition code {code!r} appears twice."})
+        seen.add(code)
+        if item["next_step"] not in NEXT_STEPS:
+            steps = "; ".join(f"{name} ({meaning})" for name, meaning in NEXT_STEPS.items())
+            raise ValidationError(
+                {"dispositions": f"Disposition {code!r}: next_step {item['next_step']!r} is not one of: {steps}."}
+            )
+        if not isinstance(item["label"], str) or not item["label"].strip():
+            raise ValidationError({"dispositions": f"Disposition {code!r}: give a label in words."})

@@ -43,6 +43,7 @@ def agent_call_script(agent_id: int) -> CallScript | None:
         can_record_outcome=agent.can_record_outcome,
         can_schedule_callback=agent.can_schedule_callback,
         outcome_fields=tuple(properties) if isinstance(properties, dict) else (),
+        outcome_schema=schema,
         silence_reprompt_s=float(agent.silence_reprompt_seconds),
         silence_hang_up_s=float(agent.silence_hang_up_seconds),
         phrases=dict(agent.phrases) if isinstance(agent.phrases, dict) else {},

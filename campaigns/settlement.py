@@ -94,3 +94,27 @@ def settlement_batcher() -> SettlementBatcher:
         _batcher = SettlementBatcher(_publish_settle_targets, window=settings.SETTLEMENT_BATCH_SECONDS)
         atexit.register(_batcher.flush)
     return _batcher
+
+
+def _publish_analyse_calls(call_ids: list[str]) -> None:
+    signature("campaigns.analyse_calls", args=(call_ids,)).delay()
+
+
+_analysis_batcher: SettlementBatcher | None = None
+
+
+def analysis_batcher() -> SettlementBatcher:
+    """The process's batcher of post-call analyses: finished calls' ids, one `campaigns.analyse_calls` per
+    window (the same reasoning as settlement: no Celery publish per terminal status callback)."""
+    global _analysis_batcher
+    if _analysis_batcher is None:
+        from django.conf import settings
+
+        _analysis_batcher = SettlementBatcher(
+            # Few per task: each analysis may wait up to 2 × ANALYSIS_TIMEOUT_SECONDS on the model.
+            _publish_analyse_calls,
+            window=settings.SETTLEMENT_BATCH_SECONDS,
+            max_batch=4,
+        )
+        atexit.register(_analysis_batcher.flush)
+    return _analysis_batcher

@@ -3,9 +3,13 @@
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
+from calls.services import call_cost_update
+from campaigns.analysis import ConversationNotRecorded, call_analyse
 from campaigns.integrations.idempotency import idempotency_records_purge
 from campaigns.integrations.webhooks import DELIVER_TASK, webhook_deliver
+from campaigns.reports.build import campaign_report_build
 from campaigns.services import campaigns_dispatch_due, target_settle, targets_settle_stragglers
 
 logger = logging.getLogger(__name__)
@@ -53,3 +57,32 @@ def purge_idempotency_keys() -> int:
 def deliver_webhook(delivery_id: str) -> None:
     """One attempt of an outbound webhook delivery (a no-op when it is delivered or held by another worker)."""
     webhook_deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="campaigns.analyse_calls", ignore_result=True, acks_late=True, soft_time_limit=600, time_limit=660)
+def analyse_calls(call_ids: list[str], attempt_round: int = 0) -> None:
+    """After-call work of finished calls: the post-call analysis (each claimed once: a call already analysed is
+    a no-op; off with ANALYSIS_ENABLED=False), then the cost (recomputed, with the analysis's tokens). A call
+    whose conversation is still recording its end is asked about again 3 s later (at most 10 rounds, then
+    analysed as it is). One call that fails is logged and the others go on."""
+    later = []
+    for call_id in call_ids:
+        try:
+            if settings.ANALYSIS_ENABLED:
+                call_analyse(call_id=call_id, wait_for_conversation=attempt_round < ANALYSIS_ROUNDS)
+            call_cost_update(call_id=call_id)
+        except ConversationNotRecorded:
+            later.append(call_id)
+        except Exception:
+            logger.exception("the after-call work of call %s failed", call_id)
+    if later:
+        analyse_calls.apply_async(args=(later,), kwargs={"attempt_round": attempt_round + 1}, countdown=3)
+
+
+ANALYSIS_ROUNDS = 10
+
+
+@shared_task(name="campaigns.build_report", ignore_result=True, acks_late=True, soft_time_limit=1800, time_limit=1900)
+def build_report(report_id: int) -> None:
+    """Build a requested campaign report (a no-op when it is built or being built)."""
+    campaign_report_build(report_id=report_id)

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from import_export.admin import ExportMixin, ImportExportMixin
@@ -114,6 +115,18 @@ def register_contact_action(action: Callable[..., object]) -> None:
         _contact_actions.append(action)
 
 
+# Sections of a contact's page that apps above contacts fill (calls: the person's calls; campaigns: their
+# places in campaigns). Each renders its own HTML for (request, contact): contacts cannot read those tables.
+ContactHistorySection = Callable[[HttpRequest, Contact], str]
+_contact_history: list[ContactHistorySection] = []
+
+
+def register_contact_history(section: ContactHistorySection) -> None:
+    """Show `section(request, contact)` (safe HTML) under "History across campaigns" on each contact's page."""
+    if section not in _contact_history:
+        _contact_history.append(section)
+
+
 class ConsentInline(admin.TabularInline):
     model = Consent
     extra = 0
@@ -130,6 +143,7 @@ class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
     autocomplete_fields = ("lists",)
     inlines = (ConsentInline,)
     readonly_fields = ("created_at", "updated_at", "erased_at")
+    change_form_template = "admin/contacts/contact/change_form.html"
     fieldsets = (
         (None, {"fields": ("first_name", "last_name", "phone", "email", "language", "lists")}),
         ("Where the callee is", {"fields": ("country", "time_zone", "time_zone_candidates", "time_zone_ambiguous")}),
@@ -141,6 +155,15 @@ class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
     @property
     def actions(self) -> tuple[object, ...]:  # type: ignore[override]
         return (*self.own_actions, *_contact_actions)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        contact = self.get_object(request, object_id)
+        if contact is not None:
+            history = [section(request, contact) for section in _contact_history]
+            extra_context = {**(extra_context or {}), "history_sections": [mark_safe(html) for html in history if html]}  # noqa: S308
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_change_permission(self, request: HttpRequest, obj: Contact | None = None) -> bool:
         # An erased contact is a tombstone: nothing about the person may be written back into it.

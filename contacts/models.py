@@ -301,6 +301,7 @@ class OperatorAction(models.Model):
         LIVE_HAND_BACK = "live_hand_back", "Handed a live call back to its agent"
         CAMPAIGN_PAUSE = "campaign_pause", "Paused a campaign"
         CAMPAIGN_RESUME = "campaign_resume", "Resumed a campaign"
+        RETENTION_PURGE = "retention_purge", "Purged call data past its retention"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

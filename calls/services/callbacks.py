@@ -151,7 +151,14 @@ def call_record_recording(
         )
         moved = bool(url) and status == "completed"
         if moved:
-            moved = Call.objects.filter(pk=call_id, recording_url="").update(recording_url=url) == 1
+            moved = (
+                Call.objects.filter(pk=call_id, recording_url="", recording_status="").update(
+                    recording_url=url, recording_sid=recording_sid[:64]
+                )
+                == 1
+            )
+        if moved:  # copied to our storage by a task, after the commit
+            transaction.on_commit(signature("calls.fetch_recording", args=(str(call_id),)).delay)
     return CallbackOutcome.APPLIED if moved else CallbackOutcome.RECORDED
 
 

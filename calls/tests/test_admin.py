@@ -70,3 +70,23 @@ def test_the_calls_list_shows_the_outcome_in_few_columns(admin_client, finished_
     assert "promised_to_pay" in content
     assert "Completed · human" in content
     assert "1:23" in content
+
+
+def test_analyse_again_runs_a_failed_analysis_once_more(admin_client, call, django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    from calls.models import AnalysisStatus, Call, TranscriptTurn
+
+    Call.objects.filter(pk=call.pk).update(status="completed", ended_at=timezone.now(), analysis_status="failed",
+                                           analysis_error="attempt 1: timed out")  # fmt: skip
+    TranscriptTurn.objects.create(call=call, index=0, role="contact", text="Yes, that works for me.")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/calls/call/", {"action": "analyse_again", "_selected_action": [str(call.pk)]}, follow=True
+        )
+
+    assert "1 calls queued for analysis again." in response.content.decode()
+    call.refresh_from_db()
+    assert call.analysis_status == AnalysisStatus.DONE
+    assert call.summary

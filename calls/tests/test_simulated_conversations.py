@@ -61,6 +61,14 @@ def test_a_callee_who_talks_holds_a_conversation_with_the_opener_first_and_laten
     assert reply.first_audio_sent_ms <= reply.first_audio_heard_ms
     assert call.latency_stats["first_audio_sent"]["n"] >= 1
     assert call.failure_reason == ""
+    # The post-call analysis (the simulated model) and the cost follow, as under `make run`.
+    wait_until(lambda: Call.objects.get(pk=call.pk).cost is not None, what="the after-call work")
+    analysed = Call.objects.get(pk=call.pk)
+    assert analysed.analysis_status == "done"
+    assert analysed.summary.startswith("The callee said")
+    assert analysed.disposition == "reached"
+    assert analysed.sentiment in {"positive", "neutral", "negative"}
+    assert analysed.cost > 0
 
 
 def test_a_callee_who_asks_to_be_removed_ends_up_suppressed(settings, contact, campaign):

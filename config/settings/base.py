@@ -13,6 +13,7 @@ import environ
 
 from config.settings.components.database import database_from_url
 from config.settings.components.providers import provider_settings
+from config.settings.components.storage import s3_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -461,3 +462,46 @@ DIALER_BURST_SECONDS = env.float("DIALER_BURST_SECONDS", default=2.0)
 # Finished calls whose targets are settled by one task (campaigns/settlement.py); 0: a task per call.
 SETTLEMENT_BATCH_SECONDS = 0.05
 CELERY_TASK_ROUTES = {"campaigns.dispatch_due": {"queue": "dialer"}}
+
+# AFTER THE CALL: post-call analysis (campaigns/analysis.py)
+# ------------------------------------------------------------------------------
+# The analysis model follows LANGUAGE_MODEL_PROVIDER (openai with a key, else the deterministic simulated one).
+OPENAI_ANALYSIS_MODEL = env("OPENAI_ANALYSIS_MODEL", default="gpt-4o-mini")
+ANALYSIS_TIMEOUT_SECONDS = env.float("ANALYSIS_TIMEOUT_SECONDS", default=60.0)  # per request to the model
+ANALYSIS_ENABLED = env.bool("ANALYSIS_ENABLED", default=True)  # analyse each finished, answered call
+
+# COST: what each call is estimated to cost (calls/costs.py). Prices are decimal strings in CALL_PRICES["currency"].
+# The simulated providers are priced like the real ones they stand in for, so the demo's figures look real.
+# CALL_PRICES_JSON (the whole table as JSON) replaces it, e.g. with your contract's rates.
+CALL_PRICES = env.json(
+    "CALL_PRICES_JSON",
+    default={
+        "currency": "USD",
+        # Carriers bill each started minute of an answered call.
+        "telephony_per_minute": {"twilio": "0.0140", "simulated": "0.0140"},
+        "tts_per_1k_characters": {"elevenlabs": "0.1000", "openai": "0.0150", "simulated": "0.1000"},
+        "stt_per_minute": {"openai": "0.0030", "simulated": "0.0030"},
+        # Per million tokens, by model; "default" prices a model the table does not name.
+        "llm_per_1m_tokens": {
+            "gpt-4o-mini": {"input": "0.15", "output": "0.60"},
+            "gpt-4o": {"input": "2.50", "output": "10.00"},
+            "simulated": {"input": "0.15", "output": "0.60"},
+            "default": {"input": "0.15", "output": "0.60"},
+        },
+    },
+)
+
+# RECORDINGS AND RETENTION (calls/services/recordings.py)
+# ------------------------------------------------------------------------------
+# Calls that ended more than this many days ago lose their recording, transcript and provider events (the
+# call rows, outcomes and summaries stay); 0 keeps everything. The purge runs hourly and is audited.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=0)
+# Recordings (and reports) go to the default storage: local files under MEDIA_ROOT, or an S3-compatible bucket
+# with RECORDINGS_S3_BUCKET set (django-storages; AWS_* / AWS_S3_ENDPOINT_URL as django-storages reads them).
+RECORDINGS_S3_BUCKET = env("RECORDINGS_S3_BUCKET", default="")
+if RECORDINGS_S3_BUCKET:
+    STORAGES["default"] = s3_storage(
+        bucket=RECORDINGS_S3_BUCKET,
+        endpoint_url=env("AWS_S3_ENDPOINT_URL", default=""),
+        region=env("AWS_S3_REGION_NAME", default=""),
+    )

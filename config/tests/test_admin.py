@@ -23,7 +23,8 @@ def test_every_domain_model_is_in_the_admin():
     names = {model.__name__ for model in DOMAIN_MODELS}
     assert names == {
         "Contact", "ContactList", "Suppression", "Consent", "ContactImportJob", "OperatorAction",
-        "Agent", "Campaign", "CampaignTarget", "IntegrationToken", "WebhookSubscription", "WebhookDelivery",
+        "Agent", "Campaign", "CampaignTarget", "CampaignReport", "IntegrationToken", "WebhookSubscription",
+        "WebhookDelivery",
         "Call", "CallEvent", "TranscriptTurn",
     }  # fmt: skip
 
@@ -33,9 +34,10 @@ def one_of_each(call, contact, campaign, contact_list, api_user):
     """One saved row of every domain model, so change pages have something to show."""
     from django.utils import timezone
 
-    from campaigns.models import CampaignTarget
+    from campaigns.models import CampaignReport, CampaignTarget
 
     contact.lists.add(contact_list)
+    CampaignReport.objects.create(campaign=campaign, time_zone="UTC")
     CampaignTarget.objects.create(campaign=campaign, contact=contact)
     Suppression.objects.create(phone="+13125550178", source=Suppression.Source.ADMIN)
     Consent.objects.create(contact=contact, purpose="informational", source="web", given_at=timezone.now())

@@ -35,6 +35,7 @@ class CallRecorder:
         self.failures: list[str] = []
         self.latencies: dict[str, list[int]] = {stage: [] for stage in LATENCY_STAGES}
         self._next_index = 0
+        self.llm_tokens = [0, 0]  # prompt, completion: what the conversation's model was paid for
         self._reports: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._reporter: asyncio.Task | None = None
         self.closed = False
@@ -83,8 +84,14 @@ class CallRecorder:
         self.failures.append(f"{role}:{provider}: {message}"[:255])
         self._reports.put_nowait(("failure", (role, provider, message, error.permanent)))
 
+    def used_tokens(self, prompt: int, completion: int) -> None:
+        self.llm_tokens = [self.llm_tokens[0] + prompt, self.llm_tokens[1] + completion]
+
     def summary(self) -> CallSummary:
-        return CallSummary(self.outcome, tuple(self.failures), latency_summary(self.latencies), self._next_index)
+        return CallSummary(
+            self.outcome, tuple(self.failures), latency_summary(self.latencies), self._next_index,
+            llm_prompt_tokens=self.llm_tokens[0], llm_completion_tokens=self.llm_tokens[1],
+        )  # fmt: skip
 
     # ---- Reporting -----------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ class ConversationContext:
     llm_temperature: float = 0.7
     tools: frozenset[str] = frozenset()  # names of the tools the agent enables (voice.pipeline.tools)
     outcome_fields: tuple[str, ...] = ()  # allowed record_outcome fields; empty: any
+    outcome_schema: Mapping[str, Any] = field(default_factory=dict)  # record_outcome values are checked against it
     silence_reprompt_s: float = 8.0  # the callee silent this long (carrier time): the agent asks if they are there
     silence_hang_up_s: float = 20.0  # this long: a polite goodbye, a hang-up, outcome "no_response"
     answered_by: str = ""  # AMD verdict so far ("" while detection runs)
@@ -80,6 +81,8 @@ class CallSummary:
     failures: tuple[str, ...] = ()  # what failed, in order ("tts:elevenlabs: timed out…")
     latency: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # stage → {p50, p95, max, n}
     turns: int = 0
+    llm_prompt_tokens: int = 0  # the conversation's model, as its adapters reported (Usage events)
+    llm_completion_tokens: int = 0
 
 
 class ConversationHost(Protocol):

@@ -28,7 +28,7 @@ from voice.pipeline.chunker import SentenceChunker
 from voice.pipeline.host import ConversationContext, ConversationHost, ToolResult
 from voice.pipeline.templating import render
 from voice.providers.base import ProviderError
-from voice.providers.speech import ChatMessage, LanguageModel, ReplyRequest, TextDelta, ToolCall
+from voice.providers.speech import ChatMessage, LanguageModel, ReplyRequest, TextDelta, ToolCall, Usage
 
 
 def goodbyes(phrases: Phrases) -> dict[str, str]:
@@ -153,6 +153,8 @@ class ReplyRounds:
                         await self._speak(turn, sentence)
                 elif isinstance(event, ToolCall):
                     calls.append(event)
+                elif isinstance(event, Usage):
+                    self.recorder.used_tokens(event.prompt_tokens, event.completion_tokens)
         except ProviderError as error:
             self.recorder.failed("llm", llm.name, error)
             raise GiveUp from error
@@ -168,6 +170,7 @@ class ReplyRounds:
             call,
             self.context.tools,
             outcome_fields=self.context.outcome_fields,
+            outcome_schema=self.context.outcome_schema,
             time_zone=self.context.time_zone,
             language=self.context.voice.language,
         )

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from voice.pipeline.callback_times import callback_time
+from voice.pipeline.outcome_schema import coerce_field
 from voice.providers.speech import ToolCall, ToolSchema
 
 __all__ = ["callback_time", "check_arguments", "offered_tools", "vet"]
@@ -57,7 +58,10 @@ SCHEMAS: Mapping[str, ToolSchema] = {
         "Record a fact learned on the call (e.g. field 'payment_promised', value 'yes').",
         {
             "type": "object",
-            "properties": {"field": {"type": "string"}, "value": {"type": "string"}},
+            "properties": {
+                "field": {"type": "string"},
+                "value": {"type": ["string", "number", "boolean"], "description": "As the field's type says."},
+            },
             "required": ["field", "value"],
         },
     ),
@@ -68,8 +72,18 @@ def offered_tools(enabled: Iterable[str]) -> tuple[ToolSchema, ...]:
     return tuple(SCHEMAS[name] for name in SCHEMAS if name in set(enabled))
 
 
-def check_arguments(name: str, arguments: Mapping[str, Any], *, outcome_fields: tuple[str, ...] = ()) -> str:
-    """An error message for the model if the arguments are unusable, else ""."""
+def check_arguments(
+    name: str,
+    arguments: Mapping[str, Any],
+    *,
+    outcome_fields: tuple[str, ...] = (),
+    outcome_schema: Mapping[str, Any] | None = None,
+) -> str:
+    """An error message for the model if the arguments are unusable, else "".
+
+    A `record_outcome` value must fit its field in the agent's outcome schema (typed: "42" is read as a
+    number for a number field, "yes" as true for a boolean; `vet` hands on the typed value).
+    """
     if name == SCHEDULE_CALLBACK and not isinstance(arguments.get("when"), str):
         return "schedule_callback needs 'when' as a string"
     if name == RECORD_OUTCOME:
@@ -80,6 +94,8 @@ def check_arguments(name: str, arguments: Mapping[str, Any], *, outcome_fields: 
             return "record_outcome needs 'value' as a string, number or boolean"
         if outcome_fields and field not in outcome_fields:
             return f"unknown field {field!r}; allowed: {', '.join(outcome_fields)}"
+        if outcome_schema:
+            return coerce_field(outcome_schema, field, value)[1]
     return ""
 
 
@@ -88,6 +104,7 @@ def vet(
     enabled: Iterable[str],
     *,
     outcome_fields: tuple[str, ...] = (),
+    outcome_schema: Mapping[str, Any] | None = None,
     time_zone: str = "",
     language: str = "en",
 ) -> tuple[Mapping[str, Any], str]:
@@ -97,9 +114,12 @@ def vet(
         return {}, call.error or "tool call refused"
     if call.name not in set(enabled) or call.name not in SCHEMAS:
         return {}, f"unknown tool {call.name!r}"
-    error = check_arguments(call.name, call.arguments, outcome_fields=outcome_fields)
+    error = check_arguments(call.name, call.arguments, outcome_fields=outcome_fields, outcome_schema=outcome_schema)
     if error:
         return {}, error
+    if call.name == RECORD_OUTCOME and outcome_schema:
+        field = call.arguments["field"]
+        return {"field": field, "value": coerce_field(outcome_schema, field, call.arguments["value"])[0]}, ""
     if call.name != SCHEDULE_CALLBACK:
         return call.arguments, ""
     now = datetime.datetime.now(datetime.UTC)

@@ -9,6 +9,7 @@ import abc
 import enum
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import BinaryIO
 
 
 class ProviderError(Exception):
@@ -127,6 +128,15 @@ class Telephony(abc.ABC):
     @abc.abstractmethod
     def redirect(self, provider_call_id: str, *, twiml_url: str) -> None:
         """Make the carrier fetch new instructions for the live call from `twiml_url`."""
+
+    def download_recording(self, recording_url: str, destination: BinaryIO) -> str:
+        """Write the recording at `recording_url` (as the recording callback gave it) into `destination`;
+        return its file extension ("mp3", "wav"). A carrier that keeps no recordings refuses, permanently."""
+        raise ProviderError(f"{self.name} keeps no recordings", permanent=True)
+
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete a recording at the carrier (one already gone is not an error)."""
+        raise ProviderError(f"{self.name} keeps no recordings", permanent=True)
 
     @abc.abstractmethod
     def validate_signature(self, url: str, params: object, signature: str) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from voice.providers.analysis import CallAnalyzer
 from voice.providers.base import ProviderError
 from voice.providers.speech import LanguageModel, SpeechToText, TextToSpeech
 
@@ -125,6 +126,30 @@ def _elevenlabs_text_to_speech() -> TextToSpeech:
     )
 
 
+def call_analyzer() -> CallAnalyzer:
+    """The post-call analysis model: OpenAI's structured outputs when LANGUAGE_MODEL_PROVIDER is openai, else the
+    deterministic simulated one (OPENAI_ANALYSIS_MODEL, ANALYSIS_TIMEOUT_SECONDS)."""
+    if settings.LANGUAGE_MODEL_PROVIDER == "openai":
+        return _openai_call_analyzer()
+    from voice.providers.simulated_analysis import SimulatedCallAnalyzer
+
+    return SimulatedCallAnalyzer()
+
+
+@functools.cache
+def _openai_call_analyzer() -> CallAnalyzer:
+    from voice.providers.openai_analysis import OpenAIAnalysisOptions, OpenAICallAnalyzer
+
+    return OpenAICallAnalyzer(
+        OpenAIAnalysisOptions(
+            api_key=settings.OPENAI_API_KEY,
+            base_url=settings.OPENAI_BASE_URL,
+            model=settings.OPENAI_ANALYSIS_MODEL,
+            timeout_s=settings.ANALYSIS_TIMEOUT_SECONDS,
+        )
+    )
+
+
 def adapter_modules() -> tuple[str, ...]:
     """The modules of the adapters the settings choose, for `import_module` at server start (nothing built).
 
@@ -142,5 +167,5 @@ def adapter_modules() -> tuple[str, ...]:
 def reset_cache() -> None:
     """Forget the shared adapters (tests that change settings)."""
     for cached in (_openai, _openai_speech_to_text, _openai_language_model, _openai_text_to_speech,
-                   _elevenlabs_text_to_speech):  # fmt: skip
+                   _elevenlabs_text_to_speech, _openai_call_analyzer):  # fmt: skip
         cached.cache_clear()

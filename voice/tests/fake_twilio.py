@@ -41,6 +41,7 @@ class FakeTwilio:
     requests: list[Recorded] = field(default_factory=list)
     script: list[Scripted] = field(default_factory=list)
     call_status: dict = field(default_factory=dict)  # what GET /Calls/<sid>.json answers
+    recordings: dict = field(default_factory=dict)  # recording sid → the bytes GET /Recordings/<sid>.mp3 answers
     stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -86,6 +87,13 @@ def start_fake_twilio() -> FakeTwilio:
             body = self.rfile.read(length).decode() if length else ""
             path = urllib.parse.urlsplit(self.path).path
             fake.requests.append(Recorded(self.command, path, urllib.parse.parse_qsl(body, keep_blank_values=True)))
+            if self.command == "GET" and path.endswith(".mp3"):
+                audio = fake.recordings.get(path.rsplit("/", 1)[-1].removesuffix(".mp3"))
+                self._send(200 if audio is not None else 404, audio or b"", "audio/mpeg")
+                return
+            if self.command == "DELETE" and not fake.script:
+                self._send(204, b"", "application/json")
+                return
             if fake.script:
                 scripted = fake.script.pop(0)
                 if scripted.held:
@@ -106,7 +114,14 @@ def start_fake_twilio() -> FakeTwilio:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test)
 
-        do_GET = do_POST = _handle
+        def _send(self, status: int, data: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = _handle
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

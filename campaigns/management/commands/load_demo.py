@@ -39,6 +39,18 @@ DEMO_CONTACTS = [  # first name, last name, phone as people write it, language, 
     ("Dennis", "Ritchie", "+1 202 555 0187", "", "75.10"),
     ("Ken", "Thompson", "+1 202 555 0199", "", "10.00"),
 ]
+# What the post-call analysis extracts from each demo call, typed (the report's per-contact columns).
+DEMO_OUTCOME_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "identity_confirmed": {"type": "boolean", "description": "The callee confirmed who they are."},
+        "will_pay": {"type": "boolean", "description": "The callee said they will pay."},
+        "amount_promised": {"type": "number", "minimum": 0, "description": "The amount they promised to pay."},
+        "promised_date": {"type": "string", "format": "date", "description": "The day they promised to pay by."},
+        "payment_method": {"type": "string", "enum": ["card", "bank_transfer", "cash", "unknown"]},
+    },
+    "required": ["identity_confirmed", "will_pay"],
+}
 DEMO_SUPPRESSED = {"+12025550199": "Asked not to be called (letter)"}
 # Short retries so an operator sees busy and unanswered numbers come round again within minutes.
 DEMO_RETRY_POLICY = {
@@ -144,6 +156,7 @@ class Command(BaseCommand):
                     "Hello {{first_name}}, this is an automated message from Example Utilities about your "
                     "account. Please call us back at your convenience."
                 ),
+                "outcome_schema": DEMO_OUTCOME_SCHEMA,
             },
         )
         campaign, campaign_created = Campaign.objects.get_or_create(
@@ -157,6 +170,7 @@ class Command(BaseCommand):
                 "max_attempts_per_24h": 4,
                 "max_attempts_per_7d": 6,
                 "retry_policy": DEMO_RETRY_POLICY,
+                "record_calls": True,  # the simulated carrier records too: calls get a recording to play
             },
         )
         if campaign_created:

@@ -1,13 +1,19 @@
 """The simulated Telephony adapter: the port's methods, served by the in-process SimulatedCarrier."""
 
+from typing import BinaryIO
+
 from django.conf import settings
 from twilio.request_validator import RequestValidator
 
 from monitoring.metrics import CALLS_PLACED
+from voice import codec
 from voice.providers import twiml
 from voice.providers.base import CallState, CallStatusReport, PlaceCallRequest, PlacedCall, ProviderError, Telephony
 from voice.providers.signatures import signature_valid
 from voice.providers.simulated.carrier import SimulatedCarrier, call_status, confirm_gone, send_command
+from voice.synthetic_audio import speech_like_pcm
+
+RECORDING_WORDS = "hello this is an automated assistant calling about your account thank you goodbye"
 
 
 class SimulatedTelephony(Telephony):
@@ -44,6 +50,16 @@ class SimulatedTelephony(Telephony):
 
     def validate_signature(self, url: str, params: object, signature: str) -> bool:
         return signature_valid(self._validator, url, params, signature)
+
+    def download_recording(self, recording_url: str, destination: BinaryIO) -> str:
+        """A recording that sounds like speech (the simulated callee's audio is generated, never kept)."""
+        if "/Recordings/RE" not in recording_url:
+            raise ProviderError(f"simulated carrier has no recording at {recording_url}", permanent=True)
+        destination.write(codec.pcm16_wav(speech_like_pcm(RECORDING_WORDS)))
+        return "wav"
+
+    def delete_recording(self, recording_sid: str) -> None:
+        """Nothing is kept, so nothing is left to delete."""
 
     @staticmethod
     def _known(provider_call_id: str) -> CallStatusReport:

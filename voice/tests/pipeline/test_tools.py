@@ -43,3 +43,40 @@ def test_bad_arguments_are_refused_with_a_reason():
     assert "'when' as a string" in error
     _, error = vet(ToolCall.parse("1", "end_call", "[1, 2]"), {"end_call"})
     assert "must be a JSON object" in error
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "will_pay": {"type": "boolean"},
+        "amount": {"type": "number", "minimum": 0},
+        "pay_by": {"type": "string", "format": "date"},
+        "method": {"type": "string", "enum": ["card", "transfer"]},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "typed"),
+    [("will_pay", "yes", True), ("will_pay", False, False), ("amount", "120.50", 120.5), ("amount", 7, 7),
+     ("pay_by", "2026-12-14", "2026-12-14"), ("method", "Card", "card")],
+)  # fmt: skip
+def test_recorded_outcomes_are_typed_by_the_agents_schema(field, value, typed):
+    call = ToolCall("1", "record_outcome", {"field": field, "value": value})
+    arguments, error = vet(call, {"record_outcome"}, outcome_fields=tuple(SCHEMA["properties"]), outcome_schema=SCHEMA)
+    assert error == ""
+    assert arguments == {"field": field, "value": typed}
+    assert type(arguments["value"]) is type(typed)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [("amount", "a lot", "amount must be a number"), ("amount", "-5", "less than the minimum of 0"),
+     ("pay_by", "next Friday", "must be a string (date)"), ("method", "cheque", "must be one of 'card', 'transfer'"),
+     ("will_pay", "perhaps", "must be a boolean"), ("colour", "red", "unknown field 'colour'")],
+)  # fmt: skip
+def test_a_recorded_outcome_that_breaks_the_schema_goes_back_to_the_model(field, value, words):
+    call = ToolCall("1", "record_outcome", {"field": field, "value": value})
+    arguments, error = vet(call, {"record_outcome"}, outcome_schema=SCHEMA)
+    assert arguments == {}
+    assert words in error

@@ -39,9 +39,9 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("campaigns", "0008_api_groups"),
-        ("calls", "0004_live_supervision_permissions"),
-        ("contacts", "0007_operator_action_live_steering"),
+        ("campaigns", "0010_campaign_report"),
+        ("calls", "0006_live_supervision_permissions"),
+        ("contacts", "0008_operator_action_live_steering"),
     ]
 
     operations = [migrations.RunPython(create_supervisor_group, remove_supervisor_group)]
