@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Model, ProtectedError
 from django.forms.models import model_to_dict, modelform_factory
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -23,6 +23,7 @@ from campaigns.exceptions import CampaignError
 from campaigns.forms import AgentAdminForm, CampaignAdminForm
 from campaigns.integrations.problems import Problem
 from campaigns.models import Agent, Campaign, CampaignTarget
+from campaigns.representation import CAMPAIGN_FIELDS, CampaignOutputSerializer
 from campaigns.selectors import campaign_list, campaign_preview
 from contacts.apis import NewestFirst
 
@@ -101,31 +102,6 @@ class AgentViewSet(viewsets.ModelViewSet):
 
 
 # ---- campaigns ---------------------------------------------------------------------------------
-
-CAMPAIGN_FIELDS = (
-    "name", "agent", "contact_lists", "purpose", "requires_consent", "caller_id", "starts_at", "ends_at",
-    "window_start", "window_end", "days_of_week", "max_concurrent_calls", "calls_per_second", "retry_policy",
-    "max_attempts", "max_attempts_per_24h", "max_attempts_per_7d", "enforce_seven_in_seven",
-    "answering_machine_policy", "record_calls", "ring_timeout_seconds", "max_call_duration_seconds",
-)  # fmt: skip
-
-
-@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2})?$", "example": "09:00"})
-class WallClockTimeField(serializers.TimeField):
-    """A callee-local wall time ("09:00"): no offset, so not JSON Schema's `time` format, which needs one."""
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(format="%H:%M", **kwargs)
-
-
-class CampaignOutputSerializer(serializers.ModelSerializer):
-    window_start = WallClockTimeField(required=False, help_text="Callee-local; 08:00 at the earliest.")
-    window_end = WallClockTimeField(required=False, help_text="Callee-local; 21:00 at the latest.")
-
-    class Meta:
-        model = Campaign
-        fields = ("id", "status", *CAMPAIGN_FIELDS, "activated_at", "finished_at", "created_at", "updated_at")
-        read_only_fields = ("id", "status", "activated_at", "finished_at", "created_at", "updated_at")
 
 
 class CampaignFilter(django_filters.FilterSet):

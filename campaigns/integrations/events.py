@@ -60,8 +60,8 @@ def on_contact_event(event: str, object_id: int) -> None:
 
 def raise_campaign_completed(campaign_id: int) -> None:
     """After the campaign's completion commits: tell the subscribers, with its targets counted by state."""
-    from campaigns.apis import CampaignOutputSerializer
     from campaigns.models import Campaign, CampaignTarget
+    from campaigns.representation import CampaignOutputSerializer
 
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None:
