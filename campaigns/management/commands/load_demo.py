@@ -96,6 +96,18 @@ def admin_password_file() -> Path:
     return Path(settings.VAR_DIR) / "demo-admin-password.txt"
 
 
+# Both demo campaigns call every day within the legal hours, with the same attempts and retry policy.
+DEMO_CAMPAIGN_SCHEDULE = {
+    "days_of_week": [1, 2, 3, 4, 5, 6, 7],
+    "window_start": datetime.time(8),
+    "window_end": datetime.time(21),
+    "max_attempts": 4,
+    "max_attempts_per_24h": 4,
+    "max_attempts_per_7d": 6,
+    "retry_policy": DEMO_RETRY_POLICY,
+}
+
+
 class Command(BaseCommand):
     help = "Create what is missing of the demo (admin user, contacts, agent, campaign); change nothing that exists."
 
@@ -163,13 +175,7 @@ class Command(BaseCommand):
             name="Spring payment reminders (demo)",
             defaults={
                 "agent": agent,
-                "days_of_week": [1, 2, 3, 4, 5, 6, 7],
-                "window_start": datetime.time(8),
-                "window_end": datetime.time(21),
-                "max_attempts": 4,
-                "max_attempts_per_24h": 4,
-                "max_attempts_per_7d": 6,
-                "retry_policy": DEMO_RETRY_POLICY,
+                **DEMO_CAMPAIGN_SCHEDULE,
                 "record_calls": True,  # the simulated carrier records too: calls get a recording to play
             },
         )
@@ -203,13 +209,7 @@ class Command(BaseCommand):
             name="Recordatorios de pago de primavera (demo)",
             defaults={
                 "agent": agent,
-                "days_of_week": [1, 2, 3, 4, 5, 6, 7],
-                "window_start": datetime.time(8),
-                "window_end": datetime.time(21),
-                "max_attempts": 4,
-                "max_attempts_per_24h": 4,
-                "max_attempts_per_7d": 6,
-                "retry_policy": DEMO_RETRY_POLICY,
+                **DEMO_CAMPAIGN_SCHEDULE,
             },
         )
         if campaign_created:
