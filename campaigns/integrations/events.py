@@ -14,7 +14,7 @@ import uuid
 from django.db.models import Count
 
 from campaigns.integrations.models import WebhookEvent
-from campaigns.integrations.webhooks import webhook_event_raise
+from campaigns.integrations.webhooks import webhook_event_raise, webhook_subscriptions_for
 
 CALL_EVENTS = {
     "started": WebhookEvent.CALL_STARTED,
@@ -28,9 +28,14 @@ def on_call_event(call_id: uuid.UUID, event: str) -> None:
     from calls.apis import CallSerializer
     from calls.models import Call
 
+    # Every status change of every call comes here: with nobody subscribed, the call is not even read.
+    subscriptions = webhook_subscriptions_for(CALL_EVENTS[event])
+    if not subscriptions:
+        return
     call = Call.objects.filter(pk=call_id).first()
     if call is not None:
-        webhook_event_raise(event=CALL_EVENTS[event], key=str(call_id), data=dict(CallSerializer(call).data))
+        data = dict(CallSerializer(call).data)
+        webhook_event_raise(event=CALL_EVENTS[event], key=str(call_id), data=data, subscriptions=subscriptions)
 
 
 def on_contact_event(event: str, object_id: int) -> None:

@@ -47,9 +47,22 @@ def _enqueue(delivery_id: uuid.UUID, *, countdown: float = 0) -> None:
     transaction.on_commit(lambda: task.apply_async(countdown=countdown or None))
 
 
-def webhook_event_raise(*, event: str, key: str, data: dict[str, object]) -> list[WebhookDelivery]:
+def webhook_subscriptions_for(event: str) -> list[WebhookSubscription]:
+    """The active subscriptions that want `event` (one small query: a handful of subscriptions at most)."""
+    return [s for s in WebhookSubscription.objects.filter(is_active=True) if event in s.events]
+
+
+def webhook_event_raise(
+    *,
+    event: str,
+    key: str,
+    data: dict[str, object],
+    subscriptions: list[WebhookSubscription] | None = None,
+) -> list[WebhookDelivery]:
     """Queue `event` (about `key`, e.g. a call's id) for every active subscription that wants it; return the
-    new deliveries. Raising the same event about the same key again adds nothing (a hook run twice)."""
+    new deliveries. Raising the same event about the same key again adds nothing (a hook run twice).
+    `subscriptions`: those `webhook_subscriptions_for(event)` already found, so the caller could skip building
+    `data` when there are none."""
     WebhookEvent(event)  # an unknown name fails here, not at a receiver
     envelope = {
         "id": str(uuid.uuid4()),
@@ -58,9 +71,7 @@ def webhook_event_raise(*, event: str, key: str, data: dict[str, object]) -> lis
         "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
     }
     created = []
-    for subscription in WebhookSubscription.objects.filter(is_active=True):
-        if event not in subscription.events:
-            continue
+    for subscription in webhook_subscriptions_for(event) if subscriptions is None else subscriptions:
         try:
             with transaction.atomic():
                 delivery = WebhookDelivery.objects.create(
