@@ -109,7 +109,9 @@ class LiveSupervisionConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
 
     def live_groups(self) -> list[str]:
-        raise NotImplementedError
+        """The channel-layer groups this socket joins once its user may watch (none by default; each live
+        socket below names its own, or subscribes elsewhere and joins none)."""
+        return []
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "groups_joined", ()):
