@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Q, Sum
 
-from calls.models import Call, CallEvent, CallStatus, TranscriptTurn
+from calls.models import TERMINAL_STATUSES, AnalysisStatus, Call, CallEvent, CallStatus, TranscriptTurn
 
 
 def callee_heard_agent() -> Exists:
@@ -33,6 +33,18 @@ def calls_left_queued(*, created_before: datetime.datetime, limit: int) -> list[
     """Ids of calls still queued (never handed to the carrier) that were created before `created_before`."""
     queued = Call.objects.filter(status=CallStatus.QUEUED, created_at__lt=created_before).order_by("created_at")
     return list(queued.values_list("pk", flat=True)[:limit])
+
+
+def calls_awaiting_analysis(
+    *, ended_after: datetime.datetime, ended_before: datetime.datetime, claimed_before: datetime.datetime, limit: int
+) -> list[uuid.UUID]:
+    """Ids of calls that ended between `ended_after` and `ended_before` whose analysis never started, or
+    started before `claimed_before` and never finished (its worker died mid-request), oldest first."""
+    stalled = Q(analysis_status=AnalysisStatus.NOT_REQUESTED) | Q(
+        analysis_status=AnalysisStatus.RUNNING, analysis_started_at__lt=claimed_before
+    )
+    ended = Call.objects.filter(status__in=TERMINAL_STATUSES, ended_at__gte=ended_after, ended_at__lt=ended_before)
+    return list(ended.filter(stalled).order_by("ended_at").values_list("pk", flat=True)[:limit])
 
 
 def calls_in_carrier_hands(*, asked_before: datetime.datetime, limit: int) -> list[Call]:

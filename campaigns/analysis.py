@@ -23,8 +23,14 @@ from typing import Any
 from django.utils import timezone
 
 from calls.models import Call, CallStatus
-from calls.selectors import call_transcript, conversation_recorded
-from calls.services import call_analysis_claim, call_analysis_fail, call_analysis_record, call_analysis_skip
+from calls.selectors import call_transcript, calls_awaiting_analysis, conversation_recorded
+from calls.services import (
+    STALE_CLAIM,
+    call_analysis_claim,
+    call_analysis_fail,
+    call_analysis_record,
+    call_analysis_skip,
+)
 from campaigns.dispositions import target_apply_disposition
 from campaigns.models import Agent, Campaign
 from campaigns.policies import default_dispositions
@@ -102,6 +108,21 @@ class ConversationNotRecorded(Exception):
 
 
 WAIT_FOR_CONVERSATION = datetime.timedelta(seconds=60)  # past this, analyse what there is
+# Past this after the call ended, an analysis still not started was lost (never queued, or its task lost), and
+# one claimed this long ago was abandoned (the claim may be taken again: calls.services.analysis.STALE_CLAIM).
+ANALYSIS_STALLED_AFTER = STALE_CLAIM
+ANALYSIS_SWEEP_LOOKBACK = datetime.timedelta(days=1)  # older calls are left as they are
+
+
+def calls_analysis_stalled(*, now: datetime.datetime | None = None, limit: int = 200) -> list[uuid.UUID]:
+    """Calls of the last day whose analysis was never queued or was abandoned mid-run, for beat's sweep."""
+    now = now or timezone.now()
+    return calls_awaiting_analysis(
+        ended_after=now - ANALYSIS_SWEEP_LOOKBACK,
+        ended_before=now - ANALYSIS_STALLED_AFTER,
+        claimed_before=now - ANALYSIS_STALLED_AFTER,
+        limit=limit,
+    )
 
 
 def call_analyse(*, call_id: uuid.UUID | str, wait_for_conversation: bool = True) -> str:

@@ -44,6 +44,12 @@ PERIODIC_TASKS: tuple[PeriodicTaskSpec, ...] = (
         description="Settles targets whose call ended but whose settlement was lost (a failed publish, a crash).",
     ),
     PeriodicTaskSpec(
+        name="Resume stalled analyses",
+        task="campaigns.resume_stalled_analyses",
+        every_seconds=5 * 60,
+        description="Queues again the post-call analysis of calls whose analysis was lost or abandoned mid-run.",
+    ),
+    PeriodicTaskSpec(
         name="Reap stale calls",
         task="calls.reap_stale_calls",
         every_seconds=settings.CALLS_REAPER_INTERVAL_SECONDS,

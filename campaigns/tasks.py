@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from calls.services import call_cost_update
-from campaigns.analysis import ConversationNotRecorded, call_analyse
+from campaigns.analysis import ConversationNotRecorded, call_analyse, calls_analysis_stalled
 from campaigns.integrations.idempotency import idempotency_records_purge
 from campaigns.integrations.webhooks import DELIVER_TASK, webhook_deliver
 from campaigns.reports.build import campaign_report_build
@@ -80,6 +80,21 @@ def analyse_calls(call_ids: list[str], attempt_round: int = 0) -> None:
 
 
 ANALYSIS_ROUNDS = 10
+ANALYSES_PER_TASK = 4  # as the batcher's: each analysis may wait up to 2 x ANALYSIS_TIMEOUT_SECONDS on the model
+
+
+@shared_task(name="campaigns.resume_stalled_analyses", ignore_result=True, soft_time_limit=50, time_limit=60)
+def resume_stalled_analyses() -> int:
+    """Beat's sweep: queue again the after-call work of calls whose analysis was never queued (the broker was
+    down as the call ended) or whose worker died mid-analysis; returns how many calls it queued."""
+    if not settings.ANALYSIS_ENABLED:
+        return 0
+    call_ids = [str(call_id) for call_id in calls_analysis_stalled()]
+    for start in range(0, len(call_ids), ANALYSES_PER_TASK):
+        analyse_calls.delay(call_ids[start : start + ANALYSES_PER_TASK])
+    if call_ids:
+        logger.warning("queued again the analysis of %d calls whose analysis had stalled", len(call_ids))
+    return len(call_ids)
 
 
 @shared_task(name="campaigns.build_report", ignore_result=True, acks_late=True, soft_time_limit=1800, time_limit=1900)

@@ -10,6 +10,7 @@
 """
 
 from calls.services.analysis import (
+    STALE_CLAIM,
     call_analysis_claim,
     call_analysis_fail,
     call_analysis_record,
@@ -47,6 +48,7 @@ from calls.services.streams import StreamStart, call_media_stream_start
 
 __all__ = [
     "MACHINE_DETECTION_BY_POLICY",
+    "STALE_CLAIM",
     "CallbackOutcome",
     "StreamStart",
     "allowed_predecessors",

@@ -327,3 +327,40 @@ def test_a_stored_analysis_is_sent_as_the_call_analyzed_webhook(
     assert envelope["type"] == "call.analyzed"
     assert envelope["data"]["summary"] == finished_call.summary
     assert envelope["data"]["extracted_data"] == finished_call.extracted_data
+
+
+def test_the_sweep_queues_an_analysis_never_queued_and_one_abandoned_mid_run(finished_call):
+    """The broker was down as one call ended (its analysis never queued); another's worker died mid-analysis
+    (claimed 20 min ago, never finished). Beat's sweep analyses both; a recent or finished one is left alone."""
+    from calls.services import STALE_CLAIM
+    from campaigns.tasks import resume_stalled_analyses
+
+    long_ago = timezone.now() - STALE_CLAIM - datetime.timedelta(minutes=5)
+    Call.objects.filter(pk=finished_call.pk).update(ended_at=long_ago)
+    abandoned = Call.objects.create(contact=finished_call.contact, agent=finished_call.agent, to_phone="+14155550123",
+                                    status=CallStatus.NO_ANSWER, ended_at=long_ago,
+                                    analysis_status=AnalysisStatus.RUNNING, analysis_started_at=long_ago)  # fmt: skip
+    recent = Call.objects.create(contact=finished_call.contact, agent=finished_call.agent, to_phone="+14155550124",
+                                 status=CallStatus.NO_ANSWER, ended_at=timezone.now())  # fmt: skip
+
+    assert resume_stalled_analyses() == 2  # tasks run inline in the tests
+
+    finished_call.refresh_from_db()
+    abandoned.refresh_from_db()
+    recent.refresh_from_db()
+    assert finished_call.analysis_status == AnalysisStatus.DONE
+    assert abandoned.analysis_status == AnalysisStatus.SKIPPED
+    assert recent.analysis_status == AnalysisStatus.NOT_REQUESTED  # its own task may still be on its way
+    assert resume_stalled_analyses() == 0  # nothing twice
+
+
+def test_the_sweep_does_nothing_with_analysis_off(finished_call, settings):
+    from calls.services import STALE_CLAIM
+    from campaigns.tasks import resume_stalled_analyses
+
+    settings.ANALYSIS_ENABLED = False
+    Call.objects.filter(pk=finished_call.pk).update(ended_at=timezone.now() - STALE_CLAIM * 2)
+
+    assert resume_stalled_analyses() == 0
+    finished_call.refresh_from_db()
+    assert finished_call.analysis_status == AnalysisStatus.NOT_REQUESTED
