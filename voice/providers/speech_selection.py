@@ -9,6 +9,7 @@ fixed delays of SIMULATED_STT_DELAY_MS, SIMULATED_LLM_FIRST_TOKEN_MS and SIMULAT
 """
 
 import functools
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ class SpeechProviders:
     language_model: LanguageModel
     text_to_speech: TextToSpeech
     secondary_text_to_speech: TextToSpeech | None  # takes over when the primary voice fails
+    # Transcribes a supervisor who took the call over; None: the speech-to-text above (a real one is stateless
+    # per utterance; a simulated one answers from the callee's script, so it gets its own).
+    supervisor_speech_to_text: SpeechToText | None = None
 
 
 def speech_providers(parameters: Mapping[str, str] | None = None) -> SpeechProviders:
@@ -38,12 +42,17 @@ def speech_providers(parameters: Mapping[str, str] | None = None) -> SpeechProvi
     )
 
     stt: SpeechToText
+    supervisor_stt: SpeechToText | None = None
     if settings.SPEECH_TO_TEXT_PROVIDER == "openai":
         stt = _openai_speech_to_text()
     else:
         # Streaming, like the real STT: the offline calls and the demo take the same path.
         stt = SimulatedSpeechToText(
             caller_script(parameters or {}), delay_s=settings.SIMULATED_STT_DELAY_MS / 1000, streaming=True
+        )
+        supervisor_stt = SimulatedSpeechToText(
+            itertools.repeat(SIMULATED_SUPERVISOR_WORDS, SIMULATED_SUPERVISOR_UTTERANCES),
+            delay_s=settings.SIMULATED_STT_DELAY_MS / 1000,
         )
     llm: LanguageModel = (
         _openai_language_model()
@@ -61,7 +70,12 @@ def speech_providers(parameters: Mapping[str, str] | None = None) -> SpeechProvi
         tts = SimulatedTextToSpeech(
             first_byte_delay_s=settings.SIMULATED_TTS_FIRST_BYTE_MS / 1000, fail_with=simulated_voice_outage()
         )
-    return SpeechProviders(stt, llm, tts, secondary)
+    return SpeechProviders(stt, llm, tts, secondary, supervisor_stt)
+
+
+# The simulated speech-to-text cannot hear real words: a supervisor's utterance is recorded as this.
+SIMULATED_SUPERVISOR_WORDS = "(words of the supervisor: the simulated speech-to-text does not transcribe speech)"
+SIMULATED_SUPERVISOR_UTTERANCES = 1000
 
 
 # `manage.py simulate_outage on|off`: the simulated voice fails for the calls that start meanwhile, in every

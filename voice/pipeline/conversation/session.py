@@ -13,6 +13,7 @@ from voice.pipeline.breaker import CircuitBreaker, breaker_for
 from voice.pipeline.call_record import CallRecorder
 from voice.pipeline.conversation.hearing import Hearing
 from voice.pipeline.conversation.supervised import Supervised
+from voice.pipeline.conversation.supervisor_voice import SupervisorVoice
 from voice.pipeline.conversation.unanswered import Unanswered
 from voice.pipeline.fallback import FallbackPhrases, fallback_phrases
 from voice.pipeline.host import VOICEMAIL_VERDICTS, ConversationContext, ConversationHost, StaticHost
@@ -58,6 +59,7 @@ class ConversationSession(Hearing, Unanswered, Supervised, VoiceSession):
         self._recording = False  # the host knows the call: its end must be reported, whatever happens next
         self.started = False
         self.taken_over = False  # a supervisor speaks instead of the agent
+        self.supervisor_voice: SupervisorVoice | None = None
         self.playout: Playout | None = None
         self.listener: Listener | None = None
         self.replies: ReplyRounds | None = None
@@ -192,6 +194,8 @@ class ConversationSession(Hearing, Unanswered, Supervised, VoiceSession):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reply
         await self.replies.tools_finished(self.config.stop_grace_s)
+        if self.supervisor_voice is not None:  # the supervisor's last words belong in the record too
+            await self.supervisor_voice.finish(self.config.stop_grace_s)
         try:
             await self.listener.transcriber.aclose()
         except Exception:

@@ -53,6 +53,7 @@ class ConversationState:
     _stt_failures: int
     started: bool
     taken_over: bool  # a supervisor speaks instead of the agent (supervised.py)
+    supervisor_voice: Any  # the supervisor's words being transcribed while taken over (supervisor_voice.py)
 
     def _spawn(self, coroutine: Any, *, name: str | None = None) -> asyncio.Task:
         task = asyncio.ensure_future(coroutine)

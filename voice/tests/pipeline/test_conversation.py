@@ -6,6 +6,7 @@ clock are what the session scheduled, whatever else the machine is doing."""
 
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -17,7 +18,7 @@ from voice.pipeline.host import ConversationContext, StaticHost
 from voice.pipeline.turn_taking import TurnTakingConfig
 from voice.providers.base import ProviderError
 from voice.providers.simulated_speech import SimulatedLanguageModel, SimulatedSpeechToText, SimulatedTextToSpeech
-from voice.providers.speech import LanguageModel, TextDelta, ToolCall
+from voice.providers.speech import ChatMessage, LanguageModel, TextDelta, ToolCall
 from voice.providers.speech_selection import SpeechProviders
 from voice.sessions import StreamInfo
 from voice.synthetic_audio import silence_ulaw, speech_like_ulaw
@@ -232,6 +233,48 @@ async def test_a_supervisor_takes_over_speaks_in_the_agents_place_and_hands_back
         ("agent", "Great, thank you. Is there anything else I can help you with?"),
     ]
     await session.stop()
+
+
+@on_virtual_time
+async def test_what_a_taken_over_supervisor_says_is_transcribed_and_the_agent_goes_on_from_it():
+    """The callee heard the supervisor in the agent's place: their words are in the transcript and in the
+    model's history; handed back after speaking last, the agent waits for the callee instead of answering."""
+    host = StaticHost(context())
+    supervisor_stt = SimulatedSpeechToText(["I can offer you a payment plan of three months."])
+    speech = providers(["Yes, this is me speaking."])
+    session, _carrier = await started(host, replace(speech, supervisor_speech_to_text=supervisor_stt))
+    await agent_done(host)
+    host.on_supervisor("take_over")
+    for frame in codec.reframe([speech_like_ulaw("I can offer you a payment plan") + silence_ulaw(800)]):
+        host.on_supervisor("audio", frame)
+        await asyncio.sleep(codec.FRAME_MS / 1000 * SCALE)
+    await until(lambda: any(t.text.startswith("Supervisor said") for t in host.turns), what="the supervisor's words")
+
+    host.on_supervisor("hand_back")
+    await until(lambda: turns(host)[-1].text.startswith("The supervisor handed"), what="the hand-back")
+    await quiet(session, 1500)
+    assert [(t.role, t.text) for t in turns(host)][1:] == [
+        ("system", "A supervisor took over the call."),
+        ("system", "Supervisor said: I can offer you a payment plan of three months."),
+        ("system", "The supervisor handed the call back to the agent."),
+    ]  # and no agent turn: the supervisor spoke last
+    assert session.replies.history[-1] == ChatMessage("assistant", "I can offer you a payment plan of three months.")
+    await session.stop()
+
+
+@on_virtual_time
+async def test_a_supervisors_last_words_are_kept_when_the_call_ends_while_taken_over():
+    host = StaticHost(context())
+    supervisor_stt = SimulatedSpeechToText(["Thank you, goodbye."])
+    session, _carrier = await started(host, replace(providers(), supervisor_speech_to_text=supervisor_stt))
+    await agent_done(host)
+    host.on_supervisor("take_over")
+    for frame in codec.reframe([speech_like_ulaw("Thank you goodbye")]):  # still speaking as the line drops
+        host.on_supervisor("audio", frame)
+        await asyncio.sleep(codec.FRAME_MS / 1000 * SCALE)
+    await session.stop()
+    assert ("system", "Supervisor said: Thank you, goodbye.") in [(t.role, t.text) for t in turns(host)]
+    assert host.summary is not None
 
 
 @on_virtual_time
