@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import pytest
 from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -57,3 +59,31 @@ def test_every_periodic_task_expires_before_its_next_run_is_due():
         stored = PeriodicTask.objects.get(name=spec.name)
         entry = ModelEntry(stored, app=celery_app)  # what beat sends: its options carry the expiry
         assert 0 < entry.options["expires"] < spec.every_seconds, spec.name
+
+
+class TaskLike:
+    """What task_prerun is sent with: a task whose request says whether it runs inline."""
+
+    def __init__(self, *, is_eager: bool) -> None:
+        self.request = SimpleNamespace(is_eager=is_eager)
+
+
+@pytest.mark.django_db
+def test_a_worker_starts_each_task_with_djangos_query_log_empty_but_an_inline_task_keeps_its_callers(settings):
+    """DEBUG on (the demo) makes Django record every query; a worker has no requests to clear the record,
+    so each task does (the demo's dialer grew ~20 MiB an hour). A task run inline is part of its caller."""
+    from celery.signals import task_prerun
+    from django.contrib.auth.models import Group
+    from django.db import connection
+
+    settings.DEBUG = True
+    Group.objects.count()
+    assert len(connection.queries_log) >= 1
+
+    inline = TaskLike(is_eager=True)
+    task_prerun.send(sender=inline, task_id="1", task=inline, args=(), kwargs={})
+    assert len(connection.queries_log) >= 1
+
+    in_a_worker = TaskLike(is_eager=False)
+    task_prerun.send(sender=in_a_worker, task_id="2", task=in_a_worker, args=(), kwargs={})
+    assert len(connection.queries_log) == 0
