@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from here: /api/docs/ works offline
     "django_celery_beat",
     "axes",  # locks out repeated failed logins (admin) and token failures (API)
+    "guardian",  # object permissions: a user or token granted some campaigns or contact lists only
     "django_prometheus",
     "import_export",
     "contacts",
@@ -101,8 +102,15 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # turns a locked-out admin login into its lockout page
     "monitoring.middleware.PrometheusAfterMiddleware",  # last
 ]
-# django-axes checks every login against its lockouts first; then Django's own backend logs in.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# django-axes checks every login against its lockouts first; then Django's own backend logs in (and answers
+# model permissions); django-guardian answers permissions on one object (`user.has_perm(perm, obj)`).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+# No anonymous user row: nothing is granted to anonymous visitors (the API and admin require a login).
+ANONYMOUS_USER_NAME = None
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
