@@ -214,7 +214,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ),
     "DEFAULT_PERMISSION_CLASSES": (
-        "config.api_permissions.ModelPermissionsIncludingView",
+        "config.api_permissions.ModelOrObjectPermissions",
         "config.api_permissions.TokenScopePermission",
     ),
     "DEFAULT_THROTTLE_CLASSES": (
@@ -230,6 +230,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": (
+        "config.api_permissions.GrantedObjectsFilter",  # object grants: only what the caller may see
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
