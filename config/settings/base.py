@@ -261,6 +261,11 @@ WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.
 WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 60 * 60.0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 WEBHOOK_PAUSE_AFTER_FAILURES = env.int("WEBHOOK_PAUSE_AFTER_FAILURES", default=20)
+# Webhook URLs whose host is or resolves to a loopback, private, link-local, multicast, reserved or unspecified
+# address are refused, at save and at each delivery (campaigns/integrations/webhook_urls.py); True allows them
+# (the demo's and the tests' receivers listen on 127.0.0.1). WEBHOOKS_REQUIRE_HTTPS refuses plain http URLs.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+WEBHOOKS_REQUIRE_HTTPS = env.bool("WEBHOOKS_REQUIRE_HTTPS", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Callwright API",
     "DESCRIPTION": "AI phone-call campaigns: contacts, campaigns and calls. Authenticate with an integration "
