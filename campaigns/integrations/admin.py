@@ -141,3 +141,35 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def resend(self, request: HttpRequest, queryset: QuerySet) -> None:
         sent = sum(webhook_delivery_resend(delivery_id=pk) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, f"{sent} deliveries queued to be sent again.", messages.SUCCESS)
+
+
+class ObjectGrantAdmin(admin.ModelAdmin):
+    """Every object grant at a glance (django-guardian's rows): find a user's or a group's, revoke by deleting.
+    Grants are given on the object's own page (*Object permissions*), where the object is chosen by name."""
+
+    list_display = ("permission", "content_type", "object_pk", "content_object")
+    list_filter = ("content_type", "permission")
+    list_select_related = ("permission", "content_type")
+    readonly_fields = ("permission", "content_type", "object_pk")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(UserObjectPermission)
+class UserObjectGrantAdmin(ObjectGrantAdmin):
+    list_display = ("user", *ObjectGrantAdmin.list_display)
+    list_select_related = ("user", *ObjectGrantAdmin.list_select_related)
+    search_fields = ("user__username",)
+    readonly_fields = ("user", *ObjectGrantAdmin.readonly_fields)
+
+
+@admin.register(GroupObjectPermission)
+class GroupObjectGrantAdmin(ObjectGrantAdmin):
+    list_display = ("group", *ObjectGrantAdmin.list_display)
+    list_select_related = ("group", *ObjectGrantAdmin.list_select_related)
+    search_fields = ("group__name",)
+    readonly_fields = ("group", *ObjectGrantAdmin.readonly_fields)

@@ -301,3 +301,31 @@ def test_deleting_a_campaign_deletes_its_grants(api_user, two_campaigns):
     assign_perm("campaigns.view_campaign", api_user, clinic)
     clinic.delete()
     assert not UserObjectPermission.objects.exists()
+
+
+def test_a_token_made_for_objects_only_sees_nothing_until_granted(capsys, two_campaigns):
+    from django.core.management import call_command
+
+    from campaigns.tests.test_api_auth import bearer
+
+    call_command("create_integration_token", "--name", "Clinic CRM", "--user", "clinic-crm", "--objects-only")
+    client = bearer(capsys.readouterr().out.strip())
+    assert client.get(f"{API}/campaigns/").status_code == 403
+    token = IntegrationToken.objects.get(name="Clinic CRM")
+    assert not token.user.groups.exists()
+    assign_perm("campaigns.view_campaign", token.user, two_campaigns[0])
+    assert ids(client.get(f"{API}/campaigns/")) == {two_campaigns[0].pk}
+
+
+def test_the_admin_lists_every_grant_and_revokes_by_deleting(admin_client, api_user, token_client, two_campaigns):
+    from guardian.models import UserObjectPermission
+
+    clinic, _ = two_campaigns
+    assign_perm("campaigns.view_campaign", api_user, clinic)
+    page = admin_client.get("/admin/guardian/userobjectpermission/").content.decode()
+    assert "integration" in page
+    assert "Clinic" in page
+    grant_row = UserObjectPermission.objects.get()
+    response = admin_client.post(f"/admin/guardian/userobjectpermission/{grant_row.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert token_client.get(f"{API}/campaigns/").status_code == 403
