@@ -80,7 +80,8 @@ def _addresses(parsed: httpx.URL) -> list[IPAddress]:
     except ValueError:
         pass
     try:
-        answers = socket.getaddrinfo(parsed.host, parsed.port or 443, type=socket.SOCK_STREAM)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        answers = socket.getaddrinfo(parsed.host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
         raise UnsafeWebhookURL(_("%(host)s could not be resolved.") % {"host": parsed.host}) from error
     addresses = [ipaddress.ip_address(str(answer[4][0]).partition("%")[0]) for answer in answers]
