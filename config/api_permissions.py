@@ -63,8 +63,20 @@ def granted(user: object, permission: str, queryset: QuerySet, path: str) -> Que
     holders = granted_holders(user, permission, queryset.model, path).values("pk")
     if path == SELF:
         return queryset.filter(pk__in=holders)
+    if not many_valued(queryset.model, path):
+        return queryset.filter(**{f"{path}__in": holders})  # a call's campaign: `campaign_id IN (…)`
     # A subquery of primary keys: through a many-to-many path (a contact's lists) a join would repeat rows.
     return queryset.filter(pk__in=queryset.filter(**{f"{path}__in": holders}).values("pk"))
+
+
+def many_valued(model: type[Model], path: str) -> bool:
+    """Whether `path` from `model` may reach several objects (a many-to-many or reverse relation on the way)."""
+    for name in path.split("__"):
+        field = model._meta.get_field(name)
+        if field.many_to_many or field.one_to_many:
+            return True
+        model = field.related_model
+    return False
 
 
 class ModelOrObjectPermissions(DjangoModelPermissions):
