@@ -9,7 +9,8 @@ The rules, for a user (or the user a token acts as):
 - the model permission (`campaigns.view_campaign`) covers every object, as before;
 - without it, an object grant covers that object: `view_campaign` on campaign 7 reads campaign 7, and through
   it its targets and calls (`view_<holder>`); `change_campaign` on it edits it and runs its lifecycle actions,
-  and a grant of `change_contactlist` edits the list's contacts (a write through a holder needs `change_<holder>`);
+  and a grant of `change_contactlist` edits the list's contacts (a write through a holder needs `change_<holder>`,
+  on every holder when several hold the object: a contact also in a list not granted is not the caller's to change);
 - lists show only the objects granted; another object's address answers 404, as if it did not exist;
 - an object visible but not granted for a write answers 403;
 - creating (a POST to a collection: a contact, a campaign, a bulk upsert) needs the model permission: a new
@@ -71,6 +72,8 @@ def granted(user: object, permission: str, queryset: QuerySet, path: str) -> Que
 
 def many_valued(model: type[Model], path: str) -> bool:
     """Whether `path` from `model` may reach several objects (a many-to-many or reverse relation on the way)."""
+    if path == SELF:
+        return False
     for name in path.split("__"):
         field = model._meta.get_field(name)
         if field.many_to_many or field.one_to_many:
@@ -121,7 +124,17 @@ class ModelOrObjectPermissions(DjangoModelPermissions):
         if path is None:
             return False
         queryset = self._queryset(view).filter(pk=obj.pk)
-        return all(granted(user, permission, queryset, path).exists() for permission in wanted)
+        return all(self._granted_on(user, permission, queryset, path) for permission in wanted)
+
+    @staticmethod
+    def _granted_on(user: object, permission: str, queryset: QuerySet, path: str) -> bool:
+        """Reading needs the grant on one holder of the object; writing an object several hold (a contact in
+        several lists) needs it on every one: a client may not change a person another client's list holds."""
+        if permission.partition(".")[2].startswith("view_") or not many_valued(queryset.model, path):
+            return granted(user, permission, queryset, path).exists()
+        holders = set(queryset.values_list(path, flat=True)) - {None}
+        allowed = granted_holders(user, permission, queryset.model, path).filter(pk__in=holders)
+        return bool(holders) and len(holders) == allowed.count()
 
 
 class GrantedObjectsFilter(BaseFilterBackend):

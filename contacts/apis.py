@@ -177,7 +177,7 @@ class ContactViewSet(viewsets.ModelViewSet):
         data = self._valid(request.data, partial=partial or request.method == "PATCH")
         lists = data.pop("lists", None)
         if lists is not None and not request.user.has_perm("contacts.change_contact"):
-            lists = lists_granted_to_change(request.user, contact=contact, named=lists)
+            lists = lists_granted_to_change(request.user, named=lists)
         try:
             contact = services.contact_update(contact=contact, lists=lists, **data)
         except InvalidPhoneNumber as error:
@@ -251,14 +251,14 @@ class ContactViewSet(viewsets.ModelViewSet):
         return values
 
 
-def lists_granted_to_change(user: AbstractBaseUser, *, contact: Contact, named: list[ContactList]) -> list[ContactList]:
-    """The lists a contact ends up in when a caller acting through object grants names `named`: those must be lists
-    it may change (a grant of `change_contactlist`); the contact's lists it may not change stay as they are."""
+def lists_granted_to_change(user: AbstractBaseUser, *, named: list[ContactList]) -> list[ContactList]:
+    """`named`, when a caller acting through object grants may change each of those lists (a grant of
+    `change_contactlist`); ValidationError naming the others."""
     granted = set(get_objects_for_user(user, "contacts.change_contactlist", ContactList, accept_global_perms=False))
     refused = sorted(contact_list.name for contact_list in named if contact_list not in granted)
     if refused:
         raise ValidationError({"lists": [f"You may not add contacts to: {', '.join(refused)}."]})
-    return [*named, *(contact_list for contact_list in contact.lists.all() if contact_list not in granted)]
+    return named
 
 
 # ---- lists, consents ---------------------------------------------------------------------------

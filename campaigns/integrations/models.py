@@ -11,8 +11,8 @@ from django.db.models.functions import Now
 class IntegrationToken(models.Model):
     """One external system's credential. Only a SHA-256 of the key is stored: the key is shown once.
 
-    The token acts as its `user` (whose groups and permissions decide what it may do), narrowed by its
-    scope: a read-only token may only read, whatever the user may do.
+    The token acts as its `user` (whose groups, model permissions and object grants decide what it may do),
+    narrowed by its scope: a read-only token may only read, whatever the user may do.
     """
 
     class Scope(models.TextChoices):
