@@ -73,8 +73,9 @@ def call(contact, campaign, agent) -> Call:
 
 @pytest.fixture
 def supervisor_group(db) -> Group:
-    """The `supervisor` group as its data migration makes it (a transactional test's flush empties it)."""
-    importlib.import_module("campaigns.migrations.0011_supervisor_group").create_supervisor_group(django_apps, None)
+    """The `supervisor` group as the data migrations make it (a transactional test's flush empties it)."""
+    migration = importlib.import_module("campaigns.migrations.0012_role_group_permissions")
+    migration.set_role_group_permissions(django_apps, None)
     return Group.objects.get(name="supervisor")
 
 

@@ -99,6 +99,7 @@ class CallViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Calls, newest first; filter by campaign, contact, agent, status, outcome and creation time."""
 
     queryset = Call.objects.all()
+    object_grants = "campaign"  # a campaign's grants reach its calls (a test call, outside any: none)
     filterset_class = CallFilter
     pagination_class = NewestFirst
     ordering_fields = ()

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
+from guardian.admin import ReinforcedGuardedModelAdminMixin
 
 from calls.selectors import campaign_cost_total
 from campaigns import services
@@ -122,8 +123,12 @@ class AgentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ReinforcedGuardedModelAdminMixin, admin.ModelAdmin):
+    """Campaigns; *Object permissions* (django-guardian, for administrators) grants one campaign — and its
+    targets and calls on the API — to a user, an integration token's user or a group."""
+
     form = CampaignAdminForm
+    change_form_template = None  # ours (templates/admin/campaigns/campaign/), which links the grants page too
     list_display = (
         "name",
         "status",

@@ -7,11 +7,13 @@ words. Lifecycle actions call the same services as the admin's actions.
 
 import django_filters
 from django import forms
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Model, ProtectedError
 from django.forms.models import model_to_dict, modelform_factory
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from guardian.shortcuts import get_objects_for_user
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -26,6 +28,7 @@ from campaigns.models import Agent, Campaign, CampaignTarget
 from campaigns.representation import CAMPAIGN_FIELDS, CampaignOutputSerializer
 from campaigns.selectors import campaign_list, campaign_preview
 from contacts.apis import NewestFirst
+from contacts.models import ContactList
 
 
 def save_with_form(form_class: type[forms.ModelForm], fields: tuple[str, ...], data: dict, instance: Model | None):
@@ -144,6 +147,16 @@ CAMPAIGN_EXAMPLE = OpenApiExample(
 )  # fmt: skip
 
 
+def check_lists_visible(user: AbstractBaseUser, *, campaign: Campaign, named: object) -> None:
+    """A caller editing a campaign through an object grant may point it only at contact lists it may see (or that
+    the campaign already has): else a grant on one campaign would call, and show the calls of, any list."""
+    visible = get_objects_for_user(user, "contacts.view_contactlist", ContactList, accept_global_perms=False)
+    allowed = {*visible.values_list("pk", flat=True), *campaign.contact_lists.values_list("pk", flat=True)}
+    unknown = [value for value in named if value not in allowed] if isinstance(named, list) else []
+    if unknown:
+        raise ValidationError({"contact_lists": [f"There is no contact list {value}." for value in unknown]})
+
+
 class CampaignViewSet(viewsets.ModelViewSet):
     """Campaigns: create and edit them, then launch (now), schedule (at `starts_at`), pause, resume or cancel.
 
@@ -155,6 +168,7 @@ class CampaignViewSet(viewsets.ModelViewSet):
     search_fields = ("name",)
     ordering_fields = ("created_at", "name", "starts_at")
     queryset = Campaign.objects.all()
+    object_grants = "self"
     action_permissions = {name: ["campaigns.change_campaign"] for name in LIFECYCLE} | {
         "preview": ["campaigns.view_campaign"]
     }
@@ -173,6 +187,8 @@ class CampaignViewSet(viewsets.ModelViewSet):
         campaign = serializer.instance
         if campaign.status in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED):
             raise Conflict(f"The campaign is {campaign.get_status_display().lower()}; it can no longer change.")
+        if "contact_lists" in self.request.data and not self.request.user.has_perm("campaigns.change_campaign"):
+            check_lists_visible(self.request.user, campaign=campaign, named=self.request.data["contact_lists"])
         serializer.instance = save_with_form(CampaignAdminForm, CAMPAIGN_FIELDS, self.request.data, campaign)
 
     def perform_destroy(self, instance: Campaign) -> None:
@@ -260,6 +276,7 @@ class TargetViewSet(viewsets.ReadOnlyModelViewSet):
     """Each contact's place in a campaign: state, attempts, next attempt and why it waits or closed."""
 
     queryset = CampaignTarget.objects.all()
+    object_grants = "campaign"  # a campaign's grants reach its targets
     serializer_class = TargetSerializer
     filterset_class = TargetFilter
     pagination_class = NewestFirst

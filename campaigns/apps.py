@@ -55,3 +55,10 @@ class CampaignsConfig(AppConfig):
 
         register_call_event(on_call_event)  # outbound webhooks: call.started, call.ended, call.analyzed
         register_contact_event(on_contact_event)  # contact.opted_out, import.finished
+
+        from django.db.models.signals import pre_delete
+
+        from campaigns.models import Campaign
+        from contacts.object_grants import forget_grants
+
+        pre_delete.connect(forget_grants, sender=Campaign, dispatch_uid="campaigns.campaign.grants")

@@ -20,6 +20,7 @@ from django.utils.decorators import method_decorator
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
+from guardian.admin import ReinforcedGuardedModelAdminMixin
 from import_export.admin import ExportMixin, ImportExportMixin
 from import_export.forms import ExportForm
 from import_export.tmp_storages import MediaStorage
@@ -89,8 +90,12 @@ class SafeExportMixin(ExportMixin):
 
 
 @admin.register(ContactList)
-class ContactListAdmin(SafeExportMixin, admin.ModelAdmin):
+class ContactListAdmin(ReinforcedGuardedModelAdminMixin, SafeExportMixin, admin.ModelAdmin):
+    """Contact lists; *Object permissions* (django-guardian, for administrators) grants one list — and its
+    contacts, their consents and its imports on the API — to a user, an integration token's user or a group."""
+
     form = ContactListAdminForm
+    change_form_template = None  # ours (admin/contacts/contactlist/), which links the grants page only for those
     resource_classes = [ContactListResource]
     list_display = ("name", "contact_count", "default_region", "created_at")
     search_fields = ("name", "description")

@@ -7,10 +7,12 @@ admin, so a number is read, refused or merged the same way whichever door it cam
 import uuid
 
 import django_filters
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from guardian.shortcuts import get_objects_for_user
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -149,6 +151,7 @@ class ContactViewSet(viewsets.ModelViewSet):
     contact stays as a tombstone so its calls keep their history."""
 
     queryset = Contact.objects.prefetch_related("lists")
+    object_grants = "lists"  # a contact list's grants reach its contacts
     filterset_class = ContactFilter
     search_fields = ("first_name", "last_name", "email")
     pagination_class = NewestFirst
@@ -173,6 +176,8 @@ class ContactViewSet(viewsets.ModelViewSet):
         contact = self.get_object()
         data = self._valid(request.data, partial=partial or request.method == "PATCH")
         lists = data.pop("lists", None)
+        if lists is not None and not request.user.has_perm("contacts.change_contact"):
+            lists = lists_granted_to_change(request.user, named=lists)
         try:
             contact = services.contact_update(contact=contact, lists=lists, **data)
         except InvalidPhoneNumber as error:
@@ -209,7 +214,7 @@ class ContactViewSet(viewsets.ModelViewSet):
         else:
             # Both conditions, so that PostgreSQL uses the partial index `contact_external_id`.
             query = Q(custom_fields__has_key="external_id", custom_fields__external_id=external_id)
-        return Response(ContactSerializer(get_object_or_404(self.get_queryset(), query)).data)
+        return Response(ContactSerializer(get_object_or_404(self.filter_queryset(self.get_queryset()), query)).data)
 
     @extend_schema(request=BulkUpsertSerializer, responses=BulkResultSerializer, examples=[BULK_EXAMPLE])
     @action(detail=False, methods=["post"], url_path="bulk")
@@ -246,6 +251,16 @@ class ContactViewSet(viewsets.ModelViewSet):
         return values
 
 
+def lists_granted_to_change(user: AbstractBaseUser, *, named: list[ContactList]) -> list[ContactList]:
+    """`named`, when a caller acting through object grants may change each of those lists (a grant of
+    `change_contactlist`); ValidationError naming the others."""
+    granted = set(get_objects_for_user(user, "contacts.change_contactlist", ContactList, accept_global_perms=False))
+    refused = sorted(contact_list.name for contact_list in named if contact_list not in granted)
+    if refused:
+        raise ValidationError({"lists": [f"You may not add contacts to: {', '.join(refused)}."]})
+    return named
+
+
 # ---- lists, consents ---------------------------------------------------------------------------
 
 
@@ -258,6 +273,7 @@ class ContactListSerializer(serializers.ModelSerializer):
 
 class ContactListViewSet(viewsets.ModelViewSet):
     queryset = ContactList.objects.all()
+    object_grants = "self"
     serializer_class = ContactListSerializer
     search_fields = ("name",)
     filterset_fields = ("name",)
@@ -285,6 +301,7 @@ class ConsentViewSet(viewsets.ModelViewSet):
     """Consents: what a contact agreed to. Revoke one by PATCHing `revoked_at`; DELETE is refused (evidence)."""
 
     queryset = Consent.objects.all()
+    object_grants = "contact__lists"
     serializer_class = ConsentSerializer
     filterset_fields = ("contact", "purpose")
     http_method_names = ("get", "post", "patch", "head", "options")
@@ -412,6 +429,7 @@ class ContactImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     progress at /imports/{id}/ and the rows it did not import at /imports/{id}/issues/."""
 
     queryset = ContactImportJob.objects.all()
+    object_grants = "contact_list"  # the list it imported into
     serializer_class = ImportJobSerializer
     parser_classes = (MultiPartParser, FormParser)
     filterset_fields = ("status",)

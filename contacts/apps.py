@@ -14,3 +14,9 @@ class ContactsConfig(AppConfig):
         from contacts.operator_language import remember_at_login
 
         user_logged_in.connect(remember_at_login, dispatch_uid="contacts.operator_language")
+        from django.db.models.signals import pre_delete
+
+        from contacts.models import ContactList
+        from contacts.object_grants import forget_grants
+
+        pre_delete.connect(forget_grants, sender=ContactList, dispatch_uid="contacts.contactlist.grants")

@@ -5,6 +5,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from campaigns.integrations.models import (
     IntegrationToken,
@@ -22,13 +26,45 @@ class IntegrationTokenAdmin(admin.ModelAdmin):
     list_display = ("name", "key_prefix", "user", "scope", "created_at", "last_used_at", "revoked_at")
     list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "key_prefix", "user__username")
-    readonly_fields = ("key_prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("key_prefix", "created_at", "last_used_at", "revoked_at", "object_grants")
     autocomplete_fields = ("user",)
     actions = ("revoke",)
 
     def get_readonly_fields(self, request: HttpRequest, obj: IntegrationToken | None = None) -> tuple[str, ...]:
         # A token's user is fixed once issued: moving a key to another user would hand it their rights.
         return (*self.readonly_fields, "user") if obj is not None else self.readonly_fields
+
+    @admin.display(description=_("object grants"))
+    def object_grants(self, token: IntegrationToken) -> str:
+        """What the token's user, or a group of its, was granted on single objects (a campaign, a contact list),
+        each linked to that object's grants page, where they are changed."""
+        if token.pk is None:
+            return "—"
+        grants = [
+            *UserObjectPermission.objects.filter(user=token.user_id).select_related("permission", "content_type"),
+            *GroupObjectPermission.objects.filter(group__user=token.user_id).select_related(
+                "permission", "content_type", "group"
+            ),
+        ]
+        if not grants:
+            return _("None: the token acts with its user's model permissions only (grant one campaign or contact "
+                     "list on that object's page, under Object permissions, to the user “%(user)s”).") % {
+                "user": token.user
+            }  # fmt: skip
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", (
+            (self._grant_line(grant),) for grant in grants
+        )))  # fmt: skip
+
+    def _grant_line(self, grant: UserObjectPermission | GroupObjectPermission) -> str:
+        content_type, target = grant.content_type, grant.content_object
+        via = format_html(" ({})", _("through the group “%(group)s”") % {"group": grant.group}) if (
+            isinstance(grant, GroupObjectPermission)
+        ) else ""  # fmt: skip
+        try:
+            url = reverse(f"admin:{content_type.app_label}_{content_type.model}_permissions", args=[grant.object_pk])
+        except NoReverseMatch:
+            return format_html("{}: {}{}", grant.permission.name, target, via)
+        return format_html('{}: <a href="{}">{}</a>{}', grant.permission.name, url, target, via)
 
     def save_model(self, request: HttpRequest, obj: IntegrationToken, form: object, change: bool) -> None:
         key = None if change else issue_key(obj)
@@ -105,3 +141,35 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def resend(self, request: HttpRequest, queryset: QuerySet) -> None:
         sent = sum(webhook_delivery_resend(delivery_id=pk) for pk in queryset.values_list("pk", flat=True))
         self.message_user(request, f"{sent} deliveries queued to be sent again.", messages.SUCCESS)
+
+
+class ObjectGrantAdmin(admin.ModelAdmin):
+    """Every object grant at a glance (django-guardian's rows): find a user's or a group's, revoke by deleting.
+    Grants are given on the object's own page (*Object permissions*), where the object is chosen by name."""
+
+    list_display = ("permission", "content_type", "object_pk", "content_object")
+    list_filter = ("content_type", "permission")
+    list_select_related = ("permission", "content_type")
+    readonly_fields = ("permission", "content_type", "object_pk")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(UserObjectPermission)
+class UserObjectGrantAdmin(ObjectGrantAdmin):
+    list_display = ("user", *ObjectGrantAdmin.list_display)
+    list_select_related = ("user", *ObjectGrantAdmin.list_select_related)
+    search_fields = ("user__username",)
+    readonly_fields = ("user", *ObjectGrantAdmin.readonly_fields)
+
+
+@admin.register(GroupObjectPermission)
+class GroupObjectGrantAdmin(ObjectGrantAdmin):
+    list_display = ("group", *ObjectGrantAdmin.list_display)
+    list_select_related = ("group", *ObjectGrantAdmin.list_select_related)
+    search_fields = ("group__name",)
+    readonly_fields = ("group", *ObjectGrantAdmin.readonly_fields)

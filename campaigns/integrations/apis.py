@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from campaigns.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
+from campaigns.integrations.webhook_urls import UnsafeWebhookURL, webhook_url_check
 from campaigns.integrations.webhooks import new_secret, webhook_delivery_resend, webhook_subscription_resume
 from contacts.apis import NewestFirst
 
@@ -25,8 +26,10 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer):
         read_only_fields = ("id", "paused_at", "paused_reason", "consecutive_failures", "created_at")
 
     def validate_url(self, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            raise serializers.ValidationError("The URL is http(s).")
+        try:
+            webhook_url_check(value)
+        except UnsafeWebhookURL as refusal:
+            raise serializers.ValidationError(str(refusal)) from refusal
         return value
 
     def validate_events(self, value: set[str]) -> list[str]:

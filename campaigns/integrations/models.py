@@ -11,8 +11,8 @@ from django.db.models.functions import Now
 class IntegrationToken(models.Model):
     """One external system's credential. Only a SHA-256 of the key is stored: the key is shown once.
 
-    The token acts as its `user` (whose groups and permissions decide what it may do), narrowed by its
-    scope: a read-only token may only read, whatever the user may do.
+    The token acts as its `user` (whose groups, model permissions and object grants decide what it may do),
+    narrowed by its scope: a read-only token may only read, whatever the user may do.
     """
 
     class Scope(models.TextChoices):
@@ -108,9 +108,19 @@ class WebhookSubscription(models.Model):
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
 
+        from campaigns.integrations.webhook_urls import UnsafeWebhookURL, webhook_url_check
+
+        errors = {}
         known = set(WebhookEvent.values)
         if not isinstance(self.events, list) or not self.events or not set(map(str, self.events)) <= known:
-            raise ValidationError({"events": f"A list of one or more of: {', '.join(WebhookEvent.values)}."})
+            errors["events"] = f"A list of one or more of: {', '.join(WebhookEvent.values)}."
+        if self.url:
+            try:
+                webhook_url_check(self.url)
+            except UnsafeWebhookURL as refusal:
+                errors["url"] = str(refusal)
+        if errors:
+            raise ValidationError(errors)
 
 
 class WebhookDelivery(models.Model):

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from campaigns.integrations.models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from campaigns.integrations.signing import SIGNATURE_HEADER, sign
+from campaigns.integrations.webhook_urls import DeliveryTarget, UnsafeWebhookURL, delivery_target
 
 logger = logging.getLogger(__name__)
 DELIVER_TASK = "campaigns.deliver_webhook"
@@ -104,22 +105,13 @@ def webhook_deliver(*, delivery_id: uuid.UUID | str) -> WebhookDelivery | None:
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     status_code, error, excerpt, started = None, "", "", time.monotonic()
     try:
-        response = httpx.post(
-            subscription.url,
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": USER_AGENT,
-                "Callwright-Event": delivery.event,
-                "Callwright-Delivery": str(delivery.pk),
-                SIGNATURE_HEADER: sign(secret=subscription.secret, timestamp=int(time.time()), body=body),
-            },
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            follow_redirects=False,
-        )
-        status_code, excerpt = response.status_code, response.text[:500]
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        # Resolved and checked now, whatever was checked at save: DNS may point the name elsewhere since.
+        target = delivery_target(subscription.url)
+    except UnsafeWebhookURL as refusal:
+        target, error = None, f"Refused: {refusal}"[:500]
+        logger.warning("webhook delivery %s to subscription %s refused: %s", delivery.pk, subscription.pk, refusal)
+    if target is not None:
+        status_code, error, excerpt = _post(target, body, delivery, subscription.secret)
     WebhookAttempt.objects.create(
         delivery=delivery, number=number, status_code=status_code, error=error, response_excerpt=excerpt,
         duration_ms=int((time.monotonic() - started) * 1000),
@@ -132,6 +124,26 @@ def webhook_deliver(*, delivery_id: uuid.UUID | str) -> WebhookDelivery | None:
         _failed(delivery, subscription, number, now, why=f"HTTP {status_code}" if status_code else error)
     delivery.refresh_from_db()
     return delivery
+
+
+def _post(target: DeliveryTarget, body: bytes, delivery: WebhookDelivery, secret: str) -> tuple[int | None, str, str]:
+    """POST the signed body to the checked address; (status code, error, excerpt of the answer)."""
+    headers = {
+        **target.headers,
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Callwright-Event": delivery.event,
+        "Callwright-Delivery": str(delivery.pk),
+        SIGNATURE_HEADER: sign(secret=secret, timestamp=int(time.time()), body=body),
+    }
+    try:
+        with httpx.Client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False) as client:
+            request = client.build_request("POST", target.url, content=body, headers=headers,
+                                           extensions=target.extensions)  # fmt: skip
+            response = client.send(request)
+            return response.status_code, "", response.text[:500]
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500], ""
 
 
 def _failed(

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from here: /api/docs/ works offline
     "django_celery_beat",
     "axes",  # locks out repeated failed logins (admin) and token failures (API)
+    "guardian",  # object permissions: a user or token granted some campaigns or contact lists only
     "django_prometheus",
     "import_export",
     "contacts",
@@ -101,8 +102,15 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # turns a locked-out admin login into its lockout page
     "monitoring.middleware.PrometheusAfterMiddleware",  # last
 ]
-# django-axes checks every login against its lockouts first; then Django's own backend logs in.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# django-axes checks every login against its lockouts first; then Django's own backend logs in (and answers
+# model permissions); django-guardian answers permissions on one object (`user.has_perm(perm, obj)`).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+# No anonymous user row: nothing is granted to anonymous visitors (the API and admin require a login).
+ANONYMOUS_USER_NAME = None
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -206,7 +214,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ),
     "DEFAULT_PERMISSION_CLASSES": (
-        "config.api_permissions.ModelPermissionsIncludingView",
+        "config.api_permissions.ModelOrObjectPermissions",
         "config.api_permissions.TokenScopePermission",
     ),
     "DEFAULT_THROTTLE_CLASSES": (
@@ -222,6 +230,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": (
+        "config.api_permissions.GrantedObjectsFilter",  # object grants: only what the caller may see
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
@@ -252,6 +261,11 @@ WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.
 WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=6 * 60 * 60.0)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 WEBHOOK_PAUSE_AFTER_FAILURES = env.int("WEBHOOK_PAUSE_AFTER_FAILURES", default=20)
+# Webhook URLs whose host is or resolves to a loopback, private, link-local, multicast, reserved or unspecified
+# address are refused, at save and at each delivery (campaigns/integrations/webhook_urls.py); True allows them
+# (the demo's and the tests' receivers listen on 127.0.0.1). WEBHOOKS_REQUIRE_HTTPS refuses plain http URLs.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+WEBHOOKS_REQUIRE_HTTPS = env.bool("WEBHOOKS_REQUIRE_HTTPS", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Callwright API",
     "DESCRIPTION": "AI phone-call campaigns: contacts, campaigns and calls. Authenticate with an integration "

@@ -35,6 +35,10 @@ SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# Webhook deliveries carry personal data (transcripts, numbers, extracted fields): the HMAC signature proves who
+# sent them, not that nobody read them on the way, so production sends them over https only.
+WEBHOOKS_REQUIRE_HTTPS = env.bool("WEBHOOKS_REQUIRE_HTTPS", default=True)
+
 # LOGS: one JSON object a line for a log collector, unless LOG_FORMAT says otherwise.
 LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT

@@ -33,3 +33,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 API_RATE_PER_TOKEN = API_RATE_PER_IP = "1000000/min"
 # django-axes off (its backend refuses `Client.login()`, which passes no request); the lockout tests turn it on.
 AXES_ENABLED = False
+# Test receivers listen on 127.0.0.1; the address checks' tests turn this off.
+WEBHOOKS_ALLOW_PRIVATE_URLS = True
