@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call
 from contacts.models import Contact
@@ -41,7 +42,7 @@ class ContactFilter(admin.SimpleListFilter):
     """`?contact=<id>`: one person's calls (linked from the contact's page). Only the chosen contact is offered,
     so the filter costs nothing however many contacts there are; the search box finds the others."""
 
-    title = "contact"
+    title = _("contact")
     parameter_name = "contact"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:

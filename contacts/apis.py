@@ -10,6 +10,7 @@ import django_filters
 from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -77,7 +78,9 @@ class ContactWriteSerializer(serializers.Serializer):
 
     def validate_time_zone(self, value: str) -> str:
         if value and value not in TIME_ZONES:
-            raise ValidationError(f"{value!r} is not an IANA time zone (e.g. America/New_York).")
+            raise ValidationError(
+                gettext("%(zone)r is not an IANA time zone (e.g. America/New_York).") % {"zone": value}
+            )
         return value
 
 

@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from monitoring.metrics import alert_metrics
 from monitoring.models import AlertEvent, AlertRule
@@ -33,7 +34,9 @@ class AlertRuleForm(forms.ModelForm):
             try:
                 validate(address)
             except forms.ValidationError:
-                raise forms.ValidationError(f"{address!r} is not an e-mail address.") from None
+                raise forms.ValidationError(
+                    gettext("%(address)r is not an e-mail address.") % {"address": address}
+                ) from None
         return ", ".join(addresses)
 
 

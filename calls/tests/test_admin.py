@@ -86,7 +86,7 @@ def test_analyse_again_runs_a_failed_analysis_once_more(admin_client, call, djan
             "/admin/calls/call/", {"action": "analyse_again", "_selected_action": [str(call.pk)]}, follow=True
         )
 
-    assert "1 calls queued for analysis again." in response.content.decode()
+    assert "1 call queued for analysis again." in response.content.decode()
     call.refresh_from_db()
     assert call.analysis_status == AnalysisStatus.DONE
     assert call.summary
