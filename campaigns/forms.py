@@ -155,7 +155,7 @@ class AgentAdminForm(RangeInputsMixin, forms.ModelForm):
 
 
 class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
-    caller_id = phone_number_field("caller ID", Campaign._meta.get_field("caller_id").help_text)
+    caller_id = phone_number_field(_("caller ID"), Campaign._meta.get_field("caller_id").help_text)
     days_of_week = forms.TypedMultipleChoiceField(
         choices=WEEKDAYS,
         coerce=int,

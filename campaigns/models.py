@@ -248,7 +248,7 @@ class Campaign(ConstraintErrorsOnFieldsMixin, models.Model):
     )
     max_concurrent_calls = models.PositiveIntegerField(
         default=5,
-        validators=[MinValueValidator(1, "At least 1 call at a time.")],
+        validators=[MinValueValidator(1, _("At least 1 call at a time."))],
         help_text=_("At least 1: calls of this campaign in progress at once."),
         verbose_name=_("max concurrent calls"),
     )
@@ -275,19 +275,19 @@ class Campaign(ConstraintErrorsOnFieldsMixin, models.Model):
     )
     max_attempts = models.PositiveIntegerField(
         default=3,
-        validators=[MinValueValidator(1, "At least 1 attempt, or no one is ever called.")],
+        validators=[MinValueValidator(1, _("At least 1 attempt, or no one is ever called."))],
         help_text=_("At least 1: lifetime attempts per target."),
         verbose_name=_("max attempts"),
     )
     max_attempts_per_24h = models.PositiveIntegerField(
         default=2,
-        validators=[MinValueValidator(1, "At least 1 attempt, or no one is ever called.")],
+        validators=[MinValueValidator(1, _("At least 1 attempt, or no one is ever called."))],
         help_text=_("At least 1: attempts per target in any 24 hours."),
         verbose_name=_("max attempts per 24h"),
     )
     max_attempts_per_7d = models.PositiveIntegerField(
         default=3,
-        validators=[MinValueValidator(1, "At least 1 attempt, or no one is ever called.")],
+        validators=[MinValueValidator(1, _("At least 1 attempt, or no one is ever called."))],
         help_text=_("At least 1: attempts per target in any 7 days."),
         verbose_name=_("max attempts per 7d"),
     )
@@ -314,15 +314,15 @@ class Campaign(ConstraintErrorsOnFieldsMixin, models.Model):
     ring_timeout_seconds = models.PositiveIntegerField(
         default=30,
         validators=[
-            MinValueValidator(5, "Ring for 5 to 600 seconds."),
-            MaxValueValidator(600, "Ring for 5 to 600 seconds."),
+            MinValueValidator(5, _("Ring for 5 to 600 seconds.")),
+            MaxValueValidator(600, _("Ring for 5 to 600 seconds.")),
         ],
         help_text=_("5 to 600 seconds."),
         verbose_name=_("ring timeout seconds"),
     )
     max_call_duration_seconds = models.PositiveIntegerField(
         default=600,
-        validators=[MinValueValidator(10, "A call may last at least 10 seconds.")],
+        validators=[MinValueValidator(10, _("A call may last at least 10 seconds."))],
         help_text=_("At least 10 seconds; the call is ended after it."),
         verbose_name=_("max call duration seconds"),
     )

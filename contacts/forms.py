@@ -29,6 +29,7 @@ def clean_phone_field(value: str, *, contact: bool = False) -> ParsedPhoneNumber
 def phone_input_field() -> forms.CharField:
     # Wider than the stored E.164 (16 chars): people type spaces, dashes and extensions.
     return forms.CharField(
+        label=_("phone"),
         max_length=64,
         help_text=_("Any format; stored as E.164 (+14155550123). National numbers use DEFAULT_PHONE_REGION."),
     )
@@ -127,7 +128,9 @@ class ContactConfirmImportForm(ConfirmImportForm):
 
 class SuppressionImportForm(forms.Form):
     import_file = forms.FileField(label=_("File (CSV or XLSX)"), help_text=_("One number a row, in a 'phone' column."))
-    reason = forms.CharField(max_length=255, help_text=_("Kept with every number, e.g. 'national DNC list 2026-11'."))
+    reason = forms.CharField(
+        label=_("reason"), max_length=255, help_text=_("Kept with every number, e.g. 'national DNC list 2026-11'.")
+    )
 
     def clean_import_file(self) -> object:
         upload = clean_upload_size(self.cleaned_data["import_file"])

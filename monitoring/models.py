@@ -31,7 +31,7 @@ class AlertRule(models.Model):
     threshold = models.FloatField(verbose_name=_("threshold"))
     window_minutes = models.PositiveIntegerField(
         default=15,
-        validators=[MinValueValidator(1, "At least 1 minute.")],
+        validators=[MinValueValidator(1, _("At least 1 minute."))],
         help_text=_("The metric is measured over this many minutes before now."),
         verbose_name=_("window minutes"),
     )
@@ -60,12 +60,12 @@ class AlertRule(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(channel="email") | ~models.Q(recipients=""),
                 name="alert_rule_email_has_recipients",
-                violation_error_message="An e-mail rule needs at least one recipient.",
+                violation_error_message=_("An e-mail rule needs at least one recipient."),
             ),
             models.CheckConstraint(
                 condition=~models.Q(channel="slack") | ~models.Q(slack_webhook_url=""),
                 name="alert_rule_slack_has_webhook",
-                violation_error_message="A Slack rule needs its incoming-webhook URL.",
+                violation_error_message=_("A Slack rule needs its incoming-webhook URL."),
             ),
         ]
 

@@ -54,7 +54,7 @@ class IntegrationTokenAdmin(admin.ModelAdmin):
 
 
 class WebhookSubscriptionForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https", help_text=_("Where events are POSTed."))
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https", help_text=_("Where events are POSTed."))
 
     class Meta:
         model = WebhookSubscription
