@@ -186,7 +186,8 @@ class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
         ends_at = self.cleaned_data["ends_at"]
         # A campaign that already ended may be saved again unchanged; a new or moved end must lie ahead.
         if ends_at and ("ends_at" in self.changed_data or self.instance.pk is None) and ends_at <= timezone.now():
-            shown = date_format(timezone.localtime(ends_at), "SHORT_DATETIME_FORMAT")
+            local = timezone.localtime(ends_at)
+            shown = f"{date_format(local, 'SHORT_DATE_FORMAT')} {local:%H:%M}"
             raise ValidationError(
                 _("The end (%(shown)s) is in the past: choose a later time, or leave it empty to run until done.")
                 % {"shown": shown},

@@ -499,7 +499,8 @@ class CampaignReport(models.Model):
     def __str__(self) -> str:
         if not self.created_at:
             return str(_("Report"))
-        created = date_format(timezone.localtime(self.created_at), "SHORT_DATETIME_FORMAT")
+        local = timezone.localtime(self.created_at)
+        created = f"{date_format(local, 'SHORT_DATE_FORMAT')} {local:%H:%M}"
         return _("Report of %(campaign)s (%(created)s)") % {"campaign": self.campaign, "created": created}
 
     @property
