@@ -19,6 +19,7 @@ from calls.admin_actions import place_test_call
 from calls.contact_history import ContactFilter, contact_calls_section
 from calls.hooks import notify_call_finished_on_commit
 from calls.models import Call, CallEvent, RecordingStatus, TranscriptTurn
+from calls.outcomes import outcome_words
 from calls.services import calls_analysis_reset
 from contacts.admin import ReadOnlyAdminMixin, register_contact_action, register_contact_history
 from contacts.templatetags.viewer_formats import instant
@@ -189,6 +190,10 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=pgettext_lazy("call moment", "ended"))
     def ended(self, call: Call) -> str:
         return to_the_second(call.ended_at)
+
+    @admin.display(description=_("outcome"), ordering="outcome")
+    def outcome(self, call: Call) -> str:
+        return outcome_words(call.outcome, humanize=False) or "–"
 
     @admin.display(description=_("status"), ordering="status")
     def status_line(self, call: Call) -> str:

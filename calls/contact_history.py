@@ -10,6 +10,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call
+from calls.outcomes import outcome_words
 from contacts.models import Contact
 
 CALLS_SHOWN = 50
@@ -26,6 +27,7 @@ def contact_calls_section(request: HttpRequest, contact: Contact) -> str:
         {
             "call": call,
             "url": reverse("admin:calls_call_change", args=[call.pk]),
+            "outcome": outcome_words(call.outcome, humanize=False),
             "campaign_url": reverse("admin:campaigns_campaign_change", args=[call.campaign_id])
             if call.campaign_id
             else "",

@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from calls.models import CallStatus
+from calls.outcomes import outcome_words
 from calls.selectors import campaign_cost_total
 from campaigns import services
 from campaigns.admin_reports import build_reports, may_build_reports, reports_view
@@ -333,7 +334,7 @@ class CampaignTargetAdmin(admin.ModelAdmin):
     @admin.display(description=_("last outcome"), ordering="last_outcome")
     def outcome(self, target: CampaignTarget) -> str:
         """The last call's outcome in words: "Opted out", "No answer", "Callback requested"."""
-        return target.last_outcome.replace("_", " ").capitalize()
+        return outcome_words(target.last_outcome)
 
 
 # The contact's page lists the person's places in campaigns (contacts cannot read targets itself).
