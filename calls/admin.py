@@ -69,7 +69,7 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     # What happened first, in few narrow columns (names cut short by the list's CSS): the outcome stays in
     # view beside the admin's navigation and filters on a 1,400 px screen.
-    list_display = ("short_id", "status_line", "outcome", "duration", "created", "contact", "campaign")
+    list_display = ("short_id", "status_line", "outcome_in_words", "duration", "created", "contact", "campaign")
     change_list_template = "admin/calls/call/change_list.html"
     list_filter = (ContactFilter, "status", "answered_by", "disposition", "sentiment", "analysis_status", "direction",
                    "provider", "campaign")  # fmt: skip
@@ -192,7 +192,7 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return to_the_second(call.ended_at)
 
     @admin.display(description=_("outcome"), ordering="outcome")
-    def outcome(self, call: Call) -> str:
+    def outcome_in_words(self, call: Call) -> str:
         return outcome_words(call.outcome, humanize=False) or "–"
 
     @admin.display(description=_("status"), ordering="status")

@@ -80,7 +80,7 @@ def test_the_calls_list_shows_the_outcome_on_a_1400_px_screen(operator_page, liv
                         duration_seconds=754, outcome="left_voicemail_message")  # fmt: skip
     page = operator_page
     page.goto(f"{live_server.url}/admin/calls/call/")
-    outcome = page.locator("td.field-outcome").first
+    outcome = page.locator("td.field-outcome_in_words").first
     assert outcome.inner_text() == "Voicemail message left"  # Callwright's own outcome, in words
     box = outcome.bounding_box()
     assert box["x"] + box["width"] <= 1400, box
