@@ -85,10 +85,13 @@ BACKUP ?= latest
 restore: install
 	$(BIN)/python manage.py restore $(BACKUP)
 
-## Translations: extract every marked string into locale/<code>/LC_MESSAGES/django.po, then compile the .mo files
+## Translations: extract every marked string into locale/<code>/LC_MESSAGES/django.po (the scripts' into djangojs.po,
+## served by /jsi18n/), then compile the .mo files
 ## (committed, so running the app needs no gettext tools; this target needs GNU gettext: apt-get install gettext).
 MESSAGE_LANGUAGES := -l es -l fr -l de -l pt
 messages: install
 	$(BIN)/python manage.py makemessages $(MESSAGE_LANGUAGES) --add-location=file --ignore=".venv/*" --ignore="var/*" \
 		--ignore="bench/*" --ignore="docs/*" --ignore="*/tests/*" --ignore=conftest.py
+	$(BIN)/python manage.py makemessages -d djangojs $(MESSAGE_LANGUAGES) --add-location=file --ignore=".venv/*" \
+		--ignore="var/*" --ignore="staticfiles/*" --ignore="*/vendor/*" --ignore="bench/*" --ignore="docs/*"
 	$(BIN)/python manage.py compilemessages $(MESSAGE_LANGUAGES) --ignore=".venv/*"

@@ -12,19 +12,22 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from calls.admin_actions import place_test_call
 from calls.contact_history import ContactFilter, contact_calls_section
 from calls.hooks import notify_call_finished_on_commit
 from calls.models import Call, CallEvent, RecordingStatus, TranscriptTurn
+from calls.outcomes import outcome_words
 from calls.services import calls_analysis_reset
 from contacts.admin import ReadOnlyAdminMixin, register_contact_action, register_contact_history
+from contacts.templatetags.viewer_formats import instant
 
 
 def to_the_second(value: datetime.datetime | None) -> str:
     """A stored instant as the operator reads it: local date and time to the second, with the zone."""
-    return date_format(timezone.localtime(value), "Y-m-d H:i:s T") if value else "–"
+    return instant(timezone.localtime(value)) if value else "–"
 
 
 def event_summary(event: CallEvent) -> str:
@@ -37,17 +40,19 @@ def event_summary(event: CallEvent) -> str:
 
 def turn_note(turn: TranscriptTurn) -> str:
     """What a turn's bubble says under it: whether the callee cut in, and how soon each stage of the reply came."""
-    notes = ["interrupted by the callee"] if turn.interrupted else []
+    notes = [gettext("interrupted by the callee")] if turn.interrupted else []
     stages = [(label, getattr(turn, name)) for label, name in TURN_STAGES if getattr(turn, name) is not None]
     if stages:
-        notes.append("after the callee stopped: " + ", ".join(f"{label} {ms} ms" for label, ms in stages))
+        timings = ", ".join(f"{label} {ms} ms" for label, ms in stages)
+        notes.append(gettext("after the callee stopped: %(timings)s") % {"timings": timings})
     return " · ".join(notes)
 
 
 # A reply's latency stages, from the callee's end of speech (TranscriptTurn's fields).
 TURN_STAGES = (
-    ("STT final", "stt_final_ms"), ("LLM first token", "llm_first_token_ms"), ("TTS first byte", "tts_first_byte_ms"),
-    ("first audio sent", "first_audio_sent_ms"), ("heard", "first_audio_heard_ms"),
+    (_("STT final"), "stt_final_ms"), (_("LLM first token"), "llm_first_token_ms"),
+    (_("TTS first byte"), "tts_first_byte_ms"), (_("first audio sent"), "first_audio_sent_ms"),
+    (_("heard"), "first_audio_heard_ms"),
 )  # fmt: skip
 
 
@@ -64,7 +69,7 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     # What happened first, in few narrow columns (names cut short by the list's CSS): the outcome stays in
     # view beside the admin's navigation and filters on a 1,400 px screen.
-    list_display = ("short_id", "status_line", "outcome", "duration", "created", "contact", "campaign")
+    list_display = ("short_id", "status_line", "outcome_in_words", "duration", "created", "contact", "campaign")
     change_list_template = "admin/calls/call/change_list.html"
     list_filter = (ContactFilter, "status", "answered_by", "disposition", "sentiment", "analysis_status", "direction",
                    "provider", "campaign")  # fmt: skip
@@ -74,22 +79,22 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/calls/call/change_form.html"
     readonly_fields = ("created", "started", "answered", "ended")
     fieldsets = (
-        ("Outcome", {"fields": ("outcome", "disposition", "summary", "sentiment", "extracted_data")}),
+        (_("Outcome"), {"fields": ("outcome", "disposition", "summary", "sentiment", "extracted_data")}),
         (
-            "Analysis",
+            _("Analysis"),
             {
                 "classes": ("collapse",),
                 "fields": ("analysis_status", "analysis_error", "analysis_attempts", "analysis_model", "analyzed_at"),
             },
         ),
         (None, {"fields": ("id", "status", "direction", "contact", "campaign", "agent", "target")}),
-        ("Timing", {"fields": ("created", "started", "answered", "ended", "duration_seconds")}),
+        (_("Timing"), {"fields": ("created", "started", "answered", "ended", "duration_seconds")}),
         (
-            "Telephony",
+            _("Telephony"),
             {"fields": ("provider", "provider_call_id", "to_phone", "from_phone", "answered_by", "failure_reason")},
         ),
         (
-            "Cost, recording and latency",
+            _("Cost, recording and latency"),
             {
                 "fields": (
                     "cost",
@@ -113,7 +118,7 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ("analyse_again",)
 
     @admin.action(
-        description="Analyse again (replaces the summary, disposition and extracted fields)",
+        description=_("Analyse again (replaces the summary, disposition and extracted fields)"),
         permissions=["analyse"],
     )
     def analyse_again(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:
@@ -121,7 +126,12 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         reset = calls_analysis_reset(call_ids=ids)
         for call_id in queryset.filter(pk__in=ids, analysis_status="").values_list("pk", flat=True):
             notify_call_finished_on_commit(call_id)  # the same path as a call that has just ended
-        self.message_user(request, f"{reset} calls queued for analysis again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d call queued for analysis again.", "%(count)d calls queued for analysis again.", reset)
+            % {"count": reset},
+            messages.SUCCESS,
+        )
 
     def has_analyse_permission(self, request: HttpRequest) -> bool:
         # Calls are read-only in the admin; re-running their analysis is for who may change them at all.
@@ -139,7 +149,7 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         call = get_object_or_404(Call, pk=call_id, recording_status=RecordingStatus.STORED)
         if not call.recording_file:
-            raise Http404("No stored recording")
+            raise Http404(gettext("No stored recording"))
         name = call.recording_file.name.rsplit("/", 1)[-1]
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         return FileResponse(call.recording_file.open("rb"), filename=name, content_type=content_type)
@@ -161,33 +171,37 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             extra_context = {**(extra_context or {}), "turns": turns, "events": events, "recording_src": recording}
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.display(description="call", ordering="id")
+    @admin.display(description=_("call"), ordering="id")
     def short_id(self, call: Call) -> str:
         return str(call.id)[:8]
 
-    @admin.display(description="created", ordering="created_at")
+    @admin.display(description=pgettext_lazy("call moment", "created"), ordering="created_at")
     def created(self, call: Call) -> str:
         return to_the_second(call.created_at)
 
-    @admin.display(description="started")
+    @admin.display(description=pgettext_lazy("call moment", "started"))
     def started(self, call: Call) -> str:
         return to_the_second(call.started_at)
 
-    @admin.display(description="answered")
+    @admin.display(description=pgettext_lazy("call moment", "answered"))
     def answered(self, call: Call) -> str:
         return to_the_second(call.answered_at)
 
-    @admin.display(description="ended")
+    @admin.display(description=pgettext_lazy("call moment", "ended"))
     def ended(self, call: Call) -> str:
         return to_the_second(call.ended_at)
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("outcome"), ordering="outcome")
+    def outcome_in_words(self, call: Call) -> str:
+        return outcome_words(call.outcome, humanize=False) or "–"
+
+    @admin.display(description=_("status"), ordering="status")
     def status_line(self, call: Call) -> str:
         if call.answered_by:
             return f"{call.get_status_display()} · {call.get_answered_by_display().lower()}"
         return call.get_status_display()
 
-    @admin.display(description="duration", ordering="duration_seconds")
+    @admin.display(description=_("duration"), ordering="duration_seconds")
     def duration(self, call: Call) -> str:
         if call.duration_seconds is None:
             return "–"

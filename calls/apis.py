@@ -6,6 +6,7 @@ POST /api/v1/calls/ passes the same gate as the admin's test call, which is the 
 
 import django_filters
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import APIException
@@ -79,7 +80,7 @@ class PlaceCallSerializer(serializers.Serializer):
     def validate_agent(self, value: int) -> int:
         # calls knows agents only through the script their app registers (calls.hooks).
         if call_script(value) is None:
-            raise serializers.ValidationError(f"There is no agent {value}.")
+            raise serializers.ValidationError(gettext("There is no agent %(id)s.") % {"id": value})
         return value
 
 

@@ -7,8 +7,10 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 
 from calls.models import Call
+from calls.outcomes import outcome_words
 from contacts.models import Contact
 
 CALLS_SHOWN = 50
@@ -25,6 +27,7 @@ def contact_calls_section(request: HttpRequest, contact: Contact) -> str:
         {
             "call": call,
             "url": reverse("admin:calls_call_change", args=[call.pk]),
+            "outcome": outcome_words(call.outcome, humanize=False),
             "campaign_url": reverse("admin:campaigns_campaign_change", args=[call.campaign_id])
             if call.campaign_id
             else "",
@@ -41,7 +44,7 @@ class ContactFilter(admin.SimpleListFilter):
     """`?contact=<id>`: one person's calls (linked from the contact's page). Only the chosen contact is offered,
     so the filter costs nothing however many contacts there are; the search box finds the others."""
 
-    title = "contact"
+    title = _("contact")
     parameter_name = "contact"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:

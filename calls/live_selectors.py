@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from calls.live_events import MOMENTS, masked_phone, masked_text
-from calls.models import TERMINAL_STATUSES, Call, CallEvent, TranscriptTurn
+from calls.models import TERMINAL_STATUSES, AnsweredBy, Call, CallEvent, CallStatus, TranscriptTurn
 
 # TranscriptTurn's latency fields under the names live events use (voice.pipeline.host.LATENCY_STAGES).
 LATENCY_FIELDS = {
@@ -101,6 +101,15 @@ def campaign_call_stats(*, since: datetime.datetime, now: datetime.datetime) -> 
         if 0 <= minute < CHART_MINUTES:
             entry["per_minute"][minute] += 1
     return stats
+
+
+def live_labels() -> dict[str, dict[str, str]]:
+    """The live pages' codes in the operator's language, for their scripts (`Live.label`): call statuses and
+    answering-machine verdicts by code."""
+    return {
+        "status": {code: str(label) for code, label in CallStatus.choices},
+        "answered_by": {code: str(label) for code, label in AnsweredBy.choices},
+    }
 
 
 def call_live_view(call_id: uuid.UUID) -> dict[str, Any] | None:

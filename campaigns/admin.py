@@ -13,9 +13,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from guardian.admin import ReinforcedGuardedModelAdminMixin
 
+from calls.models import CallStatus
+from calls.outcomes import outcome_words
 from calls.selectors import campaign_cost_total
 from campaigns import services
 from campaigns.admin_reports import build_reports, may_build_reports, reports_view
@@ -46,18 +49,21 @@ def preview_instant(text: str, zone_name: str) -> datetime.datetime | str | None
     A wall time the clocks skip (spring forward) is refused; one they pass twice (fall back) is the first.
     """
     if zone_name not in time_zone_names():
-        return f"“{zone_name}” is not a time zone; choose one from the list."
+        return gettext("“%(zone)s” is not a time zone; choose one from the list.") % {"zone": zone_name}
     if not text:
         return None
     at = parse_datetime(text)
     if at is None:
-        return f"“{text}” is not a date and time; pick one, e.g. 2026-11-24 15:00."
+        return gettext("“%(text)s” is not a date and time; pick one, e.g. 2026-11-24 15:00.") % {"text": text}
     if at.tzinfo is not None:
         return at
     zone = zoneinfo.ZoneInfo(zone_name)
     aware = at.replace(tzinfo=zone)
     if aware.astimezone(datetime.UTC).astimezone(zone).replace(tzinfo=None) != at:
-        return f"{at:%Y-%m-%d %H:%M} does not exist in {zone_name}: the clocks skip it. Pick another time."
+        return gettext("%(at)s does not exist in %(zone)s: the clocks skip it. Pick another time.") % {
+            "at": f"{at:%Y-%m-%d %H:%M}",
+            "zone": zone_name,
+        }
     return aware
 
 
@@ -231,7 +237,8 @@ class CampaignAdmin(ReinforcedGuardedModelAdminMixin, admin.ModelAdmin):
         at_param = request.GET.get("at", "").strip()
         zone_name = request.GET.get("tz", "").strip() or settings.TIME_ZONE
         context = {**self.admin_site.each_context(request), "opts": self.opts, "campaign": campaign,
-                   "title": f"Dial preview: {campaign}", "zone_name": zone_name, "zone_chosen": "tz" in request.GET,
+                   "title": gettext("Dial preview: %(campaign)s") % {"campaign": campaign},
+                   "zone_name": zone_name, "zone_chosen": "tz" in request.GET,
                    "settings_time_zone": settings.TIME_ZONE,
                    "zones": time_zone_names()}  # fmt: skip
         at = preview_instant(at_param, zone_name)
@@ -277,7 +284,9 @@ class CampaignAdmin(ReinforcedGuardedModelAdminMixin, admin.ModelAdmin):
             "admin/campaigns/campaign/progress.html",
             {
                 "progress": progress,
-                "calls_by_status": sorted(progress.calls_by_status.items()),
+                "calls_by_status": sorted(
+                    (str(CallStatus(status).label), n) for status, n in progress.calls_by_status.items()
+                ),
                 "preview_url": reverse("admin:campaigns_campaign_preview", args=[campaign.pk]),
                 "live_url": f"{reverse('live:board')}?campaign={campaign.pk}"
                 if campaign.status in (Campaign.Status.RUNNING, Campaign.Status.PAUSED)
@@ -327,10 +336,10 @@ class CampaignTargetAdmin(admin.ModelAdmin):
     autocomplete_fields = ("campaign",)
     readonly_fields = ("created_at", "updated_at")
 
-    @admin.display(description="last outcome", ordering="last_outcome")
+    @admin.display(description=_("last outcome"), ordering="last_outcome")
     def outcome(self, target: CampaignTarget) -> str:
         """The last call's outcome in words: "Opted out", "No answer", "Callback requested"."""
-        return target.last_outcome.replace("_", " ").capitalize()
+        return outcome_words(target.last_outcome)
 
 
 # The contact's page lists the person's places in campaigns (contacts cannot read targets itself).

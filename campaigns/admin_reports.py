@@ -69,12 +69,12 @@ def download_view(request: HttpRequest, report_id: int, kind: str) -> FileRespon
     if not request.user.has_perm("campaigns.view_campaignreport"):
         raise PermissionDenied
     if kind not in FILES:
-        raise Http404("No such file kind")
+        raise Http404(gettext("No such file kind"))
     report = get_object_or_404(CampaignReport, pk=report_id, status=CampaignReport.Status.DONE)
     field_name, content_type = FILES[kind]
     stored = getattr(report, field_name)
     if not stored:
-        raise Http404("The report has no such file")
+        raise Http404(gettext("The report has no such file"))
     name = stored.name.rsplit("/", 1)[-1]
     return FileResponse(stored.open("rb"), as_attachment=True, filename=name, content_type=content_type)
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Model, ProtectedError
 from django.forms.models import model_to_dict, modelform_factory
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from guardian.shortcuts import get_objects_for_user
 from rest_framework import serializers, status, viewsets
@@ -53,13 +54,13 @@ def save_with_form(form_class: type[forms.ModelForm], fields: tuple[str, ...], d
         raise ValidationError(errors)
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ValidationError({name: ["This field cannot be written."] for name in unknown})
+        raise ValidationError({name: [gettext("This field cannot be written.")] for name in unknown})
     return form.save()
 
 
 class Conflict(Problem):
     def __init__(self, detail: str) -> None:
-        super().__init__(detail, code="conflict", status_code=status.HTTP_409_CONFLICT, title="Conflict")
+        super().__init__(detail, code="conflict", status_code=status.HTTP_409_CONFLICT, title=gettext("Conflict"))
 
 
 # ---- agents ------------------------------------------------------------------------------------
@@ -101,7 +102,7 @@ class AgentViewSet(viewsets.ModelViewSet):
         try:
             instance.delete()
         except ProtectedError as error:
-            raise Conflict("This agent has campaigns or calls; it cannot be deleted.") from error
+            raise Conflict(gettext("This agent has campaigns or calls; it cannot be deleted.")) from error
 
 
 # ---- campaigns ---------------------------------------------------------------------------------
@@ -186,14 +187,17 @@ class CampaignViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer: CampaignOutputSerializer) -> None:
         campaign = serializer.instance
         if campaign.status in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED):
-            raise Conflict(f"The campaign is {campaign.get_status_display().lower()}; it can no longer change.")
+            raise Conflict(
+                gettext("The campaign is %(status)s; it can no longer change.")
+                % {"status": campaign.get_status_display().lower()}
+            )
         if "contact_lists" in self.request.data and not self.request.user.has_perm("campaigns.change_campaign"):
             check_lists_visible(self.request.user, campaign=campaign, named=self.request.data["contact_lists"])
         serializer.instance = save_with_form(CampaignAdminForm, CAMPAIGN_FIELDS, self.request.data, campaign)
 
     def perform_destroy(self, instance: Campaign) -> None:
         if instance.status != Campaign.Status.DRAFT:
-            raise Conflict("Only a draft campaign can be deleted; cancel this one instead.")
+            raise Conflict(gettext("Only a draft campaign can be deleted; cancel this one instead."))
         instance.delete()
 
     def _lifecycle(self, request: Request, name: str) -> Response:
@@ -249,7 +253,9 @@ class CampaignViewSet(viewsets.ModelViewSet):
         if request.query_params.get("at"):
             at = parse_datetime(request.query_params["at"])
             if at is None or at.tzinfo is None:
-                raise ValidationError({"at": ["Give an ISO 8601 instant with its offset, e.g. 2026-12-08T15:00Z."]})
+                raise ValidationError(
+                    {"at": [gettext("Give an ISO 8601 instant with its offset, e.g. 2026-12-08T15:00Z.")]}
+                )
         return Response(campaign_preview(campaign_id=campaign.pk, at=at).as_dict())
 
 

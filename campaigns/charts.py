@@ -9,6 +9,8 @@ import zoneinfo
 from django.conf import settings
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from calls.models import Call, CallStatus
 
@@ -25,7 +27,7 @@ def campaign_chart_data(*, campaign_id: int, time_zone: str = "") -> dict[str, o
     statuses = dict(CallStatus.choices)
     outcomes: dict[str, int] = {}
     for status, disposition, count in calls.values_list("status", "disposition").annotate(n=Count("pk")).order_by():
-        label = disposition.replace("_", " ").capitalize() if disposition else statuses.get(status, status)
+        label = disposition.replace("_", " ").capitalize() if disposition else str(statuses.get(status, status))
         outcomes[label] = outcomes.get(label, 0) + count
     ordered = sorted(outcomes.items(), key=lambda item: -item[1])
     hours = list(
@@ -39,9 +41,19 @@ def campaign_chart_data(*, campaign_id: int, time_zone: str = "") -> dict[str, o
         "outcomes": {"labels": [label for label, _ in ordered], "counts": [count for _, count in ordered]},
         "hours": {
             "zone": zone.key,
-            "labels": [hour.astimezone(zone).strftime("%m-%d %H:00") for hour, _, _ in hours],
+            # The day as the operator's language writes it ("December 7" / "7 de diciembre"), then the hour.
+            "labels": [
+                f"{date_format(hour.astimezone(zone), 'MONTH_DAY_FORMAT')} {hour.astimezone(zone):%H}:00"
+                for hour, _, _ in hours
+            ],
             "placed": [placed for _, placed, _ in hours],
             "connected": [connected for _, _, connected in hours],
             "connect_rate": [round(100 * connected / placed, 1) if placed else None for _, placed, connected in hours],
+        },
+        # The series' names, in the operator's language (the script has no catalogue of its own).
+        "words": {
+            "placed": gettext("placed"),
+            "connected": gettext("connected"),
+            "connect_rate": gettext("connect rate (%)"),
         },
     }

@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from calls.outcomes import outcome_words
 from campaigns.models import CampaignTarget
 from contacts.models import Contact
 
@@ -18,7 +19,7 @@ def contact_targets_section(request: HttpRequest, contact: Contact) -> str:
             "target": target,
             "url": reverse("admin:campaigns_campaigntarget_change", args=[target.pk]),
             "campaign_url": reverse("admin:campaigns_campaign_change", args=[target.campaign_id]),
-            "outcome": target.last_outcome.replace("_", " ").capitalize(),
+            "outcome": outcome_words(target.last_outcome),
         }
         for target in targets
     ]

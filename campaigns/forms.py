@@ -13,6 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -47,7 +48,9 @@ def clean_optional_phone(value: str) -> str:
     try:
         return clean_phone_field(value).e164
     except ValidationError as error:
-        raise ValidationError(f"{error.messages[0]} Write it as E.164, e.g. +14155550123.") from error
+        raise ValidationError(
+            _("%(problem)s Write it as E.164, e.g. +14155550123.") % {"problem": error.messages[0]}
+        ) from error
 
 
 class RangeInputsMixin:
@@ -67,7 +70,7 @@ class RangeInputsMixin:
 
 
 class AgentAdminForm(RangeInputsMixin, forms.ModelForm):
-    transfer_number = phone_number_field("transfer number", Agent._meta.get_field("transfer_number").help_text)
+    transfer_number = phone_number_field(_("transfer number"), Agent._meta.get_field("transfer_number").help_text)
 
     class Meta:
         model = Agent
@@ -152,7 +155,7 @@ class AgentAdminForm(RangeInputsMixin, forms.ModelForm):
 
 
 class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
-    caller_id = phone_number_field("caller ID", Campaign._meta.get_field("caller_id").help_text)
+    caller_id = phone_number_field(_("caller ID"), Campaign._meta.get_field("caller_id").help_text)
     days_of_week = forms.TypedMultipleChoiceField(
         choices=WEEKDAYS,
         coerce=int,
@@ -183,7 +186,8 @@ class CampaignAdminForm(RangeInputsMixin, forms.ModelForm):
         ends_at = self.cleaned_data["ends_at"]
         # A campaign that already ended may be saved again unchanged; a new or moved end must lie ahead.
         if ends_at and ("ends_at" in self.changed_data or self.instance.pk is None) and ends_at <= timezone.now():
-            shown = timezone.localtime(ends_at).strftime("%Y-%m-%d %H:%M")
+            local = timezone.localtime(ends_at)
+            shown = f"{date_format(local, 'SHORT_DATE_FORMAT')} {local:%H:%M}"
             raise ValidationError(
                 _("The end (%(shown)s) is in the past: choose a later time, or leave it empty to run until done.")
                 % {"shown": shown},

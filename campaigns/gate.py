@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.db import models
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from calls.models import AnsweredBy, Call, CallStatus
 from campaigns.calling_hours import CallingWindow, is_known_zone, next_open, zone
@@ -31,18 +34,18 @@ CONVERSATION_ANSWERS = {AnsweredBy.HUMAN, AnsweredBy.UNKNOWN, ""}
 
 
 class Reason(models.TextChoices):
-    CAMPAIGN_ENDED = "campaign_ended", "Campaign has ended"
-    ERASED = "erased", "Contact's data was erased"
-    SUPPRESSED = "suppressed", "On the do-not-call list"
-    NO_CONSENT = "no_consent", "No consent for the campaign's purpose"
-    LIFETIME_CAP = "lifetime_cap", "Lifetime attempts used up"
-    UNKNOWN_TIME_ZONE = "unknown_time_zone", "Time zone unknown"
-    NO_CALLING_WINDOW = "no_calling_window", "No calling window in the contact's zones"
-    DAILY_CAP = "daily_cap", "24-hour attempt cap reached"
-    WEEKLY_CAP = "weekly_cap", "7-day attempt cap reached"
-    SEVEN_IN_SEVEN = "seven_in_seven", "7 calls in 7 days (Reg F)"
-    RECENT_CONVERSATION = "recent_conversation", "Conversation in the last 7 days (Reg F)"
-    OUTSIDE_CALLING_HOURS = "outside_calling_hours", "Outside callee-local calling hours"
+    CAMPAIGN_ENDED = "campaign_ended", _("Campaign has ended")
+    ERASED = "erased", _("Contact's data was erased")
+    SUPPRESSED = "suppressed", _("On the do-not-call list")
+    NO_CONSENT = "no_consent", _("No consent for the campaign's purpose")
+    LIFETIME_CAP = "lifetime_cap", _("Lifetime attempts used up")
+    UNKNOWN_TIME_ZONE = "unknown_time_zone", _("Time zone unknown")
+    NO_CALLING_WINDOW = "no_calling_window", _("No calling window in the contact's zones")
+    DAILY_CAP = "daily_cap", _("24-hour attempt cap reached")
+    WEEKLY_CAP = "weekly_cap", _("7-day attempt cap reached")
+    SEVEN_IN_SEVEN = "seven_in_seven", _("7 calls in 7 days (Reg F)")
+    RECENT_CONVERSATION = "recent_conversation", _("Conversation in the last 7 days (Reg F)")
+    OUTSIDE_CALLING_HOURS = "outside_calling_hours", _("Outside callee-local calling hours")
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,9 @@ def _cap_release(times: list[datetime.datetime], cap: int, period: datetime.time
 
 
 def _close(target: GateTarget, reason: Reason, state: str, detail: str = "") -> GateDecision:
-    return GateDecision(target.target_id, target.contact_id, False, reason.value, detail or reason.label, None, state)
+    return GateDecision(
+        target.target_id, target.contact_id, False, reason.value, detail or str(reason.label), None, state
+    )
 
 
 def evaluate(target: GateTarget, context: GateContext) -> GateDecision:
@@ -197,7 +202,12 @@ def evaluate(target: GateTarget, context: GateContext) -> GateDecision:
     if target.phone in context.suppressed:
         return _close(target, Reason.SUPPRESSED, CampaignTarget.State.SUPPRESSED)
     if context.consented is not None and target.contact_id not in context.consented:
-        return _close(target, Reason.NO_CONSENT, skipped, f"No consent for {campaign.get_purpose_display()}")
+        return _close(
+            target,
+            Reason.NO_CONSENT,
+            skipped,
+            gettext("No consent for %(purpose)s") % {"purpose": campaign.get_purpose_display()},
+        )
     if target.attempts >= campaign.max_attempts:
         return _close(target, Reason.LIFETIME_CAP, CampaignTarget.State.EXHAUSTED)
     zones = _zones_of(target)
@@ -226,16 +236,18 @@ def evaluate(target: GateTarget, context: GateContext) -> GateDecision:
     if opening is None:
         return _close(target, Reason.NO_CALLING_WINDOW, skipped, _no_window_detail(target, zones))
     if campaign.ends_at and opening >= campaign.ends_at:
-        return _close(target, Reason.CAMPAIGN_ENDED, skipped, "Next allowed time is after the campaign ends")
+        return _close(target, Reason.CAMPAIGN_ENDED, skipped, gettext("Next allowed time is after the campaign ends"))
     if opening == now:
         return GateDecision(target.target_id, target.contact_id, True)
-    return GateDecision(target.target_id, target.contact_id, False, binding.value, binding.label, opening, None)
+    return GateDecision(target.target_id, target.contact_id, False, binding.value, str(binding.label), opening, None)
 
 
 def _no_window_detail(target: GateTarget, zones: list[ZoneInfo]) -> str:
     if len(zones) > 1:
-        return f"No hour is inside the window in all of {len(zones)} candidate zones; set the contact's zone"
-    return "The campaign allows no weekday"
+        return gettext("No hour is inside the window in all of %(count)d candidate zones; set the contact's zone") % {
+            "count": len(zones)
+        }
+    return gettext("The campaign allows no weekday")
 
 
 def refusals_for_test_calls(contact_ids: Sequence[int], now: datetime.datetime) -> dict[int, str]:
@@ -265,10 +277,11 @@ def refusals_for_test_calls(contact_ids: Sequence[int], now: datetime.datetime) 
         decision = evaluate(target, context)
         if decision.allowed:
             continue
-        words = decision.detail or Reason(decision.reason).label
+        words = decision.detail or str(Reason(decision.reason).label)
         if decision.next_attempt_at:
             zones = _zones_of(target)
             local = decision.next_attempt_at.astimezone(zones[0]) if zones else decision.next_attempt_at
-            words += f"; opens {local:%a %Y-%m-%d %H:%M %Z}"
+            opens = f"{date_format(local, 'D')} {date_format(local, 'SHORT_DATE_FORMAT')} {local:%H:%M %Z}"
+            words += gettext("; opens %(when)s") % {"when": opens}
         refusals[target.contact_id] = words
     return refusals

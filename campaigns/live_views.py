@@ -11,9 +11,11 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from calls.live_selectors import campaign_call_stats, live_call_rows
+from calls.live_selectors import campaign_call_stats, live_call_rows, live_labels
 from calls.live_views import require
 from calls.permissions import STEER_LIVE_CALLS, VIEW_LIVE_CALLS, may
 from campaigns.exceptions import CampaignError
@@ -55,7 +57,8 @@ def board(request: HttpRequest) -> HttpResponse:
     require(request, VIEW_LIVE_CALLS)
     context = {
         **admin.site.each_context(request),
-        "title": "Live calls",
+        "title": gettext("Live calls"),
+        "labels": {**live_labels(), "campaign_status": {code: str(label) for code, label in Campaign.Status.choices}},
         "board": board_state(now=timezone.now()),
         "may_steer": may(request.user, STEER_LIVE_CALLS),
         "focus": request.GET.get("campaign", ""),
@@ -64,8 +67,8 @@ def board(request: HttpRequest) -> HttpResponse:
 
 
 MOVES = {
-    "pause": (campaign_pause, OperatorAction.Action.CAMPAIGN_PAUSE, "Paused: calls in progress finish."),
-    "resume": (campaign_resume, OperatorAction.Action.CAMPAIGN_RESUME, "Resumed."),
+    "pause": (campaign_pause, OperatorAction.Action.CAMPAIGN_PAUSE, _("Paused: calls in progress finish.")),
+    "resume": (campaign_resume, OperatorAction.Action.CAMPAIGN_RESUME, _("Resumed.")),
 }
 
 
@@ -74,18 +77,18 @@ def pace(request: HttpRequest, campaign_id: int, move: str) -> JsonResponse:
     """Pause or resume a campaign from the board (audited)."""
     if not may(request.user, STEER_LIVE_CALLS):
         return JsonResponse(
-            {"error": "You may not pause or resume campaigns: ask for the supervisor role."}, status=403
+            {"error": gettext("You may not pause or resume campaigns: ask for the supervisor role.")}, status=403
         )
     if move not in MOVES:
-        return JsonResponse({"error": f"Unknown action {move!r}."}, status=404)
+        return JsonResponse({"error": gettext("Unknown action %(move)r.") % {"move": move}}, status=404)
     service, action, message = MOVES[move]
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None:
-        return JsonResponse({"error": f"Campaign {campaign_id} does not exist."}, status=404)
+        return JsonResponse({"error": gettext("Campaign %(id)s does not exist.") % {"id": campaign_id}}, status=404)
     try:
         with transaction.atomic():
             service(campaign_id=campaign_id)
             operator_action_record(actor=request.user, action=action, target=campaign, details={"from": "live board"})
     except CampaignError as error:
         return JsonResponse({"error": str(error)}, status=400)
-    return JsonResponse({"message": message, "status": Campaign.objects.get(pk=campaign_id).status})
+    return JsonResponse({"message": str(message), "status": Campaign.objects.get(pk=campaign_id).status})

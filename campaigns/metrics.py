@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from prometheus_client.core import GaugeMetricFamily
 
 from calls.models import TERMINAL_STATUS_VALUES, Call, CallEvent
@@ -124,7 +125,7 @@ def provider_errors(window: datetime.timedelta) -> float:
 
 
 ALERT_METRICS = (
-    ("failed_call_share", "Share of ended calls that failed", failed_call_share),
-    ("connect_rate", "Share of ended calls answered", connect_rate),
-    ("provider_errors", "Provider failures during calls", provider_errors),
+    ("failed_call_share", _("Share of ended calls that failed"), failed_call_share),
+    ("connect_rate", _("Share of ended calls answered"), connect_rate),
+    ("provider_errors", _("Provider failures during calls"), provider_errors),
 )

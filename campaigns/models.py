@@ -8,6 +8,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -204,94 +206,132 @@ class Campaign(ConstraintErrorsOnFieldsMixin, models.Model):
         HANG_UP = "hang_up", _("Detect and hang up")
         LEAVE_VOICEMAIL = "leave_voicemail", _("Detect and leave the agent's voicemail message")
 
-    name = models.CharField(max_length=200)
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="campaigns")
-    contact_lists = models.ManyToManyField("contacts.ContactList", related_name="campaigns", blank=True)
-    purpose = models.CharField(max_length=32, choices=ConsentPurpose.choices, default=ConsentPurpose.INFORMATIONAL)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("agent"))
+    contact_lists = models.ManyToManyField(
+        "contacts.ContactList", related_name="campaigns", blank=True, verbose_name=_("contact lists")
+    )
+    purpose = models.CharField(
+        max_length=32, choices=ConsentPurpose.choices, default=ConsentPurpose.INFORMATIONAL, verbose_name=_("purpose")
+    )
     requires_consent = models.BooleanField(
-        default=False, help_text="Dial only contacts with active consent for this campaign's purpose."
+        default=False,
+        help_text=_("Dial only contacts with active consent for this campaign's purpose."),
+        verbose_name=_("requires consent"),
     )
     caller_id = models.CharField(
         max_length=16,
         blank=True,
-        help_text="The number calls come from; any format, stored as E.164 (+14155550123). "
-        "Empty: the TWILIO_FROM_NUMBER setting.",
+        help_text=_(
+            "The number calls come from; any format, stored as E.164 (+14155550123). "
+            "Empty: the TWILIO_FROM_NUMBER setting."
+        ),
+        verbose_name=_("caller id"),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
-    starts_at = models.DateTimeField(null=True, blank=True)
-    ends_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True, verbose_name=_("status")
+    )
+    starts_at = models.DateTimeField(null=True, blank=True, verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ends at"))
     window_start = models.TimeField(
-        default=datetime.time(9, 0), help_text="Callee-local; 08:00 at the earliest, before the window's end."
+        default=datetime.time(9, 0),
+        help_text=_("Callee-local; 08:00 at the earliest, before the window's end."),
+        verbose_name=_("window start"),
     )
-    window_end = models.TimeField(default=datetime.time(20, 0), help_text="Callee-local; 21:00 at the latest.")
+    window_end = models.TimeField(
+        default=datetime.time(20, 0), help_text=_("Callee-local; 21:00 at the latest."), verbose_name=_("window end")
+    )
     days_of_week = models.JSONField(
-        default=default_days_of_week, help_text="ISO weekdays callees may be called on (1 = Monday … 7 = Sunday)."
+        default=default_days_of_week,
+        help_text=_("ISO weekdays callees may be called on (1 = Monday … 7 = Sunday)."),
+        verbose_name=_("days of week"),
     )
     max_concurrent_calls = models.PositiveIntegerField(
         default=5,
-        validators=[MinValueValidator(1, "At least 1 call at a time.")],
-        help_text="At least 1: calls of this campaign in progress at once.",
+        validators=[MinValueValidator(1, _("At least 1 call at a time."))],
+        help_text=_("At least 1: calls of this campaign in progress at once."),
+        verbose_name=_("max concurrent calls"),
     )
     calls_per_second = models.DecimalField(
         max_digits=5,
         decimal_places=2,
         default=1,
-        help_text="More than 0, e.g. 0.5 (one call every 2 seconds) or 1; your carrier's limit applies.",
+        help_text=_("More than 0, e.g. 0.5 (one call every 2 seconds) or 1; your carrier's limit applies."),
+        verbose_name=_("calls per second"),
     )
     retry_policy = models.JSONField(
         default=default_retry_policy,
-        help_text="Per outcome (busy, no_answer, failed, voicemail): delay_minutes and max_attempts.",
+        help_text=_("Per outcome (busy, no_answer, failed, voicemail): delay_minutes and max_attempts."),
+        verbose_name=_("retry policy"),
     )
     dispositions = models.JSONField(
         default=default_dispositions,
         blank=True,
-        help_text="What the post-call analysis may conclude: a list of {code, label, next_step}; next_step is "
-        "none, close, callback (at the time asked, inside the calling window), wrong_number or do_not_call.",
+        help_text=_(
+            "What the post-call analysis may conclude: a list of {code, label, next_step}; next_step is "
+            "none, close, callback (at the time asked, inside the calling window), wrong_number or do_not_call."
+        ),
+        verbose_name=_("dispositions"),
     )
     max_attempts = models.PositiveIntegerField(
         default=3,
-        validators=[MinValueValidator(1, "At least 1 attempt, or no one is ever called.")],
-        help_text="At least 1: lifetime attempts per target.",
+        validators=[MinValueValidator(1, _("At least 1 attempt, or no one is ever called."))],
+        help_text=_("At least 1: lifetime attempts per target."),
+        verbose_name=_("max attempts"),
     )
     max_attempts_per_24h = models.PositiveIntegerField(
         default=2,
-        validators=[MinValueValidator(1, "At least 1 attempt, or no one is ever called.")],
-        help_text="At least 1: attempts per target in any 24 hours.",
+        validators=[MinValueValidator(1, _("At least 1 attempt, or no one is ever called."))],
+        help_text=_("At least 1: attempts per target in any 24 hours."),
+        verbose_name=_("max attempts per 24h"),
     )
     max_attempts_per_7d = models.PositiveIntegerField(
         default=3,
-        validators=[MinValueValidator(1, "At least 1 attempt, or no one is ever called.")],
-        help_text="At least 1: attempts per target in any 7 days.",
+        validators=[MinValueValidator(1, _("At least 1 attempt, or no one is ever called."))],
+        help_text=_("At least 1: attempts per target in any 7 days."),
+        verbose_name=_("max attempts per 7d"),
     )
     enforce_seven_in_seven = models.BooleanField(
-        "enforce Reg F 7-in-7",
+        _("enforce Reg F 7-in-7"),
         default=False,
-        help_text="Across all campaigns: at most 7 calls in 7 days per contact, none within 7 days after a "
-        "conversation.",
+        help_text=_(
+            "Across all campaigns: at most 7 calls in 7 days per contact, none within 7 days after a conversation."
+        ),
     )
-    activated_at = models.DateTimeField(null=True, blank=True, help_text="When the campaign first started running.")
-    finished_at = models.DateTimeField(null=True, blank=True, help_text="When it completed or was cancelled.")
+    activated_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the campaign first started running."), verbose_name=_("activated at")
+    )
+    finished_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When it completed or was cancelled."), verbose_name=_("finished at")
+    )
     answering_machine_policy = models.CharField(
-        max_length=16, choices=AnsweringMachinePolicy.choices, default=AnsweringMachinePolicy.LEAVE_VOICEMAIL
+        max_length=16,
+        choices=AnsweringMachinePolicy.choices,
+        default=AnsweringMachinePolicy.LEAVE_VOICEMAIL,
+        verbose_name=_("answering machine policy"),
     )
-    record_calls = models.BooleanField(default=False)
+    record_calls = models.BooleanField(default=False, verbose_name=_("record calls"))
     ring_timeout_seconds = models.PositiveIntegerField(
         default=30,
         validators=[
-            MinValueValidator(5, "Ring for 5 to 600 seconds."),
-            MaxValueValidator(600, "Ring for 5 to 600 seconds."),
+            MinValueValidator(5, _("Ring for 5 to 600 seconds.")),
+            MaxValueValidator(600, _("Ring for 5 to 600 seconds.")),
         ],
-        help_text="5 to 600 seconds.",
+        help_text=_("5 to 600 seconds."),
+        verbose_name=_("ring timeout seconds"),
     )
     max_call_duration_seconds = models.PositiveIntegerField(
         default=600,
-        validators=[MinValueValidator(10, "A call may last at least 10 seconds.")],
-        help_text="At least 10 seconds; the call is ended after it.",
+        validators=[MinValueValidator(10, _("A call may last at least 10 seconds."))],
+        help_text=_("At least 10 seconds; the call is ended after it."),
+        verbose_name=_("max call duration seconds"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
         ordering = ["-created_at"]
         constraints = [
             check(
@@ -358,24 +398,33 @@ class CampaignTarget(models.Model):
     """One contact inside one campaign: its state, attempts and when it may be dialled next."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        IN_PROGRESS = "in_progress", "In progress"
-        DONE = "done", "Done"
-        EXHAUSTED = "exhausted", "Exhausted"
-        SUPPRESSED = "suppressed", "Suppressed"
-        SKIPPED = "skipped", "Skipped"
+        PENDING = "pending", _("Pending")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+        EXHAUSTED = "exhausted", _("Exhausted")
+        SUPPRESSED = "suppressed", _("Suppressed")
+        SKIPPED = "skipped", _("Skipped")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="targets")
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.PROTECT, related_name="campaign_targets")
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_outcome = models.CharField(max_length=32, blank=True)
-    state_reason = models.CharField(max_length=255, blank=True, help_text="Why the target waits, or why it was closed.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="targets", verbose_name=_("campaign"))
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.PROTECT, related_name="campaign_targets", verbose_name=_("contact")
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, verbose_name=_("state"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    last_outcome = models.CharField(max_length=32, blank=True, verbose_name=_("last outcome"))
+    state_reason = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text=_("Why the target waits, or why it was closed."),
+        verbose_name=_("state reason"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("campaign target")
+        verbose_name_plural = _("campaign targets")
         ordering = ["campaign", "next_attempt_at"]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "contact"], name="target_unique_per_campaign"),
@@ -394,7 +443,7 @@ class CampaignTarget(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.contact} in {self.campaign}"
+        return _("%(contact)s in %(campaign)s") % {"contact": self.contact, "campaign": self.campaign}
 
 
 def report_upload_to(report: "CampaignReport", filename: str) -> str:
@@ -413,22 +462,33 @@ class CampaignReport(models.Model):
         DONE = "done", _("Ready")
         FAILED = "failed", _("Failed")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reports")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
-    rows_done = models.PositiveIntegerField(default=0)
-    rows_total = models.PositiveIntegerField(default=0)
-    workbook = models.FileField(upload_to=report_upload_to, blank=True, max_length=300)
-    csv_archive = models.FileField(upload_to=report_upload_to, blank=True, max_length=300)
-    error = models.TextField(blank=True)
-    time_zone = models.CharField(max_length=64, help_text="The zone of the report's times and its heatmap.")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reports", verbose_name=_("campaign"))
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, verbose_name=_("status"))
+    rows_done = models.PositiveIntegerField(default=0, verbose_name=_("rows done"))
+    rows_total = models.PositiveIntegerField(default=0, verbose_name=_("rows total"))
+    workbook = models.FileField(upload_to=report_upload_to, blank=True, max_length=300, verbose_name=_("workbook"))
+    csv_archive = models.FileField(
+        upload_to=report_upload_to, blank=True, max_length=300, verbose_name=_("csv archive")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    time_zone = models.CharField(
+        max_length=64, help_text=_("The zone of the report's times and its heatmap."), verbose_name=_("time zone")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name = _("campaign report")
+        verbose_name_plural = _("campaign reports")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -437,7 +497,11 @@ class CampaignReport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Report of {self.campaign} ({self.created_at:%Y-%m-%d %H:%M})" if self.created_at else "Report"
+        if not self.created_at:
+            return str(_("Report"))
+        local = timezone.localtime(self.created_at)
+        created = f"{date_format(local, 'SHORT_DATE_FORMAT')} {local:%H:%M}"
+        return _("Report of %(campaign)s (%(created)s)") % {"campaign": self.campaign, "created": created}
 
     @property
     def percent(self) -> int:

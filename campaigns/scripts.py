@@ -7,6 +7,7 @@ word ("Kai", "ia" in a name) passes for a disclosure.
 
 import re
 
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from contacts.selectors import CONTACT_TEMPLATE_FIELDS, custom_field_names
@@ -56,10 +57,13 @@ def unknown_variables_message(unknown: tuple[str, ...], known: list[str]) -> str
     """The operator's words for typos such as `{{frist_name}}`."""
     names = ", ".join(f"{{{{{name}}}}}" for name in unknown)
     shown = ", ".join(f"{{{{{name}}}}}" for name in known[:KNOWN_NAMES_SHOWN])
-    more = f" and {len(known) - KNOWN_NAMES_SHOWN} more" if len(known) > KNOWN_NAMES_SHOWN else ""
-    noun = "variable" if len(unknown) == 1 else "variables"
-    return (
-        f"Unknown {noun} {names}: no contact has such a field, so it would be spoken as nothing. "
-        f"Known: {shown}{more}. For a field only some contacts have, give a fallback: "
-        "{{name | text}}."
+    extra = len(known) - KNOWN_NAMES_SHOWN
+    more = gettext(" and %(count)d more") % {"count": extra} if extra > 0 else ""
+    message = ngettext(
+        "Unknown variable %(names)s: no contact has such a field, so it would be spoken as nothing. "
+        "Known: %(known)s%(more)s. For a field only some contacts have, give a fallback: {{name | text}}.",
+        "Unknown variables %(names)s: no contact has such a field, so it would be spoken as nothing. "
+        "Known: %(known)s%(more)s. For a field only some contacts have, give a fallback: {{name | text}}.",
+        len(unknown),
     )
+    return message % {"names": names, "known": shown, "more": more}

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, Min, OuterRef, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from calls.hooks import CallScript
 from calls.models import TERMINAL_STATUSES, Call
@@ -79,10 +80,10 @@ def campaign_progress(*, campaign_id: int, now: datetime.datetime | None = None)
         .order_by("-n")
     )
     return CampaignProgress(
-        targets_by_state={state.label: by_state.get(state.value, 0) for state in CampaignTarget.State},
+        targets_by_state={str(state.label): by_state.get(state.value, 0) for state in CampaignTarget.State},
         calls_by_status=by_status,
         dials_last_hour=calls.filter(created_at__gte=now - datetime.timedelta(hours=1)).count(),
-        waiting_reasons=[(row["state_reason"] or "Due now", row["n"], row["soonest"]) for row in waiting],
+        waiting_reasons=[(row["state_reason"] or gettext("Due now"), row["n"], row["soonest"]) for row in waiting],
     )
 
 
@@ -167,7 +168,7 @@ def _preview_chunks(campaign: Campaign, at: datetime.datetime, report: PreviewRe
     pending = CampaignTarget.objects.filter(campaign=campaign, state=CampaignTarget.State.PENDING)
     for target in pending.filter(next_attempt_at__gt=at).only("next_attempt_at").iterator(chunk_size=PREVIEW_CHUNK):
         report.evaluated += 1
-        _tally_reason(report, "Waiting for its retry delay", target.next_attempt_at)
+        _tally_reason(report, gettext("Waiting for its retry delay"), target.next_attempt_at)
     due = pending.exclude(next_attempt_at__gt=at).select_related("contact").order_by("next_attempt_at", "pk")
     chunk_targets: list[CampaignTarget] = []
     for target in due.iterator(chunk_size=PREVIEW_CHUNK):

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from contacts.operator_language import set_language
@@ -12,6 +13,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),  # "View site" lands in the admin
     path("admin/", admin.site.urls),
     path("i18n/setlang/", set_language, name="set_language"),  # the admin's language switch
+    # The live pages' scripts' words (locale/<code>/LC_MESSAGES/djangojs.po) in the request's language.
+    path("jsi18n/", JavaScriptCatalog.as_view(domain="djangojs"), name="javascript-catalog"),
     path("live/calls/", include("calls.live_urls")),  # live supervision (before `live/`: the board's prefix)
     path("live/", include("campaigns.live_urls")),
     path("api/v1/", include("config.api_router")),

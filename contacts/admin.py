@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from guardian.admin import ReinforcedGuardedModelAdminMixin
@@ -46,6 +47,7 @@ from contacts.models import (
     OperatorAction,
     Suppression,
 )
+from contacts.phone_numbers import phone_for_viewer
 from contacts.resources import (
     CHOSEN_SHEET,
     ContactCSV,
@@ -132,6 +134,12 @@ def register_contact_history(section: ContactHistorySection) -> None:
         _contact_history.append(section)
 
 
+@admin.display(description=_("phone"), ordering="phone")
+def phone_shown(obj: Contact | Suppression) -> str:
+    """A list's phone column as the operator reads numbers (`contacts.phone_numbers.phone_for_viewer`)."""
+    return phone_for_viewer(obj.phone) or "–"
+
+
 class ConsentInline(admin.TabularInline):
     model = Consent
     extra = 0
@@ -141,7 +149,7 @@ class ConsentInline(admin.TabularInline):
 @admin.register(Contact)
 class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
     form = ContactAdminForm
-    list_display = ("__str__", "phone", "country", "time_zone", "time_zone_ambiguous", "language", "created_at")
+    list_display = ("__str__", phone_shown, "country", "time_zone", "time_zone_ambiguous", "language", "created_at")
     list_filter = ("time_zone_ambiguous", "country", "language", "lists", ("erased_at", admin.EmptyFieldListFilter))
     search_fields = ("phone", "first_name", "last_name", "email")
     date_hierarchy = "created_at"
@@ -151,9 +159,9 @@ class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
     change_form_template = "admin/contacts/contact/change_form.html"
     fieldsets = (
         (None, {"fields": ("first_name", "last_name", "phone", "email", "language", "lists")}),
-        ("Where the callee is", {"fields": ("country", "time_zone", "time_zone_candidates", "time_zone_ambiguous")}),
-        ("Script variables", {"fields": ("custom_fields",)}),
-        ("History", {"fields": ("created_at", "updated_at", "erased_at")}),
+        (_("Where the callee is"), {"fields": ("country", "time_zone", "time_zone_candidates", "time_zone_ambiguous")}),
+        (_("Script variables"), {"fields": ("custom_fields",)}),
+        (_("History"), {"fields": ("created_at", "updated_at", "erased_at")}),
     )
     own_actions = ("export_personal_data", "erase_personal_data")
 
@@ -256,8 +264,11 @@ class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
             minutes = int(upload_max_age().total_seconds() // 60)
             self.message_user(
                 request,
-                f"The file {form.cleaned_data['original_file_name']} is no longer here: an upload not confirmed "
-                f"within {minutes} minutes is deleted. Nothing was imported; upload it again.",
+                gettext(
+                    "The file %(name)s is no longer here: an upload not confirmed within %(minutes)s minutes is "
+                    "deleted. Nothing was imported; upload it again."
+                )
+                % {"name": form.cleaned_data["original_file_name"], "minutes": minutes},
                 messages.ERROR,
             )
             return redirect("admin:contacts_contact_import")
@@ -274,7 +285,7 @@ class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
 
     # ---- privacy actions ---------------------------------------------------------------------
 
-    @admin.action(description="Export all data of the selected people (JSON)", permissions=["view"])
+    @admin.action(description=_("Export all data of the selected people (JSON)"), permissions=["view"])
     def export_personal_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
         people = [contact_data_export(contact=contact, actor=request.user) for contact in queryset]
         response = HttpResponse(
@@ -284,17 +295,26 @@ class ContactAdmin(ImportExportMixin, admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="personal-data-{timezone.now():%Y%m%d-%H%M%S}.json"'
         return response
 
-    @admin.action(description="Erase the selected people's data (keeps them on do-not-call)", permissions=["delete"])
+    @admin.action(description=_("Erase the selected people's data (keeps them on do-not-call)"), permissions=["delete"])
     def erase_personal_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         form = EraseConfirmForm(request.POST if "erase_confirmed" in request.POST else None)
         if form.is_valid():
             for contact in queryset:
                 contact_erase(contact=contact, actor=request.user)
-            self.message_user(request, f"Erased {queryset.count()} people's data; their numbers stay suppressed.")
+            count = queryset.count()
+            self.message_user(
+                request,
+                ngettext(
+                    "Erased %(count)d person's data; their number stays suppressed.",
+                    "Erased %(count)d people's data; their numbers stay suppressed.",
+                    count,
+                )
+                % {"count": count},
+            )
             return None
         context = {
             **self.admin_site.each_context(request),
-            "title": "Erase personal data?",
+            "title": gettext("Erase personal data?"),
             "opts": self.model._meta,
             "contacts": queryset,
             "form": form,
@@ -356,7 +376,7 @@ class ContactImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
         def rows():
             yield "\ufeff"  # so that Excel reads the file as UTF-8
-            yield writer.writerow(["row", "outcome", "reason", "cells of the row…"])
+            yield writer.writerow([gettext("row"), gettext("outcome"), gettext("reason"), gettext("cells of the row…")])
             for issue in job.issues.order_by("row_number").iterator(chunk_size=2000):
                 cells = [neutralise_formula(cell) for cell in issue.values]
                 yield writer.writerow([issue.row_number, issue.get_outcome_display(), issue.reason, *cells])
@@ -387,7 +407,7 @@ class SuppressionAdmin(SafeExportMixin, admin.ModelAdmin):
 
     resource_classes = [SuppressionResource]
     form = SuppressionAdminForm
-    list_display = ("phone", "is_active", "source", "reason", "created_by", "created_at", "lifted_at")
+    list_display = (phone_shown, "is_active", "source", "reason", "created_by", "created_at", "lifted_at")
     list_filter = ("source", ("lifted_at", admin.EmptyFieldListFilter))
     search_fields = ("phone", "reason")
     date_hierarchy = "created_at"
@@ -396,7 +416,7 @@ class SuppressionAdmin(SafeExportMixin, admin.ModelAdmin):
     actions = ("lift_suppressions",)
     change_list_template = "admin/contacts/suppression/change_list.html"
 
-    @admin.display(boolean=True, description="active")
+    @admin.display(boolean=True, description=_("active"))
     def is_active(self, suppression: Suppression) -> bool:
         return suppression.is_active
 
@@ -420,13 +440,19 @@ class SuppressionAdmin(SafeExportMixin, admin.ModelAdmin):
         )
         obj.pk, obj.created_at = suppression.pk, suppression.created_at
 
-    @admin.action(description="Lift the selected suppressions (they are kept, marked lifted)", permissions=["change"])
+    @admin.action(
+        description=_("Lift the selected suppressions (they are kept, marked lifted)"), permissions=["change"]
+    )
     def lift_suppressions(self, request: HttpRequest, queryset: QuerySet) -> None:
         lifted = [
-            suppression_remove(phone=s.phone, lifted_by=request.user, reason="lifted in the admin")
+            suppression_remove(phone=s.phone, lifted_by=request.user, reason=gettext("lifted in the admin"))
             for s in queryset.active()
         ]
-        self.message_user(request, f"Lifted {sum(1 for s in lifted if s)} suppressions.")
+        count = sum(1 for s in lifted if s)
+        self.message_user(
+            request,
+            ngettext("Lifted %(count)d suppression.", "Lifted %(count)d suppressions.", count) % {"count": count},
+        )
 
     def get_urls(self) -> list:
         return [
@@ -456,15 +482,18 @@ class SuppressionAdmin(SafeExportMixin, admin.ModelAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Suppressed {summary.added} numbers; {summary.already_suppressed} were already suppressed; "
-                    f"{len(summary.invalid)} rows had no valid number.",
+                    gettext(
+                        "Suppressed %(added)d numbers; %(already)d were already suppressed; %(invalid)d rows had no "
+                        "valid number."
+                    )
+                    % {"added": summary.added, "already": summary.already_suppressed, "invalid": len(summary.invalid)},
                 )
                 for line in summary.invalid[:20]:
                     self.message_user(request, line, level=messages.WARNING)
                 return HttpResponseRedirect(reverse("admin:contacts_suppression_changelist"))
         context = {
             **self.admin_site.each_context(request),
-            "title": "Suppress numbers from a file",
+            "title": gettext("Suppress numbers from a file"),
             "opts": self.model._meta,
             "form": form,
         }

@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from guardian.shortcuts import get_objects_for_user
 from rest_framework import mixins, serializers, status, viewsets
@@ -79,7 +80,9 @@ class ContactWriteSerializer(serializers.Serializer):
 
     def validate_time_zone(self, value: str) -> str:
         if value and value not in TIME_ZONES:
-            raise ValidationError(f"{value!r} is not an IANA time zone (e.g. America/New_York).")
+            raise ValidationError(
+                gettext("%(zone)r is not an IANA time zone (e.g. America/New_York).") % {"zone": value}
+            )
         return value
 
 

@@ -29,8 +29,9 @@ def clean_phone_field(value: str, *, contact: bool = False) -> ParsedPhoneNumber
 def phone_input_field() -> forms.CharField:
     # Wider than the stored E.164 (16 chars): people type spaces, dashes and extensions.
     return forms.CharField(
+        label=_("phone"),
         max_length=64,
-        help_text="Any format; stored as E.164 (+14155550123). National numbers use DEFAULT_PHONE_REGION.",
+        help_text=_("Any format; stored as E.164 (+14155550123). National numbers use DEFAULT_PHONE_REGION."),
     )
 
 
@@ -126,8 +127,10 @@ class ContactConfirmImportForm(ConfirmImportForm):
 
 
 class SuppressionImportForm(forms.Form):
-    import_file = forms.FileField(label="File (CSV or XLSX)", help_text="One number a row, in a 'phone' column.")
-    reason = forms.CharField(max_length=255, help_text="Kept with every number, e.g. 'national DNC list 2026-11'.")
+    import_file = forms.FileField(label=_("File (CSV or XLSX)"), help_text=_("One number a row, in a 'phone' column."))
+    reason = forms.CharField(
+        label=_("reason"), max_length=255, help_text=_("Kept with every number, e.g. 'national DNC list 2026-11'.")
+    )
 
     def clean_import_file(self) -> object:
         upload = clean_upload_size(self.cleaned_data["import_file"])
@@ -138,7 +141,7 @@ class SuppressionImportForm(forms.Form):
 
 class EraseConfirmForm(forms.Form):
     confirm = forms.BooleanField(
-        required=True, label="I understand: names, email, custom fields, transcripts and recordings are erased."
+        required=True, label=_("I understand: names, email, custom fields, transcripts and recordings are erased.")
     )
 
 

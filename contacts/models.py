@@ -24,7 +24,7 @@ class ContactList(models.Model):
             "empty: the deployment's DEFAULT_PHONE_REGION. An import may choose its own."
         ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("contact list")
@@ -36,35 +36,54 @@ class ContactList(models.Model):
 
 
 class Contact(models.Model):
-    first_name = models.CharField(max_length=150, blank=True)
-    last_name = models.CharField(max_length=150, blank=True)
+    first_name = models.CharField(max_length=150, blank=True, verbose_name=_("first name"))
+    last_name = models.CharField(max_length=150, blank=True, verbose_name=_("last name"))
     # NULL only once the person's data has been erased (see `erased_at`); NULLs never collide on unique.
     # Unique by a constraint (Meta), not `unique=True`: see `contact_phone_unique`.
-    phone = models.CharField("phone (E.164)", max_length=16, null=True, blank=True)
-    email = models.EmailField(blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 region of the number.")
+    phone = models.CharField(_("phone (E.164)"), max_length=16, null=True, blank=True)
+    email = models.EmailField(blank=True, verbose_name=_("email"))
+    country = models.CharField(
+        max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2 region of the number."), verbose_name=_("country")
+    )
     time_zone = models.CharField(
-        max_length=64, blank=True, help_text="IANA zone; inferred from the number when the import gives none."
+        max_length=64,
+        blank=True,
+        help_text=_("IANA zone; inferred from the number when the import gives none."),
+        verbose_name=_("time zone"),
     )
     time_zone_candidates = models.JSONField(
-        default=list, blank=True, help_text="Every IANA zone the number may be in, when it spans several."
+        default=list,
+        blank=True,
+        help_text=_("Every IANA zone the number may be in, when it spans several."),
+        verbose_name=_("time zone candidates"),
     )
     time_zone_ambiguous = models.BooleanField(
         default=False,
-        help_text="The number spans several zones and no zone was given: the dial gate uses the strictest.",
+        help_text=_("The number spans several zones and no zone was given: the dial gate uses the strictest."),
+        verbose_name=_("time zone ambiguous"),
     )
-    language = models.CharField(max_length=16, blank=True, help_text="BCP 47 tag, e.g. en-US.")
+    language = models.CharField(
+        max_length=16, blank=True, help_text=_("BCP 47 tag, e.g. en-US."), verbose_name=_("language")
+    )
     custom_fields = models.JSONField(
-        default=dict, blank=True, help_text="Extra import columns; usable as {{variables}} in scripts."
+        default=dict,
+        blank=True,
+        help_text=_("Extra import columns; usable as {{variables}} in scripts."),
+        verbose_name=_("custom fields"),
     )
-    lists = models.ManyToManyField(ContactList, related_name="contacts", blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    lists = models.ManyToManyField(ContactList, related_name="contacts", blank=True, verbose_name=_("lists"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     erased_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the person's data was erased on request; the row stays as a tombstone."
+        null=True,
+        blank=True,
+        help_text=_("When the person's data was erased on request; the row stays as a tombstone."),
+        verbose_name=_("erased at"),
     )
 
     class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
         ordering = ["-created_at"]
         constraints = [
             # A live contact always has an E.164 number; only an erased one may have none. (The explicit
@@ -92,8 +111,8 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         if self.erased_at:
-            return f"Erased contact #{self.pk}"
-        return self.full_name or self.phone or f"Contact #{self.pk}"
+            return _("Erased contact #%(id)s") % {"id": self.pk}
+        return self.full_name or self.phone or _("Contact #%(id)s") % {"id": self.pk}
 
     @property
     def full_name(self) -> str:
@@ -113,28 +132,42 @@ class Suppression(models.Model):
     """
 
     class Source(models.TextChoices):
-        IMPORT = "import", "File import"
-        ADMIN = "admin", "Operator (admin)"
-        OPT_OUT = "opt_out", "In-call opt-out"
+        IMPORT = "import", _("File import")
+        ADMIN = "admin", _("Operator (admin)")
+        OPT_OUT = "opt_out", _("In-call opt-out")
         API = "api", "API"
-        ERASURE = "erasure", "Data erased on request"
+        ERASURE = "erasure", _("Data erased on request")
 
-    phone = models.CharField("phone (E.164)", max_length=16)
-    reason = models.CharField(max_length=255, blank=True)
-    source = models.CharField(max_length=16, choices=Source.choices)
+    phone = models.CharField(_("phone (E.164)"), max_length=16)
+    reason = models.CharField(max_length=255, blank=True, verbose_name=_("reason"))
+    source = models.CharField(max_length=16, choices=Source.choices, verbose_name=_("source"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(db_default=Now())
-    lifted_at = models.DateTimeField(null=True, blank=True, help_text="When the number may be called again.")
+    created_at = models.DateTimeField(db_default=Now(), verbose_name=_("created at"))
+    lifted_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the number may be called again."), verbose_name=_("lifted at")
+    )
     lifted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("lifted by"),
     )
-    lift_reason = models.CharField(max_length=255, blank=True)
+    lift_reason = models.CharField(max_length=255, blank=True, verbose_name=_("lift reason"))
 
     objects = SuppressionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("suppression")
+        verbose_name_plural = _("suppressions")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(phone__regex=E164_REGEX), name="suppression_phone_is_e164"),
@@ -163,20 +196,28 @@ class Suppression(models.Model):
 class ConsentPurpose(models.TextChoices):
     """What a call is for; the law asks for a different kind of consent for each."""
 
-    INFORMATIONAL = "informational", "Informational (reminders, confirmations, surveys)"
-    TELEMARKETING = "telemarketing", "Telemarketing (prior express written consent)"
+    INFORMATIONAL = "informational", _("Informational (reminders, confirmations, surveys)")
+    TELEMARKETING = "telemarketing", _("Telemarketing (prior express written consent)")
 
 
 class Consent(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents")
-    purpose = models.CharField(max_length=32, choices=ConsentPurpose.choices)
-    source = models.CharField(max_length=200, help_text="Where the consent was captured (web form, call, paper…).")
-    evidence = models.TextField(blank=True, help_text="The wording agreed to, or a reference to it.")
-    given_at = models.DateTimeField()
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents", verbose_name=_("contact"))
+    purpose = models.CharField(max_length=32, choices=ConsentPurpose.choices, verbose_name=_("purpose"))
+    source = models.CharField(
+        max_length=200,
+        help_text=_("Where the consent was captured (web form, call, paper…)."),
+        verbose_name=_("source"),
+    )
+    evidence = models.TextField(
+        blank=True, help_text=_("The wording agreed to, or a reference to it."), verbose_name=_("evidence")
+    )
+    given_at = models.DateTimeField(verbose_name=_("given at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
         ordering = ["-given_at"]
         constraints = [
             models.CheckConstraint(
@@ -189,7 +230,8 @@ class Consent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_purpose_display()} ({'revoked' if self.revoked_at else 'active'})"
+        state = _("revoked") if self.revoked_at else _("active")
+        return f"{self.get_purpose_display()} ({state})"
 
 
 class ContactImportJob(models.Model):
@@ -200,15 +242,21 @@ class ContactImportJob(models.Model):
     """
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
-    file_name = models.CharField(max_length=255, help_text="Path of the uploaded file in the default storage.")
-    original_name = models.CharField(max_length=255)
-    file_format = models.CharField(max_length=8, choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")])
-    sheet = models.CharField(max_length=100, blank=True, help_text="XLSX sheet; empty: the first one.")
+    file_name = models.CharField(
+        max_length=255, help_text=_("Path of the uploaded file in the default storage."), verbose_name=_("file name")
+    )
+    original_name = models.CharField(max_length=255, verbose_name=_("original name"))
+    file_format = models.CharField(
+        max_length=8, choices=[("csv", "CSV"), ("xlsx", "Excel (XLSX)")], verbose_name=_("file format")
+    )
+    sheet = models.CharField(
+        max_length=100, blank=True, help_text=_("XLSX sheet; empty: the first one."), verbose_name=_("sheet")
+    )
     default_region = models.CharField(
         _("default phone region"),
         max_length=2,
@@ -216,26 +264,42 @@ class ContactImportJob(models.Model):
         help_text=_("For numbers without a country code; empty: the list's, else DEFAULT_PHONE_REGION."),
     )
     contact_list = models.ForeignKey(
-        ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs"
+        ContactList,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="import_jobs",
+        verbose_name=_("contact list"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
-    total_rows = models.PositiveIntegerField(default=0)
-    processed_rows = models.PositiveIntegerField(default=0)
-    created_count = models.PositiveIntegerField("created", default=0)
-    updated_count = models.PositiveIntegerField("updated", default=0)
-    unchanged_count = models.PositiveIntegerField("unchanged", default=0)
-    skipped_count = models.PositiveIntegerField("skipped", default=0, help_text="Duplicates in the file, suppressed.")
-    rejected_count = models.PositiveIntegerField("rejected", default=0, help_text="Rows that could not be read.")
-    warnings = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True, help_text="Why the whole file failed, when it did.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, verbose_name=_("status"))
+    total_rows = models.PositiveIntegerField(default=0, verbose_name=_("total rows"))
+    processed_rows = models.PositiveIntegerField(default=0, verbose_name=_("processed rows"))
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0)
+    skipped_count = models.PositiveIntegerField(
+        _("skipped"), default=0, help_text=_("Duplicates in the file, suppressed.")
+    )
+    rejected_count = models.PositiveIntegerField(_("rejected"), default=0, help_text=_("Rows that could not be read."))
+    warnings = models.JSONField(default=list, blank=True, verbose_name=_("warnings"))
+    error = models.TextField(
+        blank=True, help_text=_("Why the whole file failed, when it did."), verbose_name=_("error")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name = _("contact import job")
+        verbose_name_plural = _("contact import jobs")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -263,57 +327,70 @@ class ContactImportIssue(models.Model):
     with the reason and the row as it was: the download of what was not imported."""
 
     class Outcome(models.TextChoices):
-        DUPLICATE = "duplicate", "Skipped: duplicate in the file"
-        SUPPRESSED = "suppressed", "Skipped: number is suppressed"
-        REJECTED = "rejected", "Rejected: invalid"
+        DUPLICATE = "duplicate", _("Skipped: duplicate in the file")
+        SUPPRESSED = "suppressed", _("Skipped: number is suppressed")
+        REJECTED = "rejected", _("Rejected: invalid")
         # The row was imported, but a cell of a column the import ignores (a second phone column, …) was not.
-        VALUE_IGNORED = "value_ignored", "Imported without some of its values"
+        VALUE_IGNORED = "value_ignored", _("Imported without some of its values")
 
-    job = models.ForeignKey(ContactImportJob, on_delete=models.CASCADE, related_name="issues")
-    row_number = models.PositiveIntegerField(help_text="Row in the file; the header is row 1.")
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
-    reason = models.TextField()
-    values = models.JSONField(default=list, help_text="The row's cells as they were in the file.")
+    job = models.ForeignKey(ContactImportJob, on_delete=models.CASCADE, related_name="issues", verbose_name=_("job"))
+    row_number = models.PositiveIntegerField(
+        help_text=_("Row in the file; the header is row 1."), verbose_name=_("row number")
+    )
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, verbose_name=_("outcome"))
+    reason = models.TextField(verbose_name=_("reason"))
+    values = models.JSONField(
+        default=list, help_text=_("The row's cells as they were in the file."), verbose_name=_("values")
+    )
 
     class Meta:
+        verbose_name = _("contact import issue")
+        verbose_name_plural = _("contact import issues")
         ordering = ["job", "row_number"]
         constraints = [models.UniqueConstraint(fields=["job", "row_number"], name="import_issue_once_per_row")]
 
     def __str__(self) -> str:
-        return f"row {self.row_number}: {self.reason}"
+        return _("row %(row)s: %(reason)s") % {"row": self.row_number, "reason": self.reason}
 
 
 class OperatorAction(models.Model):
     """Audit log of what operators did to people's data: who, what, when, to whom. Append-only."""
 
     class Action(models.TextChoices):
-        EXPORT_PERSONAL_DATA = "export_personal_data", "Exported a person's data"
-        ERASE = "erase", "Erased a person's data"
-        SUPPRESSION_ADD = "suppression_add", "Suppressed a number"
-        SUPPRESSION_LIFT = "suppression_lift", "Lifted a suppression"
-        IMPORT = "import", "Imported contacts"
+        EXPORT_PERSONAL_DATA = "export_personal_data", _("Exported a person's data")
+        ERASE = "erase", _("Erased a person's data")
+        SUPPRESSION_ADD = "suppression_add", _("Suppressed a number")
+        SUPPRESSION_LIFT = "suppression_lift", _("Lifted a suppression")
+        IMPORT = "import", _("Imported contacts")
         # Live supervision: a supervisor steering a call or its campaign from the live pages.
-        LIVE_WHISPER = "live_whisper", "Whispered guidance to a live call's agent"
-        LIVE_HANG_UP = "live_hang_up", "Hung up a live call"
-        LIVE_TRANSFER = "live_transfer", "Transferred a live call to a person"
-        LIVE_DO_NOT_CALL = "live_do_not_call", "Marked a live call's number do-not-call"
-        LIVE_TAKE_OVER = "live_take_over", "Took over a live call from its agent"
-        LIVE_HAND_BACK = "live_hand_back", "Handed a live call back to its agent"
-        CAMPAIGN_PAUSE = "campaign_pause", "Paused a campaign"
-        CAMPAIGN_RESUME = "campaign_resume", "Resumed a campaign"
-        RETENTION_PURGE = "retention_purge", "Purged call data past its retention"
+        LIVE_WHISPER = "live_whisper", _("Whispered guidance to a live call's agent")
+        LIVE_HANG_UP = "live_hang_up", _("Hung up a live call")
+        LIVE_TRANSFER = "live_transfer", _("Transferred a live call to a person")
+        LIVE_DO_NOT_CALL = "live_do_not_call", _("Marked a live call's number do-not-call")
+        LIVE_TAKE_OVER = "live_take_over", _("Took over a live call from its agent")
+        LIVE_HAND_BACK = "live_hand_back", _("Handed a live call back to its agent")
+        CAMPAIGN_PAUSE = "campaign_pause", _("Paused a campaign")
+        CAMPAIGN_RESUME = "campaign_resume", _("Resumed a campaign")
+        RETENTION_PURGE = "retention_purge", _("Purged call data past its retention")
 
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    action = models.CharField(max_length=32, choices=Action.choices)
-    target_type = models.CharField(max_length=64)
-    target_id = models.CharField(max_length=64)
-    target_repr = models.CharField(max_length=200, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    action = models.CharField(max_length=32, choices=Action.choices, verbose_name=_("action"))
+    target_type = models.CharField(max_length=64, verbose_name=_("target type"))
+    target_id = models.CharField(max_length=64, verbose_name=_("target id"))
+    target_repr = models.CharField(max_length=200, blank=True, verbose_name=_("target repr"))
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
+    created_at = models.DateTimeField(db_default=Now(), db_index=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("operator action")
+        verbose_name_plural = _("operator actions")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as phonenumber_timezones
 
@@ -67,59 +70,74 @@ def parse_phone_number(raw: str, *, default_region: str | None = None) -> Parsed
     country code. Text around a number ("+1 202 555 0143 (mobile)") is ignored, as libphonenumber
     does; numbers with an extension are refused, since an extension cannot be dialled by a robot.
     """
-    result = parse_phone_number_or_reason(raw, (default_region or settings.DEFAULT_PHONE_REGION).upper())
+    region = (default_region or settings.DEFAULT_PHONE_REGION).upper()
+    result = parse_phone_number_or_reason(raw, region, translation.get_language() or "")
     if isinstance(result, str):
         raise InvalidPhoneNumber(result)
     return result
 
 
 @functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
-def parse_phone_number_or_reason(raw: str, region: str) -> ParsedPhoneNumber | str:
-    """`parse_phone_number` without exceptions: the parsed number, or the reason it is refused.
+def parse_phone_number_or_reason(raw: str, region: str, language: str = "") -> ParsedPhoneNumber | str:
+    """`parse_phone_number` without exceptions: the parsed number, or the reason it is refused, in the active
+    language; `language` is that language's code (`translation.get_language()`), so that the cache keeps each
+    language's reasons apart.
 
-    A pure function of its arguments with a small immutable result, cached per distinct (text, region)
-    in each process (bounded: `PARSE_CACHE_SIZE`), because contact files and re-imports repeat numbers.
+    A pure function of its arguments with a small immutable result, cached per distinct (text, region,
+    language) in each process (bounded: `PARSE_CACHE_SIZE`), because contact files and re-imports repeat numbers.
     """
     text = (raw or "").strip()
     if not text:
-        return "The phone number is empty."
+        return gettext("The phone number is empty.")
     if len(text) > MAX_PHONE_TEXT_LENGTH:
-        return f"{text[:20]!r}… is too long to be a phone number ({len(text)} characters)."
+        return gettext("%(start)r… is too long to be a phone number (%(length)d characters).") % {
+            "start": text[:20],
+            "length": len(text),
+        }
     if _has_letters(text):
         # libphonenumber reads letters as keypad digits ("mobile" → 662453); with words around the
         # number, find the number inside the text instead, and refuse when it holds none or several.
         found = [match.number for match in phonenumbers.PhoneNumberMatcher(text, region)]
         if len(found) != 1:
-            return f"{text!r} holds {'no' if not found else len(found)} phone numbers; one is needed."
+            if not found:
+                return gettext("%(text)r holds no phone number; one is needed.") % {"text": text}
+            return gettext("%(text)r holds %(count)d phone numbers; one is needed.") % {
+                "text": text,
+                "count": len(found),
+            }
         number = found[0]
     else:
         try:
             number = phonenumbers.parse(text, region)
         except phonenumbers.NumberParseException as error:
-            return f"{text!r} is not a phone number ({error.args[0] if error.args else error})."
+            why = error.args[0] if error.args else error
+            return gettext("%(text)r is not a phone number (%(why)s).") % {"text": text, "why": why}
     if number.extension:
-        return f"{text!r} has an extension ({number.extension}), which cannot be dialled."
+        return gettext("%(text)r has an extension (%(extension)s), which cannot be dialled.") % {
+            "text": text,
+            "extension": number.extension,
+        }
     facts = _classify(number)
     if facts is None:
         country = phonenumbers.region_code_for_country_code(number.country_code)
-        return f"{text!r} is not a valid number for region {country}."
+        return gettext("%(text)r is not a valid number for region %(region)s.") % {"text": text, "region": country}
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return ParsedPhoneNumber(e164=e164, region=facts[0], time_zones=facts[1], number_type=facts[2])
 
 
 # How a refused type is named to the operator, and, where it costs, why.
 _TYPE_WORDS = {
-    PhoneNumberType.PREMIUM_RATE: ("a premium-rate number", "calling it is charged at a premium rate"),
-    PhoneNumberType.SHARED_COST: ("a shared-cost number", "calling it costs more than a normal call"),
-    PhoneNumberType.TOLL_FREE: ("a toll-free number", ""),
-    PhoneNumberType.VOIP: ("a VoIP number", ""),
-    PhoneNumberType.PAGER: ("a pager number", ""),
-    PhoneNumberType.UAN: ("a company's universal access number", ""),
-    PhoneNumberType.VOICEMAIL: ("a voicemail access number", ""),
-    PhoneNumberType.PERSONAL_NUMBER: ("a personal (forwarding) number", ""),
-    PhoneNumberType.MOBILE: ("a mobile number", ""),
-    PhoneNumberType.FIXED_LINE: ("a landline number", ""),
-    PhoneNumberType.FIXED_LINE_OR_MOBILE: ("a landline or mobile number", ""),
+    PhoneNumberType.PREMIUM_RATE: (_("a premium-rate number"), _("calling it is charged at a premium rate")),
+    PhoneNumberType.SHARED_COST: (_("a shared-cost number"), _("calling it costs more than a normal call")),
+    PhoneNumberType.TOLL_FREE: (_("a toll-free number"), ""),
+    PhoneNumberType.VOIP: (_("a VoIP number"), ""),
+    PhoneNumberType.PAGER: (_("a pager number"), ""),
+    PhoneNumberType.UAN: (_("a company's universal access number"), ""),
+    PhoneNumberType.VOICEMAIL: (_("a voicemail access number"), ""),
+    PhoneNumberType.PERSONAL_NUMBER: (_("a personal (forwarding) number"), ""),
+    PhoneNumberType.MOBILE: (_("a mobile number"), ""),
+    PhoneNumberType.FIXED_LINE: (_("a landline number"), ""),
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: (_("a landline or mobile number"), ""),
 }
 
 
@@ -142,9 +160,17 @@ def number_type_refusal(parsed: ParsedPhoneNumber, refused: frozenset[int] | Non
     if parsed.number_type not in (refused_number_types() if refused is None else refused):
         return ""
     shown = phonenumbers.format_number(phonenumbers.parse(parsed.e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    name, why = _TYPE_WORDS.get(parsed.number_type, ("a number of a refused type", ""))
-    because = f"{why}, so it is refused" if why else "this type is refused"
-    return f"{shown} is {name}; {because} (setting CONTACT_REFUSED_NUMBER_TYPES)."
+    name, why = _TYPE_WORDS.get(parsed.number_type, (_("a number of a refused type"), ""))
+    if why:
+        return gettext("%(number)s is %(name)s; %(why)s, so it is refused (setting CONTACT_REFUSED_NUMBER_TYPES).") % {
+            "number": shown,
+            "name": name,
+            "why": why,
+        }
+    return gettext("%(number)s is %(name)s; this type is refused (setting CONTACT_REFUSED_NUMBER_TYPES).") % {
+        "number": shown,
+        "name": name,
+    }
 
 
 def parse_contact_phone_number(raw: str, *, default_region: str | None = None) -> ParsedPhoneNumber:
@@ -190,3 +216,28 @@ def _classify(number: phonenumbers.PhoneNumber) -> tuple[str, tuple[str, ...], i
 def _zone_tuple(zones: tuple[str, ...]) -> tuple[str, ...]:
     """One tuple per distinct zone list, shared by every cached number in it (a file has few)."""
     return zones
+
+
+def viewer_region() -> str:
+    """The region whose numbers the operator reads in national format: the active language's region
+    (`es-mx` → MX), else the deployment's DEFAULT_PHONE_REGION."""
+    _, _, region = (translation.get_language() or "").partition("-")
+    return region.upper() if len(region) == 2 else settings.DEFAULT_PHONE_REGION.upper()
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted(number: str, region: str) -> str:
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return number  # masked ("+***0143") or not a number: shown as it is
+    if phonenumbers.region_code_for_number(parsed) == region:
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def phone_for_viewer(number: str | None) -> str:
+    """A stored E.164 number as the operator reads it: national format for a number of the operator's region
+    (`viewer_region`), international otherwise ("+34 612 34 56 78"). A masked or unparseable text is returned
+    unchanged, so masking always wins; "" for no number."""
+    return _formatted(number, viewer_region()) if number else ""

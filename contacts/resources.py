@@ -13,6 +13,8 @@ import io
 
 import tablib
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources
 from import_export.formats import base_formats
 from import_export.results import Result, RowResult
@@ -32,12 +34,12 @@ IMPORT_TYPES = {
     Outcome.UPDATE: RowResult.IMPORT_TYPE_UPDATE,
 }
 OUTCOME_LABELS = {
-    Outcome.CREATE: "create",
-    Outcome.UPDATE: "update",
-    Outcome.UNCHANGED: "unchanged",
-    Outcome.DUPLICATE: "skip: duplicate in file",
-    Outcome.SUPPRESSED: "skip: suppressed",
-    Outcome.REJECTED: "reject: invalid",
+    Outcome.CREATE: _("create"),
+    Outcome.UPDATE: _("update"),
+    Outcome.UNCHANGED: pgettext_lazy("import outcome", "unchanged"),
+    Outcome.DUPLICATE: _("skip: duplicate in file"),
+    Outcome.SUPPRESSED: _("skip: suppressed"),
+    Outcome.REJECTED: _("reject: invalid"),
 }
 
 
@@ -115,14 +117,17 @@ class ContactResource(resources.ModelResource):
         )
         result = Result()
         result.preview = self.preview
-        result.diff_headers = ["row", "outcome", "why", "phone (E.164)", "name", "email", "time zone", "custom fields"]
+        result.diff_headers = [
+            gettext("row"), gettext("outcome"), gettext("why"), gettext("phone (E.164)"), gettext("name"),
+            gettext("email"), gettext("time zone"), gettext("custom fields"),
+        ]  # fmt: skip
         for decision in self.preview.decisions:
             row = RowResult()
             row.import_type = IMPORT_TYPES.get(decision.outcome, RowResult.IMPORT_TYPE_SKIP)
             fields_ = decision.fields
             name = f"{fields_.get('first_name', '')} {fields_.get('last_name', '')}".strip()
             zone = fields_.get("time_zone") or (
-                "ambiguous: " + ", ".join(fields_.get("time_zone_candidates", [])[:3])
+                gettext("ambiguous: %(zones)s") % {"zones": ", ".join(fields_.get("time_zone_candidates", [])[:3])}
                 if fields_.get("time_zone_ambiguous")
                 else ""
             )

@@ -7,7 +7,8 @@ from typing import BinaryIO
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from contacts.hooks import notify_contact_event_on_commit
 from contacts.importing.columns import map_columns
@@ -242,13 +243,14 @@ def suppression_import(
     table = open_table(stream, file_format=file_format)
     columns = map_columns(table.headers)
     region = settings.DEFAULT_PHONE_REGION.upper()
+    language = translation.get_language() or ""
     summary = SuppressionImportSummary()
     while batch := list(itertools.islice(table.rows, 2000)):
         phones: dict[str, int] = {}
         for number, cells in batch:
-            parsed = parse_phone_number_or_reason(columns.cell(cells, "phone"), region)
+            parsed = parse_phone_number_or_reason(columns.cell(cells, "phone"), region, language)
             if isinstance(parsed, str):
-                summary.invalid.append(f"row {number}: {parsed}")
+                summary.invalid.append(gettext("row %(row)s: %(reason)s") % {"row": number, "reason": parsed})
             else:
                 phones.setdefault(parsed.e164, number)
         known = suppressed_phones(phones)

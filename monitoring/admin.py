@@ -3,14 +3,17 @@
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from monitoring.metrics import alert_metrics
 from monitoring.models import AlertEvent, AlertRule
 
 
 class AlertRuleForm(forms.ModelForm):
-    metric = forms.ChoiceField(choices=())
+    metric = forms.ChoiceField(label=_("metric"), choices=())
     slack_webhook_url = forms.URLField(
+        label=AlertRule._meta.get_field("slack_webhook_url").verbose_name,
         required=False,
         assume_scheme="https",
         max_length=500,
@@ -33,7 +36,9 @@ class AlertRuleForm(forms.ModelForm):
             try:
                 validate(address)
             except forms.ValidationError:
-                raise forms.ValidationError(f"{address!r} is not an e-mail address.") from None
+                raise forms.ValidationError(
+                    gettext("%(address)r is not an e-mail address.") % {"address": address}
+                ) from None
         return ", ".join(addresses)
 
 

@@ -23,6 +23,6 @@ class MonitoringConfig(AppConfig):
 
             tracing_configure()
         register_alert_metric(
-            "worker_heartbeat_age_seconds", "Seconds since a worker's last heartbeat", worker_heartbeat_age
+            "worker_heartbeat_age_seconds", _("Seconds since a worker's last heartbeat"), worker_heartbeat_age
         )
-        register_alert_metric("queue_depth", "Messages waiting in the fullest Celery queue", deepest_queue)
+        register_alert_metric("queue_depth", _("Messages waiting in the fullest Celery queue"), deepest_queue)

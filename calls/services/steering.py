@@ -13,6 +13,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.utils.translation import gettext
 
 from calls.exceptions import SteeringError
 from calls.live_events import STEER_MESSAGE_TYPE, call_group, masked_phone
@@ -31,7 +32,7 @@ MAX_WHISPER_CHARS = 500
 def _open_call(call_id: uuid.UUID | str) -> Call:
     call = Call.objects.open().filter(pk=call_id).first()
     if call is None:
-        raise SteeringError("This call has ended: there is nothing left to steer.")
+        raise SteeringError(gettext("This call has ended: there is nothing left to steer."))
     return call
 
 
@@ -52,9 +53,12 @@ def call_steer_whisper(*, call_id: uuid.UUID | str, actor: AbstractBaseUser, tex
     """Guidance for the agent, in its context before its next turn; the callee never hears it."""
     text = " ".join(text.split())
     if not text:
-        raise SteeringError("Type the guidance to whisper to the agent.")
+        raise SteeringError(gettext("Type the guidance to whisper to the agent."))
     if len(text) > MAX_WHISPER_CHARS:
-        raise SteeringError(f"Keep a whisper under {MAX_WHISPER_CHARS} characters (this one has {len(text)}).")
+        raise SteeringError(
+            gettext("Keep a whisper under %(max)d characters (this one has %(length)d).")
+            % {"max": MAX_WHISPER_CHARS, "length": len(text)}
+        )
     with transaction.atomic():
         call = _open_call(call_id)
         _audit(call, actor, OperatorAction.Action.LIVE_WHISPER, {"text": text})
@@ -95,14 +99,14 @@ def call_steer_transfer(*, call_id: uuid.UUID | str, actor: AbstractBaseUser, to
     try:
         number = parse_phone_number(to).e164
     except InvalidPhoneNumber as error:
-        raise SteeringError(f"Cannot transfer to {to!r}: {error}") from None
+        raise SteeringError(gettext("Cannot transfer to %(to)r: %(error)s") % {"to": to, "error": error}) from None
     call = _open_call(call_id)
     if not call.provider_call_id:
-        raise SteeringError("The carrier has not confirmed this call yet: try again in a moment.")
+        raise SteeringError(gettext("The carrier has not confirmed this call yet: try again in a moment."))
     try:
         telephony().transfer(call.provider_call_id, to=number, caller_id=call.from_phone)
     except ProviderError as error:
-        raise SteeringError(f"The carrier refused the transfer: {error.message}") from None
+        raise SteeringError(gettext("The carrier refused the transfer: %(error)s") % {"error": error.message}) from None
     with transaction.atomic():
         _audit(call, actor, OperatorAction.Action.LIVE_TRANSFER, {"to": masked_phone(number)})
         Call.objects.filter(pk=call.pk).update(outcome="transferred")

@@ -4,8 +4,9 @@ import datetime
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
-from calls.admin import CallAdmin
+from calls.admin import CallAdmin, to_the_second
 from calls.models import Call, CallEvent, TranscriptTurn
 
 pytestmark = pytest.mark.django_db
@@ -47,8 +48,10 @@ def test_the_call_page_shows_the_conversation_first_then_the_facts_then_the_even
 
 def test_the_call_page_gives_times_to_the_second(admin_client, finished_call):
     content = admin_client.get(reverse("admin:calls_call_change", args=[finished_call.pk])).content.decode()
-    assert "2026-11-23 15:04:05 UTC" in content
-    assert "2026-11-23 15:05:28 UTC" in content
+    assert "11/23/2026 15:04:05 UTC" in content  # the date as the operator's language writes it (en: m/d/Y)
+    assert "11/23/2026 15:05:28 UTC" in content
+    with translation.override("es"):
+        assert to_the_second(finished_call.answered_at) == "23/11/2026 15:04:05 UTC"
 
 
 def test_the_call_page_folds_the_events_with_a_readable_summary(admin_client, finished_call):
@@ -86,7 +89,7 @@ def test_analyse_again_runs_a_failed_analysis_once_more(admin_client, call, djan
             "/admin/calls/call/", {"action": "analyse_again", "_selected_action": [str(call.pk)]}, follow=True
         )
 
-    assert "1 calls queued for analysis again." in response.content.decode()
+    assert "1 call queued for analysis again." in response.content.decode()
     call.refresh_from_db()
     assert call.analysis_status == AnalysisStatus.DONE
     assert call.summary

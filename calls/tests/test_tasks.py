@@ -296,7 +296,7 @@ def test_a_test_call_outside_the_callees_calling_hours_is_refused_saying_when_th
         (
             "error",
             "No test call placed to 1 contact(s):<br>Ada Byron (+***0143): Outside callee-local calling hours; "
-            f"opens {opens:%a %Y-%m-%d %H:%M %Z}.",
+            f"opens {opens:%a} {opens:%m/%d/%Y %H:%M %Z}.",  # the operator's locale's date (en: m/d/Y)
         )
     ]
     assert not Call.objects.exists()

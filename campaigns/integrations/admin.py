@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
@@ -72,18 +73,23 @@ class IntegrationTokenAdmin(admin.ModelAdmin):
         if key is not None:
             self.message_user(
                 request,
-                f"The key of “{obj.name}” is {key} — copy it now: it is not stored and will not be shown again.",
+                gettext("The key of “%(name)s” is %(key)s — copy it now: it is not stored and will not be shown again.")
+                % {"name": obj.name, "key": key},
                 messages.WARNING,
             )
 
-    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
         revoked = sum(integration_token_revoke(token_id=pk) for pk in queryset.values_list("pk", flat=True))
-        self.message_user(request, f"Revoked {revoked} token(s); requests with them now get 401.", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("Revoked %(count)d token(s); requests with them now get 401.") % {"count": revoked},
+            messages.SUCCESS,
+        )
 
 
 class WebhookSubscriptionForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https", help_text="Where events are POSTed.")
+    url = forms.URLField(label="URL", max_length=500, assume_scheme="https", help_text=_("Where events are POSTed."))
 
     class Meta:
         model = WebhookSubscription
@@ -107,10 +113,12 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Resume delivering to the selected subscriptions", permissions=["change"])
+    @admin.action(description=_("Resume delivering to the selected subscriptions"), permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
         queued = sum(webhook_subscription_resume(subscription_id=pk) for pk in queryset.values_list("pk", flat=True))
-        self.message_user(request, f"Resumed; {queued} pending deliveries queued.", messages.SUCCESS)
+        self.message_user(
+            request, gettext("Resumed; %(count)d pending deliveries queued.") % {"count": queued}, messages.SUCCESS
+        )
 
 
 class WebhookAttemptInline(admin.TabularInline):
@@ -137,10 +145,12 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Resend the selected deliveries now", permissions=["change"])
+    @admin.action(description=_("Resend the selected deliveries now"), permissions=["change"])
     def resend(self, request: HttpRequest, queryset: QuerySet) -> None:
         sent = sum(webhook_delivery_resend(delivery_id=pk) for pk in queryset.values_list("pk", flat=True))
-        self.message_user(request, f"{sent} deliveries queued to be sent again.", messages.SUCCESS)
+        self.message_user(
+            request, gettext("%(count)d deliveries queued to be sent again.") % {"count": sent}, messages.SUCCESS
+        )
 
 
 class ObjectGrantAdmin(admin.ModelAdmin):

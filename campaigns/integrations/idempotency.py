@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaigns.integrations.models import IdempotencyRecord
 from campaigns.integrations.problems import problem_response
@@ -83,10 +84,10 @@ class IdempotencyMiddleware:
         if owner is None:
             return self.get_response(request)
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
+            detail = gettext("An %(header)s is 1 to %(max)d characters, e.g. a UUID.")
             return problem_response(
-                request, status_code=400, code="invalid",
-                detail=f"An {HEADER} is 1 to {MAX_KEY_LENGTH} characters, e.g. a UUID.",
-            )  # fmt: skip
+                request, status_code=400, code="invalid", detail=detail % {"header": HEADER, "max": MAX_KEY_LENGTH}
+            )
         fingerprint = request_fingerprint(request)
         with transaction.atomic():
             try:
@@ -111,14 +112,14 @@ class IdempotencyMiddleware:
         record = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
         if record is None or record.status_code is None:
             # Only where the database does not make a repeat wait for the first (it always does on PostgreSQL).
-            return problem_response(
-                request, status_code=409, code="conflict",
-                detail=f"A request with this {HEADER} is still being processed; retry in a moment.",
-            )  # fmt: skip
+            detail = gettext("A request with this %(header)s is still being processed; retry in a moment.")
+            return problem_response(request, status_code=409, code="conflict", detail=detail % {"header": HEADER})
         if record.request_hash != fingerprint:
             return problem_response(
                 request, status_code=422, code="idempotency_key_reused",
-                detail=f"This {HEADER} was used for another request ({record.method} {record.path} with another "
-                "body); use a new key for a new request.",
+                detail=gettext(
+                    "This %(header)s was used for another request (%(method)s %(path)s with another body); use a "
+                    "new key for a new request."
+                ) % {"header": HEADER, "method": record.method, "path": record.path},
             )  # fmt: skip
         return replay(record)

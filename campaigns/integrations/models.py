@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 
 class IntegrationToken(models.Model):
@@ -16,24 +17,34 @@ class IntegrationToken(models.Model):
     """
 
     class Scope(models.TextChoices):
-        READ_ONLY = "read_only", "Read only"
-        READ_WRITE = "read_write", "Read and write"
+        READ_ONLY = "read_only", _("Read only")
+        READ_WRITE = "read_write", _("Read and write")
 
-    name = models.CharField(max_length=100, help_text="Which system uses it, e.g. “Billing CRM”.")
+    name = models.CharField(
+        max_length=100, help_text=_("Which system uses it, e.g. “Billing CRM”."), verbose_name=_("name")
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="integration_tokens",
-        help_text="The token acts as this user: its groups and permissions apply.",
+        help_text=_("The token acts as this user: its groups and permissions apply."),
+        verbose_name=_("user"),
     )
-    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.READ_ONLY)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    key_prefix = models.CharField(max_length=12, editable=False, help_text="The key's first characters, to tell it.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.READ_ONLY, verbose_name=_("scope"))
+    key_hash = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("key hash"))
+    key_prefix = models.CharField(
+        max_length=12,
+        editable=False,
+        help_text=_("The key's first characters, to tell it."),
+        verbose_name=_("key prefix"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("last used at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("revoked at"))
 
     class Meta:
+        verbose_name = _("integration token")
+        verbose_name_plural = _("integration tokens")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(scope__in=["read_only", "read_write"]), name="token_scope_valid"),
@@ -54,18 +65,24 @@ class IdempotencyRecord(models.Model):
     the unique constraint until the first commits, then reads its answer (it never runs the view again).
     """
 
-    owner = models.CharField(max_length=64, help_text="SHA-256 of the credential the key belongs to.")
-    key = models.CharField(max_length=255)
-    method = models.CharField(max_length=8)
-    path = models.CharField(max_length=500)
-    request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.BinaryField(blank=True, default=b"")
-    response_content_type = models.CharField(max_length=100, blank=True)
-    response_headers = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    owner = models.CharField(
+        max_length=64, help_text=_("SHA-256 of the credential the key belongs to."), verbose_name=_("owner")
+    )
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    method = models.CharField(max_length=8, verbose_name=_("method"))
+    path = models.CharField(max_length=500, verbose_name=_("path"))
+    request_hash = models.CharField(
+        max_length=64, help_text=_("SHA-256 of method, path and body."), verbose_name=_("request hash")
+    )
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("status code"))
+    response_body = models.BinaryField(blank=True, default=b"", verbose_name=_("response body"))
+    response_content_type = models.CharField(max_length=100, blank=True, verbose_name=_("response content type"))
+    response_headers = models.JSONField(default=dict, blank=True, verbose_name=_("response headers"))
+    created_at = models.DateTimeField(db_default=Now(), db_index=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_key_once_per_owner")]
 
     def __str__(self) -> str:
@@ -73,33 +90,49 @@ class IdempotencyRecord(models.Model):
 
 
 class WebhookEvent(models.TextChoices):
-    CALL_STARTED = "call.started", "A call was answered or started ringing through"
-    CALL_ENDED = "call.ended", "A call ended"
-    CALL_ANALYZED = "call.analyzed", "A call's outcome and extracted fields are ready"
-    CAMPAIGN_COMPLETED = "campaign.completed", "A campaign completed"
-    CONTACT_OPTED_OUT = "contact.opted_out", "A contact asked not to be called again"
-    IMPORT_FINISHED = "import.finished", "A contact import finished"
+    CALL_STARTED = "call.started", _("A call was answered or started ringing through")
+    CALL_ENDED = "call.ended", _("A call ended")
+    CALL_ANALYZED = "call.analyzed", _("A call's outcome and extracted fields are ready")
+    CAMPAIGN_COMPLETED = "campaign.completed", _("A campaign completed")
+    CONTACT_OPTED_OUT = "contact.opted_out", _("A contact asked not to be called again")
+    IMPORT_FINISHED = "import.finished", _("A contact import finished")
 
 
 class WebhookSubscription(models.Model):
     """An external URL told about chosen events, each POST signed with the subscription's secret."""
 
-    name = models.CharField(max_length=100)
-    url = models.URLField(max_length=500)
-    events = models.JSONField(default=list, help_text='Event names, e.g. ["call.ended"].')
-    secret = models.CharField(max_length=100, help_text="Signs every delivery (HMAC-SHA256); shared with the receiver.")
-    is_active = models.BooleanField(default=True)
-    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    url = models.URLField(max_length=500, verbose_name=_("url"))
+    events = models.JSONField(default=list, help_text=_('Event names, e.g. ["call.ended"].'), verbose_name=_("events"))
+    secret = models.CharField(
+        max_length=100,
+        help_text=_("Signs every delivery (HMAC-SHA256); shared with the receiver."),
+        verbose_name=_("secret"),
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, editable=False, verbose_name=_("consecutive failures")
+    )
     paused_at = models.DateTimeField(
-        null=True, blank=True, help_text="Set after too many straight failures; clear it to deliver again."
+        null=True,
+        blank=True,
+        help_text=_("Set after too many straight failures; clear it to deliver again."),
+        verbose_name=_("paused at"),
     )
-    paused_reason = models.CharField(max_length=255, blank=True)
+    paused_reason = models.CharField(max_length=255, blank=True, verbose_name=_("paused reason"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -127,24 +160,29 @@ class WebhookDelivery(models.Model):
     """One event for one subscription, with its attempts. Delivered at most once successfully."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed (gave up)"
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed (gave up)")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=32, choices=WebhookEvent.choices)
-    event_key = models.CharField(max_length=100, help_text="What the event is about, e.g. the call id.")
-    payload = models.JSONField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, verbose_name="ID")
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("subscription")
+    )
+    event = models.CharField(max_length=32, choices=WebhookEvent.choices, verbose_name=_("event"))
+    event_key = models.CharField(
+        max_length=100, help_text=_("What the event is about, e.g. the call id."), verbose_name=_("event key")
+    )
+    payload = models.JSONField(verbose_name=_("payload"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("webhook delivery")
         ordering = ["-created_at"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name_plural = _("webhook deliveries")
         constraints = [
             # An event raised twice (a hook run again by the reaper) is delivered once.
             models.UniqueConstraint(fields=["subscription", "event", "event_key"], name="webhook_delivery_once"),
@@ -160,15 +198,19 @@ class WebhookDelivery(models.Model):
 class WebhookAttempt(models.Model):
     """One HTTP attempt of a delivery: what the receiver answered, or why it could not be reached."""
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
-    number = models.PositiveIntegerField()
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    response_excerpt = models.CharField(max_length=500, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    attempted_at = models.DateTimeField(db_default=Now())
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log", verbose_name=_("delivery")
+    )
+    number = models.PositiveIntegerField(verbose_name=_("number"))
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("status code"))
+    error = models.CharField(max_length=500, blank=True, verbose_name=_("error"))
+    response_excerpt = models.CharField(max_length=500, blank=True, verbose_name=_("response excerpt"))
+    duration_ms = models.PositiveIntegerField(default=0, verbose_name=_("duration ms"))
+    attempted_at = models.DateTimeField(db_default=Now(), verbose_name=_("attempted at"))
 
     class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
         ordering = ["delivery", "number"]
 
     def __str__(self) -> str:

@@ -11,6 +11,8 @@ import http
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -19,19 +21,19 @@ from rest_framework.views import exception_handler
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:callwright:problem:"
 TITLES = {
-    "invalid": "Invalid request",
-    "parse_error": "Malformed request body",
-    "not_authenticated": "Authentication required",
-    "authentication_failed": "Authentication failed",
-    "permission_denied": "Permission denied",
-    "not_found": "Not found",
-    "method_not_allowed": "Method not allowed",
-    "not_acceptable": "Not acceptable",
-    "unsupported_media_type": "Unsupported media type",
-    "throttled": "Too many requests",
-    "dial_refused": "Call refused by the dial-time gate",
-    "conflict": "Conflict",
-    "idempotency_key_reused": "Idempotency key reused with another request",
+    "invalid": _("Invalid request"),
+    "parse_error": _("Malformed request body"),
+    "not_authenticated": _("Authentication required"),
+    "authentication_failed": _("Authentication failed"),
+    "permission_denied": _("Permission denied"),
+    "not_found": _("Not found"),
+    "method_not_allowed": _("Method not allowed"),
+    "not_acceptable": _("Not acceptable"),
+    "unsupported_media_type": _("Unsupported media type"),
+    "throttled": _("Too many requests"),
+    "dial_refused": _("Call refused by the dial-time gate"),
+    "conflict": _("Conflict"),
+    "idempotency_key_reused": _("Idempotency key reused with another request"),
 }
 
 
@@ -51,7 +53,7 @@ def problem(
     """A problem details document (a dict ready for JSON)."""
     body: dict[str, object] = {
         "type": TYPE_PREFIX + code,
-        "title": title or TITLES.get(code) or http.HTTPStatus(status_code).phrase,
+        "title": str(title or TITLES.get(code) or http.HTTPStatus(status_code).phrase),
         "status": status_code,
         "detail": detail,
         "code": code,
@@ -68,11 +70,11 @@ def _validation_detail(errors: object) -> str:
         general = errors.get("non_field_errors") or []
         words = [str(message) for message in general]
         if fields:
-            words.append("Check " + ", ".join(fields) + ".")
-        return " ".join(words) or "The request is invalid."
+            words.append(gettext("Check %(fields)s.") % {"fields": ", ".join(fields)})
+        return " ".join(words) or gettext("The request is invalid.")
     if isinstance(errors, list) and errors and all(isinstance(item, str) for item in errors):
         return " ".join(map(str, errors))
-    return "The request is invalid."
+    return gettext("The request is invalid.")
 
 
 def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -95,9 +97,9 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
         )  # fmt: skip
     else:
         if isinstance(exc, Http404):
-            code, detail = "not_found", "Nothing is here: check the id or the address."
+            code, detail = "not_found", gettext("Nothing is here: check the id or the address.")
         elif isinstance(exc, PermissionDenied):
-            code, detail = "permission_denied", "You do not have permission to do this."
+            code, detail = "permission_denied", gettext("You do not have permission to do this.")
         else:
             codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
             code = codes if isinstance(codes, str) else "error"
@@ -128,6 +130,7 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return problem_response(
             request, status_code=status.HTTP_404_NOT_FOUND, code="not_found",
-            detail=f"No API endpoint at {request.path}; the schema at /api/schema/ lists them.",
+            detail=gettext("No API endpoint at %(path)s; the schema at /api/schema/ lists them.")
+            % {"path": request.path},
         )  # fmt: skip
     return defaults.page_not_found(request, exception)

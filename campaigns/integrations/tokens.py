@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.signals import user_login_failed
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -87,8 +88,10 @@ class IntegrationTokenAuthentication(authentication.BaseAuthentication):
         if settings.AXES_ENABLED and not AxesProxyHandler.is_allowed(request, credentials):
             raise exceptions.Throttled(
                 wait=settings.AXES_COOLOFF_TIME.total_seconds(),
-                detail="Too many failed token attempts from this address: locked out for a while. "
-                "An administrator can lift the lockout in the admin (Access attempts).",
+                detail=gettext(
+                    "Too many failed token attempts from this address: locked out for a while. "
+                    "An administrator can lift the lockout in the admin (Access attempts)."
+                ),
             )
         token = token_for_key(key)
         if token is None:

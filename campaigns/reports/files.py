@@ -156,7 +156,7 @@ def write_summary(pair: SheetPair, campaign: Campaign, summary: Summary, zone_na
 
 def write_contacts(pair: SheetPair, campaign: Campaign, zone: zoneinfo.ZoneInfo, progress: Progress) -> None:
     fields = outcome_fields(campaign)
-    states = dict(CampaignTarget.State.choices)
+    states = {code: str(label) for code, label in CampaignTarget.State.choices}
     header = ["First name", "Last name", "Phone", "Email", "Final state", "Why", "Attempts", "Calls", "Last call at",
               "Last call status", "Last outcome", "Disposition", "Sentiment", "Summary"]  # fmt: skip
     pair.row([*header, *fields], bold=True)
@@ -167,7 +167,7 @@ def write_contacts(pair: SheetPair, campaign: Campaign, zone: zoneinfo.ZoneInfo,
             target["contact__first_name"], target["contact__last_name"], target["contact__phone"],
             target["contact__email"], states.get(target["state"], target["state"]), target["state_reason"],
             target["attempts"], row.calls, local(last.get("created_at"), zone),
-            CallStatus(last["status"]).label if last else None, target["last_outcome"], row.disposition,
+            str(CallStatus(last["status"]).label) if last else None, target["last_outcome"], row.disposition,
             row.sentiment, row.summary, *(typed(row.extracted.get(name)) for name in fields),
         ])  # fmt: skip
         written += 1
@@ -199,7 +199,7 @@ def write_heatmap(pair: SheetPair, campaign: Campaign, zone: zoneinfo.ZoneInfo) 
 
 def write_calls(pair: SheetPair, campaign: Campaign, zone: zoneinfo.ZoneInfo, progress: Progress) -> None:
     fields = outcome_fields(campaign)
-    answered_by = dict(AnsweredBy.choices)
+    answered_by = {code: str(label) for code, label in AnsweredBy.choices}
     pair.row(["Call", "Placed", "Answered", "Ended", "Status", "Answered by", "Duration (s)", "Outcome",
               "Disposition", "Sentiment", "Summary", "Carrier price", "Carrier", "Number dialled", "Contact id",
               "Analysis", "Estimated cost", *fields], bold=True)  # fmt: skip
@@ -208,7 +208,7 @@ def write_calls(pair: SheetPair, campaign: Campaign, zone: zoneinfo.ZoneInfo, pr
         extracted = call["extracted_data"] if isinstance(call["extracted_data"], dict) else {}
         pair.data_row([
             str(call["id"]), local(call["started_at"], zone),
-            local(call["answered_at"], zone), local(call["ended_at"], zone), CallStatus(call["status"]).label,
+            local(call["answered_at"], zone), local(call["ended_at"], zone), str(CallStatus(call["status"]).label),
             answered_by.get(call["answered_by"], call["answered_by"]), call["duration_seconds"], call["outcome"],
             call["disposition"], call["sentiment"], call["summary"],
             float(call["price"]) if call["price"] is not None else None, call["provider"],

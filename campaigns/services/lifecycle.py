@@ -8,6 +8,8 @@ import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from calls.services import calls_withdraw_queued
 from campaigns.exceptions import CampaignError
@@ -19,6 +21,17 @@ Status = Campaign.Status
 OPEN_STATES = (Status.DRAFT, Status.SCHEDULED, Status.RUNNING, Status.PAUSED)
 
 
+# The operator actions and the states a stop leaves, in words for the messages above (translated when shown).
+ACTION_WORDS = {
+    "schedule": _("schedule"),
+    "launch": _("launch"),
+    "pause": _("pause"),
+    "resume": _("resume"),
+    "cancel": _("cancel"),
+}
+STATUS_WORDS = {"paused": _("paused"), "cancelled": _("cancelled"), "completed": _("completed")}
+
+
 def _move(campaign_id: int, *, allowed_from: tuple[str, ...], to: str, **fields: object) -> bool:
     return Campaign.objects.filter(pk=campaign_id, status__in=allowed_from).update(status=to, **fields) == 1
 
@@ -26,13 +39,19 @@ def _move(campaign_id: int, *, allowed_from: tuple[str, ...], to: str, **fields:
 def _refuse(campaign_id: int, action: str) -> CampaignError:
     status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
     if status is None:
-        return CampaignError(f"Campaign {campaign_id} does not exist.")
-    return CampaignError(f"Cannot {action} a campaign that is {Status(status).label.lower()}.")
+        return CampaignError(gettext("Campaign %(id)s does not exist.") % {"id": campaign_id})
+    return CampaignError(
+        gettext("Cannot %(action)s a campaign that is %(status)s.")
+        % {"action": ACTION_WORDS.get(action, action), "status": str(Status(status).label).lower()}
+    )
 
 
 def _check_ready_to_dial(campaign: Campaign) -> None:
     if not campaign.contact_lists.exists():
-        raise CampaignError(f"“{campaign}” has no contact lists: add at least one before launching it.")
+        raise CampaignError(
+            gettext("“%(campaign)s” has no contact lists: add at least one before launching it.")
+            % {"campaign": campaign}
+        )
 
 
 def campaign_schedule(*, campaign_id: int, now: datetime.datetime | None = None) -> None:
@@ -40,7 +59,10 @@ def campaign_schedule(*, campaign_id: int, now: datetime.datetime | None = None)
     now = now or timezone.now()
     campaign = Campaign.objects.get(pk=campaign_id)
     if not campaign.starts_at or campaign.starts_at <= now:
-        raise CampaignError(f"Give “{campaign}” a start time in the future to schedule it, or launch it now.")
+        raise CampaignError(
+            gettext("Give “%(campaign)s” a start time in the future to schedule it, or launch it now.")
+            % {"campaign": campaign}
+        )
     _check_ready_to_dial(campaign)
     if not _move(campaign_id, allowed_from=(Status.DRAFT,), to=Status.SCHEDULED):
         raise _refuse(campaign_id, "schedule")
@@ -81,7 +103,7 @@ def campaign_cancel(*, campaign_id: int, now: datetime.datetime | None = None) -
     now = now or timezone.now()
     if not _move(campaign_id, allowed_from=OPEN_STATES, to=Status.CANCELLED, finished_at=now):
         raise _refuse(campaign_id, "cancel")
-    _close_pending(campaign_id, "Campaign cancelled")
+    _close_pending(campaign_id, gettext("Campaign cancelled"))
     _withdraw_queued_calls(campaign_id, "cancelled")
 
 
@@ -102,7 +124,8 @@ def _withdraw_queued_calls(campaign_id: int, status: str) -> None:
 
     Their targets go back to pending with the attempt given back (`target_settle`), after commit.
     """
-    calls_withdraw_queued(campaign_id=campaign_id, reason=f"Withdrawn before it was placed: the campaign is {status}")
+    reason = gettext("Withdrawn before it was placed: the campaign is %(status)s") % {"status": STATUS_WORDS[status]}
+    calls_withdraw_queued(campaign_id=campaign_id, reason=reason)
 
 
 def _close_pending(campaign_id: int, reason: str) -> None:

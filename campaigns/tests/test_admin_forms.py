@@ -299,7 +299,7 @@ def test_the_end_must_come_after_the_start(admin_client, agent):
 def test_an_end_in_the_past_is_refused(admin_client, agent):
     response = admin_client.post(CAMPAIGN_ADD, campaign_data(agent, ends_at_0="2020-01-31", ends_at_1="18:00"))
     assert field_errors(response, "ends_at") == [
-        "The end (2020-01-31 18:00) is in the past: choose a later time, or leave it empty to run until done."
+        "The end (01/31/2020 18:00) is in the past: choose a later time, or leave it empty to run until done."
     ]
 
 

@@ -30,7 +30,7 @@ def test_the_chart_figures_come_from_the_calls(calls_over_two_hours):
     assert dict(zip(data["outcomes"]["labels"], data["outcomes"]["counts"], strict=True)) == {
         "Agreed": 2, "Wrong number": 1, "Busy": 1, "No answer": 1, "Canceled": 1,
     }  # fmt: skip
-    assert data["hours"]["labels"] == ["11-23 14:00", "11-23 15:00"]
+    assert data["hours"]["labels"] == ["November 23 14:00", "November 23 15:00"]  # the language's month and day
     assert data["hours"]["placed"] == [3, 2]
     assert data["hours"]["connected"] == [2, 1]
     assert data["hours"]["connect_rate"] == [66.7, 50.0]
@@ -38,7 +38,7 @@ def test_the_chart_figures_come_from_the_calls(calls_over_two_hours):
 
 def test_the_hours_are_read_in_the_operators_zone(calls_over_two_hours):
     data = campaign_chart_data(campaign_id=calls_over_two_hours.pk, time_zone="America/New_York")
-    assert data["hours"]["labels"] == ["11-23 09:00", "11-23 10:00"]
+    assert data["hours"]["labels"] == ["November 23 09:00", "November 23 10:00"]
 
 
 def test_chromium_draws_the_three_charts_with_no_console_error(

@@ -102,10 +102,10 @@ def test_the_preview_picker_reads_a_local_time_in_the_chosen_zone(admin_client, 
     content = response.content.decode()
     assert '<input id="preview-at" type="datetime-local" name="at" value="2026-11-23T10:00">' in content
     assert '<option value="America/New_York" selected>' in content
-    assert '<strong id="preview-instant">2026-11-23 10:00:00 EST</strong>' in content
+    assert '<strong id="preview-instant">11/23/2026 10:00:00 EST</strong>' in content
     assert '<strong id="would-dial">1</strong> of 3' in content
     # Los Angeles opens at 09:00 its time, 12:00 in New York: said in the operator's zone.
-    assert "<td>Outside callee-local calling hours</td><td>1</td><td>2026-11-23 12:00 EST</td>" in content
+    assert "<td>Outside callee-local calling hours</td><td>1</td><td>11/23/2026 12:00 EST</td>" in content
 
 
 def test_the_preview_picker_defaults_to_the_server_zone_without_a_choice(admin_client, mixed_campaign):

@@ -1,6 +1,7 @@
 """The translation catalogues: the Spanish one is complete, and every compiled `.mo` is its `.po`.
 
-Project messages are those `make messages` extracted into `locale/<code>/LC_MESSAGES/django.po`. The `.mo`
+Project messages are those `make messages` extracted into `locale/<code>/LC_MESSAGES/django.po`, and the live
+pages' scripts' into `djangojs.po` (served by Django's JavaScriptCatalog at /jsi18n/). The `.mo`
 files are committed beside them (the app runs without GNU gettext installed), so a `.po` edited but not
 compiled would silently serve the old text: these tests read the compiled catalogue and compare.
 """
@@ -15,9 +16,10 @@ from django.conf import settings
 LOCALE = Path(settings.BASE_DIR) / "locale"
 COMPLETE = ["es"]  # the admin's languages besides English: every project message translated
 PARTIAL = ["fr", "de", "pt"]  # the voice phrases only; the rest falls back to English
+DOMAINS = ["django", "djangojs"]  # the server's messages, the scripts' messages
 
 
-def po_entries(language: str) -> dict[str, str]:
+def po_entries(language: str, domain: str = "django") -> dict[str, str]:
     """{msgid (with "msgctxt\\x04" prefixed, as .mo files key them): msgstr} of a .po; plural entries keyed by
     msgid with their first form. A small reader for the files `makemessages` writes."""
     entries: dict[str, str] = {}
@@ -32,7 +34,7 @@ def po_entries(language: str) -> dict[str, str]:
             entries[msgid] = current.get("msgstr", current.get("msgstr[0]", ""))
         current.clear()
 
-    for line in (LOCALE / language / "LC_MESSAGES" / "django.po").read_text().splitlines():
+    for line in (LOCALE / language / "LC_MESSAGES" / f"{domain}.po").read_text().splitlines():
         if not line.strip():
             flush()
         elif line.startswith(("msgctxt ", "msgid ", "msgid_plural ", "msgstr")):
@@ -44,8 +46,8 @@ def po_entries(language: str) -> dict[str, str]:
     return entries
 
 
-def compiled(language: str) -> gettext.GNUTranslations:
-    with (LOCALE / language / "LC_MESSAGES" / "django.mo").open("rb") as file:
+def compiled(language: str, domain: str = "django") -> gettext.GNUTranslations:
+    with (LOCALE / language / "LC_MESSAGES" / f"{domain}.mo").open("rb") as file:
         return gettext.GNUTranslations(file)
 
 
@@ -55,19 +57,21 @@ def translation_of(catalogue: gettext.GNUTranslations, msgid: str) -> str:
     return catalogue.ngettext(msgid, msgid, 1) if text == msgid else text
 
 
+@pytest.mark.parametrize("domain", DOMAINS)
 @pytest.mark.parametrize("language", COMPLETE)
-def test_the_spanish_catalogue_translates_every_project_message(language):
-    entries = po_entries(language)
+def test_the_spanish_catalogue_translates_every_project_message(language, domain):
+    entries = po_entries(language, domain)
     assert len(entries) > 20
-    catalogue = compiled(language)
+    catalogue = compiled(language, domain)
     untranslated = [msgid for msgid in entries if translation_of(catalogue, msgid) in ("", msgid)]
-    assert untranslated == [], f"untranslated in locale/{language}: {untranslated}"
+    assert untranslated == [], f"untranslated in locale/{language}/LC_MESSAGES/{domain}.po: {untranslated}"
 
 
+@pytest.mark.parametrize("domain", DOMAINS)
 @pytest.mark.parametrize("language", COMPLETE + PARTIAL)
-def test_each_compiled_catalogue_is_its_po_file(language):
-    catalogue = compiled(language)
-    translated = {msgid: text for msgid, text in po_entries(language).items() if text}
+def test_each_compiled_catalogue_is_its_po_file(language, domain):
+    catalogue = compiled(language, domain)
+    translated = {msgid: text for msgid, text in po_entries(language, domain).items() if text}
     assert {msgid: translation_of(catalogue, msgid) for msgid in translated} == translated, "run `make messages`"
 
 

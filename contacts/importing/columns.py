@@ -7,6 +7,8 @@ becomes a custom field, named as a `{{variable}}` can use it ("Amount Due" → `
 import re
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext
+
 from contacts.importing.files import ImportFileError
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -73,10 +75,12 @@ def map_columns(headers: list[str]) -> ColumnMap:
     columns = ColumnMap(width=len(headers))
     custom_keys: dict[str, int] = {}
     for index, header in enumerate(headers):
-        label = f"column {index + 1}"
+        label = gettext("column %(number)d") % {"number": index + 1}
         normalised = normalise_header(header)
         if not normalised:
-            columns.warnings.append(f"{label.capitalize()} has no header; its cells are ignored.")
+            columns.warnings.append(
+                gettext("%(column)s has no header; its cells are ignored.") % {"column": label.capitalize()}
+            )
             columns.ignored.append((index, label, "the column has no header"))
             continue
         name = FIELD_BY_HEADER.get(normalised)
@@ -84,8 +88,11 @@ def map_columns(headers: list[str]) -> ColumnMap:
             if name in columns.known:
                 first = columns.known[name] + 1
                 columns.warnings.append(
-                    f"{header!r} ({label}) repeats column {first} ({name.replace('_', ' ')}); "
-                    f"column {first} is used and {label} is ignored."
+                    gettext(
+                        "%(header)r (%(column)s) repeats column %(first)d (%(field)s); column %(first)d is used and "
+                        "%(column)s is ignored."
+                    )
+                    % {"header": header, "column": label, "first": first, "field": name.replace("_", " ")}
                 )
                 columns.ignored.append(
                     (index, f"{header!r} ({label})", f"it repeats column {first}, {name.replace('_', ' ')}")
@@ -95,11 +102,17 @@ def map_columns(headers: list[str]) -> ColumnMap:
             continue
         key = custom_field_key(header)
         if not key:
-            columns.warnings.append(f"{header!r} ({label}) has no letters or digits; its cells are ignored.")
+            columns.warnings.append(
+                gettext("%(header)r (%(column)s) has no letters or digits; its cells are ignored.")
+                % {"header": header, "column": label}
+            )
             columns.ignored.append((index, f"{header!r} ({label})", "its header has no letters or digits"))
             continue
         if key in custom_keys:
-            columns.warnings.append(f"{header!r} ({label}) repeats column {custom_keys[key] + 1}; {label} is ignored.")
+            columns.warnings.append(
+                gettext("%(header)r (%(column)s) repeats column %(first)d; %(column)s is ignored.")
+                % {"header": header, "column": label, "first": custom_keys[key] + 1}
+            )
             columns.ignored.append((index, f"{header!r} ({label})", f"it repeats column {custom_keys[key] + 1}"))
             continue
         custom_keys[key] = index
@@ -107,11 +120,14 @@ def map_columns(headers: list[str]) -> ColumnMap:
     if "phone" not in columns.known:
         shown = ", ".join(repr(header) for header in headers[:12]) + (" …" if len(headers) > 12 else "")
         raise ImportFileError(
-            f"No phone column: the header row is {shown}. Name the column holding the numbers "
-            "'phone' (or 'mobile', 'telephone', 'phone number'); nothing was imported."
+            gettext(
+                "No phone column: the header row is %(headers)s. Name the column holding the numbers "
+                "'phone' (or 'mobile', 'telephone', 'phone number'); nothing was imported."
+            )
+            % {"headers": shown}
         )
     if "name" in columns.known and ("first_name" in columns.known or "last_name" in columns.known):
-        columns.warnings.append("The file has both 'name' and first/last name columns; first/last are used.")
+        columns.warnings.append(gettext("The file has both 'name' and first/last name columns; first/last are used."))
         index = columns.known["name"]
         columns.ignored.append((index, f"{headers[index]!r} (column {index + 1})", "first/last name columns are used"))
     return columns

@@ -17,6 +17,8 @@ from typing import BinaryIO
 
 import charset_normalizer
 from django.conf import settings
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 
 CSV_DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_BYTES = 64 * 1024
@@ -44,10 +46,17 @@ class Table:
     def describe(self) -> str:
         if self.file_format == "xlsx":
             others = [name for name in self.sheet_names if name != self.sheet]
-            text = f"Excel sheet {self.sheet!r}"
-            return text + (f" (the workbook also has: {', '.join(others)})" if others else "")
-        names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-        return f"CSV, {self.encoding}, {names.get(self.delimiter, self.delimiter)}-separated"
+            if others:
+                return gettext("Excel sheet %(sheet)r (the workbook also has: %(others)s)") % {
+                    "sheet": self.sheet,
+                    "others": ", ".join(others),
+                }
+            return gettext("Excel sheet %(sheet)r") % {"sheet": self.sheet}
+        names = {",": gettext("comma"), ";": gettext("semicolon"), "\t": gettext("tab"), "|": gettext("pipe")}
+        return gettext("CSV, %(encoding)s, %(delimiter)s-separated") % {
+            "encoding": self.encoding,
+            "delimiter": names.get(self.delimiter, self.delimiter),
+        }
 
 
 def max_file_bytes() -> int:
@@ -57,8 +66,11 @@ def max_file_bytes() -> int:
 def check_file_size(size: int) -> None:
     if size > max_file_bytes():
         raise ImportFileError(
-            f"The file is {size / 1024 / 1024:.1f} MB; the limit is {settings.CONTACT_IMPORT_MAX_FILE_MB} MB "
-            "(CONTACT_IMPORT_MAX_FILE_MB). Split it into several files."
+            gettext(
+                "The file is %(size)s MB; the limit is %(limit)s MB (CONTACT_IMPORT_MAX_FILE_MB). Split it into "
+                "several files."
+            )
+            % {"size": number_format(size / 1024 / 1024, 1), "limit": settings.CONTACT_IMPORT_MAX_FILE_MB}
         )
 
 
@@ -100,9 +112,11 @@ def _open_csv(stream: BinaryIO) -> Table:
     sample = stream.read(SAMPLE_BYTES)
     stream.seek(0)
     if not sample.strip():
-        raise ImportFileError("The file is empty.")
+        raise ImportFileError(gettext("The file is empty."))
     if b"\x00" in sample and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ImportFileError("The file holds binary data; it is not a CSV file. Choose the right format (XLSX?).")
+        raise ImportFileError(
+            gettext("The file holds binary data; it is not a CSV file. Choose the right format (XLSX?).")
+        )
     encoding = detect_encoding(sample)
     # errors="replace": a stray byte deep in a big file becomes "�" in that cell instead of failing the file.
     text = io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
@@ -117,9 +131,9 @@ def _open_csv(stream: BinaryIO) -> Table:
                 table.headers = [cell.strip() for cell in cells]
                 break
     except csv.Error as error:
-        raise ImportFileError(f"The header row cannot be read: {error}.") from error
+        raise ImportFileError(gettext("The header row cannot be read: %(error)s.") % {"error": error}) from error
     if not table.headers:
-        raise ImportFileError("The file is empty: it has no header row.")
+        raise ImportFileError(gettext("The file is empty: it has no header row."))
     table.rows = _csv_rows(reader, table)
     return table
 
@@ -135,7 +149,9 @@ def _csv_rows(reader: "csv._reader", table: Table) -> Iterator[tuple[int, list[s
         except StopIteration:
             return
         except csv.Error as error:
-            raise ImportFileError(f"Line {reader.line_num} cannot be read: {error}.") from error
+            raise ImportFileError(
+                gettext("Line %(line)d cannot be read: %(error)s.") % {"line": reader.line_num, "error": error}
+            ) from error
         cells = list(map(str.strip, cells))
         if not any(cells):
             table.blank_rows.append(reader.line_num)
@@ -149,10 +165,13 @@ def _open_xlsx(stream: BinaryIO, *, sheet: str) -> Table:
     try:
         workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError) as error:
-        raise ImportFileError("The file is not an Excel workbook (XLSX). Choose the right format.") from error
+        raise ImportFileError(gettext("The file is not an Excel workbook (XLSX). Choose the right format.")) from error
     names = list(workbook.sheetnames)
     if sheet and sheet not in names:
-        raise ImportFileError(f"The workbook has no sheet {sheet!r}; its sheets are: {', '.join(names)}.")
+        raise ImportFileError(
+            gettext("The workbook has no sheet %(sheet)r; its sheets are: %(names)s.")
+            % {"sheet": sheet, "names": ", ".join(names)}
+        )
     worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
     values = enumerate(worksheet.iter_rows(values_only=True), start=1)
     table = Table(headers=[], rows=iter(()), file_format="xlsx", sheet=worksheet.title, sheet_names=names)
@@ -162,7 +181,9 @@ def _open_xlsx(stream: BinaryIO, *, sheet: str) -> Table:
             table.headers = cells
             break
     if not table.headers:
-        raise ImportFileError(f"The sheet {worksheet.title!r} is empty: it has no header row.")
+        raise ImportFileError(
+            gettext("The sheet %(sheet)r is empty: it has no header row.") % {"sheet": worksheet.title}
+        )
     table.rows = _xlsx_rows(values, table)
     return table
 

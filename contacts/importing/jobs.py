@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from contacts.hooks import notify_contact_event_on_commit
 from contacts.importing.columns import ColumnMap, ignored_values, map_columns
@@ -161,11 +162,17 @@ def _import(job: ContactImportJob) -> dict[str, int]:
             job.pk, sum(counts.values()), workers, phases["rows"], phases["decide"], phases["write"], phases["merge"],
         )  # fmt: skip
     if table.blank_rows:
-        warnings.append(f"{len(table.blank_rows)} blank rows were ignored.")
+        warnings.append(gettext("%(count)d blank rows were ignored.") % {"count": len(table.blank_rows)})
     if values_ignored:
-        rows = "1 imported row has" if values_ignored == 1 else f"{values_ignored} imported rows have"
         warnings.append(
-            f"{rows} a value in an ignored column; each is in the download of the rows not imported, with that value."
+            ngettext(
+                "%(count)d imported row has a value in an ignored column; each is in the download of the rows not "
+                "imported, with that value.",
+                "%(count)d imported rows have a value in an ignored column; each is in the download of the rows not "
+                "imported, with that value.",
+                values_ignored,
+            )
+            % {"count": values_ignored}
         )
     # The estimate counted lines; now the rows are known.
     ContactImportJob.objects.filter(pk=job.pk).update(warnings=warnings, processed_rows=processed, total_rows=processed)

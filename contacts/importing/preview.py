@@ -4,6 +4,9 @@ import itertools
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from django.utils.formats import number_format
+from django.utils.translation import gettext
+
 from contacts.importing.columns import ColumnMap, map_columns
 from contacts.importing.files import ImportFileError, Table, open_table
 from contacts.importing.rules import ContactRowRules, Outcome, RowDecision
@@ -48,14 +51,20 @@ def contact_import_preview(
     first_rows = list(itertools.islice(table.rows, PREVIEW_ROWS))
     total = len(first_rows) + sum(1 for _ in table.rows)
     if not total:
-        raise ImportFileError("The file has a header row but no contacts under it.")
-    notes = [f"Read as {table.describe()}.", *columns.warnings]
+        raise ImportFileError(gettext("The file has a header row but no contacts under it."))
+    notes = [gettext("Read as %(file)s.") % {"file": table.describe()}, *columns.warnings]
     if table.blank_rows:
-        notes.append(f"{len(table.blank_rows)} blank rows will be ignored.")
+        notes.append(gettext("%(count)d blank rows will be ignored.") % {"count": len(table.blank_rows)})
     if total > PREVIEW_ROWS:
         notes.append(
-            f"The file has {total:,} rows; the first {PREVIEW_ROWS:,} are previewed. All rows are imported in "
-            "the background with the same rules, and every row not imported is listed with its reason at the end."
+            gettext(
+                "The file has %(total)s rows; the first %(shown)s are previewed. All rows are imported in the "
+                "background with the same rules, and every row not imported is listed with its reason at the end."
+            )
+            % {
+                "total": number_format(total, force_grouping=True),
+                "shown": number_format(PREVIEW_ROWS, force_grouping=True),
+            }
         )
     return ImportPreview(
         table=table, columns=columns, decisions=rules.decide(first_rows), total_rows=total, notes=notes

@@ -30,8 +30,10 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from contacts.importing.columns import ColumnMap
 from contacts.models import Consent, ConsentPurpose, Contact, ContactList
@@ -55,7 +57,13 @@ CONTACT_FIELDS = (
     "time_zone_ambiguous",
     "custom_fields",
 )
-LENGTH_LIMITS = {"first name": 150, "last name": 150, "email": 254, "language": 16, "consent source": 200}
+LENGTH_LIMITS = {
+    _("first name"): 150,
+    _("last name"): 150,
+    _("email"): 254,
+    _("language"): 16,
+    _("consent source"): 200,
+}
 # The known fields `RowReader` reads from every row, in the order `_read_row` unpacks them.
 PICKED = ("first_name", "last_name", "name", "email", "language", "consent_source", "time_zone", "lists")
 LIST_SEPARATORS = re.compile(r"[;,|]")
@@ -152,11 +160,16 @@ class RowReader:
         )
         self._has_consent = columns.has_consent
         self._refused_types = refused_number_types()
+        self._language = translation.get_language() or ""  # the reasons' language, a cache key
 
     def read(self, rows: list[tuple[int, list[str]]]) -> list[RowDecision]:
         phone, region, read_row = self.columns.phone, self.region, self._read_row
         return [
-            read_row(number, cells, parse_phone_number_or_reason(cells[phone] if phone < len(cells) else "", region))
+            read_row(
+                number,
+                cells,
+                parse_phone_number_or_reason(cells[phone] if phone < len(cells) else "", region, self._language),
+            )
             for number, cells in rows
         ]
 
@@ -164,8 +177,11 @@ class RowReader:
         width = self.columns.width
         if len(cells) > width and any(cells[width:]):
             return RowDecision(number, cells).reject(
-                f"The row has {len(cells)} cells but the header has {width} columns; "
-                "check for an unquoted delimiter inside a value."
+                gettext(
+                    "The row has %(cells)d cells but the header has %(width)d columns; "
+                    "check for an unquoted delimiter inside a value."
+                )
+                % {"cells": len(cells), "width": width}
             )
         if isinstance(phone, str):
             return RowDecision(number, cells).reject(phone)
@@ -182,14 +198,18 @@ class RowReader:
             values = (first, last, email, language, consent_source)
             for value, (label, limit) in zip(values, LENGTH_LIMITS.items(), strict=True):
                 if len(value) > limit:
-                    return decision.reject(f"The {label} is longer than {limit} characters.")
+                    return decision.reject(
+                        gettext("The %(label)s is longer than %(limit)d characters.") % {"label": label, "limit": limit}
+                    )
         if email:
             try:
                 validate_email(email)
             except ValidationError:
-                return decision.reject(f"{email!r} is not an email address.")
+                return decision.reject(gettext("%(email)r is not an email address.") % {"email": email})
         if time_zone and time_zone not in TIME_ZONES:
-            return decision.reject(f"{time_zone!r} is not an IANA time zone (e.g. America/New_York).")
+            return decision.reject(
+                gettext("%(zone)r is not an IANA time zone (e.g. America/New_York).") % {"zone": time_zone}
+            )
         decision.time_zone_given = time_zone
         if self._has_consent:
             reason = self._read_consent(decision, cells, consent_source)
@@ -215,15 +235,19 @@ class RowReader:
             return ""
         purpose = PURPOSE_WORDS.get(purpose_text.strip().lower())
         if purpose is None:
-            return f"Consent {purpose_text!r} is not a purpose; use 'informational' or 'telemarketing'."
+            return gettext("Consent %(purpose)r is not a purpose; use 'informational' or 'telemarketing'.") % {
+                "purpose": purpose_text
+            }
         given_at = parse_moment(given_text)
         if given_at is None:
-            return f"Consent date {given_text!r} is missing or not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM."
+            return gettext("Consent date %(date)r is missing or not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM.") % {
+                "date": given_text
+            }
         revoked_at = parse_moment(revoked_text) if revoked_text else None
         if revoked_text and revoked_at is None:
-            return f"Consent revocation date {revoked_text!r} is not a date; use YYYY-MM-DD."
+            return gettext("Consent revocation date %(date)r is not a date; use YYYY-MM-DD.") % {"date": revoked_text}
         if revoked_at and revoked_at < given_at:
-            return "Consent is revoked before it was given."
+            return gettext("Consent is revoked before it was given.")
         decision.consent = {
             "purpose": purpose,
             "source": source or "file import",
@@ -351,11 +375,15 @@ class ContactRowRules:
         skips: list[tuple[Outcome, str] | None] = []
         for phone, row_number in zip(phones, row_numbers, strict=True):
             first = first_row_of_phone.setdefault(phone, row_number)
-            skips.append(None if first == row_number else (Outcome.DUPLICATE, f"Same number as row {first}."))
+            skips.append(
+                None
+                if first == row_number
+                else (Outcome.DUPLICATE, gettext("Same number as row %(row)s.") % {"row": first})
+            )
         suppressed = suppressed_phones(phone for phone, skip in zip(phones, skips, strict=True) if skip is None)
         if suppressed:
             skips = [
-                (Outcome.SUPPRESSED, "The number is on the do-not-call list.")
+                (Outcome.SUPPRESSED, gettext("The number is on the do-not-call list."))
                 if skip is None and phone in suppressed
                 else skip
                 for phone, skip in zip(phones, skips, strict=True)
@@ -402,7 +430,7 @@ class ContactRowRules:
             row = stored.get(decision.phone)
             if row is None:
                 decision.fields.update(new_contact_location(decision))
-                decision.reason = NEW_CONTACT
+                decision.reason = gettext("New contact.")
                 continue
             target_lists = {wanted_lists.get(name) for name in decision.list_names} | (
                 {self.contact_list.pk} if self.contact_list else set()
@@ -419,21 +447,24 @@ class ContactRowRules:
                     decision.parsed, country=row["country"], time_zone=decision.time_zone_given or row["time_zone"]
                 )
             )
-            changes = [name.replace("_", " ") for name in CONTACT_FIELDS if merged[name] != row[name]]
+            changes = [
+                str(Contact._meta.get_field(name).verbose_name) for name in CONTACT_FIELDS if merged[name] != row[name]
+            ]
             if any(list_id is None or (row["id"], list_id) not in memberships for list_id in target_lists):
-                changes.append("lists")
+                changes.append(gettext("lists"))
             if decision.consent:
                 key = (row["id"], decision.consent["purpose"], decision.consent["given_at"])
                 known = consents.get(key)
                 if known is None or any(
                     known[name] != decision.consent[name] for name in ("revoked_at", "source", "evidence")
                 ):
-                    changes.append("consent")
+                    changes.append(gettext("consent"))
             decision.fields = merged
             if changes:
-                decision.outcome, decision.reason = Outcome.UPDATE, "Updates " + ", ".join(dict.fromkeys(changes)) + "."
+                changed = ", ".join(dict.fromkeys(changes))
+                decision.outcome, decision.reason = Outcome.UPDATE, gettext("Updates %(fields)s.") % {"fields": changed}
             else:
-                decision.outcome, decision.reason = Outcome.UNCHANGED, "Already imported; nothing changes."
+                decision.outcome, decision.reason = Outcome.UNCHANGED, gettext("Already imported; nothing changes.")
 
     def _list_ids(self, names: set[str]) -> dict[str, int | None]:
         missing = names - self.list_ids.keys()
@@ -444,9 +475,6 @@ class ContactRowRules:
                     found[name] = ContactList.objects.get_or_create(name=name)[0].pk
                 self.list_ids[name] = found.get(name)
         return {name: self.list_ids[name] for name in names}
-
-
-NEW_CONTACT = "New contact."
 
 
 def new_contact_location(decision: RowDecision) -> dict[str, object]:

@@ -36,7 +36,7 @@ def test_a_number_spanning_several_zones_has_no_single_zone():
     ("raw", "reason"),
     [
         ("", "empty"),
-        ("call me maybe", "no phone numbers"),
+        ("call me maybe", "holds no phone number"),
         ("+1 202 555 0143 ext. 12", "extension"),
         ("+1 000 555 0143", "not a valid number"),
     ],
@@ -186,3 +186,23 @@ def test_an_unknown_refused_type_in_the_setting_is_a_configuration_error(setting
     settings.CONTACT_REFUSED_NUMBER_TYPES = ["PREMIUM_RATE", "EXPENSIVE"]
     with pytest.raises(ImproperlyConfigured, match="'EXPENSIVE' is not a number type"):
         refused_number_types()
+
+
+def test_a_number_is_shown_in_the_viewers_format(settings):
+    """National format for a number of the operator's region, international for any other; masking wins."""
+    from django.utils import translation
+
+    from contacts.phone_numbers import phone_for_viewer
+
+    settings.DEFAULT_PHONE_REGION = "US"
+    with translation.override("en"):
+        assert phone_for_viewer("+12025550143") == "(202) 555-0143"  # the deployment's region: national
+        assert phone_for_viewer("+34612345678") == "+34 612 34 56 78"  # elsewhere: international
+    with translation.override("es-mx"):  # a language with a region: that region's numbers are national
+        assert phone_for_viewer("+525512345678") == "55 1234 5678"
+        assert phone_for_viewer("+12025550143") == "+1 202-555-0143"
+    settings.DEFAULT_PHONE_REGION = "ES"
+    with translation.override("es"):
+        assert phone_for_viewer("+34612345678") == "612 34 56 78"
+    assert phone_for_viewer("+***0143") == "+***0143"  # a masked number is shown as it is
+    assert phone_for_viewer(None) == ""

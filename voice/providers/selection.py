@@ -4,13 +4,14 @@ import functools
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from voice.providers.base import Telephony
 
 
 @dataclass(frozen=True)
 class ActiveProvider:
-    role: str
+    role: str  # in the operator's language when shown (a lazy translation)
     adapter: str
 
     @property
@@ -21,10 +22,10 @@ class ActiveProvider:
 def active_providers() -> list[ActiveProvider]:
     """The adapter in use for each role; the admin front page shows this list."""
     return [
-        ActiveProvider("Telephony", settings.TELEPHONY_PROVIDER),
-        ActiveProvider("Speech to text", settings.SPEECH_TO_TEXT_PROVIDER),
-        ActiveProvider("Language model", settings.LANGUAGE_MODEL_PROVIDER),
-        ActiveProvider("Text to speech", settings.TEXT_TO_SPEECH_PROVIDER),
+        ActiveProvider(_("Telephony"), settings.TELEPHONY_PROVIDER),
+        ActiveProvider(_("Speech to text"), settings.SPEECH_TO_TEXT_PROVIDER),
+        ActiveProvider(_("Language model"), settings.LANGUAGE_MODEL_PROVIDER),
+        ActiveProvider(_("Text to speech"), settings.TEXT_TO_SPEECH_PROVIDER),
     ]
 
 

@@ -3,7 +3,7 @@
    Counters move as calls do: a call is counted once when it first starts and once when it ends. */
 "use strict";
 (function () {
-  const { TERMINAL, later, connect, post, duration, latency, element } = window.Live;
+  const { TERMINAL, later, connect, post, duration, latency, element, label, who } = window.Live;
   const state = JSON.parse(document.getElementById("board-state").textContent);
   const root = document.querySelector(".live-board");
   const maySteer = root.dataset.maySteer === "1";
@@ -27,7 +27,7 @@
   function campaignOf(id) {
     const key = String(id);
     if (id != null && !state.campaigns[key]) {
-      state.campaigns[key] = { name: `Campaign #${key}`, status: "running", max_concurrent: null, cps_cap: null,
+      state.campaigns[key] = { name: interpolate(gettext("Campaign #%s"), [key]), status: "running", max_concurrent: null, cps_cap: null,
         today: { ended: 0, answered: 0, machine: 0 }, perMinute: Array(CHART_MINUTES).fill(0),
         chartMinute: Math.floor(Date.now() / 60000) };
     }
@@ -67,7 +67,7 @@
     const width = 180, height = 36, top = Math.max(1, ...values), bar = width / values.length;
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("width", width); svg.setAttribute("height", height);
-    svg.setAttribute("role", "img"); svg.setAttribute("aria-label", `calls per minute, last ${values.length} minutes`);
+    svg.setAttribute("role", "img"); svg.setAttribute("aria-label", interpolate(gettext("calls per minute, last %s minutes"), [values.length]));
     values.forEach((value, i) => {
       const h = Math.round((value / top) * (height - 2));
       const rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
@@ -90,22 +90,22 @@
       shift(campaign, Math.floor(now / 60000));
       const over = (value, cap) => (cap != null && value > cap ? "over" : "");
       const card = element("div", { class: "floor-card", id: `campaign-${id}`, "data-campaign": id },
-        element("h3", {}, `${campaign.name} `, element("span", { class: "status-pill campaign-status" }, campaign.status)),
+        element("h3", {}, `${campaign.name} `, element("span", { class: "status-pill campaign-status", "data-status": campaign.status }, label("campaign_status", campaign.status))),
         element("dl", {},
-          element("dt", {}, "dialing"), element("dd", { class: "dialing" }, count((r) => DIALING.has(r.status))),
-          element("dt", {}, "ringing"), element("dd", { class: "ringing" }, count((r) => r.status === "ringing")),
-          element("dt", {}, "talking"), element("dd", { class: "talking" }, count((r) => r.status === "in_progress")),
-          element("dt", {}, "completed today"), element("dd", { class: "completed" }, campaign.today.ended),
-          element("dt", {}, "connect rate"), element("dd", { class: "connect-rate" }, rate(campaign.today.answered, campaign.today.ended)),
-          element("dt", {}, "machine rate"), element("dd", { class: "machine-rate" }, rate(campaign.today.machine, campaign.today.answered)),
-          element("dt", {}, "calls/s held"), element("dd", { class: `cps ${over(cps, campaign.cps_cap)}` },
+          element("dt", {}, gettext("dialing")), element("dd", { class: "dialing" }, count((r) => DIALING.has(r.status))),
+          element("dt", {}, gettext("ringing")), element("dd", { class: "ringing" }, count((r) => r.status === "ringing")),
+          element("dt", {}, gettext("talking")), element("dd", { class: "talking" }, count((r) => r.status === "in_progress")),
+          element("dt", {}, gettext("completed today")), element("dd", { class: "completed" }, campaign.today.ended),
+          element("dt", {}, gettext("connect rate")), element("dd", { class: "connect-rate" }, rate(campaign.today.answered, campaign.today.ended)),
+          element("dt", {}, gettext("machine rate")), element("dd", { class: "machine-rate" }, rate(campaign.today.machine, campaign.today.answered)),
+          element("dt", {}, gettext("calls/s held")), element("dd", { class: `cps ${over(cps, campaign.cps_cap)}` },
             `${cps.toFixed(2)} / ${campaign.cps_cap ?? "–"}`),
-          element("dt", {}, "concurrency"), element("dd", { class: `concurrency ${over(active, campaign.max_concurrent)}` },
+          element("dt", {}, gettext("concurrency")), element("dd", { class: `concurrency ${over(active, campaign.max_concurrent)}` },
             `${active} / ${campaign.max_concurrent ?? "–"}`)),
         chart(campaign.perMinute));
       if (maySteer && (campaign.status === "running" || campaign.status === "paused")) {
         const move = campaign.status === "running" ? "pause" : "resume";
-        const button = element("button", { type: "button", class: "button pace", "data-move": move }, move === "pause" ? "Pause campaign" : "Resume campaign");
+        const button = element("button", { type: "button", class: "button pace", "data-move": move }, move === "pause" ? gettext("Pause campaign") : gettext("Resume campaign"));
         const result = element("span", { class: "result" });
         button.onclick = async () => {
           const answer = await post(`/live/campaigns/${id}/${move}/`);
@@ -127,13 +127,13 @@
       const campaign = row.campaign != null ? campaignOf(row.campaign) : null;
       return element("tr", { id: `call-${id}`, "data-call": id, class: TERMINAL.has(row.status) ? "ended" : "" },
         element("td", {}, element("a", { href: `/live/calls/${id}/` }, row.phone || "–")),
-        element("td", {}, campaign ? campaign.name : "test call"),
+        element("td", {}, campaign ? campaign.name : gettext("test call")),
         element("td", {}, state.agents[String(row.agent)] || "–"),
-        element("td", {}, element("span", { class: `status-pill status-${row.status}` }, (row.status || "").replace("_", " ")),
-          row.answered_by ? ` ${row.answered_by.replace(/_/g, " ")}` : ""),
+        element("td", {}, element("span", { class: `status-pill status-${row.status}` }, label("status", row.status)),
+          row.answered_by ? ` ${label("answered_by", row.answered_by)}` : ""),
         element("td", { class: "duration" }, since ? duration((until - Date.parse(since)) / 1000) : "–"),
         element("td", { class: `utterance ${said && said.interrupted ? "cut" : ""}` },
-          said ? `${said.role === "contact" ? "Callee" : said.role === "agent" ? "Agent" : "Note"}: ${said.text}` : ""),
+          said ? `${who(said.role)}: ${said.text}` : ""),
         element("td", { class: "latency" }, latency(row.latency_ms)));
     }));
     document.getElementById("active-count").textContent = rows.filter(([, row]) => !TERMINAL.has(row.status)).length;

@@ -2,15 +2,13 @@
    latency breakdown, events and outcome fields; steering buttons. Finished calls render from #call-state. */
 "use strict";
 (function () {
-  const { TERMINAL, later, connect, post, latency, element } = window.Live;
+  const { TERMINAL, later, connect, post, latency, element, label, who } = window.Live;
   const call = JSON.parse(document.getElementById("call-state").textContent);
   const root = document.querySelector(".live-call");
   const turns = new Map();
   const transcript = document.getElementById("transcript");
   const fields = Object.assign({}, call.extracted_data || {});
   window.liveCall = { turns, events: 0 };
-
-  function who(role) { return role === "contact" ? "Callee" : role === "agent" ? "Agent" : "Note"; }
 
   function addTurn(turn) {
     if (turns.has(turn.index)) return;
@@ -43,8 +41,8 @@
 
   function status(value, answeredBy) {
     const shown = document.getElementById("call-status");
-    if (value && later(shown.textContent, value)) { shown.textContent = value; }
-    if (answeredBy) { document.getElementById("call-answered-by").textContent = answeredBy; }
+    if (value && later(shown.dataset.status, value)) { shown.dataset.status = value; shown.textContent = label("status", value); }
+    if (answeredBy) { document.getElementById("call-answered-by").textContent = label("answered_by", answeredBy); }
     if (TERMINAL.has(value)) { root.dataset.open = "0"; }
   }
 
@@ -57,10 +55,10 @@
     window.liveCall.events += 1;
     if (event.kind === "turn") addTurn(event);
     else if (event.kind === "tool") addTool(event);
-    else if (event.kind === "status" || event.kind === "amd") { status(event.status, event.answered_by); addEvent(`${event.kind}: ${event.kind === "amd" ? event.answered_by : event.status}`); }
-    else if (event.kind === "conversation") { addEvent(`conversation ${event.state}`); if (event.outcome) document.getElementById("outcome-value").textContent = event.outcome; }
+    else if (event.kind === "status" || event.kind === "amd") { status(event.status, event.answered_by); addEvent(`${event.kind}: ${event.kind === "amd" ? label("answered_by", event.answered_by) : label("status", event.status)}`); }
+    else if (event.kind === "conversation") { addEvent(interpolate(gettext("conversation %s"), [event.state])); if (event.outcome) document.getElementById("outcome-value").textContent = event.outcome; }
     else if (event.kind === "steer") addEvent(`${event.by} ${event.action.replace(/_/g, " ")}${event.text ? `: ${event.text}` : ""}`);
-    else if (event.kind === "provider_error") addEvent(`provider error: ${event.role} ${event.provider}`);
+    else if (event.kind === "provider_error") addEvent(interpolate(gettext("provider error: %s %s"), [event.role, event.provider]));
   }
   connect(`/ws/calls/${call.id}/`, onEvent, document.getElementById("live-state"));
 
@@ -105,7 +103,7 @@
       submitted.preventDefault();
       steer("transfer", { to: document.getElementById("transfer-to").value });
     };
-    document.getElementById("hang-up").onclick = () => { if (confirm("Hang up this call now?")) steer("hang_up"); };
+    document.getElementById("hang-up").onclick = () => { if (confirm(gettext("Hang up this call now?"))) steer("hang_up"); };
     document.getElementById("do-not-call").onclick = () => steer("do_not_call");
     const takeOver = document.getElementById("take-over");
     let microphone = null;
@@ -113,13 +111,13 @@
       if (microphone) {
         microphone.stop();
         microphone = null;
-        takeOver.textContent = "Take over";
+        takeOver.textContent = gettext("Take over");
         await steer("hand_back");
         return;
       }
       if (!(await steer("take_over"))) return;
       microphone = await speak(takeOver.dataset.worklet);
-      takeOver.textContent = "Hand back";
+      takeOver.textContent = gettext("Hand back");
     };
   }
 })();

@@ -18,17 +18,17 @@
     socket.binaryType = "arraybuffer";
     socket.onmessage = (message) => player.port.postMessage(message.data, [message.data]);
     socket.onclose = (closed) => {
-      if (closed.code === 4403) document.getElementById("listen-state").textContent = "not allowed";
+      if (closed.code === 4403) document.getElementById("listen-state").textContent = gettext("not allowed");
     };
-    button.textContent = "Stop listening";
-    document.getElementById("listen-state").textContent = "listening";
+    button.textContent = gettext("Stop listening");
+    document.getElementById("listen-state").textContent = gettext("listening");
   }
 
   function stop() {
     if (socket) socket.close();
     if (context) context.close();
     socket = context = null;
-    button.textContent = "Listen";
+    button.textContent = gettext("Listen");
     document.getElementById("listen-state").textContent = "";
   }
 

@@ -1,5 +1,7 @@
 /* Shared by the live pages: the WebSocket (reconnecting, refused for good on 4403), steering POSTs with
-   Django's CSRF token, and small formatting helpers. No polling: the server pushes every change. */
+   Django's CSRF token, and small formatting helpers. No polling: the server pushes every change.
+   Words are the operator's language: gettext/interpolate from Django's JavaScript catalogue (jsi18n, loaded by
+   live/base.html), and the statuses' labels from the page (#live-labels, the models' own choices). */
 "use strict";
 window.Live = (function () {
   const TERMINAL = new Set(["completed", "busy", "no_answer", "failed", "canceled"]);
@@ -11,18 +13,24 @@ window.Live = (function () {
     return rank(next) >= rank(current) && !TERMINAL.has(current);
   }
   const STAGES = [["stt_final", "STT"], ["llm_first_token", "LLM"], ["tts_first_byte", "TTS"],
-    ["first_audio_sent", "sent"], ["first_audio_heard", "heard"]];
+    ["first_audio_sent", gettext("sent")], ["first_audio_heard", gettext("heard")]];
+  const labels = JSON.parse((document.getElementById("live-labels") || {}).textContent || "{}");
+  // A code's label in the operator's language ("in_progress" → "En curso"); an unknown code, spaced.
+  function label(kind, code) { return (labels[kind] || {})[code] || (code || "").replace(/_/g, " "); }
+  function who(role) {
+    return role === "contact" ? gettext("Callee") : role === "agent" ? gettext("Agent") : gettext("Note");
+  }
 
   function connect(path, onMessage, stateElement) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     let delay = 500;
     function open() {
       const socket = new WebSocket(`${scheme}//${location.host}${path}`);
-      socket.onopen = () => { delay = 500; show("live", "up"); };
+      socket.onopen = () => { delay = 500; show(gettext("live"), "up"); };
       socket.onmessage = (message) => onMessage(JSON.parse(message.data));
       socket.onclose = (closed) => {
-        if (closed.code === 4403) { show("not allowed: you need the supervisor role", "down"); return; }
-        show("reconnecting…", "down");
+        if (closed.code === 4403) { show(gettext("not allowed: you need the supervisor role"), "down"); return; }
+        show(gettext("reconnecting…"), "down");
         setTimeout(open, delay);
         delay = Math.min(delay * 2, 10000);
       };
@@ -43,7 +51,7 @@ window.Live = (function () {
       headers: { "X-CSRFToken": token }, body: new URLSearchParams(data || {}),
     });
     let body = {};
-    try { body = await response.json(); } catch (error) { body = { error: `The server answered ${response.status}.` }; }
+    try { body = await response.json(); } catch (error) { body = { error: interpolate(gettext("The server answered %s."), [response.status]) }; }
     return { ok: response.ok, ...body };
   }
 
@@ -68,5 +76,5 @@ window.Live = (function () {
     return node;
   }
 
-  return { TERMINAL, STAGES, later, connect, post, duration, latency, element };
+  return { TERMINAL, STAGES, later, connect, post, duration, latency, element, label, who };
 })();

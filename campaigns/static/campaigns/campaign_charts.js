@@ -25,8 +25,8 @@
         data: {
           labels: data.hours.labels,
           datasets: [
-            { label: "placed", data: data.hours.placed, backgroundColor: "#79aec8" },
-            { label: "connected", data: data.hours.connected, backgroundColor: "#417690" }
+            { label: data.words.placed, data: data.hours.placed, backgroundColor: "#79aec8" },
+            { label: data.words.connected, data: data.hours.connected, backgroundColor: "#417690" }
           ]
         },
         options: { animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
@@ -35,7 +35,7 @@
         type: "line",
         data: {
           labels: data.hours.labels,
-          datasets: [{ label: "connect rate (%)", data: data.hours.connect_rate, borderColor: "#5b9f46",
+          datasets: [{ label: data.words.connect_rate, data: data.hours.connect_rate, borderColor: "#5b9f46",
                        spanGaps: true }]
         },
         options: { animation: false, scales: { y: { min: 0, max: 100 } } }
