@@ -19,9 +19,10 @@ Measured at the callers, the same way for both (the servers' own views differ):
 - jitter: each agent frame's lateness against the best schedule of its burst (its arrival minus the audio
   before it in the burst, against the earliest such): p99 over every frame, and over the frames after every
   call has started (a call's start may stall the others: Pipecat builds a Silero session per call);
-- added latency: from the caller's last frame of speech to the first reply frame, minus the same turn's median
-  over five runs with one call on that server: p95 over the turns, less the p95 of the one-call runs' own
-  deviations from that median (what the load adds, whatever the endpointer's own wait and its own spread).
+- added latency: from the caller's last frame of speech to the first reply frame, minus the same turn's p95 over
+  BASELINE_RUNS runs with one call on that server; p95 over the turns (what the load adds, whatever the
+  endpointer's own wait: Pipecat's endpoint moves by tens of ms with the noise under a phrase's end and the phase
+  of its 32 ms windows, so the reference is the one-call runs' p95, not one run or their median).
 For ours the server's own playout-lag histogram (bench_voice_calls' jitter) is recorded beside: the callers'
 view also holds their own core's lateness, which other sessions on this machine disturb.
 A server keeps up at N calls when, over BENCH_VAD_REPEATS runs at N, the median jitter p99 is < 10 ms, the median
@@ -57,6 +58,7 @@ OURS = tuple(int(n) for n in os.environ.get("BENCH_VAD_OURS", "25,50,100,150").s
 PEER = tuple(int(n) for n in os.environ.get("BENCH_VAD_PEER", "5,10,17,25,35").split(","))
 TURNS = int(os.environ.get("BENCH_VAD_TURNS", "2"))
 REPEATS = int(os.environ.get("BENCH_VAD_REPEATS", "1"))
+BASELINE_RUNS = int(os.environ.get("BENCH_VAD_BASELINE_RUNS", "10"))
 NICE = int(os.environ.get("BENCH_VAD_NICE", "0"))
 RTPRIO = int(os.environ.get("BENCH_VAD_RTPRIO", "0"))
 # "all": the jitter criterion over every agent frame; "steady": over the frames once every call has started (a
@@ -129,18 +131,20 @@ def run_peer(count: int, audio: dict[str, str]) -> dict:
         stop_server(server)
 
 
-def deviations(results: list[dict], baseline: dict[int, float]) -> list[float]:
-    """Each answered turn's reply delay minus the one-call median of the same turn (its own phrase)."""
-    return [t["reply_ms"] - baseline[t["turn"]] for r in results for t in r["turns"] if t["reply_ms"] is not None]
+def per_turn(runs: list[dict]) -> dict[int, list[float]]:
+    """The answered turns' reply delays, by turn."""
+    delays: dict[int, list[float]] = {}
+    for run in runs:
+        for turn in run["turns"]:
+            if turn["reply_ms"] is not None:
+                delays.setdefault(turn["turn"], []).append(turn["reply_ms"])
+    return delays
 
 
-def summary(result: dict, baseline: dict[int, float], spread: float) -> dict:
-    """One run in figures. `baseline`: the one-call median reply delay per turn; `spread`: the p95 of the one-call
-    runs' own deviations from it (an endpointer's decision moves with the noise under the phrase's end: Pipecat's
-    by tens of ms, in 32 ms windows). Added latency is the p95 of this run's deviations less that spread: what the
-    load adds, not what the endpointer varies by on its own."""
+def summary(result: dict, baseline: dict[int, float]) -> dict:
+    """One run in figures; `baseline`: the one-call runs' p95 reply delay per turn (each turn says its own phrase)."""
     replies = [t["reply_ms"] for t in result["turns"] if t["reply_ms"] is not None]
-    added = deviations([result], baseline)
+    added = [t["reply_ms"] - baseline[t["turn"]] for t in result["turns"] if t["reply_ms"] is not None]
     late, steady = result["agent_frames_late_ms"], result["agent_frames_late_once_all_in_ms"]
     return {
         "calls": len({t["call"] for t in result["turns"]}) or None,
@@ -148,8 +152,7 @@ def summary(result: dict, baseline: dict[int, float], spread: float) -> dict:
         "jitter_p99_once_all_in_ms": steady["p99"],
         "frames_over_10ms": late["over_10ms"],
         "reply_p50_ms": percentile(replies, 50) if replies else None,
-        "added_p95_ms": percentile(added, 95) - spread if added else None,
-        "deviation_p95_ms": percentile(added, 95) if added else None,
+        "added_p95_ms": percentile(added, 95) if added else None,
         "turns_answered": len(replies),
         "errors": result["errors"][:3],
         "error_count": len(result["errors"]),
@@ -172,7 +175,6 @@ def median_of(runs: list[dict]) -> dict:
         "jitter_p99_ms": middle("jitter_p99_ms"),
         "jitter_p99_once_all_in_ms": middle("jitter_p99_once_all_in_ms"),
         "added_p95_ms": middle("added_p95_ms"),
-        "deviation_p95_ms": middle("deviation_p95_ms"),
         "reply_p50_ms": middle("reply_p50_ms"),
         "server_cpu_share": middle("server_cpu_share"),
         "server_side_jitter_p99_ms": middle("server_side_jitter_p99_ms"),
@@ -234,11 +236,11 @@ def busy_processes(seconds: float = 2.0, top: int = 6) -> list[str]:
     return [f"{name} {pid}: {100 * ticks / tick / seconds:.0f} %" for ticks, name, pid in busiest if ticks > 0]
 
 
-def at_size(count: int, run, baseline: dict[int, float], spread: float, label: str) -> dict:
+def at_size(count: int, run, baseline: dict[int, float], label: str) -> dict:
     """`run(count)` REPEATS times: the median figures."""
     runs = []
     for _ in range(REPEATS):
-        figures = summary(run(count), baseline, spread)
+        figures = summary(run(count), baseline)
         figures["load_average_1min"] = round(os.getloadavg()[0], 2)
         runs.append(figures)
     result = median_of(runs)
@@ -303,22 +305,22 @@ def main() -> None:
     load_before, busy_before = os.getloadavg(), busy_processes()
     started = time.time()
     # One call each first: the reply delay nothing else adds to (each server's own endpointer and bot), per turn the
-    # median of the runs, and how far the runs stray from it on their own.
+    # p95 of the runs.
     one_call = {
-        "ours": [run_ours(1, env) for _ in range(max(5, REPEATS))],
-        "pipecat": [run_peer(1, audio) for _ in range(max(5, REPEATS))],
+        "ours": [run_ours(1, env) for _ in range(BASELINE_RUNS)],
+        "pipecat": [run_peer(1, audio) for _ in range(BASELINE_RUNS)],
     }
     unanswered = [name for name, runs in one_call.items() for r in runs if len(r["turns"]) < TURNS
                   or any(t["reply_ms"] is None for t in r["turns"])]  # fmt: skip
     if unanswered:
         raise SystemExit(f"a one-call run went unanswered: {unanswered}")
     baseline = {
-        name: {turn: statistics.median(t["reply_ms"] for r in runs for t in r["turns"] if t["turn"] == turn
-                                       and t["reply_ms"] is not None) for turn in range(TURNS)}
+        name: {turn: percentile(values, 95) for turn, values in per_turn(runs).items()}
         for name, runs in one_call.items()
     }  # fmt: skip
-    spread = {name: percentile(deviations(runs, baseline[name]), 95) for name, runs in one_call.items()}
-    print(json.dumps({"baseline_reply_ms": baseline, "one_call_deviation_p95_ms": spread}), flush=True)
+    spread = {name: {turn: [min(values), max(values)] for turn, values in per_turn(runs).items()}
+              for name, runs in one_call.items()}  # fmt: skip
+    print(json.dumps({"baseline_reply_p95_ms": baseline, "one_call_range_ms": spread}), flush=True)
     # The two sweeps interleaved, N by N, so both see the machine as it is meanwhile.
     ours: dict[int, dict] = {}
     peer: dict[int, dict] = {}
@@ -327,11 +329,9 @@ def main() -> None:
         if mine is None and theirs is None:
             break
         if mine is not None:
-            ours[mine] = at_size(mine, lambda n: run_ours(n, env), baseline["ours"], spread["ours"], "ours")
+            ours[mine] = at_size(mine, lambda n: run_ours(n, env), baseline["ours"], "ours")
         if theirs is not None:
-            peer[theirs] = at_size(
-                theirs, lambda n: run_peer(n, audio), baseline["pipecat"], spread["pipecat"], "pipecat"
-            )
+            peer[theirs] = at_size(theirs, lambda n: run_peer(n, audio), baseline["pipecat"], "pipecat")
     load_after, busy_after = os.getloadavg(), busy_processes()
     ours_knee = max((n for n, r in ours.items() if keeps_up(r, n)), default=0)
     peer_knee = max((n for n, r in peer.items() if keeps_up(r, n)), default=0)
@@ -355,9 +355,9 @@ def main() -> None:
         f"{'; '.join(busy_before) or 'none'}; after: {'; '.join(busy_after) or 'none'}. "
         f"Sizes whose load generator itself fell behind (tick lateness p99 ≥ 20 ms in a repeat; their caller-side "
         f"figures measure it, not the server): {', '.join(lagged) or 'none'}. "
-        f"Reply delay at one call, per turn (median of {max(5, REPEATS)} runs): ours {baseline['ours']}, Pipecat "
-        f"{baseline['pipecat']} ms (each endpointer's 600 ms of silence included); the one-call runs' own deviation "
-        f"from it, p95 (taken off the added latency): ours {spread['ours']:.1f}, Pipecat {spread['pipecat']:.1f} ms. "
+        f"Reply delay at one call, per turn, p95 of {BASELINE_RUNS} runs: ours {baseline['ours']}, Pipecat "
+        f"{baseline['pipecat']} ms (each endpointer's 600 ms of silence included); their range: ours {spread['ours']}, "
+        f"Pipecat {spread['pipecat']} ms. "
         "Runs, ours: " + json.dumps(ours) + ". Runs, Pipecat: " + json.dumps(peer)
     )
     name, title = "vad_capacity", "Turn detection under load, beside Pipecat + Silero"
@@ -377,10 +377,10 @@ def side_by_side(ours: dict[int, dict], peer: dict[int, dict], ours_knee: int, p
         for key, name, unit in (
             ("jitter_p99_ms", "caller-side jitter p99", "ms"),
             ("jitter_p99_once_all_in_ms", "caller-side jitter p99 once every call has started", "ms"),
-            ("added_p95_ms", "added latency per turn p95 (over the one-call reply delay and its spread)", "ms"),
+            ("added_p95_ms", "added latency per turn p95 (over the one-call runs' p95 reply delay)", "ms"),
         ):
-            # Added latency within the one-call spread comes out near zero or below it: no ratio to speak of (the
-            # notes keep the values).
+            # Added latency within the one-call runs' own spread comes out near zero or below it: no ratio to speak of
+            # (the notes keep the values).
             if mine[key] is not None and theirs[key] is not None and min(mine[key], theirs[key]) > 0:
                 figures.append(Figure(metric=f"{name}, {count} calls, median of {REPEATS}", unit=unit, ours=mine[key],
                                       peer=theirs[key], peer_name=PEER_NAME, higher_is_better=False))  # fmt: skip
