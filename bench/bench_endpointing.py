@@ -100,7 +100,7 @@ def main() -> None:
     )
     figures.append(Figure(metric="share of frames the model ran on", unit="%", ours=model_share * 100))
     model = speech_model.SpeechModel()
-    model.push(bytes(320))
+    model.push(bytes([codec.ULAW_SILENCE]) * codec.FRAME_BYTES)
     started = time.process_time()
     for _ in range(2000):
         model.probability()

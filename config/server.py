@@ -165,6 +165,23 @@ def wait_until_listening(port: int, process: subprocess.Popen, *, seconds: float
         time.sleep(0.05)
 
 
+def send_small_writes_at_once(fd: int) -> None:
+    """Set TCP_NODELAY on the inherited listening socket `fd` (if it is a TCP one): the connections it accepts
+    take it from it (Linux copies it to every accepted socket).
+
+    uvicorn serves an inherited socket as a Unix one (`socket.fromfd(fd, AF_UNIX, ...)`), so uvloop does not set
+    TCP_NODELAY on the connections it accepts, as it does on those of `--host`/`--port`; Nagle's algorithm then
+    holds a small write (a 20 ms media frame) while the previous one is unacknowledged, until the caller's next
+    packet carries the acknowledgement: after each mark, the next three agent frames reached the callers ~18 ms
+    late (bench_vad_capacity, at one call as at fifty)."""
+    listener = socket.socket(fileno=fd)
+    try:
+        if listener.family in (socket.AF_INET, socket.AF_INET6) and listener.type == socket.SOCK_STREAM:
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    finally:
+        listener.detach()  # the descriptor stays open, for uvicorn
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m config.server", description="Serve Callwright on uvicorn.")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
@@ -186,6 +203,9 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
     if arguments.workers < 1:
         parser.error(f"--workers must be 1 or more, not {arguments.workers}")
+
+    if arguments.fd is not None:
+        send_small_writes_at_once(arguments.fd)
 
     import uvicorn
 

@@ -60,6 +60,33 @@ def test_a_reserved_port_is_taken_but_refuses_connections_until_a_server_listens
         reserved.close()
 
 
+def accepted_nodelay(prepare) -> int:
+    """TCP_NODELAY of a connection accepted on a fresh listening socket that `prepare(fd)` was given first."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        prepare(listener.fileno())
+        listener.listen()
+        with socket.create_connection(listener.getsockname(), timeout=10) as _client:
+            accepted, _ = listener.accept()
+            with accepted:
+                return accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_connections_accepted_on_an_inherited_socket_send_small_writes_at_once():
+    # uvicorn serves an inherited socket as a Unix one and so leaves Nagle's algorithm on; set on the listening
+    # socket, TCP_NODELAY reaches every connection it accepts, and the listening socket stays usable.
+    assert accepted_nodelay(lambda fd: None) == 0  # what a connection gets unless told
+    assert accepted_nodelay(server.send_small_writes_at_once) != 0
+
+
+def test_an_inherited_socket_that_is_not_tcp_is_left_as_it_is():
+    left, right = socket.socketpair()
+    with left, right:
+        server.send_small_writes_at_once(left.fileno())
+        left.sendall(b"still open")
+        assert right.recv(16) == b"still open"
+
+
 def status_of(url: str) -> int:
     try:
         with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - our own loopback server

@@ -8,19 +8,25 @@ PyTorch dependency of the `silero-vad` wheel); nothing is downloaded at run time
 
 At 8 kHz the model reads 256-sample windows with 32 samples of context before them, and carries a recurrent
 state per stream; it is asked about the latest 256 samples whenever an unsure frame arrives (a 20 ms hop),
-so its state follows the stream through the unsure stretches it is shown. One inference session is shared by
-the process (onnxruntime sessions are thread-safe and hold the weights once), single-threaded: the event loop
+so its state follows the stream through the unsure stretches it is shown. Every frame is kept (the window must
+hold the line as it was), but as it came — the last two μ-law frames — and decoded only when the model runs:
+most frames never reach it, and the conversion would be paid on each. One inference session is shared by the
+process (onnxruntime sessions are thread-safe and hold the weights once), single-threaded: the event loop
 runs it inline, and one call's inference must not take the other core from the database thread.
 """
 
 import functools
 import importlib.resources
 import logging
+from collections import deque
+
+from voice import codec
 
 logger = logging.getLogger(__name__)
 
 WINDOW = 256  # samples the model reads at 8 kHz
 CONTEXT = 32  # samples of the previous window it also reads
+FRAMES_KEPT = -(-(WINDOW + CONTEXT) // codec.FRAME_BYTES)  # 20 ms μ-law frames that cover what it reads
 
 
 @functools.cache
@@ -46,28 +52,33 @@ def available() -> bool:
 
 
 class SpeechModel:
-    """One per call: the probability that the latest audio is speech. Feed every frame's samples (`push`)."""
+    """One per call: the probability that the latest audio is speech. Feed every frame (`push`)."""
 
     def __init__(self) -> None:
         import numpy
 
         self._np = numpy
-        self._samples = numpy.zeros(WINDOW + CONTEXT, dtype=numpy.float32)
+        self._frames: deque[bytes] = deque(maxlen=FRAMES_KEPT)
         self._state = numpy.zeros((2, 1, 128), dtype=numpy.float32)
         self._rate = numpy.array(8000, dtype=numpy.int64)
         self.inferences = 0
 
-    def push(self, pcm16: bytes) -> None:
-        """The next frame's 16-bit samples (kept: the model reads the latest window plus its context)."""
-        fresh = self._np.frombuffer(pcm16, dtype="<i2").astype(self._np.float32) / 32768.0
-        keep = len(self._samples) - len(fresh)
-        self._samples[:keep] = self._samples[len(fresh) :]
-        self._samples[keep:] = fresh
+    def push(self, ulaw: bytes) -> None:
+        """The next 20 ms μ-law frame (kept as it came: the model reads the latest window plus its context)."""
+        self._frames.append(ulaw)
+
+    def _window(self):  # type: ignore[no-untyped-def]
+        """The latest WINDOW + CONTEXT samples as floats in [-1, 1), silence before the first frame."""
+        np = self._np
+        pcm = np.frombuffer(codec.ulaw_to_pcm16(b"".join(self._frames)), dtype="<i2")[-(WINDOW + CONTEXT) :]
+        samples = np.zeros(WINDOW + CONTEXT, dtype=np.float32)
+        samples[len(samples) - len(pcm) :] = pcm / np.float32(32768.0)
+        return samples
 
     def probability(self) -> float:
         """Speech probability of the latest window (one inference)."""
         self.inferences += 1
         output, self._state = _session().run(
-            None, {"input": self._samples[None, :], "state": self._state, "sr": self._rate}
+            None, {"input": self._window()[None, :], "state": self._state, "sr": self._rate}
         )
         return float(output[0, 0])

@@ -265,15 +265,12 @@ class TurnDetector:
     def _judge(self, ulaw_frame: bytes, level: float, gate: float, sure: float) -> bool:
         """Under the gate: silence. Over `sure`: webrtcvad's call. Between: the model's."""
         model = self.model
-        if level < gate:
-            if model is not None:
-                model.push(codec.ulaw_to_pcm16(ulaw_frame))  # its window holds the line as it was, never a splice
-            return False
-        pcm = codec.ulaw_to_pcm16(ulaw_frame)
         if model is not None:
-            model.push(pcm)
+            model.push(ulaw_frame)  # every frame: its window holds the line as it was, never a splice
+        if level < gate:
+            return False
         if level >= sure or model is None:
-            return self._vad.is_speech(pcm, codec.SAMPLE_RATE)
+            return self._vad.is_speech(codec.ulaw_to_pcm16(ulaw_frame), codec.SAMPLE_RATE)
         self.model_frames += 1
         return model.probability() >= self.config.model_threshold
 
