@@ -48,6 +48,10 @@ MEDIA_ROOT = str(VAR_DIR / f"test-media{'-' if XDIST_WORKER else ''}{XDIST_WORKE
 # Webhook signatures are checked against the test client's origin; the simulated carrier of a test
 # that has no live server then fails fast instead of calling whatever listens on 127.0.0.1:8000.
 PUBLIC_BASE_URL = "http://testserver"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A test database need not survive a crash: a commit (each transactional test's flush among them) does not
+    # wait for the disk (https://www.postgresql.org/docs/current/wal-async-commit.html).
+    DATABASES["default"]["OPTIONS"]["options"] = "-c synchronous_commit=off"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: end-to-end tests serve the test database from a separate server process.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-callwright.sqlite3")}
