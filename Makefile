@@ -32,9 +32,13 @@ run: migrate
 login: install
 	@$(BIN)/python manage.py demo_login
 
-## Tests: SQLite and in-memory layers, or PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set.
+## Tests: SQLite and in-memory layers, or PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set. TEST_WORKERS
+## pytest-xdist workers (0: one process), each on a test database, Redis database and media directory of its own.
+## `--dist load` hands the tests out in pytest-django's order, so each worker still runs its database tests before
+## its transactional ones (whose flush empties the groups the migrations made); `loadfile` would mix them.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist load
 
 ## Benchmarks (PostgreSQL; not part of `make test`): bench/results/*.json and BENCHMARKS.md.
 bench: install

@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from calls.models import Call
+from calls.tests.live_server import serve_live, use_carrier
 from campaigns.integrations.tokens import integration_token_create
 from campaigns.models import Agent, Campaign
 from contacts.models import Contact, ContactList
@@ -99,6 +100,21 @@ def token_client(api_user) -> APIClient:
 @pytest.fixture
 def an_hour_ago() -> datetime.datetime:
     return timezone.now() - datetime.timedelta(hours=1)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:
+    """The app as deployed (`config.server`, uvicorn, WebSockets) on the test database, served once for every
+    test that needs it (each starts the carrier's calls afresh; a transactional test's flush empties the database
+    it serves): the conversation session talks on every answered call."""
+    with serve_live(django_db_blocker) as base:
+        yield base
+
+
+@pytest.fixture
+def carrier_settings(settings, live_server_url):
+    """The simulated carrier in this process, calling the app served at `live_server_url`."""
+    return use_carrier(settings, live_server_url)
 
 
 @pytest.fixture

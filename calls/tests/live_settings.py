@@ -1,4 +1,4 @@
-"""Settings of the server process (config.server) that serves end-to-end tests (calls/tests/test_simulated_calls.py).
+"""Settings of the server process (config.server) that serves end-to-end tests (calls/tests/live_server.py).
 
 The test settings (eager Celery, no broker to leave messages in), with the origin the process
 really listens on, so the TwiML it answers points the simulated carrier's media stream back at it.

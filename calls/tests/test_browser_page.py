@@ -7,7 +7,6 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from calls.models import Call, TranscriptTurn
-from calls.tests.test_simulated_calls import live_server_url  # noqa: F401 - fixture
 from voice.synthetic_audio import speech_like_pcm
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -15,7 +15,7 @@ from django.conf import settings as django_settings
 
 from calls.models import Call, CallStatus
 from calls.services import call_create, call_hang_up, call_place
-from calls.tests.test_simulated_calls import serve_live
+from calls.tests.live_server import serve_live
 from campaigns.models import Campaign
 from contacts.models import Contact, OperatorAction
 from voice.providers.simulated.carrier import SimulatedCarrier

@@ -5,21 +5,16 @@ Twilio would: signed TwiML fetch, media WebSocket, signed status and AMD callbac
 times faster than real time (SIMULATED_CARRIER_TIME_SCALE).
 """
 
-import contextlib
-import os
-import subprocess
-import tempfile
 import time
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
-from django.db import connection
 
 from calls.models import Call, CallEvent, CallStatus
 from calls.services import call_create, call_place
+from calls.tests.live_server import serve_live, use_carrier
 from campaigns.services.dispatch import call_settings
-from config.server import reserve, spawn
 from voice import media_streams
 from voice.providers.simulated.carrier import SimulatedCarrier, command_key
 from voice.providers.simulated.personas import PERSONAS
@@ -28,77 +23,11 @@ from voice.tests.waiting import wait_until
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@contextlib.contextmanager
-def serve_live(django_db_blocker, **extra_env: str):
-    """The project served by `config.server` (as in production) on a port of its own, on the test database.
-
-    Yields its base URL once it listens; stops it (SIGTERM, then SIGKILL) at exit.
-    """
-    with django_db_blocker.unblock():
-        url = database_url()
-    reserved = reserve()
-    base = f"http://127.0.0.1:{reserved.getsockname()[1]}"
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "calls.tests.live_settings",
-        "DATABASE_URL": url,
-        "PUBLIC_BASE_URL": base,
-        "TELEPHONY_PROVIDER": "simulated",
-        # The conversation paces its audio on the carrier's clock (carrier_settings below).
-        "SIMULATED_CARRIER_TIME_SCALE": "0.1",
-        **extra_env,
-    }
-    # A file, not a pipe: nobody reads the server's log while it runs, and a full pipe would block it.
-    with tempfile.TemporaryFile() as log:
-        try:
-            server = spawn(reserved, env=env, stderr=log)
-        except RuntimeError as error:
-            log.seek(0)
-            raise RuntimeError(f"{error}: {log.read().decode()}") from None
-        try:
-            yield base
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # a server stuck in shutdown must not outlive the test run
-                server.kill()
-                server.wait(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def live_server_url(django_db_setup, django_db_blocker):
-    """The app as deployed: the conversation session talks on every answered call."""
-    with serve_live(django_db_blocker) as base:
-        yield base
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def probe_server_url(django_db_setup, django_db_blocker):
     """The app with a probe session that plays audio with marks, for the carrier's mark and clear tests."""
     with serve_live(django_db_blocker, VOICE_SESSION_FACTORY="calls.tests.sessions.MarkProbeSession") as base:
         yield base
-
-
-def use_carrier(settings, base_url: str):
-    settings.PUBLIC_BASE_URL = base_url
-    settings.TELEPHONY_PROVIDER = "simulated"
-    settings.SIMULATED_CARRIER_TIME_SCALE = 0.1
-    settings.SIMULATED_CARRIER_CHAOS = False
-    settings.SIMULATED_CARRIER_PERSONA = ""
-    return settings
-
-
-@pytest.fixture
-def carrier_settings(settings, live_server_url):
-    return use_carrier(settings, live_server_url)
 
 
 @pytest.fixture

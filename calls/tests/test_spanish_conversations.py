@@ -8,7 +8,7 @@ import pytest
 
 from calls.models import Call, CallEvent, CallStatus, TranscriptTurn
 from calls.services import call_create, call_place
-from calls.tests.test_simulated_calls import carrier_settings, live_server_url, settled  # noqa: F401 - fixtures
+from calls.tests.test_simulated_calls import settled
 from campaigns.models import Agent, Campaign, CampaignTarget
 from campaigns.services.dispatch import call_settings
 from contacts.models import Contact, Suppression

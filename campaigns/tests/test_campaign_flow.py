@@ -12,7 +12,6 @@ import pytest
 from django.utils import timezone
 
 from calls.models import Call, CallStatus
-from calls.tests.test_simulated_calls import carrier_settings, live_server_url  # noqa: F401 - fixtures
 from campaigns.models import Campaign, CampaignTarget
 from campaigns.pacing import InProcessTokenBucket
 from campaigns.services import campaign_launch, campaigns_dispatch_due
@@ -43,7 +42,7 @@ def wait_for_settlement(campaign: Campaign, timeout: float = 60.0) -> None:
     raise AssertionError(f"targets {targets}; calls {calls}")
 
 
-def test_a_launched_campaign_dials_settles_and_retries_by_outcome(carrier_settings, agent, contact_list):  # noqa: F811
+def test_a_launched_campaign_dials_settles_and_retries_by_outcome(carrier_settings, agent, contact_list):
     now = timezone.now()
     zone = zone_at_noon(now)
     phones = {"+12025550143": "answers", "+12025550110": "busy", "+12025550121": "no answer", "+12025550199": "dnc"}

@@ -1,8 +1,8 @@
-import os
 import uuid
 
 import pytest
 import redis
+from django.conf import settings
 
 from campaigns.pacing import InProcessTokenBucket, RedisTokenBucket
 
@@ -39,11 +39,11 @@ def test_each_campaign_has_its_own_bucket():
     assert bucket.take("c2", rate=1, burst=1, want=5) == 1
 
 
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs a Redis server (REDIS_URL), as in CI")
+@pytest.mark.skipif(not settings.REDIS_URL, reason="needs a Redis server (REDIS_URL), as in CI")
 def test_the_redis_bucket_is_shared_by_every_client():
     key = f"callwright:test-bucket:{uuid.uuid4()}"
-    first = RedisTokenBucket(redis.Redis.from_url(os.environ["REDIS_URL"]))
-    second = RedisTokenBucket(redis.Redis.from_url(os.environ["REDIS_URL"]))  # another worker
+    first = RedisTokenBucket(redis.Redis.from_url(settings.REDIS_URL))
+    second = RedisTokenBucket(redis.Redis.from_url(settings.REDIS_URL))  # another worker
     try:
         assert first.take(key, rate=0.001, burst=5, want=3) == 3
         assert second.take(key, rate=0.001, burst=5, want=3) == 2
@@ -51,4 +51,4 @@ def test_the_redis_bucket_is_shared_by_every_client():
         second.give_back(key, burst=5, count=2)
         assert first.take(key, rate=0.001, burst=5, want=3) == 2
     finally:
-        redis.Redis.from_url(os.environ["REDIS_URL"]).delete(key)
+        redis.Redis.from_url(settings.REDIS_URL).delete(key)
