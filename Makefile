@@ -33,10 +33,10 @@ login: install
 	@$(BIN)/python manage.py demo_login
 
 ## Tests: SQLite and in-memory layers, or PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set. TEST_WORKERS
-## pytest-xdist workers (0: one process), each on a test database, Redis database and media directory of its own.
+## pytest-xdist workers (0, the default: one process; see the README on why not two yet), each on a test database, Redis database and media directory of its own.
 ## `--dist load` hands the tests out in pytest-django's order, so each worker still runs its database tests before
 ## its transactional ones (whose flush empties the groups the migrations made); `loadfile` would mix them.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 0
 test: install
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist load
 
