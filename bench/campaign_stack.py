@@ -13,6 +13,7 @@ Each process connects to PostgreSQL under the application name `callwright-<proc
 
 import contextlib
 import datetime
+import functools
 import os
 import shutil
 import signal
@@ -28,9 +29,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 PROCESSES = ("web", "worker", "dialer", "beat")
 # Area codes for the fictional 555-01xx numbers (100 per area code): the first ten are the fault suite's.
 FIRST_AREAS = (202, 312, 415, 617, 503, 720, 305, 404, 206, 512)
-AREAS = FIRST_AREAS + tuple(
-    a for a in range(201, 990) if a % 100 // 10 != 9 and a % 100 != 11 and a not in FIRST_AREAS
-)  # NANP shapes: no middle 9, no N11
 
 
 @dataclass(frozen=True)
@@ -228,14 +226,28 @@ def zone_at_local_noon() -> str:
     return "Etc/UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
 
 
+@functools.cache
+def area_codes() -> tuple[int, ...]:
+    """FIRST_AREAS, then every other US area code phonenumbers holds valid (the opt-out tool parses the number)."""
+    import phonenumbers
+
+    others = (
+        area
+        for area in range(201, 990)
+        if area not in FIRST_AREAS and phonenumbers.is_valid_number(phonenumbers.parse(f"+1{area}5550150"))
+    )
+    return FIRST_AREAS + tuple(others)
+
+
 def fictional_phones(start: int, count: int) -> list[str]:
     """Numbers `start` to `start + count - 1` of a fixed sequence of fictional 555-01xx numbers, each new.
 
     Consecutive numbers cycle the last digit, so any stretch of them holds every persona in equal shares.
     """
-    if start + count > 100 * len(AREAS):
-        raise ValueError(f"only {100 * len(AREAS)} fictional numbers; asked for up to {start + count}")
-    return [f"+1{AREAS[i // 100]}55501{i % 100:02d}" for i in range(start, start + count)]
+    areas = area_codes()
+    if start + count > 100 * len(areas):
+        raise ValueError(f"only {100 * len(areas)} fictional numbers; asked for up to {start + count}")
+    return [f"+1{areas[i // 100]}55501{i % 100:02d}" for i in range(start, start + count)]
 
 
 def launch_campaign(label: str, phones: list[str], concurrency: int, max_attempts: int = 3) -> int:

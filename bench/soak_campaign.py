@@ -29,6 +29,7 @@ import datetime
 import json
 import os
 import re
+import signal
 import statistics
 import sys
 import time
@@ -341,6 +342,10 @@ def print_table(summary: dict) -> None:
         print(f"| {name} | {s['start']} | {s['middle']} | {s['end']} | {s['peak']} | {slope} |")
 
 
+def stop_soak(signum: int, frame: object) -> None:
+    raise SystemExit(f"soak: stopped by signal {signum}; the stack is being stopped")
+
+
 # ---- the run ----------------------------------------------------------------------------------------------
 
 
@@ -357,6 +362,10 @@ def main(argv: list[str] | None = None) -> int:
         print_table(summary)
         return 0
     config = StackConfig.from_env("soak", redis_port=6391, web_port=8391, logs=LOGS)
+    # Started in the background (`nohup … &`), this process ignores SIGINT: both signals end the soak
+    # through the `with` below, so the stack is stopped and not left running.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, stop_soak)
     os.environ["PGAPPNAME"] = SAMPLER_APP  # the stack's processes get their own names (Stack.start)
     SAMPLES.parent.mkdir(parents=True, exist_ok=True)
     SAMPLES.unlink(missing_ok=True)
