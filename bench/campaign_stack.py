@@ -41,6 +41,7 @@ class StackConfig:
     web_port: int
     logs: Path
     time_scale: str = "0.25"  # the simulated carrier (and the conversation's pacing) at 4x real time
+    trace_web_to: Path | None = None  # web's objects counted (and traced) here every 5 minutes: bench/traced.py
 
     @classmethod
     def from_env(cls, name: str, *, redis_port: int, web_port: int, logs: Path) -> "StackConfig":
@@ -88,7 +89,7 @@ class Stack:
         self.env = config.env()
         self.logs = config.logs
         self.commands = {
-            "web": [sys.executable, "-m", "config.server", "--port", str(config.web_port)],
+            "web": [sys.executable, "-m", *traced_by(config), "config.server", "--port", str(config.web_port)],
             "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "2",
                        "--queues", "celery", "--hostname", f"{config.name}-worker@%h", "--without-heartbeat",
                        "--without-mingle", "--without-gossip"],
@@ -128,6 +129,12 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+
+
+def traced_by(config: StackConfig) -> list[str]:
+    """What runs a module under tracemalloc when the config asks for it (nothing otherwise)."""
+    # One frame a trace: more slowed web, under a loaded machine, past playing a call's opener in time.
+    return [] if config.trace_web_to is None else ["bench.traced", str(config.trace_web_to), "300", "1"]
 
 
 class OwnRedis:

@@ -17,7 +17,10 @@ gained. Samples go to `var/soak-campaign-samples.jsonl` as they are taken; the p
 (duplicates, lost targets, stuck calls, calls outside the window). Summary: stdout and
 `bench/results/soak_campaign.json` — for each series its start, middle, end and peak, and its growth after
 warm-up (least-squares slope from minute `--warm-up-minutes` (10) to the end, per hour). `--summarise` writes
-the summary again from the samples file alone (a run cut short).
+the summary again from the samples file alone (a run cut short). `--label NAME` writes `var/NAME-samples.jsonl`,
+`var/NAME/` and `bench/results/NAME.json` instead (dashes as underscores), for a second run beside the first;
+`--trace-web` counts web's live objects by type and traces its allocations (`bench/traced.py`, one frame)
+every 5 minutes into `var/NAME-tracemalloc/`.
 
 Its database is `SOAK_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/callwright_soak`, dropped
 and created: its name must end in `soak`), its Redis port `SOAK_REDIS_PORT` (6391), its web port
@@ -25,6 +28,7 @@ and created: its name must end in `soak`), its Redis port `SOAK_REDIS_PORT` (639
 """
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -33,6 +37,7 @@ import signal
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import campaign_stack
@@ -40,15 +45,33 @@ from bench.campaign_stack import BASE_DIR, OwnRedis, Stack, StackConfig
 from bench.faults import FaultRow, drain, heard_call_placed_after, score
 from bench.soak_stack import group_sample
 
-RESULTS = BASE_DIR / "bench" / "results" / "soak_campaign.json"
-SAMPLES = BASE_DIR / "var" / "soak-campaign-samples.jsonl"
-LOGS = BASE_DIR / "var" / "soak-campaign"
+DEFAULT_LABEL = "soak-campaign"
 FIRST_CONTACTS = 1000
 REFILL_BELOW = 600  # targets due within a minute; at ~200 calls a minute, three minutes of work
 REFILL_BATCH = 1000
 CONCURRENCY = 20
 ERROR_LINE = re.compile(r"\bERROR\b|\bCRITICAL\b|Traceback")
 SAMPLER_APP = "callwright-soak-sampler"  # this process's own connections, left out of the backends counted
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where a run writes, by its label: `var/<label>-samples.jsonl`, `var/<label>/` (the processes' logs) and
+    `bench/results/<label, dashes as underscores>.json`."""
+
+    label: str = DEFAULT_LABEL
+
+    @property
+    def samples(self) -> Path:
+        return BASE_DIR / "var" / f"{self.label}-samples.jsonl"
+
+    @property
+    def logs(self) -> Path:
+        return BASE_DIR / "var" / self.label
+
+    @property
+    def results(self) -> Path:
+        return BASE_DIR / "bench" / "results" / f"{self.label.replace('-', '_')}.json"
 
 
 class LogWatch:
@@ -76,7 +99,10 @@ class LogWatch:
 class Soak:
     """The sampler: one `sample()` a period, each a row of the samples file."""
 
-    def __init__(self, stack: Stack, redis_server: OwnRedis, config: StackConfig, campaign_id: int) -> None:
+    def __init__(
+        self, stack: Stack, redis_server: OwnRedis, config: StackConfig, campaign_id: int, samples: Path
+    ) -> None:
+        self.samples = samples
         self.stack = stack
         self.redis_server = redis_server
         self.config = config
@@ -127,7 +153,7 @@ class Soak:
         row["redis"] = redis_figures(self.config.redis_port)
         row["errors"] = self.logs.new_errors()
         self.rows.append(row)
-        with SAMPLES.open("a") as samples:
+        with self.samples.open("a") as samples:
             samples.write(json.dumps(row) + "\n")
         return row
 
@@ -323,15 +349,15 @@ def summarise(rows: list[dict], warm_up_minutes: float) -> dict:
     }
 
 
-def read_samples() -> list[dict]:
+def read_samples(path: Path) -> list[dict]:
     """The samples file's rows taken while the campaign ran (not the one after the drain)."""
-    rows = [json.loads(line) for line in SAMPLES.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [row for row in rows if not row.get("after_drain")]
 
 
-def write_summary(summary: dict) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+def write_summary(summary: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
 
 def print_table(summary: dict) -> None:
@@ -355,20 +381,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-seconds", type=float, default=60.0)
     parser.add_argument("--warm-up-minutes", type=float, default=10.0)
     parser.add_argument("--summarise", action="store_true", help="summarise the samples file again, run nothing")
+    parser.add_argument("--label", default=DEFAULT_LABEL, help="names the run's samples, logs and results")
+    parser.add_argument("--trace-web", action="store_true", help="web's objects counted and traced (bench/traced.py)")
     args = parser.parse_args(argv)
+    outputs = Outputs(args.label)
     if args.summarise:
-        summary = summarise(read_samples(), args.warm_up_minutes) | {"partial": True}
-        write_summary(summary)
+        summary = summarise(read_samples(outputs.samples), args.warm_up_minutes) | {"partial": True}
+        write_summary(summary, outputs.results)
         print_table(summary)
         return 0
-    config = StackConfig.from_env("soak", redis_port=6391, web_port=8391, logs=LOGS)
+    config = StackConfig.from_env("soak", redis_port=6391, web_port=8391, logs=outputs.logs)
+    if args.trace_web:
+        config = dataclasses.replace(config, trace_web_to=BASE_DIR / "var" / f"{args.label}-tracemalloc")
     # Started in the background (`nohup … &`), this process ignores SIGINT: both signals end the soak
     # through the `with` below, so the stack is stopped and not left running.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, stop_soak)
     os.environ["PGAPPNAME"] = SAMPLER_APP  # the stack's processes get their own names (Stack.start)
-    SAMPLES.parent.mkdir(parents=True, exist_ok=True)
-    SAMPLES.unlink(missing_ok=True)
+    outputs.samples.parent.mkdir(parents=True, exist_ok=True)
+    outputs.samples.unlink(missing_ok=True)
     with campaign_stack.running_stack(config) as (stack, redis_server):
         campaign_id = campaign_stack.launch_campaign(
             "Soak campaign", campaign_stack.fictional_phones(0, FIRST_CONTACTS), CONCURRENCY
@@ -378,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda: heard_call_placed_after(campaign_id, launched), "a first call heard", 120
         )
         print(f"soak: stack up, campaign {campaign_id} dialling ({first:.1f} s to a heard call)", flush=True)
-        soak = Soak(stack, redis_server, config, campaign_id)
+        soak = Soak(stack, redis_server, config, campaign_id, outputs.samples)
         deadline = soak.started + args.minutes * 60
         next_at = soak.started
         while True:
@@ -409,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         "first_error_lines": soak.logs.first_lines,
         **outcomes,
     }
-    write_summary(summary)
+    write_summary(summary, outputs.results)
     print_table(summary)
     failed = bool(soak.restarts or summary["duplicates"] or summary["lost"] or summary["stuck"])
     print(
