@@ -1,8 +1,8 @@
 """The fault suite: `make faults` (`python -m bench.faults [--short]`).
 
-It starts the production-shaped stack itself — web (`config.server`), the Celery worker, the dialer (a
-one-process worker on the `dialer` queue) and beat, on PostgreSQL and Redis — runs a campaign on the
-simulated carrier, and does to it what a new user's production suffers, one fault at a time:
+It starts the production-shaped stack itself (`bench/campaign_stack.py`) — web (`config.server`), the Celery
+worker, the dialer (a one-process worker on the `dialer` queue) and beat, on PostgreSQL and Redis — runs a
+campaign on the simulated carrier, and does to it what a new user's production suffers, one fault at a time:
 
 - `kill -9` of the dialer during its claim (its transaction open) and just after its commit (a call
   queued a moment ago, its `place_call` maybe not yet published);
@@ -36,23 +36,24 @@ import argparse
 import datetime
 import itertools
 import json
-import os
-import shutil
-import signal
-import subprocess
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from bench.campaign_stack import (
+    BASE_DIR,
+    Stack,
+    StackConfig,
+    fictional_phones,
+    launch_campaign,
+    running_stack,
+    wait_for,
+)
+
 RESULTS = BASE_DIR / "bench" / "results" / "faults.json"
 LOGS = BASE_DIR / "var" / "faults"
 RECOVERY_LIMIT_S = 30.0
-TIME_SCALE = "0.25"  # the simulated carrier (and the conversation's pacing) at 4x real time
-PERSONA_DIGITS = "0123456789"  # the number's last digit picks the persona: every kind of callee
 
 
 @dataclass
@@ -68,160 +69,6 @@ class FaultRow:
     outside_window: int = 0
     note: str = ""
     window_start: datetime.datetime | None = field(default=None, repr=False)
-
-
-class Stack:
-    """web, worker, dialer and beat as child processes, each in a process group of its own (killed as one)."""
-
-    def __init__(self, env: dict[str, str], web_port: int) -> None:
-        self.env = env
-        self.commands = {
-            "web": [sys.executable, "-m", "config.server", "--port", str(web_port)],
-            "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "2",
-                       "--queues", "celery", "--hostname", "faults-worker@%h", "--without-heartbeat",
-                       "--without-mingle", "--without-gossip"],
-            "dialer": [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
-                       "--queues", "dialer", "--hostname", "faults-dialer@%h", "--without-heartbeat",
-                       "--without-mingle", "--without-gossip"],
-            "beat": [sys.executable, "-m", "celery", "-A", "config", "beat", "--schedule",
-                     str(LOGS / "beat-schedule")],
-        }  # fmt: skip
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str) -> None:
-        log = (LOGS / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(
-            self.commands[name], cwd=BASE_DIR, env=self.env, stdout=log, stderr=log, start_new_session=True
-        )
-
-    def kill(self, name: str) -> None:
-        """`kill -9` of the process and its children (its process group), by PID."""
-        process = self.processes[name]
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-
-
-class OwnRedis:
-    """A redis-server of the suite's own on its own port, no persistence: a restart comes back empty."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("faults: redis-server is not installed (apt-get install redis-server)")
-        log = (LOGS / "redis.log").open("ab")
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--maxmemory-policy", "noeviction"],
-            stdout=log, stderr=log, start_new_session=True,
-        )  # fmt: skip
-        wait_for(lambda: _redis_answers(self.port), "the suite's redis-server to answer", 20)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-def _redis_answers(port: int) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-def wait_for(condition: Callable[[], object], what: str, seconds: float, poll: float = 0.1) -> float:
-    """Poll until `condition` holds; return the seconds waited. SystemExit naming `what` after `seconds`."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > seconds:
-            raise SystemExit(f"faults: still waiting after {seconds:g} s for {what}")
-        time.sleep(poll)
-    return time.monotonic() - started
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    parts = urllib.parse.urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.endswith("faults"):
-        raise SystemExit(f"faults: refusing to drop {name!r}: the suite's database name must end in 'faults'")
-    admin = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, parts.fragment))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-
-
-def setup_django(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-    call_command("setup_periodic_tasks", verbosity=0)
-
-
-def zone_at_local_noon() -> str:
-    """A fixed-offset zone whose clock shows about noon now: every callee inside the calling window."""
-    hour = datetime.datetime.now(datetime.UTC).hour
-    offset = next(o for o in range(-12, 15) if (hour + o) % 24 == 12)
-    return "Etc/UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
-
-
-def launch_campaign(size: int, concurrency: int) -> int:
-    from campaigns.models import Agent, Campaign
-    from campaigns.services.lifecycle import campaign_launch
-    from contacts.models import Contact, ContactList
-
-    agent = Agent.objects.create(
-        name="Fault suite agent",
-        system_prompt="Remind {{first_name}} of the payment due.",
-        first_message="Hello, this is an automated assistant calling about your account.",
-    )
-    contact_list = ContactList.objects.create(name="Fault suite")
-    zone = zone_at_local_noon()
-    areas = (202, 312, 415, 617, 503, 720, 305, 404, 206, 512)
-    phones = [f"+1{area}55501{n:02d}" for n in range(100) for area in areas][:size]
-    contacts = Contact.objects.bulk_create(
-        [Contact(phone=phone, first_name=f"Fault{i}", time_zone=zone, country="US") for i, phone in enumerate(phones)]
-    )
-    contact_list.contacts.add(*contacts)
-    immediate = {"delay_minutes": 0, "max_attempts": 2}
-    campaign = Campaign.objects.create(
-        name="Fault suite",
-        agent=agent,
-        days_of_week=[1, 2, 3, 4, 5, 6, 7],
-        window_start=datetime.time(8),
-        window_end=datetime.time(21),
-        max_concurrent_calls=concurrency,
-        calls_per_second=5,
-        ring_timeout_seconds=10,
-        max_call_duration_seconds=120,
-        max_attempts=3,
-        retry_policy={"busy": immediate, "no_answer": immediate, "failed": immediate, "voicemail": immediate},
-    )
-    campaign.contact_lists.add(contact_list)
-    campaign_launch(campaign_id=campaign.pk)
-    return campaign.pk
 
 
 # ---- what the database says ----------------------------------------------------------------------------
@@ -360,43 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__.split("\n\n")[0])
     parser.add_argument("--short", action="store_true", help="CI's short form: the two worker faults, ~1 minute")
     args = parser.parse_args(argv)
-    database_url = os.environ.get("FAULTS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/callwright_faults")
-    redis_port = int(os.environ.get("FAULTS_REDIS_PORT", "6390"))
-    web_port = int(os.environ.get("FAULTS_WEB_PORT", "8390"))
-    database = urllib.parse.urlsplit(database_url).path.lstrip("/")
-    LOGS.mkdir(parents=True, exist_ok=True)
-    for old in LOGS.glob("*"):
-        old.unlink()
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DJANGO_DEBUG": "False",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
-        "TELEPHONY_PROVIDER": "simulated",
-        "SPEECH_TO_TEXT_PROVIDER": "simulated",
-        "LANGUAGE_MODEL_PROVIDER": "simulated",
-        "TEXT_TO_SPEECH_PROVIDER": "simulated",
-        "SIMULATED_CARRIER_TIME_SCALE": TIME_SCALE,
-        "SIMULATED_CARRIER_PERSONA": "",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    config = StackConfig.from_env("faults", redis_port=6390, web_port=8390, logs=LOGS)
+    database = config.database
     size, concurrency = (100, 10) if args.short else (1000, 20)
-
-    redis_server = OwnRedis(redis_port)
-    redis_server.start()
-    recreate_database(database_url)
-    setup_django(env)
-    stack = Stack(env, web_port)
     # The baseline's "recovery" is the start-up: from launching the campaign to the first call heard.
     rows: list[FaultRow] = [FaultRow("none (start-up, baseline)", at=time.monotonic(), window_start=None)]
     started = time.monotonic()
-    try:
-        for name in ("web", "worker", "dialer", "beat"):
-            stack.start(name)
-        campaign_id = launch_campaign(size, concurrency)
+    with running_stack(config) as (stack, redis_server):
+        campaign_id = launch_campaign("Fault suite", fictional_phones(0, size), concurrency)
         launched = db_now()
         rows[0].recovery_s = wait_for(lambda: heard_call_placed_after(campaign_id, launched), "a first call", 90)
         print(f"faults: stack up, campaign {campaign_id} dialling ({rows[0].recovery_s:.1f} s to a heard call)")
@@ -472,9 +290,6 @@ def main(argv: list[str] | None = None) -> int:
                       lambda: f"{terminate_app_connections(database)} sessions")  # fmt: skip
         drain(stack, campaign_id, args.short)
         score(rows, campaign_id)
-    finally:
-        stack.stop()
-        redis_server.kill()
     return report(rows, time.monotonic() - started, args.short)
 
 

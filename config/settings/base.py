@@ -154,7 +154,14 @@ MEDIA_URL = "/media/"
 REDIS_URL = env("REDIS_URL", default="")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # One connection pool per process, not one per thread and async context (config/redis_pool.py).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"pool_class": "config.redis_pool.SharedConnectionPool"},
+        }
+    }
     # channels_redis' layer on a pool that waits for a free connection (calls/channel_layer.py).
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "calls.channel_layer.WaitingRedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
