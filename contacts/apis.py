@@ -436,6 +436,7 @@ class ContactImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     serializer_class = ImportJobSerializer
     parser_classes = (MultiPartParser, FormParser)
     filterset_fields = ("status",)
+    ordering_fields = ()  # newest first; the progress fields it shows are not columns to order by
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
