@@ -375,21 +375,28 @@ class CallConversationHost:
         await self._publish({"kind": "provider_error", "role": role, "provider": provider})
 
     async def call_ended(self, summary: CallSummary) -> None:
-        try:
-            await database_sync_to_async(call_record_conversation_end)(call_id=self.call_id, summary=summary)
-            await self._publish({"kind": "conversation", "state": "ended", "outcome": summary.outcome,
-                                 "latency": {k: dict(v) for k, v in summary.latency.items()}})  # fmt: skip
-        finally:
-            if self._listener is not None:
-                # Not awaited: a receive cancelled mid-read may take the layer's own time to unwind (or fail); the
-                # call's end does not wait for it.
-                self._listener.cancel()
-                self._listener.add_done_callback(_retrieve)
-                layer = get_channel_layer()
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(LAYER_TIMEOUT_S):
-                        await layer.group_discard(call_group(self.call_id), self._channel)
-                        await layer.group_discard(voice_group(self.call_id), self._channel)
+        await self._stop_listening()
+        await database_sync_to_async(call_record_conversation_end)(call_id=self.call_id, summary=summary)
+        await self._publish({"kind": "conversation", "state": "ended", "outcome": summary.outcome,
+                             "latency": {k: dict(v) for k, v in summary.latency.items()}})  # fmt: skip
+
+    async def _stop_listening(self) -> None:
+        """Leave the call's groups, then stop the listener: first, so that nothing more is routed to a channel
+        no one will read. channels_redis keeps a message that reaches such a channel in its per-channel buffer
+        for the life of the process (django/channels_redis#384): the end published to the call's group while
+        the host was still in it, and the status events after it, left about one such buffer a call, and web
+        grew by them (the campaign soak, BENCHMARKS.md)."""
+        if self._listener is None:
+            return
+        layer = get_channel_layer()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(LAYER_TIMEOUT_S):
+                await layer.group_discard(call_group(self.call_id), self._channel)
+                await layer.group_discard(voice_group(self.call_id), self._channel)
+        # Not awaited: a receive cancelled mid-read may take the layer's own time to unwind (or fail); the call's
+        # end does not wait for it.
+        self._listener.cancel()
+        self._listener.add_done_callback(_retrieve)
 
     async def _publish(self, event: dict[str, Any]) -> None:
         layer = get_channel_layer()

@@ -194,3 +194,46 @@ async def test_a_listener_that_raises_when_cancelled_still_leaves_its_group_and_
     assert LayerWhoseReceiveTimesOutWhenCancelled.left == [f"call.{call.pk}", f"voice.{call.pk}"]  # both its groups
     assert "could not report" not in caplog.text
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+
+
+class LayerThatRecords:
+    """A layer noting, in order, what the conversation host sends to and leaves (its receive waits forever)."""
+
+    done: list[str] = []
+
+    def __init__(self, **config) -> None:
+        self.extensions = ["groups"]
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        return "specific.test!host"
+
+    async def group_add(self, group: str, channel: str) -> None:
+        pass
+
+    async def group_send(self, group: str, message: dict) -> None:
+        event = message.get("event", {})
+        self.done.append(f"send {group.split('.')[0]} {event.get('kind')}:{event.get('state', '')}")
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        self.done.append(f"leave {group.split('.')[0]}")
+
+    async def receive(self, channel: str) -> dict:
+        await asyncio.Event().wait()
+        return {}
+
+
+async def test_the_host_leaves_its_groups_before_it_publishes_the_end(call, settings):
+    # A message reaching the host's channel after its listener stopped stays in channels_redis' buffer for good:
+    # so the host leaves the call's groups before the conversation's end goes out to the call's group.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "calls.tests.test_conversation_host.LayerThatRecords"}}
+    LayerThatRecords.done = []
+    communicator = await opened(call.pk)
+    await communicator.send_to(text_data=start(call.pk))
+    assert await outbound(communicator)
+    stop = ms.stop_message(sequence_number=10, stream_sid="MZ1", account_sid="AC1", call_sid="CA1")
+    await communicator.send_to(text_data=stop)
+    await closed(communicator)
+    await communicator.disconnect()
+    done = LayerThatRecords.done
+    assert done.index("leave call") < done.index("send call conversation:ended")
+    assert done.index("leave voice") < done.index("send call conversation:ended")
