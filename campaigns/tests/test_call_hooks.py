@@ -1,6 +1,7 @@
 """What campaigns answers through calls' hooks: an agent's script, and a callback the callee asked for."""
 
 import datetime
+import zoneinfo
 
 import pytest
 from django.utils import timezone
@@ -51,7 +52,11 @@ def test_an_unknown_agent_has_no_script(agent):
 def test_a_callback_asked_for_on_a_campaign_call_moves_its_targets_next_attempt(campaign, contact):
     target = CampaignTarget.objects.create(campaign=campaign, contact=contact, state=CampaignTarget.State.IN_PROGRESS)
     call = Call.objects.create(contact=contact, campaign=campaign, target=target, to_phone=contact.phone, provider="x")
-    at = timezone.now() + datetime.timedelta(days=1)
+    # Noon at the callee's on a Wednesday to come: inside the campaign's hours and days whatever the hour the
+    # test runs (a time outside them is moved to the window's next opening, tested in the gate's tests).
+    local = timezone.now().astimezone(zoneinfo.ZoneInfo(contact.time_zone)) + datetime.timedelta(days=1)
+    wednesday = local + datetime.timedelta(days=(2 - local.weekday()) % 7)
+    at = wednesday.replace(hour=12, minute=0, second=0, microsecond=0)
     assert request_callback(call.pk, at) is True
     assert CampaignTarget.objects.get(pk=target.pk).next_attempt_at == at
 
