@@ -4,9 +4,9 @@ Django's `RedisCache` builds its client, and with it a new redis-py connection p
 and `django.core.cache.caches` keeps one cache object per thread and per async context: under ASGI a request
 (or a consumer's `database_sync_to_async` call) starts with none and builds its own. `RedisCache.close()` does
 nothing, so each pool's connection stays open, idle, until the garbage collector finds the cache object.
-In the 2-hour campaign soak (`bench/soak_campaign.py`, BENCHMARKS.md) web held 130–150 such idle
-connections, growing with the run. `CACHES["default"]["OPTIONS"]["pool_class"]` (Django's documented option)
-names `SharedConnectionPool`, whose `from_url` hands every cache object of the process the same pool.
+In the campaign soak (`bench/soak_campaign.py`, BENCHMARKS.md) web's idle connections grew with the run.
+`CACHES["default"]["OPTIONS"]["pool_class"]` (Django's documented option) names `SharedConnectionPool`, whose
+`from_url` hands every cache object of the process the same pool.
 """
 
 import threading
