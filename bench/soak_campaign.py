@@ -282,8 +282,8 @@ def series_of(row: dict) -> dict[str, float]:
                 flat[f"{group}.{key}"] = row[group][key]
     if "postgres" in row:
         flat["postgres.backends"] = row["postgres"]["backends"]
-        for application, count in row["postgres"]["by_application"].items():
-            flat[f"postgres.{application}"] = count
+        for application in (*campaign_stack.PROCESSES, *row["postgres"]["by_application"]):
+            flat[f"postgres.{application}"] = row["postgres"]["by_application"].get(application, 0)  # 0: none open
     for key in ("used_memory_mib", "connected_clients", "keys"):
         if key in row.get("redis", {}):
             flat[f"redis.{key}"] = row["redis"][key]

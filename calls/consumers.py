@@ -394,25 +394,17 @@ class TwilioMediaStreamConsumer(AsyncWebsocketConsumer):
     async def send_audio(self, payload: bytes) -> None:
         if self.writable:
             self.tap.offer("out", payload)
-            await self._send_while_open(media_streams.media_message(self.stream_sid, payload))
+            await self.base_send(
+                {"type": "websocket.send", "text": media_streams.media_message(self.stream_sid, payload)}
+            )
 
     async def send_mark(self, name: str) -> None:
-        await self._send_while_open(media_streams.mark_message(self.stream_sid, name))
+        if self.writable:
+            await self.send(text_data=media_streams.mark_message(self.stream_sid, name))
 
     async def clear(self) -> None:
-        await self._send_while_open(media_streams.clear_message(self.stream_sid))
-
-    async def _send_while_open(self, text: str) -> None:
-        """Send unless the stream is done. A socket that closed under the send (the callee hung up while the
-        agent was being cut off, say: the server raises an OSError, uvicorn's `ClientDisconnected`) ends the
-        sending here, as the carrier's `stop` does: it is expected, and not an error for the session's task
-        that sent (a `clear` runs as a task nobody awaits, whose exception was logged as a traceback)."""
-        if not self.writable:
-            return
-        try:
-            await self.base_send({"type": "websocket.send", "text": text})
-        except OSError:
-            self.writable = False
+        if self.writable:
+            await self.send(text_data=media_streams.clear_message(self.stream_sid))
 
     async def hang_up(self) -> None:
         if self.writable:
